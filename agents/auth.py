@@ -1,0 +1,103 @@
+"""Bearer authentication for the API: gqlgov API tokens or JWTs from the configured IdP."""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja.security import HttpBearer
+
+from agents.models import ApiToken, Principal
+from agents.tokens import looks_like_api_token, parse_token, secret_matches
+from gqlgov.errors import ApiError
+from gqlgov.middleware import agent_var
+
+
+class AuthError(ApiError):
+    status = 401
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message, headers={"WWW-Authenticate": f'Bearer realm="gqlgov", error="{code.lower()}"'})
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is calling and how they proved it."""
+
+    principal: Principal
+    method: str  # "api_token" | "jwt"
+    claims: dict[str, Any] = field(default_factory=dict)
+    token_prefix: str = ""
+
+
+def authenticate_api_token(raw: str) -> Identity:
+    """The identity behind an API token, or AuthError with the precise reason."""
+    parsed = parse_token(raw)
+    if parsed is None:
+        raise AuthError("INVALID_TOKEN", "The bearer token is not a valid gqlgov API token.")
+    token = ApiToken.objects.select_related("principal").filter(lookup_id=parsed.lookup_id).first()
+    if token is None or not secret_matches(parsed.secret, token.secret_hash):
+        raise AuthError("INVALID_TOKEN", "The bearer token is not a valid gqlgov API token.")
+    now = timezone.now()
+    if token.revoked_at is not None and token.revoked_at <= now:
+        raise AuthError("TOKEN_REVOKED", f"Token {token.prefix} was revoked.")
+    if token.expires_at is not None and token.expires_at <= now:
+        if token.rotated_to_id is not None:
+            raise AuthError("TOKEN_REVOKED", f"Token {token.prefix} was rotated and its grace period is over.")
+        raise AuthError("TOKEN_EXPIRED", f"Token {token.prefix} expired at {token.expires_at.isoformat()}.")
+    _touch_last_used(token, now)
+    return Identity(principal=token.principal, method="api_token", token_prefix=token.prefix)
+
+
+def _touch_last_used(token: ApiToken, now) -> None:
+    """Writes last_used_at at most once per resolution window, not on every request."""
+    resolution = timedelta(seconds=settings.TOKEN_LAST_USED_RESOLUTION_S)
+    if token.last_used_at is not None and now - token.last_used_at < resolution:
+        return
+    ApiToken.objects.filter(pk=token.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - resolution)
+    ).update(last_used_at=now)
+
+
+def authenticate_bearer(raw: str) -> Identity:
+    if looks_like_api_token(raw):
+        identity = authenticate_api_token(raw)
+    elif raw.count(".") == 2:
+        from agents.jwt import authenticate_jwt
+
+        identity = authenticate_jwt(raw)
+    else:
+        raise AuthError("INVALID_TOKEN", "The bearer token is neither a gqlgov API token nor a JWT.")
+    if not identity.principal.is_active:
+        raise ApiError("AGENT_SUSPENDED", f"{identity.principal.name} is suspended.", status=403)
+    return identity
+
+
+class AgentAuth(HttpBearer):
+    """Any active principal, by API token or IdP JWT; sets `request.identity`."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Identity:
+        identity = authenticate_bearer(token.strip())
+        request.identity = identity
+        agent_var.set(identity.principal.name)
+        return identity
+
+
+def is_api_staff(principal: Principal) -> bool:
+    """Staff on the API: a principal in a configured staff group, or linked to a staff user."""
+    if set(principal.groups) & set(settings.GQLGOV_API_STAFF_GROUPS):
+        return True
+    return bool(principal.user_id and principal.user.is_staff)
+
+
+class StaffAuth(AgentAuth):
+    """Staff and CI callers only; anyone else gets 403."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Identity:
+        identity = super().authenticate(request, token)
+        if not is_api_staff(identity.principal):
+            raise ApiError("PERMISSION_DENIED", "This endpoint is for staff and CI callers.", status=403)
+        return identity

@@ -1,0 +1,190 @@
+"""Every write to identities and tokens; each writes its audit event in the same transaction."""
+
+from datetime import timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from agents.audit import record_event
+from agents.models import ApiToken, Principal
+from agents.tokens import generate_token
+from gqlgov.errors import ApiError
+
+_EDITABLE_FIELDS = ("kind", "owner", "groups", "attributes", "iam_role_arn", "oidc_subject", "user")
+
+
+class InvalidInput(ApiError):
+    status = 422
+
+    def __init__(self, message: str, details: Any = None) -> None:
+        super().__init__("VALIDATION_ERROR", message, details=details)
+
+
+def _validated(principal: Principal) -> None:
+    try:
+        principal.full_clean()
+    except DjangoValidationError as exc:
+        fields = {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}
+        raise InvalidInput("The identity is invalid: " + "; ".join(
+            f"{field}: {' '.join(messages)}" for field, messages in fields.items()
+        ), {"fields": fields}) from exc
+
+
+def _clean_groups(groups) -> list[str]:
+    return sorted({str(group).strip() for group in groups or [] if str(group).strip()})
+
+
+def principal_create(
+    *,
+    actor: str,
+    name: str,
+    kind: str,
+    owner=None,
+    groups: list[str] | None = None,
+    attributes: dict[str, str] | None = None,
+    iam_role_arn: str = "",
+    oidc_subject: str | None = None,
+    user=None,
+) -> Principal:
+    """A new active principal; refuses a taken name or subject with VALIDATION_ERROR."""
+    principal = Principal(
+        name=name,
+        kind=kind,
+        owner=owner,
+        groups=_clean_groups(groups),
+        attributes=dict(attributes or {}),
+        iam_role_arn=iam_role_arn or "",
+        oidc_subject=oidc_subject or None,
+        user=user,
+    )
+    _validated(principal)
+    with transaction.atomic():
+        principal.save()
+        record_event(actor=actor, action="principal.created", target=principal, details=_snapshot(principal))
+    return principal
+
+
+def principal_update(*, actor: str, principal: Principal, **changes: Any) -> Principal:
+    """Applies `changes` (only editable fields) and records what changed."""
+    unknown = set(changes) - set(_EDITABLE_FIELDS)
+    if unknown:
+        raise InvalidInput(f"Cannot change: {', '.join(sorted(unknown))}.")
+    if "groups" in changes:
+        changes["groups"] = _clean_groups(changes["groups"])
+    before = _snapshot(principal)
+    for field, value in changes.items():
+        setattr(principal, field, value)
+    _validated(principal)
+    after = _snapshot(principal)
+    changed = {key: {"from": before[key], "to": after[key]} for key in after if before.get(key) != after[key]}
+    if not changed:
+        return principal
+    with transaction.atomic():
+        principal.save()
+        record_event(actor=actor, action="principal.changed", target=principal, details={"changed": changed})
+    return principal
+
+
+def _set_status(*, actor: str, principal: Principal, status: str, action: str) -> Principal:
+    with transaction.atomic():
+        updated = Principal.objects.filter(pk=principal.pk).exclude(status=status).update(
+            status=status, updated_at=timezone.now()
+        )
+        principal.refresh_from_db()
+        if updated:
+            record_event(actor=actor, action=action, target=principal, details={"status": status})
+    return principal
+
+
+def principal_suspend(*, actor: str, principal: Principal) -> Principal:
+    """Suspends the principal; its very next request is refused with AGENT_SUSPENDED."""
+    return _set_status(actor=actor, principal=principal, status=Principal.Status.SUSPENDED, action="principal.suspended")
+
+
+def principal_resume(*, actor: str, principal: Principal) -> Principal:
+    return _set_status(actor=actor, principal=principal, status=Principal.Status.ACTIVE, action="principal.resumed")
+
+
+def _snapshot(principal: Principal) -> dict[str, Any]:
+    return {
+        "name": principal.name,
+        "kind": principal.kind,
+        "owner": principal.owner.get_username() if principal.owner_id else None,
+        "groups": list(principal.groups),
+        "attributes": dict(principal.attributes),
+        "iam_role_arn": principal.iam_role_arn,
+        "oidc_subject": principal.oidc_subject,
+        "status": principal.status,
+    }
+
+
+def token_issue(
+    *, actor: str, principal: Principal, expires_in_days: int | None = None, label: str = ""
+) -> tuple[ApiToken, str]:
+    """A new token for an active principal and its plaintext, which is never retrievable again."""
+    if not principal.is_active:
+        raise ApiError("AGENT_SUSPENDED", f"{principal.name} is suspended; resume it before issuing tokens.", status=409)
+    if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
+        raise InvalidInput("expires_in_days must be between 1 and 3650.")
+    with transaction.atomic():
+        token, plaintext = _new_token(principal, expires_in_days, label)
+        record_event(
+            actor=actor,
+            action="token.issued",
+            target=principal,
+            details={"token": token.prefix, "expires_at": token.expires_at, "label": label},
+        )
+    return token, plaintext
+
+
+def _new_token(principal: Principal, expires_in_days: int | None, label: str) -> tuple[ApiToken, str]:
+    new = generate_token()
+    expires_at = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
+    token = ApiToken.objects.create(
+        principal=principal, lookup_id=new.lookup_id, secret_hash=new.secret_hash, label=label, expires_at=expires_at
+    )
+    return token, new.plaintext
+
+
+def token_revoke(*, actor: str, token: ApiToken) -> ApiToken:
+    """Revokes the token at once; revoking twice is a no-op."""
+    with transaction.atomic():
+        now = timezone.now()
+        if ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now):
+            record_event(actor=actor, action="token.revoked", target=token.principal, details={"token": token.prefix})
+        token.refresh_from_db()
+    return token
+
+
+def token_rotate(
+    *, actor: str, token: ApiToken, grace_seconds: int = 0, expires_in_days: int | None = None
+) -> tuple[ApiToken, str]:
+    """A replacement token; the old one keeps working for `grace_seconds`, then stops."""
+    if token.revoked_at is not None or token.rotated_to_id is not None:
+        raise ApiError("TOKEN_REVOKED", f"{token.prefix} is revoked or already rotated.", status=409)
+    if not 0 <= grace_seconds <= 30 * 86400:
+        raise InvalidInput("grace_seconds must be between 0 and 2592000 (30 days).")
+    principal = token.principal
+    if not principal.is_active:
+        raise ApiError("AGENT_SUSPENDED", f"{principal.name} is suspended.", status=409)
+    with transaction.atomic():
+        new_token, plaintext = _new_token(principal, expires_in_days, token.label)
+        now = timezone.now()
+        old_expiry = now + timedelta(seconds=grace_seconds)
+        if token.expires_at is not None:
+            old_expiry = min(old_expiry, token.expires_at)
+        claimed = ApiToken.objects.filter(pk=token.pk, rotated_to__isnull=True, revoked_at__isnull=True).update(
+            rotated_to=new_token, expires_at=old_expiry, revoked_at=None if grace_seconds else now
+        )
+        if not claimed:
+            raise ApiError("TOKEN_REVOKED", f"{token.prefix} was rotated or revoked concurrently.", status=409)
+        record_event(
+            actor=actor,
+            action="token.rotated",
+            target=principal,
+            details={"old_token": token.prefix, "new_token": new_token.prefix, "grace_seconds": grace_seconds},
+        )
+    token.refresh_from_db()
+    return new_token, plaintext

@@ -1,0 +1,134 @@
+"""Request context for logs, the body-size cap, and JSON error pages on /api/."""
+
+import contextvars
+import ipaddress
+import logging
+import re
+import time
+import uuid
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from gqlgov.errors import error_body
+
+logger = logging.getLogger("gqlgov.request")
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+agent_var: contextvars.ContextVar[str] = contextvars.ContextVar("agent", default="")
+
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_CODES_BY_STATUS = {
+    400: "MALFORMED_REQUEST",
+    401: "AUTHENTICATION_REQUIRED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+}
+
+
+class RequestContextFilter(logging.Filter):
+    """Adds the current request id and agent to every log record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        agent = agent_var.get()
+        if agent:
+            record.agent = agent
+        return True
+
+
+class RequestContextMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id
+        request_token = request_id_var.set(request_id)
+        agent_token = agent_var.set("")
+        try:
+            is_api = request.path.startswith("/api/")
+            response = self._too_large(request) if is_api else None
+            if response is None:
+                response = self.get_response(request)
+            if is_api and response.status_code >= 400 and not _is_json(response):
+                response = _as_json_error(response)
+            response["X-Request-ID"] = request_id
+            logger.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "outcome": getattr(response, "gqlgov_outcome", None),
+                },
+            )
+            return response
+        finally:
+            agent_var.reset(agent_token)
+            request_id_var.reset(request_token)
+
+    @staticmethod
+    def _too_large(request: HttpRequest) -> HttpResponse | None:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return JsonResponse(error_body("MALFORMED_REQUEST", "Invalid Content-Length header."), status=400)
+        if length > settings.GQLGOV_MAX_BODY_BYTES:
+            return JsonResponse(
+                error_body(
+                    "PAYLOAD_TOO_LARGE",
+                    f"Request body exceeds {settings.GQLGOV_MAX_BODY_BYTES} bytes.",
+                    {"limit": settings.GQLGOV_MAX_BODY_BYTES, "actual": length},
+                ),
+                status=413,
+            )
+        return None
+
+
+def _is_json(response: HttpResponse) -> bool:
+    return response.get("Content-Type", "").startswith("application/json")
+
+
+def _as_json_error(response: HttpResponse) -> JsonResponse:
+    status = response.status_code
+    code = _CODES_BY_STATUS.get(status, "INTERNAL_ERROR" if status >= 500 else "MALFORMED_REQUEST")
+    message = {404: "No such endpoint.", 405: "Method not allowed."}.get(status, "Request failed.")
+    json_response = JsonResponse(error_body(code, message), status=status)
+    if "Allow" in response:
+        json_response["Allow"] = response["Allow"]
+    return json_response
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client address: the socket peer, or the X-Forwarded-For hop a trusted proxy vouches for."""
+    peer = request.META.get("REMOTE_ADDR", "") or "0.0.0.0"
+    trusted = settings.GQLGOV_TRUSTED_PROXIES
+    if not trusted:
+        return peer
+    networks = [ipaddress.ip_network(cidr, strict=False) for cidr in trusted]
+
+    def is_trusted(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in networks)
+
+    if not is_trusted(peer):
+        return peer
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    # Walk from the nearest hop outwards, skipping our own proxies; the first untrusted hop is the client.
+    for hop in reversed(hops):
+        if not is_trusted(hop):
+            try:
+                ipaddress.ip_address(hop)
+            except ValueError:
+                return peer
+            return hop
+    return hops[0] if hops else peer

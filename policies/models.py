@@ -1,0 +1,118 @@
+"""Schema registry, policy versions and the decision log.
+
+Export models (gateway targets, runs, drift) live in policies/export/models.py and are
+imported at the bottom so Django registers them under this app.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Schema(models.Model):
+    """A named GraphQL API; its versions are immutable, its active policy decides checks."""
+
+    name = models.SlugField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    latest_version = models.ForeignKey(
+        "SchemaVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    active_policy = models.ForeignKey(
+        "PolicyVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SchemaVersion(models.Model):
+    schema = models.ForeignKey(Schema, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    sdl = models.TextField()
+    content_hash = models.CharField(max_length=64)
+    lenient = models.BooleanField(default=False, help_text="Built with assume_valid after strict validation failed.")
+    diagnostics = models.JSONField(default=list, blank=True)
+    operations = models.JSONField(default=list)
+    diff = models.JSONField(default=dict, blank=True, help_text="Changes against the previous version.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["schema", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["schema", "number"], name="schema_version_number_unique"),
+            models.UniqueConstraint(fields=["schema", "content_hash"], name="schema_version_content_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.schema.name} v{self.number}"
+
+
+class PolicyVersion(models.Model):
+    """One version of a schema's policy document; drafts are edited, approved ones never."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        IN_REVIEW = "in_review", "In review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    schema = models.ForeignKey(Schema, on_delete=models.CASCADE, related_name="policy_versions")
+    number = models.PositiveIntegerField()
+    document = models.JSONField(help_text="The policy in the policy-file format (see README).")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="authored_policies"
+    )
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="approved_policies"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    review_comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["schema", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["schema", "number"], name="policy_version_number_unique"),
+        ]
+        permissions = [("approve_policyversion", "Can approve policy versions")]
+
+    def __str__(self) -> str:
+        return f"{self.schema.name} policy v{self.number} ({self.status})"
+
+
+class Decision(models.Model):
+    """One pre-check answer. Variables and document are stored redacted, never raw."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(db_index=True)
+    principal = models.ForeignKey(
+        "agents.Principal", null=True, on_delete=models.SET_NULL, related_name="decisions"
+    )
+    agent_name = models.CharField(max_length=100, db_index=True)
+    schema_name = models.CharField(max_length=100)
+    schema_version = models.PositiveIntegerField(null=True)
+    policy_version = models.PositiveIntegerField(null=True)
+    operation_name = models.CharField(max_length=200, blank=True)
+    operation_type = models.CharField(max_length=20, blank=True)
+    root_fields = models.JSONField(default=list)
+    decision = models.CharField(max_length=20, db_index=True)
+    reasons = models.JSONField(default=list)
+    metrics = models.JSONField(default=dict)
+    client_ip = models.GenericIPAddressField(null=True)
+    variables_redacted = models.JSONField(default=dict)
+    document_redacted = models.TextField(blank=True)
+    document_hash = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.agent_name} {self.operation_name or '-'}: {self.decision}"
