@@ -24,6 +24,10 @@ def actor_for_user(user) -> str:
     return f"user:{user.get_username()}" if user is not None else "system"
 
 
+def actor_for_principal(principal) -> str:
+    return f"agent:{principal.name}"
+
+
 def _normalise(details: dict[str, Any] | None) -> dict[str, Any]:
     return json.loads(json.dumps(details or {}, default=str))
 

@@ -1,3 +1,7 @@
+import re
+
+from django.db.models import QuerySet
+
 from agents.models import ApiToken, Principal
 from agents.tokens import lookup_id_from_prefix
 from gqlgov.errors import NotFound
@@ -16,3 +20,20 @@ def token_by_prefix(prefix: str) -> ApiToken:
     if token is None:
         raise NotFound(f"token '{prefix}'")
     return token
+
+
+def first_free_value(queryset: QuerySet, field: str, wanted: str, max_length: int) -> str:
+    """`wanted`, else `wanted-2`, `wanted-3`, ...: the first value of `field` no row of `queryset` has."""
+    base = wanted[: max_length - 6]
+    taken = set(queryset.filter(**{f"{field}__startswith": base}).values_list(field, flat=True))
+    candidate, number = base, 1
+    while candidate in taken:
+        number += 1
+        candidate = f"{base}-{number}"
+    return candidate
+
+
+def free_principal_name(wanted: str) -> str:
+    """A principal name (slug) derived from `wanted` that no principal has yet."""
+    slug = re.sub(r"[^a-z0-9_]+", "-", wanted.lower()).strip("-") or "principal"
+    return first_free_value(Principal.objects.all(), "name", slug, Principal._meta.get_field("name").max_length)

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "gqlgov.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -118,6 +119,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 
 SESSION_COOKIE_SECURE = IS_PRODUCTION
 CSRF_COOKIE_SECURE = IS_PRODUCTION
@@ -128,6 +133,31 @@ GQLGOV_MAX_BODY_BYTES = env.int("GQLGOV_MAX_BODY_BYTES", default=256 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = GQLGOV_MAX_BODY_BYTES
 # Proxies whose X-Forwarded-For is believed; everyone else's client address is the socket peer.
 GQLGOV_TRUSTED_PROXIES = env.list("GQLGOV_TRUSTED_PROXIES", default=[])
+
+# --- The pre-check -------------------------------------------------------------------
+# GraphQL documents longer than this are denied (DOCUMENT_TOO_LARGE) before parsing.
+GQLGOV_MAX_DOCUMENT_BYTES = env.int("GQLGOV_MAX_DOCUMENT_BYTES", default=64 * 1024)
+# Server-wide hard caps that bound every policy limit.
+GQLGOV_HARD_CAPS = {
+    "max_depth": env.int("GQLGOV_CAP_MAX_DEPTH", default=50),
+    "max_aliases": env.int("GQLGOV_CAP_MAX_ALIASES", default=500),
+    "max_root_fields": env.int("GQLGOV_CAP_MAX_ROOT_FIELDS", default=100),
+    "max_tokens": env.int("GQLGOV_CAP_MAX_TOKENS", default=20000),
+    "max_directives": env.int("GQLGOV_CAP_MAX_DIRECTIVES", default=500),
+    "max_cost": env.int("GQLGOV_CAP_MAX_COST", default=1_000_000),
+}
+# Size assumed for a list field without @listSize information, and the base cost of a mutation.
+GQLGOV_DEFAULT_LIST_SIZE = env.int("GQLGOV_DEFAULT_LIST_SIZE", default=10)
+GQLGOV_MUTATION_BASE_COST = env.int("GQLGOV_MUTATION_BASE_COST", default=10)
+# Per-process cache of analysed documents, in bytes.
+GQLGOV_ANALYSIS_CACHE_BYTES = env.int("GQLGOV_ANALYSIS_CACHE_BYTES", default=64 * 1024 * 1024)
+# How often a web process re-reads which policy version is active, in seconds.
+GQLGOV_POLICY_REFRESH_S = env.float("GQLGOV_POLICY_REFRESH_S", default=1.0)
+
+# Per-agent ceiling on denied checks (they never consume rate-limit budgets).
+GQLGOV_DENIED_CHECKS_PER_MINUTE = env.int("GQLGOV_DENIED_CHECKS_PER_MINUTE", default=300)
+# When Redis is unreachable: refuse checks with 503 (false, the default) or admit them unlimited (true).
+GQLGOV_RATE_LIMIT_FAIL_OPEN = env.bool("GQLGOV_RATE_LIMIT_FAIL_OPEN", default=False)
 
 # --- API tokens -----------------------------------------------------------------------
 # last_used_at is written at most once per this many seconds per token.

@@ -1,0 +1,138 @@
+import uuid
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from ninja import Field, Router, Schema
+
+from agents.audit import actor_for_principal
+from agents.auth import AgentAuth, StaffAuth
+from gqlgov.errors import NotFound
+from gqlgov.middleware import client_ip
+from policies.checks import CheckRequest, run_check
+from policies.models import Decision
+from policies.selectors import policy_coverage, schema_by_name
+from policies.services import schema_register
+
+router = Router(tags=["policies"])
+
+
+class CheckIn(Schema):
+    query: str
+    schema_name: str | None = Field(None, alias="schema", max_length=100)
+    variables: dict[str, Any] | None = None
+    operation_name: str | None = Field(None, alias="operationName", max_length=1000)
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+@router.post("/check", auth=AgentAuth(), operation_id="check_query")
+def check_query(request: HttpRequest, payload: CheckIn):
+    """May the calling agent run this GraphQL document? Answers allow, deny or pending_approval with reasons."""
+    result = run_check(
+        identity=request.identity,
+        request=CheckRequest(
+            query=payload.query,
+            schema=payload.schema_name,
+            variables=payload.variables,
+            operation_name=payload.operation_name,
+            context=payload.context,
+        ),
+        client_ip=client_ip(request),
+    )
+    response = JsonResponse(result.body, status=result.status)
+    for name, value in result.headers.items():
+        response[name] = value
+    response.gqlgov_outcome = result.body.get("decision")
+    return response
+
+
+class SchemaVersionIn(Schema):
+    sdl: str = Field(max_length=8 * 1024 * 1024)
+
+
+class SchemaVersionOut(Schema):
+    schema_name: str = Field(alias="schema")
+    version: int
+    created: bool
+    content_hash: str
+    lenient: bool
+    diagnostics: list[str]
+    operations: list[str]
+    diff: dict[str, Any]
+    ungoverned: list[str]
+    stale: list[dict[str, Any]]
+
+
+def _version_out(version, created: bool) -> dict[str, Any]:
+    coverage = policy_coverage(version.schema.active_policy, version)
+    return {
+        "schema": version.schema.name,
+        "version": version.number,
+        "created": created,
+        "content_hash": version.content_hash,
+        "lenient": version.lenient,
+        "diagnostics": version.diagnostics,
+        "operations": version.operations,
+        "diff": version.diff,
+        "ungoverned": coverage.ungoverned,
+        "stale": coverage.stale,
+    }
+
+
+@router.post("/schemas/{name}/versions", auth=StaffAuth(), response={200: SchemaVersionOut, 201: SchemaVersionOut},
+             operation_id="register_schema_version")
+def register_schema_version(request: HttpRequest, name: str, payload: SchemaVersionIn):
+    """Registers SDL as a new schema version (201), or returns the identical existing one (200)."""
+    version, created = schema_register(actor=actor_for_principal(request.identity.principal), name=name, sdl=payload.sdl)
+    return (201 if created else 200), _version_out(version, created)
+
+
+@router.get("/schemas/{name}", auth=StaffAuth(), response=SchemaVersionOut, operation_id="get_schema")
+def get_schema(request: HttpRequest, name: str):
+    """The latest version of a schema with its diff, ungoverned operations and stale rule references."""
+    schema = schema_by_name(name)
+    if schema.latest_version is None:
+        raise NotFound(f"schema '{name}'")
+    return _version_out(schema.latest_version, False)
+
+
+class DecisionOut(Schema):
+    decision_id: str
+    created_at: str
+    agent: str
+    schema_name: str = Field(alias="schema")
+    schema_version: int | None
+    policy_version: int | None
+    operation: dict[str, Any]
+    decision: str
+    reasons: list[dict[str, Any]]
+    metrics: dict[str, Any]
+    variables: dict[str, Any]
+
+
+@router.get("/decisions/{decision_id}", auth=AgentAuth(), response=DecisionOut, operation_id="get_decision")
+def get_decision(request: HttpRequest, decision_id: str):
+    """One of the caller's own decisions (others' are 404), with variables redacted."""
+    record = Decision.objects.filter(pk=_uuid_or_none(decision_id), principal=request.identity.principal).first()
+    if record is None:
+        raise NotFound("decision")
+    return {
+        "decision_id": str(record.pk),
+        "created_at": record.created_at.isoformat(),
+        "agent": record.agent_name,
+        "schema": record.schema_name,
+        "schema_version": record.schema_version,
+        "policy_version": record.policy_version,
+        "operation": {"name": record.operation_name or None, "type": record.operation_type or None,
+                      "root_fields": record.root_fields},
+        "decision": record.decision,
+        "reasons": record.reasons,
+        "metrics": record.metrics,
+        "variables": record.variables_redacted,
+    }
+
+
+def _uuid_or_none(text: str):
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None

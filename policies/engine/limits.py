@@ -1,0 +1,52 @@
+"""The six limit dimensions a policy can set, and the metric each one bounds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+# Dimension -> the metric it bounds, in the order reasons are reported.
+METRIC_OF_DIMENSION: dict[str, str] = {
+    "max_depth": "depth",
+    "max_aliases": "aliases",
+    "max_root_fields": "root_fields",
+    "max_tokens": "tokens",
+    "max_directives": "directives",
+    "max_cost": "cost",
+}
+DIMENSIONS = tuple(METRIC_OF_DIMENSION)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """A bound per dimension; None leaves the dimension unbounded at this level."""
+
+    max_depth: int | None = None
+    max_aliases: int | None = None
+    max_root_fields: int | None = None
+    max_tokens: int | None = None
+    max_directives: int | None = None
+    max_cost: int | None = None
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, int]) -> Limits:
+        return cls(**{name: values[name] for name in DIMENSIONS if name in values})
+
+    def get(self, dimension: str) -> int | None:
+        value: int | None = getattr(self, dimension)
+        return value
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+
+# Server-wide hard caps used when the caller configures none. Generous enough for any real
+# document, tight enough that hostile ones are refused in milliseconds, before validation.
+DEFAULT_CAPS = Limits(
+    max_depth=64,
+    max_aliases=1_000,
+    max_root_fields=200,
+    max_tokens=10_000,
+    max_directives=1_000,
+    max_cost=10_000_000,
+)

@@ -1,0 +1,53 @@
+"""GraphQL literal values as JSON-like Python values, with variables substituted."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from graphql import (
+    BooleanValueNode,
+    EnumValueNode,
+    FloatValueNode,
+    IntValueNode,
+    ListValueNode,
+    NullValueNode,
+    ObjectValueNode,
+    StringValueNode,
+    ValueNode,
+    VariableNode,
+)
+
+
+class _Missing:
+    """An argument or variable that was not supplied (distinct from an explicit null)."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Final = _Missing()
+
+
+def to_json(node: ValueNode, variables: Mapping[str, Any]) -> Any:
+    """The value of a literal as JSON-like data; an unsupplied variable gives MISSING."""
+    if isinstance(node, VariableNode):
+        return variables.get(node.name.value, MISSING)
+    if isinstance(node, IntValueNode):
+        # Python refuses to convert integers of thousands of digits; as a float they become inf.
+        return int(node.value) if len(node.value) < 19 else float(node.value)
+    if isinstance(node, FloatValueNode):
+        return float(node.value)
+    if isinstance(node, StringValueNode | EnumValueNode):
+        return node.value
+    if isinstance(node, BooleanValueNode):
+        return node.value
+    if isinstance(node, NullValueNode):
+        return None
+    if isinstance(node, ListValueNode):
+        items = (to_json(item, variables) for item in node.values)
+        return [None if item is MISSING else item for item in items]
+    if isinstance(node, ObjectValueNode):
+        fields = ((field.name.value, to_json(field.value, variables)) for field in node.fields)
+        return {name: value for name, value in fields if value is not MISSING}
+    return MISSING

@@ -1,0 +1,29 @@
+"""Rate limits and cost budgets for agents (issue 4).
+
+The Django layer calls `Limiter.acquire(agent, specs)` once per otherwise-allowed check with the
+specs of `defaults.rate_limits` (scope "default") and of each admitting rule (scope "rule:<id>"),
+built by `specs_from_policy`; denied checks go through `denied_checks_spec`. `RedisLimiter` is
+shared by all processes; `LocalLimiter` is the single-process embedded default.
+"""
+
+from policies.ratelimit.headers import ratelimit_headers, retry_after_value
+from policies.ratelimit.local import LocalLimiter
+from policies.ratelimit.outcome import Limiter, LimiterUnavailable, LimitOutcome, LimitStatus
+from policies.ratelimit.redis_limiter import RedisLimiter, redis_client_for_limiter
+from policies.ratelimit.specs import PERIODS, LimitSpec, denied_checks_spec, specs_from_policy
+
+__all__ = [
+    "PERIODS",
+    "LimitOutcome",
+    "LimitSpec",
+    "LimitStatus",
+    "Limiter",
+    "LimiterUnavailable",
+    "LocalLimiter",
+    "RedisLimiter",
+    "denied_checks_spec",
+    "ratelimit_headers",
+    "redis_client_for_limiter",
+    "retry_after_value",
+    "specs_from_policy",
+]

@@ -1,0 +1,145 @@
+"""Redis limiter: all limits of a request checked and charged by one Lua script in one round trip.
+
+Works on Redis Cluster/ElastiCache: every key of a request carries the agent's hash tag, so they
+share one slot. Each key holds one integer (the GCRA TAT in microseconds of Redis server time)
+and expires when it would mean "full" anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError, ReadOnlyError, TimeoutError
+from redis.retry import Retry
+
+from policies.ratelimit.outcome import LimiterUnavailable, LimitOutcome, check_specs, outcome_from_state
+from policies.ratelimit.specs import LimitSpec
+
+logger = logging.getLogger(__name__)
+
+# Mirrors LocalLimiter.acquire. KEYS[i] holds one limit's TAT; ARGV has (interval_us, burst, weight)
+# per key. TIME is Redis server time, so web process clocks never matter (Redis 5+ replicates a
+# script's effects, not the script, so calling TIME before writing is allowed).
+# Returns {refused index (1-based, 0 if admitted), retry_us, backlog_us of each key}.
+_GCRA_SCRIPT = """
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local tats, refused, retry = {}, 0, 0
+for i, key in ipairs(KEYS) do
+  local interval, burst, weight = tonumber(ARGV[3*i-2]), tonumber(ARGV[3*i-1]), tonumber(ARGV[3*i])
+  tats[i] = math.max(tonumber(redis.call('GET', key)) or now, now)
+  local wait = tats[i] + (weight - burst) * interval - now
+  if wait > retry then refused, retry = i, wait end
+end
+local result = {refused, retry}
+for i, key in ipairs(KEYS) do
+  local weight = tonumber(ARGV[3*i])
+  if refused == 0 and weight > 0 then
+    tats[i] = tats[i] + weight * tonumber(ARGV[3*i-2])
+    -- '%d' keeps all digits; Lua's default number formatting would round to 14 significant digits.
+    local ttl_ms = math.ceil((tats[i] - now) / 1000)
+    redis.call('SET', key, string.format('%d', tats[i]), 'PX', string.format('%d', ttl_ms))
+  end
+  result[i + 2] = tats[i] - now
+end
+return result
+"""
+
+# Errors meaning "Redis is not there (or not writable) right now", as opposed to a bug.
+_UNAVAILABLE_ERRORS = (ConnectionError, TimeoutError, ReadOnlyError)
+
+
+def redis_client_for_limiter(url: str, *, timeout_s: float = 0.25) -> redis.Redis[Any]:
+    """A client whose calls fail within about 2 x `timeout_s` when Redis is down.
+
+    One immediate retry replaces pooled connections that a Redis restart left broken (a retry
+    after a lost reply may charge twice: conservative, never admits more).
+    """
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s, retry=Retry(NoBackoff(), 1)
+    )
+
+
+class RedisLimiter:
+    """GCRA limits shared by every process using the same Redis.
+
+    When Redis cannot be reached, `acquire` raises LimiterUnavailable (fail closed) or, with
+    `fail_open`, returns an allowed outcome flagged `degraded`. After a failure, Redis is left
+    alone for `probe_interval_s` (calls answer at once), then tried again: recovery needs no
+    restart. The outage is logged at most once per `outage_log_interval_s`, and its end once.
+    """
+
+    def __init__(
+        self,
+        redis_client: redis.Redis[Any],
+        *,
+        fail_open: bool = False,
+        key_prefix: str = "gqlgov:rl:",
+        probe_interval_s: float = 1.0,
+        outage_log_interval_s: float = 30.0,
+    ) -> None:
+        # redis-py's Script runs EVALSHA and, on NOSCRIPT, loads the script and runs it again.
+        self._script = redis_client.register_script(_GCRA_SCRIPT)
+        self._fail_open = fail_open
+        self._key_prefix = key_prefix
+        self._probe_interval_s = probe_interval_s
+        self._outage_log_interval_s = outage_log_interval_s
+        self._lock = threading.Lock()
+        self._next_probe = 0.0
+        self._outage_started: float | None = None
+        self._last_outage_log = -math.inf
+        self._unlogged_failures = 0
+
+    def acquire(self, agent: str, specs: Sequence[LimitSpec]) -> LimitOutcome:
+        """Charge every spec if all admit the request, or none; say which refused and when to retry."""
+        decided = check_specs(agent, specs)
+        if decided is not None:
+            return decided
+        if time.monotonic() < self._next_probe:
+            return self._unavailable(None)
+        keys = [self._key_prefix + spec.key for spec in specs]
+        args = [value for spec in specs for value in (spec.interval_us, spec.burst, spec.weight)]
+        try:
+            refused, retry_us, *backlogs_us = self._script(keys=keys, args=args)
+        except _UNAVAILABLE_ERRORS as error:
+            return self._unavailable(error)
+        if self._outage_started is not None:
+            self._end_outage()
+        return outcome_from_state(specs, refused - 1 if refused else None, retry_us, backlogs_us)
+
+    def _unavailable(self, error: Exception | None) -> LimitOutcome:
+        with self._lock:
+            now = time.monotonic()
+            if error is not None:
+                self._next_probe = now + self._probe_interval_s
+            if self._outage_started is None:
+                self._outage_started = now
+            self._unlogged_failures += 1
+            retry_after_s = max(0.0, self._next_probe - now)
+            log_now = now - self._last_outage_log >= self._outage_log_interval_s
+            if log_now:
+                failures, self._unlogged_failures, self._last_outage_log = self._unlogged_failures, 0, now
+        if log_now:
+            logger.error(
+                "Rate limiter Redis unavailable (%s); %d check(s) %s since the last report",
+                error or "waiting before the next attempt",
+                failures,
+                "admitted unlimited (fail-open)" if self._fail_open else "refused (fail-closed)",
+            )
+        if self._fail_open:
+            return LimitOutcome(allowed=True, degraded=True)
+        raise LimiterUnavailable(retry_after_s)
+
+    def _end_outage(self) -> None:
+        with self._lock:
+            started, self._outage_started = self._outage_started, None
+            self._last_outage_log, self._unlogged_failures = -math.inf, 0
+        if started is not None:
+            logger.warning("Rate limiter Redis available again after %.1f s", time.monotonic() - started)

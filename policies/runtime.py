@@ -1,0 +1,164 @@
+"""Per-process caches that keep the check fast: built schemas, compiled policies, analyses.
+
+Schemas and policies are immutable per version, so they are cached by version id for the
+life of the process. Which versions are *active* is re-read from the database at most once
+per POLICY_REFRESH_S, and at once in the process that changed it.
+"""
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from django.conf import settings
+
+from policies import engine
+from policies.models import PolicyVersion, Schema, SchemaVersion
+
+V = TypeVar("V")
+
+
+class BoundedCache(Generic[V]):
+    """A thread-safe LRU bounded by the summed `size_of` its values."""
+
+    def __init__(self, capacity: int, size_of: Callable[[V], int] = lambda _value: 1) -> None:
+        self.capacity = capacity
+        self._size_of = size_of
+        self._items: OrderedDict[Hashable, tuple[V, int]] = OrderedDict()
+        self._used = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable) -> V | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return item[0]
+
+    def put(self, key: Hashable, value: V) -> None:
+        size = self._size_of(value)
+        if size > self.capacity:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._used -= old[1]
+            self._items[key] = (value, size)
+            self._used += size
+            while self._used > self.capacity:
+                _key, (_value, evicted) = self._items.popitem(last=False)
+                self._used -= evicted
+
+    def get_or_create(self, key: Hashable, create: Callable[[], V]) -> V:
+        value = self.get(key)
+        if value is None:
+            value = create()
+            self.put(key, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._used = 0
+
+
+@dataclass(frozen=True)
+class ActivePolicy:
+    """What decides checks for one schema right now."""
+
+    schema_id: int
+    schema_name: str
+    schema_version_id: int
+    schema_version: int
+    policy_version_id: int
+    policy_version: int
+    bundle: Any
+    policy: Any
+
+
+_bundles: BoundedCache[Any] = BoundedCache(capacity=16)
+_policies: BoundedCache[Any] = BoundedCache(capacity=64)
+_analyses: BoundedCache[Any] = BoundedCache(
+    capacity=settings.GQLGOV_ANALYSIS_CACHE_BYTES, size_of=lambda analysis: analysis.approx_size_bytes
+)
+_pointers: dict[str, tuple[float, tuple[int, int, int | None] | None]] = {}
+_build_lock = threading.Lock()
+
+
+def schema_bundle(version: SchemaVersion) -> Any:
+    """The built schema of a version; GitHub-sized schemas are built once per process."""
+    bundle = _bundles.get(version.pk)
+    if bundle is None:
+        with _build_lock:
+            bundle = _bundles.get_or_create(version.pk, lambda: engine.build_schema(version.sdl))
+    return bundle
+
+
+def compiled_policy(version: PolicyVersion, bundle: Any) -> Any:
+    return _policies.get_or_create(
+        (version.pk, id(bundle)), lambda: engine.compile_policy(version.document, schema=bundle)
+    )
+
+
+def _pointer(schema_name: str) -> tuple[int, int, int | None] | None:
+    now = time.monotonic()
+    cached = _pointers.get(schema_name)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    row = (
+        Schema.objects.filter(name=schema_name)
+        .values_list("pk", "latest_version_id", "active_policy_id")
+        .first()
+    )
+    _pointers[schema_name] = (now + settings.GQLGOV_POLICY_REFRESH_S, row)
+    return row
+
+
+def only_schema_name() -> str | None:
+    names = list(Schema.objects.values_list("name", flat=True)[:2])
+    return names[0] if len(names) == 1 else None
+
+
+def active_policy(schema_name: str) -> ActivePolicy | None | bool:
+    """The active policy of a schema; None for an unknown schema, False when it has no active policy."""
+    pointer = _pointer(schema_name)
+    if pointer is None:
+        return None
+    schema_id, schema_version_id, policy_version_id = pointer
+    if policy_version_id is None or schema_version_id is None:
+        return False
+    key = ("active", schema_version_id, policy_version_id)
+    cached = _policies.get(key)
+    if cached is not None:
+        return cached
+    schema_version = SchemaVersion.objects.get(pk=schema_version_id)
+    policy_version = PolicyVersion.objects.get(pk=policy_version_id)
+    bundle = schema_bundle(schema_version)
+    active = ActivePolicy(
+        schema_id=schema_id,
+        schema_name=schema_name,
+        schema_version_id=schema_version_id,
+        schema_version=schema_version.number,
+        policy_version_id=policy_version_id,
+        policy_version=policy_version.number,
+        bundle=bundle,
+        policy=compiled_policy(policy_version, bundle),
+    )
+    _policies.put(key, active)
+    return active
+
+
+def analysis_cache() -> BoundedCache[Any]:
+    return _analyses
+
+
+def forget_active_versions() -> None:
+    """Drops the cached active-version pointers so this process sees a change at once."""
+    _pointers.clear()

@@ -1,0 +1,174 @@
+"""Every write to the schema registry and policy versions; each writes its audit event in the same transaction."""
+
+import hashlib
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from agents.audit import actor_for_user, record_event
+from gqlgov.errors import ApiError
+from policies import engine
+from policies.models import PolicyVersion, Schema, SchemaVersion
+from policies.runtime import forget_active_versions
+
+
+class PolicyInvalid(ApiError):
+    status = 422
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        lines = "; ".join(
+            f"{e.get('rule') or '-'} {e.get('field') or ''}: {e.get('message')}".strip() for e in errors[:20]
+        )
+        super().__init__("POLICY_INVALID", f"The policy is invalid: {lines}", status=422, details={"errors": errors})
+
+
+class Conflict(ApiError):
+    status = 409
+
+    def __init__(self, code: str, message: str, details: Any = None) -> None:
+        super().__init__(code, message, status=409, details=details)
+
+
+def _next_number(queryset) -> int:
+    return (queryset.aggregate(top=Max("number"))["top"] or 0) + 1
+
+
+def schema_register(*, actor: str, name: str, sdl: str) -> tuple[SchemaVersion, bool]:
+    """A new immutable schema version, or the existing one when the SDL is unchanged (created=False).
+
+    Raises SCHEMA_SYNTAX_ERROR (422) with the parser's message and line for unparseable SDL.
+    """
+    try:
+        bundle = engine.build_schema(sdl)
+    except engine.SchemaSyntaxError as exc:
+        raise ApiError("SCHEMA_SYNTAX_ERROR", f"The SDL cannot be parsed: {exc}", status=422,
+                       details={"line": getattr(exc, "line", None), "column": getattr(exc, "column", None)}) from exc
+    content_hash = hashlib.sha256(sdl.encode("utf-8")).hexdigest()
+    with transaction.atomic():
+        schema, _ = Schema.objects.get_or_create(name=name)
+        schema = Schema.objects.select_for_update().get(pk=schema.pk)
+        existing = schema.versions.filter(content_hash=content_hash).first()
+        if existing is not None:
+            return existing, False
+        previous = schema.latest_version
+        diff = engine.diff_schemas(engine.build_schema(previous.sdl), bundle).as_dict() if previous else {}
+        version = SchemaVersion.objects.create(
+            schema=schema,
+            number=_next_number(schema.versions),
+            sdl=sdl,
+            content_hash=content_hash,
+            lenient=bundle.lenient,
+            diagnostics=list(bundle.diagnostics),
+            operations=list(bundle.operations),
+            diff=diff,
+            created_by=actor,
+        )
+        schema.latest_version = version
+        schema.save(update_fields=["latest_version"])
+        record_event(
+            actor=actor,
+            action="schema.registered",
+            target=version,
+            details={"schema": name, "version": version.number, "content_hash": content_hash,
+                     "lenient": bundle.lenient, "operations_added": diff.get("operations_added", [])},
+        )
+    forget_active_versions()
+    return version, True
+
+
+def _compile_for(schema: Schema, document: dict[str, Any]) -> None:
+    bundle = engine.build_schema(schema.latest_version.sdl) if schema.latest_version else None
+    try:
+        engine.compile_policy(document, schema=bundle)
+    except engine.PolicyValidationError as exc:
+        raise PolicyInvalid(exc.errors) from exc
+
+
+def policy_load(*, author, document: dict[str, Any]) -> PolicyVersion:
+    """A new draft version from a policy document; invalid documents save nothing (POLICY_INVALID)."""
+    name = document.get("schema") if isinstance(document, dict) else None
+    if not isinstance(name, str) or not name:
+        raise PolicyInvalid([{"rule": None, "field": "schema", "message": "the policy must name its schema"}])
+    schema = Schema.objects.filter(name=name).first()
+    if schema is None:
+        raise PolicyInvalid([{"rule": None, "field": "schema", "message": f"no schema named '{name}' is registered"}])
+    _compile_for(schema, document)
+    for _attempt in range(3):
+        try:
+            with transaction.atomic():
+                version = PolicyVersion.objects.create(
+                    schema=schema, number=_next_number(schema.policy_versions), document=document, author=author
+                )
+                record_event(
+                    actor=actor_for_user(author),
+                    action="policy.draft_created",
+                    target=version,
+                    details={"schema": name, "version": version.number, "rules": _rule_ids(document)},
+                )
+            return version
+        except IntegrityError:
+            continue  # a concurrent load took the number; take the next one
+    raise Conflict("CONFLICT", "Could not allocate a policy version number; retry.")
+
+
+def _rule_ids(document: dict[str, Any]) -> list[str]:
+    return [str(rule.get("id")) for rule in document.get("rules") or [] if isinstance(rule, dict)]
+
+
+def policy_approve(*, approver, version: PolicyVersion) -> PolicyVersion:
+    """Approves a draft and makes it the active version; the author cannot approve their own."""
+    if not approver.has_perm("policies.approve_policyversion"):
+        raise ApiError("PERMISSION_DENIED", f"{approver.get_username()} may not approve policies.", status=403)
+    if version.author_id is not None and version.author_id == approver.pk:
+        raise ApiError("SELF_APPROVAL", "The author of a policy version cannot approve it.", status=403)
+    _compile_for(version.schema, version.document)
+    with transaction.atomic():
+        claimed = PolicyVersion.objects.filter(
+            pk=version.pk, status__in=[PolicyVersion.Status.DRAFT, PolicyVersion.Status.IN_REVIEW]
+        ).update(status=PolicyVersion.Status.APPROVED, approver=approver, decided_at=timezone.now())
+        if not claimed:
+            raise Conflict("NOT_APPROVABLE", f"Version {version.number} is {version.status}, not a draft.")
+        _activate(version, actor=actor_for_user(approver), action="policy.approved")
+    version.refresh_from_db()
+    return version
+
+
+def policy_rollback(*, actor: str, schema: Schema, number: int) -> PolicyVersion:
+    """Re-activates an earlier approved version (audited) and exports it."""
+    version = schema.policy_versions.filter(number=number).first()
+    if version is None or version.status != PolicyVersion.Status.APPROVED:
+        raise Conflict("NOT_APPROVED", f"{schema.name} has no approved policy version {number}.")
+    with transaction.atomic():
+        _activate(version, actor=actor, action="policy.rolled_back")
+    return version
+
+
+def _activate(version: PolicyVersion, *, actor: str, action: str) -> None:
+    schema = Schema.objects.select_for_update().get(pk=version.schema_id)
+    previous = schema.active_policy.number if schema.active_policy_id else None
+    schema.active_policy = version
+    schema.save(update_fields=["active_policy"])
+    record_event(
+        actor=actor, action=action, target=version,
+        details={"schema": schema.name, "version": version.number, "previous_active": previous},
+    )
+    transaction.on_commit(forget_active_versions)
+    _enqueue_exports(version)
+
+
+def _enqueue_exports(version: PolicyVersion) -> None:
+    try:
+        from policies.export.services import enqueue_exports_for_policy
+    except ImportError:  # the exporter is optional in a minimal install
+        return
+    enqueue_exports_for_policy(version)
+
+
+def user_by_username(username: str):
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise ApiError("NOT_FOUND", f"No user named '{username}'.", status=404)
+    return user

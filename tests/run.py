@@ -1,0 +1,103 @@
+"""Runs the whole suite the way CI does: `python -m tests.run [pytest args]`.
+
+Phase 1 runs every test against real PostgreSQL and Redis: the ones named by DATABASE_URL /
+REDIS_URL, or throwaway servers started here on free loopback ports and stopped afterwards.
+Phase 2 runs the fast tests again on the embedded default (SQLite, no Redis).
+pytest's exit code 5 (nothing collected) counts as a failure: a suite that runs nothing is broken.
+"""
+
+import contextlib
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.1)
+    raise SystemExit(f"server on port {port} did not start within {timeout}s")
+
+
+@contextlib.contextmanager
+def throwaway_redis() -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    bindirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+    if not bindirs:
+        raise SystemExit("PostgreSQL binaries not found: set DATABASE_URL or install postgresql (make test does, as root)")
+    bindir = bindirs[-1]
+    port = free_port()
+    datadir = tempfile.mkdtemp(prefix="gqlgov-pg-")
+    # initdb refuses to run as root; run the server as the postgres system user then.
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_user:
+        shutil.chown(datadir, "postgres")
+    subprocess.run([*as_user, f"{bindir}/initdb", "-D", datadir, "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", datadir, "-w", "-l", f"{datadir}/log",
+                    "-o", f"-p {port} -h 127.0.0.1 -k {datadir} -c fsync=off", "start"],
+                   check=True, stdout=subprocess.DEVNULL)
+    try:
+        yield f"postgres://postgres@127.0.0.1:{port}/gqlgov"
+    finally:
+        subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", datadir, "-m", "immediate", "stop"],
+                       stdout=subprocess.DEVNULL)
+        shutil.rmtree(datadir, ignore_errors=True)
+
+
+def pytest(args: list[str], env: dict[str, str], label: str) -> int:
+    print(f"\n=== {label} ===", flush=True)
+    code = subprocess.call([sys.executable, "-m", "pytest", *args], env=env, cwd=ROOT)
+    if code == 5:
+        print(f"{label}: pytest collected no tests", flush=True)
+    return code
+
+
+def main() -> int:
+    extra = sys.argv[1:]
+    base_env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    base_env.setdefault("GQLGOV_DATA_DIR", tempfile.mkdtemp(prefix="gqlgov-test-data-"))
+    with contextlib.ExitStack() as stack:
+        database_url = os.environ.get("DATABASE_URL") or stack.enter_context(throwaway_postgres())
+        redis_url = os.environ.get("REDIS_URL") or stack.enter_context(throwaway_redis())
+        real_env = {**base_env, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
+        code = pytest(extra, real_env, f"full suite on PostgreSQL ({database_url}) and Redis ({redis_url})")
+    if code != 0:
+        return code
+    return pytest(["-m", "not slow", *extra], base_env, "fast tests on the embedded default (SQLite, no Redis)")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
