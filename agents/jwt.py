@@ -40,8 +40,11 @@ class SigningKeysUnavailable(ApiError):
     status = 503
 
     def __init__(self, url: str) -> None:
-        super().__init__("IDP_UNAVAILABLE", f"The identity provider's signing keys ({url}) could not be fetched.",
-                         headers={"Retry-After": str(UNSCHEDULED_FETCH_INTERVAL_S)})
+        super().__init__(
+            "IDP_UNAVAILABLE",
+            f"The identity provider's signing keys ({url}) could not be fetched.",
+            headers={"Retry-After": str(UNSCHEDULED_FETCH_INTERVAL_S)},
+        )
 
 
 class JwksKeys:
@@ -110,7 +113,13 @@ def jwks_keys(url: str) -> JwksKeys:
 
 
 def decode_verified(
-    raw: str, *, jwks_url: str, audience: str | list[str], issuer: str | None, algorithms: list[str], leeway: int
+    raw: str,
+    *,
+    jwks_url: str,
+    audience: str | list[str],
+    issuer: str | None,
+    algorithms: list[str],
+    leeway: int,
 ) -> dict[str, Any]:
     """The claims of a JWT whose signature, `exp`, `nbf`, `aud` and (if given) `iss` check out.
 
@@ -123,9 +132,11 @@ def decode_verified(
     key = jwks_keys(jwks_url).signing_key(header.get("kid"))
     if key is None:
         raise jwt.InvalidTokenError(f"signed with an unknown key (kid {header.get('kid')!r})")
+    # Verifying with the PyJWK (not its raw key) makes PyJWT insist that the token's alg is the
+    # key's own, so a token cannot pair an RSA key with an EC algorithm or the reverse.
     return jwt.decode(
         raw,
-        key=key.key,
+        key=key,
         algorithms=algorithms,
         audience=audience,
         issuer=issuer,
@@ -171,7 +182,10 @@ def authenticate_jwt(raw: str) -> Identity:
 def _provision_agent(subject: str, issuer: str) -> Principal:
     try:
         return principal_create(
-            actor=f"idp:{issuer}", name=free_principal_name(subject), kind=Principal.Kind.AI, oidc_subject=subject
+            actor=f"idp:{issuer}",
+            name=free_principal_name(subject),
+            kind=Principal.Kind.AI,
+            oidc_subject=subject,
         )
     except (InvalidInput, IntegrityError):
         # A concurrent first request of the same agent won the race; use what it created.

@@ -28,7 +28,7 @@ ID_TOKEN_LEEWAY_S = 30
 
 
 class PrincipalOIDCBackend(OIDCAuthenticationBackend):
-    """Authorization code flow with PKCE; the user is the one linked to the human principal with this `sub`."""
+    """Authorization code flow with PKCE; the user is the one linked to the human principal of `sub`."""
 
     def verify_token(self, token, **kwargs):
         """The ID token's claims once its RS256 signature (JWKS), `aud`, `exp` and nonce check out."""
@@ -68,15 +68,22 @@ def oidc_login(*, claims: dict[str, Any], idp_actor: str):
     if not isinstance(subject, str) or not subject:
         raise SuspiciousOperation("The provider sent no subject.")
     with transaction.atomic():
-        principal = Principal.objects.select_for_update().select_related("user").filter(oidc_subject=subject).first()
+        principal = (
+            Principal.objects.select_for_update().select_related("user").filter(oidc_subject=subject).first()
+        )
         if principal is None:
             user = _new_user(claims)
             principal = principal_create(
-                actor=idp_actor, name=free_principal_name(user.username), kind=Principal.Kind.HUMAN,
-                oidc_subject=subject, user=user,
+                actor=idp_actor,
+                name=free_principal_name(user.username),
+                kind=Principal.Kind.HUMAN,
+                oidc_subject=subject,
+                user=user,
             )
         elif principal.kind != Principal.Kind.HUMAN or not principal.is_active:
-            raise PermissionDenied(f"Subject {subject!r} belongs to a {principal.kind} {principal.status} principal.")
+            raise PermissionDenied(
+                f"Subject {subject!r} belongs to a {principal.kind} {principal.status} principal."
+            )
         elif principal.user is None:
             principal = principal_update(actor=idp_actor, principal=principal, user=_new_user(claims))
         user = principal.user
@@ -94,7 +101,9 @@ def _new_user(claims: dict[str, Any]):
     wanted = claims.get("preferred_username") or claims.get("email") or claims["sub"]
     username = re.sub(r"[^\w.@+-]+", "-", str(wanted)) or "user"
     User = get_user_model()
-    username = first_free_value(User.objects.all(), "username", username, User._meta.get_field("username").max_length)
+    username = first_free_value(
+        User.objects.all(), "username", username, User._meta.get_field("username").max_length
+    )
     # No usable password: this person signs in through the provider only.
     return User.objects.create_user(username, email=claims.get("email") or "")
 
@@ -102,12 +111,16 @@ def _new_user(claims: dict[str, Any]):
 def synced_groups(claims: dict[str, Any]) -> set[str]:
     """The provider's groups this service takes over: those with the configured prefix, in the
     allowlist, or named as staff/superuser groups. Everything else the provider sends is ignored."""
-    groups = claims.get(settings.OIDC_GROUPS_CLAIM) or []
+    groups = claims.get(settings.OIDC_GROUPS_CLAIM)
     if isinstance(groups, str):
         groups = [groups]
+    if not isinstance(groups, list):
+        groups = []
     prefix = settings.OIDC_GROUP_PREFIX
     allowed = {*settings.OIDC_GROUP_ALLOWLIST, *settings.OIDC_STAFF_GROUPS, *settings.OIDC_SUPERUSER_GROUPS}
-    return {str(group) for group in groups if (prefix and str(group).startswith(prefix)) or str(group) in allowed}
+    return {
+        str(group) for group in groups if (prefix and str(group).startswith(prefix)) or str(group) in allowed
+    }
 
 
 def _sync_profile_and_rights(user, principal: Principal, claims: dict[str, Any], idp_actor: str) -> None:
@@ -124,7 +137,9 @@ def _sync_profile_and_rights(user, principal: Principal, claims: dict[str, Any],
     principal.groups = sorted(groups)
     principal.save(update_fields=["groups", "updated_at"])
     rights_changed = {
-        name: {"from": was, "to": getattr(user, name)} for name, was in rights_before.items() if was != getattr(user, name)
+        name: {"from": was, "to": getattr(user, name)}
+        for name, was in rights_before.items()
+        if was != getattr(user, name)
     }
     if groups != before or rights_changed:
         record_event(

@@ -36,4 +36,5 @@ def first_free_value(queryset: QuerySet, field: str, wanted: str, max_length: in
 def free_principal_name(wanted: str) -> str:
     """A principal name (slug) derived from `wanted` that no principal has yet."""
     slug = re.sub(r"[^a-z0-9_]+", "-", wanted.lower()).strip("-") or "principal"
-    return first_free_value(Principal.objects.all(), "name", slug, Principal._meta.get_field("name").max_length)
+    max_length = Principal._meta.get_field("name").max_length
+    return first_free_value(Principal.objects.all(), "name", slug, max_length)

@@ -112,6 +112,7 @@ def _snapshot(principal: Principal) -> dict[str, Any]:
         "name": principal.name,
         "kind": principal.kind,
         "owner": principal.owner.get_username() if principal.owner_id else None,
+        "user": principal.user.get_username() if principal.user_id else None,
         "groups": list(principal.groups),
         "attributes": dict(principal.attributes),
         "iam_role_arn": principal.iam_role_arn,

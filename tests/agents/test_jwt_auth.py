@@ -102,7 +102,9 @@ def test_jwks_endpoint_down_with_nothing_cached_gets_503(client, oidc_provider, 
     assert error_code(response) == "IDP_UNAVAILABLE"
 
 
-@pytest.mark.parametrize(("algorithm", "key"), [("none", None), ("HS256", "shared-secret-of-at-least-32-bytes!")])
+@pytest.mark.parametrize(
+    ("algorithm", "key"), [("none", None), ("HS256", "shared-secret-of-at-least-32-bytes!")]
+)
 def test_unsigned_or_symmetric_jwt_is_refused(client, oidc_provider, jwt_agent, algorithm, key):
     claims = jwt.decode(oidc_provider.issue_token(), options={"verify_signature": False})
     forged = jwt.encode(claims, key, algorithm=algorithm, headers={"kid": oidc_provider.kid})

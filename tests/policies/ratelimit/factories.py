@@ -12,8 +12,12 @@ from policies.ratelimit import Limiter, LimitSpec, LimitStatus
 AGENT = "support-bot"
 
 
-def requests_spec(limit: int, period_s: int, *, burst: int | None = None, scope: str = "default") -> LimitSpec:
-    return LimitSpec.for_agent(AGENT, kind="requests", limit=limit, period_s=period_s, burst=burst, scope=scope)
+def requests_spec(
+    limit: int, period_s: int, *, burst: int | None = None, scope: str = "default"
+) -> LimitSpec:
+    return LimitSpec.for_agent(
+        AGENT, kind="requests", limit=limit, period_s=period_s, burst=burst, scope=scope
+    )
 
 
 def cost_spec(limit: int, period_s: int, *, weight: int, scope: str = "default") -> LimitSpec:
@@ -34,4 +38,4 @@ def redis_client(url: str, **kwargs: Any) -> redis.Redis[Any]:
 
 def redis_now_us(client: redis.Redis[Any]) -> int:
     seconds, microseconds = client.time()
-    return seconds * 1_000_000 + microseconds
+    return int(seconds) * 1_000_000 + int(microseconds)

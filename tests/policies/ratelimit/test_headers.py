@@ -9,7 +9,11 @@ from tests.policies.ratelimit.factories import cost_spec, requests_spec
 def _status(name: str, limit: int, remaining: int, reset_after_s: float, **fields: object) -> LimitStatus:
     values: dict[str, object] = {"period_s": 60, "burst": limit, "kind": "requests", **fields}
     return LimitStatus(
-        limit=limit, remaining=remaining, reset_after_s=reset_after_s, policy_name=name, **values  # type: ignore[arg-type]
+        limit=limit,
+        remaining=remaining,
+        reset_after_s=reset_after_s,
+        policy_name=name,
+        **values,  # type: ignore[arg-type]
     )
 
 

@@ -31,7 +31,11 @@ def test_policy_entries_become_specs_weighted_by_kind() -> None:
 
 def test_defaults_are_named_after_defaults_and_several_limits_of_a_kind_by_period() -> None:
     specs = specs_from_policy(
-        [{"requests": 10, "per": "second"}, {"requests": 600, "per": "minute"}, {"cost": 5000, "per": "hour"}],
+        [
+            {"requests": 10, "per": "second"},
+            {"requests": 600, "per": "minute"},
+            {"cost": 5000, "per": "hour"},
+        ],
         agent="support-bot",
         scope="default",
         cost=3,
@@ -58,8 +62,10 @@ def test_defaults_are_named_after_defaults_and_several_limits_of_a_kind_by_perio
         ({"requests": 60, "per": "minute", "window": 5}, "unknown keys ['window']"),
     ],
 )
-def test_invalid_entries_are_refused_naming_the_scope_and_entry(entry: dict[str, object], message: str) -> None:
-    with pytest.raises(ValueError, match="^no-ai-deletes: rate limit") as raised:
+def test_invalid_entries_are_refused_naming_the_scope_and_entry(
+    entry: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValueError, match=r"^no-ai-deletes: rate limit") as raised:
         specs_from_policy([entry], agent="a", scope="rule:no-ai-deletes", cost=1)
 
     assert message in str(raised.value)
@@ -68,14 +74,22 @@ def test_invalid_entries_are_refused_naming_the_scope_and_entry(entry: dict[str,
 def test_two_limits_of_one_kind_and_period_are_refused() -> None:
     with pytest.raises(ValueError, match="same kind and period"):
         specs_from_policy(
-            [{"requests": 60, "per": "minute"}, {"requests": 100, "per": "minute"}], agent="a", scope="default", cost=1
+            [{"requests": 60, "per": "minute"}, {"requests": 100, "per": "minute"}],
+            agent="a",
+            scope="default",
+            cost=1,
         )
 
 
 def test_denied_checks_have_their_own_ceiling_per_agent() -> None:
     spec = denied_checks_spec("support-bot")
 
-    assert (spec.key, spec.limit, spec.period_s, spec.weight) == ("{support-bot}:denied:requests:60", 300, 60, 1)
+    assert (spec.key, spec.limit, spec.period_s, spec.weight) == (
+        "{support-bot}:denied:requests:60",
+        300,
+        60,
+        1,
+    )
     assert spec.policy_name == "denied-checks"
 
 

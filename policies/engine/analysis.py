@@ -1,0 +1,608 @@
+"""Static analysis of a GraphQL document: parse, validate, select the operation, measure it.
+
+The measurement walks each fragment once per sizing context and reuses the result wherever the
+fragment is spread, merging repeated spreads and same-named fields the way execution does, so a
+fragment bomb is measured in microseconds and never expanded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    BooleanValueNode,
+    DirectiveNode,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLNamedType,
+    GraphQLSyntaxError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OverlappingFieldsCanBeMergedRule,
+    SelectionNode,
+    Source,
+    ValidationContext,
+    get_named_type,
+    specified_rules,
+    validate,
+)
+from graphql.language.parser import Parser
+
+from . import reasons
+from .limits import DEFAULT_CAPS, DIMENSIONS, METRIC_OF_DIMENSION, Limits
+from .reasons import Path, Reason
+from .schema import INTROSPECTION_FIELDS, FieldInfo, ListSize, SchemaBundle
+from .values import MISSING, to_json
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisLimits:
+    """Bounds applied while analysing, before any policy is consulted."""
+
+    max_document_bytes: int = 64 * 1024
+    max_validation_errors: int = 20
+    # graphql-core's budget for comparing overlapping fields (its default, 500,000, lets one
+    # document spend most of a second there).
+    validation_budget: int = 50_000
+    # Server-wide hard caps: a document over one is refused before validation, and parsing
+    # stops at caps.max_tokens.
+    caps: Limits = DEFAULT_CAPS
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    depth: int
+    aliases: int
+    root_fields: int
+    tokens: int
+    directives: int
+    cost: float
+
+    def for_dimension(self, dimension: str) -> int | float:
+        value: int | float = getattr(self, METRIC_OF_DIMENSION[dimension])
+        return value
+
+    def as_dict(self) -> dict[str, int | float]:
+        cost = int(self.cost) if self.cost.is_integer() else self.cost
+        return {
+            "depth": self.depth,
+            "aliases": self.aliases,
+            "root_fields": self.root_fields,
+            "tokens": self.tokens,
+            "directives": self.directives,
+            "cost": cost,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RootField:
+    """One root field of the selected operation (same-keyed selections merged)."""
+
+    name: str
+    response_key: str
+    operation: str  # "query.orders"
+    arguments: Mapping[str, Any]  # JSON-like, variables and SDL defaults substituted
+    # Every schema coordinate selected under this root field (itself included), with the first
+    # response path that reaches it.
+    coordinates: Mapping[str, Path]
+
+    @property
+    def path(self) -> Path:
+        return (self.response_key,)
+
+    @property
+    def governed(self) -> bool:
+        """Meta fields (__typename, __schema, __type) need no rule; introspection has its own switch."""
+        return not self.name.startswith("__")
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisRequest:
+    """The inputs of an analysis, kept to re-analyse a suggested query and to redact."""
+
+    bundle: SchemaBundle
+    query: str
+    operation_name: str | None
+    variables: Mapping[str, Any]
+    limits: AnalysisLimits
+    default_list_size: int
+    mutation_base_cost: int
+
+
+@dataclass(frozen=True, eq=False)
+class Analysis:
+    """Everything a decision needs about one document; immutable, so it can be cached and shared."""
+
+    request: AnalysisRequest
+    failure: tuple[Reason, ...]  # non-empty when the document cannot be decided on its merits
+    metrics: Metrics | None
+    operation_name: str | None = None
+    operation_type: str | None = None
+    root_fields: tuple[RootField, ...] = ()
+    introspection_paths: tuple[Path, ...] = ()
+    approx_size_bytes: int = 0
+    # Redaction plans per set of sensitive globs, computed on first use (see redaction.py).
+    redaction_plans: dict[tuple[str, ...], Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failure
+
+
+def analyze(
+    bundle: SchemaBundle,
+    query: str,
+    *,
+    operation_name: str | None = None,
+    variables: Mapping[str, Any] | None = None,
+    limits: AnalysisLimits = AnalysisLimits(),  # noqa: B008 (immutable)
+    default_list_size: int = 10,
+    mutation_base_cost: int = 10,
+) -> Analysis:
+    """The analysis of `query` against `bundle`; problems become `failure` reasons, never exceptions."""
+    request = AnalysisRequest(
+        bundle=bundle,
+        query=query,
+        operation_name=operation_name,
+        variables=variables if isinstance(variables, Mapping) else {},
+        limits=limits,
+        default_list_size=default_list_size,
+        mutation_base_cost=mutation_base_cost,
+    )
+    if not isinstance(query, str):
+        return _failed(request, reasons.parse_failed("The query must be a string."))
+    if variables is not None and not isinstance(variables, Mapping):
+        return _failed(request, reasons.validation_failed("The variables must be a JSON object."))
+    size = _utf8_length(query)
+    if size > limits.max_document_bytes:
+        return _failed(request, reasons.document_too_large(limits.max_document_bytes, size))
+    try:
+        return _analyze_document(request)
+    except RecursionError:
+        # Deep fragment chains or variables nested beyond Python's stack; the state of the
+        # walk is discarded with the exception.
+        return _failed(request, reasons.validation_failed("The document is nested too deeply to analyse."))
+
+
+def _utf8_length(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _failed(request: AnalysisRequest, *failure: Reason, metrics: Metrics | None = None) -> Analysis:
+    return Analysis(
+        request=request, failure=failure, metrics=metrics, approx_size_bytes=_approx_size(request, ())
+    )
+
+
+def _analyze_document(request: AnalysisRequest) -> Analysis:
+    caps = request.limits.caps
+    parser = Parser(Source(request.query), max_tokens=caps.max_tokens)
+    try:
+        document = parser.parse_document()
+    except GraphQLSyntaxError as error:
+        if caps.max_tokens is not None and parser.token_count > caps.max_tokens:
+            return _failed(request, reasons.limit_exceeded("max_tokens", caps.max_tokens, None, None))
+        return _failed(request, reasons.parse_failed(_located(error)))
+    except RecursionError:
+        return _failed(request, reasons.parse_failed("Syntax Error: Document is nested too deeply."))
+
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    operation = _select_operation(operations, request.operation_name)
+    if operation is None:
+        names = [op.name.value for op in operations if op.name is not None]
+        return _failed(request, reasons.operation_not_found(request.operation_name, names))
+
+    fragments: dict[str, FragmentDefinitionNode] = {}
+    for definition in document.definitions:
+        if isinstance(definition, FragmentDefinitionNode):
+            fragments.setdefault(definition.name.value, definition)
+    variables = _effective_variables(operation, request.variables)
+    walker = _Walker(request.bundle, fragments, variables, request.default_list_size)
+    operation_type = operation.operation.value
+    root_type = request.bundle.schema.get_root_type(operation.operation)
+    root_fields, measured = walker.measure_root(root_type, operation, operation_type)
+    base_cost = request.mutation_base_cost if operation_type == "mutation" else 0
+    metrics = Metrics(
+        depth=measured.depth,
+        aliases=measured.aliases,
+        root_fields=len(root_fields),
+        tokens=document.token_count,  # type: ignore[attr-defined]
+        directives=measured.directives,
+        cost=measured.cost + base_cost,
+    )
+    over_caps = [
+        reasons.limit_exceeded(dimension, cap, metrics.for_dimension(dimension), None)
+        for dimension in DIMENSIONS
+        if (cap := caps.get(dimension)) is not None and metrics.for_dimension(dimension) > cap
+    ]
+    if over_caps:
+        return _failed(request, *over_caps, metrics=metrics)
+    errors = _validate(request, document)
+    if errors:
+        return _failed(request, *errors, metrics=metrics)
+    introspection = tuple(
+        path
+        for root in root_fields
+        for coordinate, path in root.coordinates.items()
+        if coordinate.rpartition(".")[2] in INTROSPECTION_FIELDS
+    )
+    return Analysis(
+        request=request,
+        failure=(),
+        metrics=metrics,
+        operation_name=operation.name.value if operation.name else None,
+        operation_type=operation_type,
+        root_fields=root_fields,
+        introspection_paths=introspection,
+        approx_size_bytes=_approx_size(request, root_fields),
+    )
+
+
+def _located(error: GraphQLError) -> str:
+    if not error.locations:
+        return error.message
+    location = error.locations[0]
+    return f"{error.message} (line {location.line}, column {location.column})"
+
+
+def _select_operation(
+    operations: list[OperationDefinitionNode], name: str | None
+) -> OperationDefinitionNode | None:
+    if name is None:
+        candidates = operations
+    else:
+        candidates = [op for op in operations if op.name is not None and op.name.value == name]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _effective_variables(operation: OperationDefinitionNode, provided: Mapping[str, Any]) -> dict[str, Any]:
+    """The variables sent, completed with the operation's declared defaults."""
+    variables = dict(provided)
+    for definition in operation.variable_definitions or ():
+        name = definition.variable.name.value
+        if name not in variables and definition.default_value is not None:
+            variables[name] = to_json(definition.default_value, {})
+    return variables
+
+
+class _BudgetedOverlappingFieldsRule(OverlappingFieldsCanBeMergedRule):
+    budget = AnalysisLimits.validation_budget
+
+    def __init__(self, context: ValidationContext) -> None:
+        super().__init__(context)
+        self.rule_context.remaining_complexity_budget = self.budget
+
+
+def _validation_rules(budget: int) -> tuple[type[Any], ...]:
+    rule = _BudgetedOverlappingFieldsRule
+    if budget != rule.budget:
+        rule = type("_BudgetedOverlappingFieldsRule", (rule,), {"budget": budget})
+    return tuple(rule if r is OverlappingFieldsCanBeMergedRule else r for r in specified_rules)
+
+
+_DEFAULT_RULES = _validation_rules(AnalysisLimits.validation_budget)
+
+
+def _validate(request: AnalysisRequest, document: DocumentNode) -> list[Reason]:
+    limits = request.limits
+    rules = (
+        _DEFAULT_RULES
+        if limits.validation_budget == AnalysisLimits.validation_budget
+        else _validation_rules(limits.validation_budget)
+    )
+    errors = validate(
+        request.bundle.schema,
+        document,
+        rules,
+        max_errors=limits.max_validation_errors,
+        hide_suggestions=True,  # "Did you mean ...?" would reveal the schema
+    )
+    return [reasons.validation_failed(_located(error)) for error in errors]
+
+
+@dataclass(slots=True)
+class _Measure:
+    """Depth, aliases, directives, cost and coordinates of a selection (paths relative to it)."""
+
+    depth: int = 0
+    aliases: int = 0
+    directives: int = 0
+    cost: float = 0.0
+    coordinates: dict[str, Path] = field(default_factory=dict)
+
+    def add(self, other: _Measure, cost_factor: float = 1.0) -> None:
+        self.depth = max(self.depth, other.depth)
+        self.aliases += other.aliases
+        self.directives += other.directives
+        self.cost += other.cost * cost_factor
+        coordinates = self.coordinates
+        for coordinate, path in other.coordinates.items():
+            coordinates.setdefault(coordinate, path)
+
+
+@dataclass(frozen=True, slots=True)
+class _Sizing:
+    """A list size handed down by a @listSize(sizedFields:) on an ancestor field."""
+
+    size: float | None
+    paths: tuple[tuple[str, ...], ...]
+
+
+@dataclass(slots=True)
+class _FieldGroup:
+    """Selections of one field under one response key, merged as execution merges them."""
+
+    parent: GraphQLNamedType | None
+    nodes: list[FieldNode]
+    skipped: bool  # every node carries a literal @skip(if: true) / @include(if: false)
+
+
+class _Walker:
+    def __init__(
+        self,
+        bundle: SchemaBundle,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: Mapping[str, Any],
+        default_list_size: int,
+    ) -> None:
+        self.bundle = bundle
+        self.fragments = fragments
+        self.variables = variables
+        self.default_list_size = default_list_size
+        self.fragment_measures: dict[tuple[str, _Sizing | None], _Measure] = {}
+        self.in_progress: set[tuple[str, _Sizing | None]] = set()
+
+    def measure_root(
+        self,
+        root_type: GraphQLNamedType | None,
+        operation: OperationDefinitionNode,
+        operation_type: str,
+    ) -> tuple[tuple[RootField, ...], _Measure]:
+        groups: dict[tuple[str, str], _FieldGroup] = {}
+        spreads: dict[str, bool] = {}
+        total = _Measure(
+            directives=len(operation.directives or ())
+            + sum(len(definition.directives or ()) for definition in operation.variable_definitions or ())
+        )
+        # Root fields reached through fragments are root fields too, so the root inlines its
+        # spreads (each fragment once, as execution does) instead of measuring them opaquely.
+        total.directives += self._collect(
+            root_type, operation.selection_set.selections, False, groups, spreads, inline_spreads=set()
+        )
+        root_fields = []
+        for (_, key), group in groups.items():
+            measure, arguments = self._measure_field(group, key, None)
+            total.add(measure)
+            name = group.nodes[0].name.value
+            root_fields.append(
+                RootField(
+                    name=name,
+                    response_key=key,
+                    operation=f"{operation_type}.{name}",
+                    arguments=arguments,
+                    coordinates=measure.coordinates,
+                )
+            )
+        return tuple(root_fields), total
+
+    def _collect(
+        self,
+        parent: GraphQLNamedType | None,
+        selections: Sequence[SelectionNode],
+        skipped: bool,
+        groups: dict[tuple[str, str], _FieldGroup],
+        spreads: dict[str, bool],
+        inline_spreads: set[str] | None,
+    ) -> int:
+        """Group `selections` by response key into `groups`; returns the directives counted.
+
+        Fragment spreads go to `spreads` (name -> every spread literally skipped), unless
+        `inline_spreads` is given: then each fragment is collected in place once.
+        """
+        directives = 0
+        schema = self.bundle.schema
+        for selection in selections:
+            directives += len(selection.directives or ())
+            selection_skipped = skipped or _literally_skipped(selection.directives)
+            if isinstance(selection, FieldNode):
+                key = selection.alias.value if selection.alias else selection.name.value
+                group_key = (parent.name if parent else "", key)
+                group = groups.get(group_key)
+                if group is None:
+                    group = groups[group_key] = _FieldGroup(parent, [], True)
+                group.nodes.append(selection)
+                group.skipped = group.skipped and selection_skipped
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                fragment_type = schema.get_type(condition.name.value) if condition else parent
+                directives += self._collect(
+                    fragment_type,
+                    selection.selection_set.selections,
+                    selection_skipped,
+                    groups,
+                    spreads,
+                    inline_spreads,
+                )
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if inline_spreads is None:
+                    spreads[name] = spreads.get(name, True) and selection_skipped
+                elif name not in inline_spreads and name in self.fragments:
+                    inline_spreads.add(name)
+                    fragment = self.fragments[name]
+                    directives += len(fragment.directives or ()) + self._collect(
+                        schema.get_type(fragment.type_condition.name.value),
+                        fragment.selection_set.selections,
+                        selection_skipped,
+                        groups,
+                        spreads,
+                        inline_spreads,
+                    )
+        return directives
+
+    def _measure_selections(
+        self, parent: GraphQLNamedType | None, selections: Sequence[SelectionNode], sizing: _Sizing | None
+    ) -> _Measure:
+        groups: dict[tuple[str, str], _FieldGroup] = {}
+        spreads: dict[str, bool] = {}
+        measure = _Measure(directives=self._collect(parent, selections, False, groups, spreads, None))
+        for (_, key), group in groups.items():
+            measure.add(self._measure_field(group, key, sizing)[0])
+        for name, skipped in spreads.items():
+            measure.add(self._measure_fragment(name, sizing), 0.0 if skipped else 1.0)
+        return measure
+
+    def _measure_fragment(self, name: str, sizing: _Sizing | None) -> _Measure:
+        key = (name, sizing)
+        measured = self.fragment_measures.get(key)
+        if measured is not None:
+            return measured
+        fragment = self.fragments.get(name)
+        if fragment is None or key in self.in_progress:
+            # An unknown fragment or a cycle: validation reports it; measure it as empty.
+            return _Measure()
+        self.in_progress.add(key)
+        measured = self._measure_selections(
+            self.bundle.schema.get_type(fragment.type_condition.name.value),
+            fragment.selection_set.selections,
+            sizing,
+        )
+        measured.directives += len(fragment.directives or ())
+        self.in_progress.discard(key)
+        self.fragment_measures[key] = measured
+        return measured
+
+    def _measure_field(
+        self, group: _FieldGroup, key: str, sizing: _Sizing | None
+    ) -> tuple[_Measure, dict[str, Any]]:
+        """The measure of one merged field (coordinates prefixed with `key`) and its arguments."""
+        first = group.nodes[0]
+        name = first.name.value
+        info = self.bundle.field_info(group.parent, name) if group.parent is not None else None
+        provided = {argument.name.value: to_json(argument.value, self.variables) for argument in first.arguments or ()}
+        provided = {arg: value for arg, value in provided.items() if value is not MISSING}
+        arguments = dict(provided)
+        if info is not None:
+            for arg, default in info.argument_defaults.items():
+                arguments.setdefault(arg, default)
+        own_size = _expected_size(info.list_size, arguments) if info and info.list_size else None
+        child_sizing = _child_sizing(info, own_size, name, sizing)
+        children = [s for node in group.nodes if node.selection_set for s in node.selection_set.selections]
+        child = self._measure_selections(info.type if info else None, children, child_sizing)
+
+        measure = _Measure(
+            depth=1 + child.depth,
+            aliases=child.aliases + sum(1 for node in group.nodes if node.alias is not None),
+            directives=child.directives,
+        )
+        if info is not None and not group.skipped:
+            count = 1.0
+            if info.is_list:
+                upstream = sizing.size if sizing and (name,) in sizing.paths else None
+                size = next((s for s in (upstream, own_size) if s is not None), None)
+                count = float(self.default_list_size if size is None else size)
+            measure.cost = count * (info.weight + child.cost) + self._arguments_cost(info, provided)
+        coordinates = measure.coordinates
+        for coordinate in info.coordinates if info else ():
+            coordinates.setdefault(coordinate, (key,))
+        for coordinate, path in child.coordinates.items():
+            coordinates.setdefault(coordinate, (key, *path))
+        return measure, arguments
+
+    def _arguments_cost(self, info: FieldInfo, provided: Mapping[str, Any]) -> float:
+        cost = 0.0
+        for name, value in provided.items():
+            definition = info.arguments.get(name)
+            if definition is not None:
+                cost += self._input_cost(value, definition[0], definition[1])
+        return cost
+
+    def _input_cost(self, value: Any, type_: GraphQLInputType, weight: float | None) -> float:
+        """Apollo's input cost: each input object 1 (or its @cost), plus @cost of what is set."""
+        if value is None:
+            return 0.0
+        if isinstance(value, list):
+            return (weight or 0.0) + sum(self._input_cost(item, type_, weight) for item in value)
+        named = get_named_type(type_)
+        if isinstance(value, dict) and isinstance(named, GraphQLInputObjectType):
+            cost = 1.0 if weight is None else weight
+            weights = self.bundle.argument_weights
+            for name, item in value.items():
+                input_field = named.fields.get(name)
+                if input_field is not None:
+                    cost += self._input_cost(item, input_field.type, weights.get(f"{named.name}.{name}"))
+            return cost
+        return weight or 0.0
+
+
+def _literally_skipped(directives: tuple[DirectiveNode, ...] | None) -> bool:
+    """A literal @skip(if: true) or @include(if: false): the selection can never execute."""
+    for directive in directives or ():
+        name = directive.name.value
+        if name in ("skip", "include") and len(directive.arguments) == 1:
+            condition = directive.arguments[0].value
+            if isinstance(condition, BooleanValueNode) and condition.value is (name == "skip"):
+                return True
+    return False
+
+
+def _expected_size(list_size: ListSize, arguments: Mapping[str, Any]) -> float | None:
+    """The largest slicing argument given (a list argument counts its items), else assumedSize."""
+    sizes: list[float] = []
+    for path in list_size.slicing_arguments:
+        value: Any = arguments
+        for step in path:
+            value = value.get(step) if isinstance(value, dict) else None
+        if isinstance(value, list):
+            sizes.append(len(value))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            sizes.append(max(float(value), 0.0))
+    if sizes:
+        return max(sizes)
+    return list_size.assumed_size
+
+
+def _child_sizing(info: FieldInfo | None, own_size: float | None, name: str, sizing: _Sizing | None) -> _Sizing | None:
+    """The sizing the children of field `name` inherit: its own sizedFields, else its ancestors'."""
+    if info is not None and info.list_size is not None and info.list_size.sized_fields:
+        return _Sizing(own_size, info.list_size.sized_fields)
+    if sizing is None:
+        return None
+    rest = tuple(path[1:] for path in sizing.paths if len(path) > 1 and path[0] == name)
+    return _Sizing(sizing.size, rest) if rest else None
+
+
+def _approx_size(request: AnalysisRequest, root_fields: Sequence[RootField]) -> int:
+    """Rough bytes held by an analysis, for a cache bounded by memory."""
+    size = 1_000 + len(request.query) + approx_json_bytes(request.variables)
+    for root in root_fields:
+        size += 300 + approx_json_bytes(root.arguments)
+        size += sum(120 + 60 * len(path) for path in root.coordinates.values())
+    return size
+
+
+def approx_json_bytes(value: Any) -> int:
+    """Rough in-memory bytes of a JSON-like value; iterative, so any nesting depth is fine."""
+    total = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        total += 56
+        if isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, Mapping):
+            total += 100 * len(item)
+            stack.extend(item.values())
+            stack.extend(item.keys())
+        elif isinstance(item, list | tuple):
+            total += 8 * len(item)
+            stack.extend(item)
+    return total
+

@@ -1,0 +1,152 @@
+"""Schema registry and policy-as-code: register, load, approve, dump, roll back."""
+
+import json
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from agents.models import AuditEvent
+from policies.models import PolicyVersion, Schema, SchemaVersion
+from tests.conftest import bearer, issue_token_for, make_principal
+from tests.policies.conftest import SHOP_POLICY, SHOP_SDL, activate_policy, users
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sdl_file(tmp_path):
+    path = tmp_path / "shop.graphql"
+    path.write_text(SHOP_SDL)
+    return path
+
+
+@pytest.fixture
+def policy_file(tmp_path):
+    path = tmp_path / "shop.yaml"
+    path.write_text(SHOP_POLICY)
+    return path
+
+
+def test_register_schema_extracts_operations(sdl_file, capsys):
+    call_command("register_schema", "shop", str(sdl_file))
+    assert "Registered shop version 1" in capsys.readouterr().out
+    version = SchemaVersion.objects.get()
+    assert "query.orders" in version.operations
+    assert "mutation.refundOrder" in version.operations
+    assert AuditEvent.objects.filter(action="schema.registered").count() == 1
+
+
+def test_registering_identical_sdl_is_a_no_op(sdl_file, capsys):
+    call_command("register_schema", "shop", str(sdl_file))
+    call_command("register_schema", "shop", str(sdl_file))
+    assert "Unchanged: shop version 1" in capsys.readouterr().out
+    assert SchemaVersion.objects.count() == 1
+
+
+def test_new_version_records_the_diff_and_ungoverned_operations(shop, tmp_path, capsys):
+    changed = SHOP_SDL.replace("  login(username: String!, password: String!): String\n",
+                               "  cancelOrder(id: ID!): Order\n")
+    path = tmp_path / "v2.graphql"
+    path.write_text(changed)
+    call_command("register_schema", "shop", str(path))
+    output = capsys.readouterr().out
+    version = SchemaVersion.objects.get(number=2)
+    assert version.diff["operations_added"] == ["mutation.cancelOrder"]
+    assert version.diff["operations_removed"] == ["mutation.login"]
+    assert "ungoverned operation: mutation.cancelOrder" in output
+    assert "stale rule reference" in output  # the payments rule names mutation.login
+
+
+def test_garbage_sdl_is_refused_with_the_parser_line(tmp_path):
+    path = tmp_path / "bad.graphql"
+    path.write_text("type Query {\n  orders: [Order\n}\n")
+    with pytest.raises(CommandError, match="SCHEMA_SYNTAX_ERROR.*line"):
+        call_command("register_schema", "shop", str(path))
+    assert not Schema.objects.exists()
+
+
+def test_load_policy_creates_a_draft_numbered_from_one(shop_schema, policy_file, capsys):
+    users()
+    call_command("load_policy", str(policy_file), "--author", "author")
+    version = PolicyVersion.objects.get()
+    assert (version.number, version.status) == (1, "draft")
+    assert Schema.objects.get().active_policy is None
+
+
+def test_invalid_policy_names_rule_and_field_and_saves_nothing(shop_schema, tmp_path):
+    users()
+    path = tmp_path / "bad.yaml"
+    path.write_text(SHOP_POLICY.replace("effect: deny", "effect: maybe"))
+    with pytest.raises(CommandError, match="no-ai-deletes") as error:
+        call_command("load_policy", str(path), "--author", "author")
+    assert "effect" in str(error.value)
+    assert not PolicyVersion.objects.exists()
+
+
+def test_author_cannot_approve_their_own_version(shop_schema, policy_file):
+    author, _approver = users()
+    author.is_superuser = True
+    author.save()
+    call_command("load_policy", str(policy_file), "--author", "author")
+    with pytest.raises(CommandError, match="SELF_APPROVAL"):
+        call_command("approve_policy", "shop", "1", "--approver", "author")
+
+
+def test_approver_needs_the_approve_permission(shop_schema, policy_file):
+    users()
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_user("bystander")
+    call_command("load_policy", str(policy_file), "--author", "author")
+    with pytest.raises(CommandError, match="PERMISSION_DENIED"):
+        call_command("approve_policy", "shop", "1", "--approver", "bystander")
+
+
+def test_approved_version_becomes_active_and_is_audited(shop_schema, policy_file):
+    users()
+    call_command("load_policy", str(policy_file), "--author", "author")
+    call_command("approve_policy", "shop", "1", "--approver", "approver")
+    schema = Schema.objects.get()
+    assert schema.active_policy.number == 1
+    assert AuditEvent.objects.filter(action="policy.approved").count() == 1
+    with pytest.raises(CommandError, match="NOT_APPROVABLE"):
+        call_command("approve_policy", "shop", "1", "--approver", "approver")
+
+
+def test_dump_policy_round_trips(shop, capsys, tmp_path):
+    call_command("dump_policy", "shop")
+    first = capsys.readouterr().out
+    path = tmp_path / "again.yaml"
+    path.write_text(first)
+    call_command("load_policy", str(path), "--author", "author")
+    call_command("dump_policy", "shop", "--version", "2")
+    assert capsys.readouterr().out == first
+
+
+def test_rollback_reactivates_an_earlier_approved_version(shop):
+    activate_policy(SHOP_POLICY.replace("max_cost: 300", "max_cost: 200"))
+    assert Schema.objects.get().active_policy.number == 2
+    call_command("rollback_policy", "shop", "1")
+    assert Schema.objects.get().active_policy.number == 1
+    assert AuditEvent.objects.filter(action="policy.rolled_back").count() == 1
+
+
+def test_schema_api_registers_for_staff_only(client, db):
+    staff = issue_token_for(make_principal("ci-bot", "service", groups=["gqlgov-admins"]))
+    agent = issue_token_for(make_principal("plain-bot", "ai"))
+    url = "/api/v1/schemas/shop/versions"
+    body = json.dumps({"sdl": SHOP_SDL})
+    refused = client.post(url, data=body, content_type="application/json", **bearer(agent))
+    assert refused.status_code == 403
+    created = client.post(url, data=body, content_type="application/json", **bearer(staff))
+    assert created.status_code == 201
+    assert created.json()["version"] == 1
+    again = client.post(url, data=body, content_type="application/json", **bearer(staff))
+    assert again.status_code == 200
+    assert again.json()["created"] is False
+    garbage = client.post(url, data=json.dumps({"sdl": "type {"}), content_type="application/json", **bearer(staff))
+    assert garbage.status_code == 422
+    assert garbage.json()["error"]["code"] == "SCHEMA_SYNTAX_ERROR"
+    listed = client.get("/api/v1/schemas/shop", **bearer(staff)).json()
+    assert "mutation.login" in listed["ungoverned"]
