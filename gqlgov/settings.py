@@ -32,7 +32,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "policies.ui.apps.GqlgovAdminConfig",  # django.contrib.admin with gqlgov's AdminSite (roles, custom pages)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -200,6 +200,16 @@ LOGOUT_REDIRECT_URL = "/admin/login/"
 AUTHENTICATION_BACKENDS = ["agents.oidc.PrincipalOIDCBackend"] if OIDC_ENABLED else []
 if LOCAL_LOGIN_ENABLED:
     AUTHENTICATION_BACKENDS.append("django.contrib.auth.backends.ModelBackend")
+# Grants permissions (e.g. policies.approve_policyversion) by admin role; authenticates nobody.
+AUTHENTICATION_BACKENDS.append("gqlgov.roles.RoleBackend")
+
+# Admin roles from identity-provider groups (see gqlgov/roles.py); superusers are admins.
+GQLGOV_ROLE_GROUPS = {
+    "viewer": env.list("GQLGOV_ROLE_VIEWER_GROUPS", default=["gqlgov-viewers"]),
+    "editor": env.list("GQLGOV_ROLE_EDITOR_GROUPS", default=["gqlgov-editors"]),
+    "approver": env.list("GQLGOV_ROLE_APPROVER_GROUPS", default=["gqlgov-approvers"]),
+    "admin": env.list("GQLGOV_ROLE_ADMIN_GROUPS", default=["gqlgov-admins"]),
+}
 
 # --- Logging: one JSON object per line, with the request id ----------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()

@@ -1,0 +1,79 @@
+"""The pure decision engine: schema, policy and document in, Decision out.
+
+No Django, no I/O, no clock: everything a decision depends on is passed in.
+"""
+
+from .analysis import Analysis, AnalysisLimits, Metrics, RootField, analyze
+from .decide import (
+    ALLOW,
+    DENY,
+    PENDING_APPROVAL,
+    Decision,
+    RequestContext,
+    Subject,
+    decide,
+    deny_without_policy,
+)
+from .limits import DEFAULT_CAPS, DIMENSIONS, Limits
+from .policy import (
+    CompiledPolicy,
+    PolicyValidationError,
+    RateLimit,
+    Rule,
+    StaleReference,
+    compile_policy,
+    dump_policy_yaml,
+    parse_policy_yaml,
+    stale_references,
+    ungoverned_operations,
+)
+from .reasons import Reason
+from .redaction import REDACTED, redact
+from .schema import (
+    SchemaBuildError,
+    SchemaBundle,
+    SchemaDiff,
+    SchemaError,
+    SchemaSyntaxError,
+    build_schema,
+    diff_schemas,
+)
+
+__all__ = [
+    "ALLOW",
+    "DEFAULT_CAPS",
+    "DENY",
+    "DIMENSIONS",
+    "PENDING_APPROVAL",
+    "REDACTED",
+    "Analysis",
+    "AnalysisLimits",
+    "CompiledPolicy",
+    "Decision",
+    "Limits",
+    "Metrics",
+    "PolicyValidationError",
+    "RateLimit",
+    "Reason",
+    "RequestContext",
+    "RootField",
+    "Rule",
+    "SchemaBuildError",
+    "SchemaBundle",
+    "SchemaDiff",
+    "SchemaError",
+    "SchemaSyntaxError",
+    "StaleReference",
+    "Subject",
+    "analyze",
+    "build_schema",
+    "compile_policy",
+    "decide",
+    "deny_without_policy",
+    "diff_schemas",
+    "dump_policy_yaml",
+    "parse_policy_yaml",
+    "redact",
+    "stale_references",
+    "ungoverned_operations",
+]

@@ -106,13 +106,14 @@ _TARGET_DEFAULTS = {
 # --- Matching: the one place that decides which rule covers which agent and operation ----
 
 
-def rule_matches(rule: Mapping[str, Any], agent: AgentInfo, operation: str | None = None) -> bool:
-    """True when the rule's subjects cover the agent (any listed key matches; no subjects: everyone)
-    and, if an operation is given, one of its globs matches it (fnmatch, case-sensitive)."""
+def rule_matches(rule: Mapping[str, Any], agent: AgentInfo | None = None, operation: str | None = None) -> bool:
+    """True when the rule covers the agent (its subjects: any listed key matches; no subjects:
+    every agent) and the operation (one of its globs matches, fnmatch, case-sensitive).
+    A None agent or operation is not checked."""
     subjects = rule.get("subjects") or {}
-    if subjects:
+    if agent is not None and subjects:
         names, kinds, groups = (set(subjects.get(key) or ()) for key in ("agents", "kinds", "groups"))
-        if not ("*" in names or agent.name in names or agent.kind in kinds or groups & set(agent.groups)):
+        if not (agent.name in names or agent.kind in kinds or groups & set(agent.groups)):
             return False
     if operation is None:
         return True
@@ -203,8 +204,9 @@ def build_plan(
     the same inputs give the same dict and the same ``plan_hash``)."""
     target_info = TargetInfo.of(target)
     stage = target_info.stage_name
-    governed_ops = sorted(set(operations))
     rules = [rule for rule in document.get("rules") or () if isinstance(rule, Mapping)]
+    # Operations no rule names are denied by the pre-check; they get no route at all.
+    governed_ops = sorted({op for op in operations if any(rule_matches(rule, None, op) for rule in rules)})
     agent_infos = sorted(
         (info for info in map(AgentInfo.of, agents) if info.active), key=lambda info: info.name
     )
@@ -403,7 +405,7 @@ def _report(
     report = []
     for rule in rules:
         matched_agents = [agent.name for agent in agents if rule_matches(rule, agent)]
-        matched_ops = [op for op in operations if any(fnmatchcase(op, g) for g in rule.get("operations") or ())]
+        matched_ops = [op for op in operations if rule_matches(rule, None, op)]
         when = rule.get("when") or {}
         effect = rule.get("effect")
         gateway: list[str] = []

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from policies.ratelimit.outcome import LimitOutcome, check_specs, outcome_from_state
+from policies.ratelimit.outcome import LimitOutcome, outcome_from_state, outcome_without_state
 from policies.ratelimit.specs import LimitSpec
 
 # Sweep expired state once the table has grown past this size (then past twice its live size).
@@ -27,7 +27,7 @@ class LocalLimiter:
 
     def acquire(self, agent: str, specs: Sequence[LimitSpec]) -> LimitOutcome:
         """Charge every spec if all admit the request, or none; say which refused and when to retry."""
-        decided = check_specs(agent, specs)
+        decided = outcome_without_state(agent, specs)
         if decided is not None:
             return decided
         with self._lock:

@@ -68,7 +68,7 @@ class LimiterUnavailable(Exception):
         self.retry_after_s = retry_after_s
 
 
-def check_specs(agent: str, specs: Sequence[LimitSpec]) -> LimitOutcome | None:
+def outcome_without_state(agent: str, specs: Sequence[LimitSpec]) -> LimitOutcome | None:
     """The outcome needing no limiter state (no limits, or a never-admissible weight), else None."""
     prefix = agent_key_prefix(agent)
     foreign = [spec.key for spec in specs if not spec.key.startswith(prefix)]

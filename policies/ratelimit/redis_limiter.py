@@ -19,7 +19,12 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError, ReadOnlyError, TimeoutError
 from redis.retry import Retry
 
-from policies.ratelimit.outcome import LimiterUnavailable, LimitOutcome, check_specs, outcome_from_state
+from policies.ratelimit.outcome import (
+    LimiterUnavailable,
+    LimitOutcome,
+    outcome_from_state,
+    outcome_without_state,
+)
 from policies.ratelimit.specs import LimitSpec
 
 logger = logging.getLogger(__name__)
@@ -99,7 +104,7 @@ class RedisLimiter:
 
     def acquire(self, agent: str, specs: Sequence[LimitSpec]) -> LimitOutcome:
         """Charge every spec if all admit the request, or none; say which refused and when to retry."""
-        decided = check_specs(agent, specs)
+        decided = outcome_without_state(agent, specs)
         if decided is not None:
             return decided
         if time.monotonic() < self._next_probe:

@@ -1,0 +1,274 @@
+"""Editing policies rule by rule (the admin UI): drafts, rules, submission, review.
+
+Edits always go to a *draft* version, created from the active version on first edit; an
+approved version is never changed in place. Each function writes its audit event in the
+same transaction as its change. Whoever created or edited a draft counts as its author and
+may not approve or reject it.
+"""
+
+import copy
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from agents.audit import actor_for_user, record_event
+from agents.models import AuditEvent
+from gqlgov.errors import ApiError, NotFound
+from policies import engine
+from policies.models import PolicyVersion, Schema
+from policies.runtime import schema_bundle
+from policies.services import Conflict, PolicyInvalid, _next_number, policy_approve
+
+OPEN_STATUSES = (PolicyVersion.Status.DRAFT, PolicyVersion.Status.IN_REVIEW)
+# Audit actions that make someone a contributor of a draft.
+_CONTRIBUTING_ACTIONS = ("policy.draft_created", "policy.rule_saved", "policy.rule_deleted", "policy.submitted")
+
+
+def open_version(schema: Schema) -> PolicyVersion | None:
+    """The newest draft or in-review version of the schema, if any (what the editor works on)."""
+    return (
+        schema.policy_versions.filter(status__in=OPEN_STATUSES)
+        .select_related("author", "schema")
+        .order_by("-number")
+        .first()
+    )
+
+
+def empty_document(schema: Schema) -> dict[str, Any]:
+    return {"schema": schema.name, "rules": []}
+
+
+def validate_document(schema: Schema, document: dict[str, Any]) -> None:
+    """Compiles the document against the schema's latest version; PolicyInvalid lists every error."""
+    bundle = schema_bundle(schema.latest_version) if schema.latest_version_id else None
+    try:
+        engine.compile_policy(document, schema=bundle)
+    except engine.PolicyValidationError as exc:
+        raise PolicyInvalid(list(exc.errors)) from exc
+
+
+def draft_for_edit(*, schema: Schema, user) -> PolicyVersion:
+    """The schema's open draft, or a new one copied from the active version (audited).
+
+    Refuses (409 IN_REVIEW) while a version is waiting for review: reviewers judge a fixed text.
+    """
+    with transaction.atomic():
+        schema = Schema.objects.select_for_update().get(pk=schema.pk)
+        current = open_version(schema)
+        if current is not None and current.status == PolicyVersion.Status.IN_REVIEW:
+            raise Conflict(
+                "IN_REVIEW",
+                f"Version {current.number} is waiting for review; withdraw it or wait for the decision "
+                "before editing.",
+            )
+        if current is not None:
+            return current
+        active = schema.active_policy
+        document = copy.deepcopy(active.document) if active else empty_document(schema)
+        draft = PolicyVersion.objects.create(
+            schema=schema, number=_next_number(schema.policy_versions), document=document, author=user
+        )
+        record_event(
+            actor=actor_for_user(user),
+            action="policy.draft_created",
+            target=draft,
+            details={"schema": schema.name, "version": draft.number,
+                     "based_on": active.number if active else None, "via": "admin"},
+        )
+    return draft
+
+
+def _rules(document: dict[str, Any]) -> list[dict[str, Any]]:
+    rules = document.get("rules")
+    if not isinstance(rules, list):
+        rules = []
+        document["rules"] = rules
+    return rules
+
+
+def _index_of(rules: list[dict[str, Any]], rule_id: str) -> int | None:
+    for index, rule in enumerate(rules):
+        if isinstance(rule, dict) and str(rule.get("id")) == rule_id:
+            return index
+    return None
+
+
+def rule_upsert(*, schema: Schema, user, rule: dict[str, Any], replaces: str | None = None) -> PolicyVersion:
+    """Adds `rule` to the schema's draft, or replaces the rule with id `replaces`; returns the draft.
+
+    The whole draft is compiled first; an invalid rule saves nothing (PolicyInvalid, with the
+    rule id and field of every error) and creates no draft.
+    """
+    rule_id = str(rule.get("id") or "")
+    with transaction.atomic():
+        draft = draft_for_edit(schema=schema, user=user)
+        draft = PolicyVersion.objects.select_for_update().get(pk=draft.pk)
+        document = copy.deepcopy(draft.document)
+        rules = _rules(document)
+        index = _index_of(rules, replaces) if replaces else None
+        if replaces and index is None:
+            raise NotFound(f"rule '{replaces}' in {schema.name} policy v{draft.number}")
+        clash = _index_of(rules, rule_id)
+        if clash is not None and clash != index:
+            raise PolicyInvalid([{"rule": rule_id, "field": "id", "message": f"a rule with id '{rule_id}' exists"}])
+        before = copy.deepcopy(rules[index]) if index is not None else None
+        if index is None:
+            rules.append(rule)
+        else:
+            rules[index] = rule
+        validate_document(schema, document)
+        draft.document = document
+        draft.save(update_fields=["document", "updated_at"])
+        record_event(
+            actor=actor_for_user(user),
+            action="policy.rule_saved",
+            target=draft,
+            details={"schema": schema.name, "version": draft.number, "rule": rule_id,
+                     "change": "added" if before is None else "changed", "before": before, "after": rule},
+        )
+    return draft
+
+
+def rule_delete(*, schema: Schema, user, rule_id: str) -> PolicyVersion:
+    """Removes the rule from the schema's draft (created from the active version if needed)."""
+    with transaction.atomic():
+        draft = draft_for_edit(schema=schema, user=user)
+        draft = PolicyVersion.objects.select_for_update().get(pk=draft.pk)
+        document = copy.deepcopy(draft.document)
+        rules = _rules(document)
+        index = _index_of(rules, rule_id)
+        if index is None:
+            raise NotFound(f"rule '{rule_id}' in {schema.name} policy v{draft.number}")
+        removed = rules.pop(index)
+        validate_document(schema, document)
+        draft.document = document
+        draft.save(update_fields=["document", "updated_at"])
+        record_event(
+            actor=actor_for_user(user),
+            action="policy.rule_deleted",
+            target=draft,
+            details={"schema": schema.name, "version": draft.number, "rule": rule_id, "before": removed},
+        )
+    return draft
+
+
+def _transition(version: PolicyVersion, *, from_status: str, to: dict[str, Any], what: str) -> None:
+    """The conditional UPDATE that claims a status change; a concurrent change gets 409."""
+    if not PolicyVersion.objects.filter(pk=version.pk, status=from_status).update(**to, updated_at=timezone.now()):
+        version.refresh_from_db()
+        raise Conflict("NOT_" + what.upper(), f"Version {version.number} is {version.get_status_display().lower()}; "
+                       f"it cannot be {what} now.")
+
+
+def draft_submit(*, version: PolicyVersion, user) -> PolicyVersion:
+    """Sends a draft for review; it must compile. Approvers then see it in Reviews."""
+    validate_document(version.schema, version.document)
+    with transaction.atomic():
+        _transition(version, from_status=PolicyVersion.Status.DRAFT,
+                    to={"status": PolicyVersion.Status.IN_REVIEW, "submitted_at": timezone.now()}, what="submitted")
+        record_event(actor=actor_for_user(user), action="policy.submitted", target=version,
+                     details={"schema": version.schema.name, "version": version.number})
+    version.refresh_from_db()
+    return version
+
+
+def draft_withdraw(*, version: PolicyVersion, user) -> PolicyVersion:
+    """Takes a version back from review into draft so it can be edited again."""
+    with transaction.atomic():
+        _transition(version, from_status=PolicyVersion.Status.IN_REVIEW,
+                    to={"status": PolicyVersion.Status.DRAFT, "submitted_at": None}, what="withdrawn")
+        record_event(actor=actor_for_user(user), action="policy.withdrawn", target=version,
+                     details={"schema": version.schema.name, "version": version.number})
+    version.refresh_from_db()
+    return version
+
+
+def contributors(version: PolicyVersion) -> set[str]:
+    """Audit actors ("user:<name>") who created, edited or submitted the version, and its author."""
+    actors = set(
+        AuditEvent.objects.filter(
+            target_type=PolicyVersion._meta.label_lower, target_id=str(version.pk), action__in=_CONTRIBUTING_ACTIONS
+        ).values_list("actor", flat=True)
+    )
+    if version.author_id is not None:
+        actors.add(actor_for_user(version.author))
+    return actors
+
+
+def _check_reviewer(version: PolicyVersion, user) -> None:
+    if not user.has_perm("policies.approve_policyversion"):
+        raise ApiError("PERMISSION_DENIED", f"{user.get_username()} may not review policies.", status=403)
+    if actor_for_user(user) in contributors(version):
+        raise ApiError("SELF_APPROVAL", "You wrote or edited this version; another approver must review it.",
+                       status=403)
+
+
+def policy_review_approve(*, version: PolicyVersion, user, comment: str = "") -> PolicyVersion:
+    """Approves a submitted version (it becomes active, exports are enqueued), with an optional comment."""
+    _check_reviewer(version, user)
+    if version.status != PolicyVersion.Status.IN_REVIEW:
+        raise Conflict("NOT_IN_REVIEW", f"Version {version.number} is {version.get_status_display().lower()}; "
+                       "only submitted versions are approved here.")
+    with transaction.atomic():
+        version = policy_approve(approver=user, version=version)
+        if comment.strip():
+            PolicyVersion.objects.filter(pk=version.pk).update(review_comment=comment.strip())
+            record_event(actor=actor_for_user(user), action="policy.review_commented", target=version,
+                         details={"schema": version.schema.name, "version": version.number,
+                                  "comment": comment.strip()})
+    version.refresh_from_db()
+    return version
+
+
+def policy_reject(*, version: PolicyVersion, user, comment: str) -> PolicyVersion:
+    """Rejects a submitted version with a comment the author reads; the active version stays."""
+    _check_reviewer(version, user)
+    if not comment.strip():
+        raise ApiError("VALIDATION_ERROR", "Say why the version is rejected.", status=422,
+                       details={"fields": {"comment": ["Say why the version is rejected."]}})
+    with transaction.atomic():
+        _transition(version, from_status=PolicyVersion.Status.IN_REVIEW,
+                    to={"status": PolicyVersion.Status.REJECTED, "approver": user, "decided_at": timezone.now(),
+                        "review_comment": comment.strip()}, what="rejected")
+        record_event(actor=actor_for_user(user), action="policy.rejected", target=version,
+                     details={"schema": version.schema.name, "version": version.number,
+                              "comment": comment.strip()})
+    version.refresh_from_db()
+    return version
+
+
+# --- Reads -----------------------------------------------------------------------------
+
+
+def rule_diff(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """Rule-by-rule differences between two policy documents (by rule id), plus other top-level keys."""
+    old = old or {}
+    old_rules = {str(r.get("id")): r for r in old.get("rules") or [] if isinstance(r, dict)}
+    new_rules = {str(r.get("id")): r for r in new.get("rules") or [] if isinstance(r, dict)}
+    rules = []
+    for rule_id in [*new_rules, *[r for r in old_rules if r not in new_rules]]:
+        before, after = old_rules.get(rule_id), new_rules.get(rule_id)
+        if before == after:
+            status = "unchanged"
+        elif before is None:
+            status = "added"
+        elif after is None:
+            status = "removed"
+        else:
+            status = "changed"
+        keys = sorted({*(before or {}), *(after or {})} - {"id"})
+        changes = [
+            {"key": key, "before": (before or {}).get(key), "after": (after or {}).get(key)}
+            for key in keys
+            if (before or {}).get(key) != (after or {}).get(key)
+        ]
+        rules.append({"id": rule_id, "status": status, "before": before, "after": after, "changes": changes})
+    other = [
+        {"key": key, "before": old.get(key), "after": new.get(key)}
+        for key in sorted({*old, *new} - {"rules"})
+        if old.get(key) != new.get(key)
+    ]
+    counts = {status: sum(1 for r in rules if r["status"] == status) for status in
+              ("added", "changed", "removed", "unchanged")}
+    return {"rules": rules, "other": other, "counts": counts}

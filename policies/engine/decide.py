@@ -1,0 +1,291 @@
+"""The decision: an analysed document, a compiled policy and who is asking -> allow, deny or
+pending_approval, with every violation found."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from . import reasons
+from .analysis import Analysis, RootField, analyze
+from .limits import DIMENSIONS, Limits
+from .policy import CompiledPolicy, Rule
+from .reasons import DEPTH_LIMIT, FORBIDDEN_FIELD, INTROSPECTION_DISABLED, Reason
+from .suggest import prune_document
+
+ALLOW = "allow"
+DENY = "deny"
+PENDING_APPROVAL = "pending_approval"
+
+# Violations a suggested query can cure by leaving fields out.
+_PRUNABLE = frozenset({FORBIDDEN_FIELD, DEPTH_LIMIT, INTROSPECTION_DISABLED})
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """The agent asking."""
+
+    name: str
+    kind: str
+    groups: Sequence[str] = ()
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    claims: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """Where and when the check happens; `context` is what the agent sent (untrusted)."""
+
+    ip: str
+    now: datetime  # timezone-aware; a naive time is taken as UTC
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision: str  # "allow" | "deny" | "pending_approval"
+    reasons: list[Reason]
+    metrics: dict[str, int | float] | None
+    operation: dict[str, Any] | None  # {"name", "type", "root_fields"}
+    # Ids of the rules that admitted root fields: the caller applies their rate limits.
+    admitting_rules: list[str] = field(default_factory=list)
+    deciding_rule: str | None = None
+    hints: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "decision": self.decision,
+            "operation": self.operation,
+            "reasons": [reason.as_dict() for reason in self.reasons],
+            "metrics": self.metrics,
+            "admitting_rules": self.admitting_rules,
+            "deciding_rule": self.deciding_rule,
+            "hints": self.hints,
+        }
+
+
+def deny_without_policy(code: str, message: str) -> Decision:
+    """A deny for a check that found no schema (UNKNOWN_SCHEMA) or no policy (NO_ACTIVE_POLICY)."""
+    return Decision(DENY, [reasons.without_policy(code, message)], None, None)
+
+
+def decide(
+    policy: CompiledPolicy,
+    analysis: Analysis,
+    *,
+    subject: Subject,
+    request: RequestContext,
+    caps: Limits,
+) -> Decision:
+    """The decision for `analysis` under `policy`; never raises for any analysis or context."""
+    return _decide(policy, analysis, subject, request, caps, suggest=True)
+
+
+def _decide(
+    policy: CompiledPolicy,
+    analysis: Analysis,
+    subject: Subject,
+    request: RequestContext,
+    caps: Limits,
+    *,
+    suggest: bool,
+) -> Decision:
+    metrics = analysis.metrics.as_dict() if analysis.metrics else None
+    if not analysis.ok:
+        return Decision(DENY, list(analysis.failure), metrics, None)
+    operation = {
+        "name": analysis.operation_name,
+        "type": analysis.operation_type,
+        "root_fields": [root.name for root in analysis.root_fields],
+    }
+    evaluation = _Evaluation(policy, subject, request)
+    for root in analysis.root_fields:
+        if root.governed:
+            evaluation.judge(root)
+    violations = evaluation.violations
+    if analysis.introspection_paths and not policy.introspection_allowed:
+        violations.extend(reasons.introspection_disabled(path) for path in analysis.introspection_paths)
+    assert analysis.metrics is not None
+    effective = _effective_limits(policy, evaluation.admitting.values(), caps)
+    for dimension, (limit, rule_id) in effective.items():
+        actual = analysis.metrics.for_dimension(dimension)
+        if actual > limit:
+            violations.append(reasons.limit_exceeded(dimension, limit, _plain(actual), rule_id))
+    admitting = list(evaluation.admitting)
+    if violations:
+        deciding = next((reason.rule for reason in violations if reason.rule), None)
+        hints = (
+            _suggestions(policy, analysis, evaluation, effective, subject, request, caps)
+            if suggest and {reason.code for reason in violations} & _PRUNABLE
+            else []
+        )
+        return Decision(DENY, violations, metrics, operation, admitting, deciding, hints)
+    if evaluation.approvals:
+        return Decision(
+            PENDING_APPROVAL, evaluation.approvals, metrics, operation, admitting, evaluation.approvals[0].rule
+        )
+    return Decision(ALLOW, [], metrics, operation, admitting, admitting[0] if admitting else None)
+
+
+def _plain(value: int | float) -> int | float:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _effective_limits(
+    policy: CompiledPolicy, admitting: Any, caps: Limits
+) -> dict[str, tuple[int, str | None]]:
+    """Per dimension: the strictest admitting rule's limit, else the default, bounded by the caps."""
+    effective: dict[str, tuple[int, str | None]] = {}
+    rules: list[Rule] = list(admitting)
+    for dimension in DIMENSIONS:
+        set_by_rules = [(limit, rule.id) for rule in rules if (limit := rule.limits.get(dimension)) is not None]
+        chosen: tuple[int, str | None] | None = min(set_by_rules) if set_by_rules else None
+        if chosen is None and (default := policy.default_limits.get(dimension)) is not None:
+            chosen = (default, None)
+        cap = caps.get(dimension)
+        if cap is not None and (chosen is None or cap < chosen[0]):
+            chosen = (cap, None)
+        if chosen is not None:
+            effective[dimension] = chosen
+    return effective
+
+
+class _Evaluation:
+    """Matches rules against the root fields of one check, remembering what it found."""
+
+    def __init__(self, policy: CompiledPolicy, subject: Subject, request: RequestContext) -> None:
+        self.policy = policy
+        self.candidates = policy.candidate_rules(subject.name, subject.kind, tuple(subject.groups))
+        self.request = request
+        self.client_ip = _client_address(request.ip)
+        now = request.now if request.now.tzinfo is not None else request.now.replace(tzinfo=UTC)
+        self.now = now
+        self.activation = {
+            "agent": {
+                "name": subject.name,
+                "kind": subject.kind,
+                "groups": list(subject.groups),
+                "attributes": dict(subject.attributes),
+            },
+            "claims": dict(subject.claims),
+            "request": {"ip": request.ip, "time": now},
+            "context": dict(request.context) if isinstance(request.context, Mapping) else {},
+        }
+        self.static_conditions: dict[int, bool] = {}  # hours and source_ips, per rule index
+        self.violations: list[Reason] = []
+        self.approvals: list[Reason] = []
+        self.admitting: dict[str, Rule] = {}
+        self.field_denials: dict[str, list[Rule]] = {}  # response key -> rules with fields.deny
+
+    def judge(self, root: RootField) -> None:
+        covering = self.policy.rules_for_operation(root.operation)
+        admitted = denied = False
+        unmet: Rule | None = None
+        for rule in self.candidates:
+            if rule.index not in covering:
+                continue
+            if not self._conditions_hold(rule, root.arguments):
+                if unmet is None and rule.effect != "deny":
+                    unmet = rule
+                continue
+            if rule.denied_fields:
+                self._forbid_fields(rule, root)
+            if rule.denies_whole_operation:
+                self.violations.append(reasons.denied_by_rule(root.operation, root.path, rule.id))
+                denied = True
+            elif rule.effect != "deny":
+                admitted = True
+                self.admitting.setdefault(rule.id, rule)
+                if rule.effect == "require_approval":
+                    self.approvals.append(reasons.approval_required(root.operation, root.path, rule.id))
+        if not admitted and not denied:
+            self.violations.append(
+                reasons.condition_not_met(root.operation, root.path, unmet.id)
+                if unmet is not None
+                else reasons.no_matching_rule(root.operation, root.path)
+            )
+
+    def _forbid_fields(self, rule: Rule, root: RootField) -> None:
+        self.field_denials.setdefault(root.response_key, []).append(rule)
+        reported: set[tuple[str, ...]] = set()
+        for coordinate, path in root.coordinates.items():
+            if path not in reported and rule.denies_field(coordinate):
+                reported.add(path)
+                self.violations.append(reasons.forbidden_field(coordinate, path, rule.id))
+
+    def _conditions_hold(self, rule: Rule, arguments: Mapping[str, Any]) -> bool:
+        if not rule.has_conditions:
+            return True
+        static = self.static_conditions.get(rule.index)
+        if static is None:
+            static = self.static_conditions[rule.index] = self._time_and_place_hold(rule)
+        if not static:
+            return False
+        if rule.expression is None:
+            return True
+        try:
+            return rule.expression.execute({**self.activation, "args": dict(arguments)}) is True
+        except Exception:  # noqa: BLE001 (any evaluation error means the condition is not met)
+            return False
+
+    def _time_and_place_hold(self, rule: Rule) -> bool:
+        if rule.hours is not None:
+            local = self.now.astimezone(rule.hours.tz)
+            if not rule.hours.contain(local.weekday(), local.time().replace(tzinfo=None)):
+                return False
+        if rule.source_networks is not None:
+            address = self.client_ip
+            if address is None or not any(address in network for network in rule.source_networks):
+                return False
+        return True
+
+
+def _client_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _suggestions(
+    policy: CompiledPolicy,
+    analysis: Analysis,
+    evaluation: _Evaluation,
+    effective: Mapping[str, tuple[int, str | None]],
+    subject: Subject,
+    request: RequestContext,
+    caps: Limits,
+) -> list[dict[str, Any]]:
+    """A document without the forbidden, too deep and introspection fields, if that one passes."""
+    denials = evaluation.field_denials
+    pruned = prune_document(
+        analysis,
+        max_depth=effective["max_depth"][0] if "max_depth" in effective else None,
+        drop_introspection=not policy.introspection_allowed,
+        is_forbidden=lambda root_key, coordinates: any(
+            rule.denies_field(coordinate) for rule in denials.get(root_key, ()) for coordinate in coordinates
+        ),
+    )
+    if pruned is None:
+        return []
+    query, variables, removed = pruned
+    original = analysis.request
+    retry = analyze(
+        original.bundle,
+        query,
+        operation_name=analysis.operation_name,
+        variables=variables,
+        limits=original.limits,
+        default_list_size=original.default_list_size,
+        mutation_base_cost=original.mutation_base_cost,
+    )
+    if _decide(policy, retry, subject, request, caps, suggest=False).decision != ALLOW:
+        return []
+    return [{"kind": "suggested_query", "query": query, "removed_paths": [list(path) for path in removed]}]
+
