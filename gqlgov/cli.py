@@ -4,7 +4,7 @@ import getpass
 from collections.abc import Callable
 from typing import TypeVar
 
-from django.core.management.base import CommandError
+from django.core.management.base import BaseCommand, CommandError
 
 from gqlgov.errors import ApiError
 
@@ -24,3 +24,10 @@ def run_service(call: Callable[[], T]) -> T:
         return call()
     except ApiError as exc:
         raise CommandError(f"{exc.code}: {exc.message}") from exc
+
+
+class VersionOptionCommand(BaseCommand):
+    """A command whose own `--version N` option replaces Django's `--version` (which prints Django's)."""
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)

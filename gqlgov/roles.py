@@ -112,3 +112,26 @@ class RoleBackend:
 
     def has_module_perms(self, user: Any, app_label: str) -> bool:
         return False
+
+
+class RoleAdminMixin:
+    """ModelAdmin permissions by capability: `view_capability` to read, `change_capability` to add
+    and change (None: read-only). Nothing is deleted through the admin: history stays."""
+
+    view_capability: str = VIEW
+    change_capability: str | None = None
+
+    def has_module_permission(self, request: Any) -> bool:
+        return can(request.user, self.view_capability)
+
+    def has_view_permission(self, request: Any, obj: Any = None) -> bool:
+        return can(request.user, self.view_capability)
+
+    def has_add_permission(self, request: Any) -> bool:
+        return self.change_capability is not None and can(request.user, self.change_capability)
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return self.change_capability is not None and can(request.user, self.change_capability)
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False

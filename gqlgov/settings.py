@@ -106,6 +106,25 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# An unacknowledged task (its worker died) is redelivered after this many seconds (Redis broker).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_S", default=3600)}
+
+# --- API Gateway export (policies/export) ----------------------------------------------
+# How often Celery beat runs policies.detect_drift, in seconds.
+GQLGOV_DRIFT_INTERVAL_S = env.int("GQLGOV_DRIFT_INTERVAL_S", default=900)
+CELERY_BEAT_SCHEDULE = {
+    "policies.detect_drift": {"task": "policies.detect_drift", "schedule": float(GQLGOV_DRIFT_INTERVAL_S)},
+}
+# Attempts per AWS call (botocore standard retry mode: exponential backoff with jitter).
+GQLGOV_AWS_MAX_ATTEMPTS = env.int("GQLGOV_AWS_MAX_ATTEMPTS", default=8)
+# Task-level retries of an export after botocore gave up on throttling or 5xx.
+GQLGOV_EXPORT_MAX_RETRIES = env.int("GQLGOV_EXPORT_MAX_RETRIES", default=10)
+# A run's claim on its target lapses this long after its last AWS call (a dead worker's claim expires).
+GQLGOV_EXPORT_LEASE_S = env.int("GQLGOV_EXPORT_LEASE_S", default=300)
+# Seconds before an export retries while another export holds its target.
+GQLGOV_EXPORT_BUSY_RETRY_S = env.int("GQLGOV_EXPORT_BUSY_RETRY_S", default=10)
+# Rotate the target's KMS key on demand after each successful deployment (AWS caps on-demand rotations).
+GQLGOV_KMS_ROTATE_ON_DEPLOY = env.bool("GQLGOV_KMS_ROTATE_ON_DEPLOY", default=True)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -119,6 +138,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+# The embedded SQLite database and collected static files live here; create it on first start.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -158,6 +179,23 @@ GQLGOV_POLICY_REFRESH_S = env.float("GQLGOV_POLICY_REFRESH_S", default=1.0)
 GQLGOV_DENIED_CHECKS_PER_MINUTE = env.int("GQLGOV_DENIED_CHECKS_PER_MINUTE", default=300)
 # When Redis is unreachable: refuse checks with 503 (false, the default) or admit them unlimited (true).
 GQLGOV_RATE_LIMIT_FAIL_OPEN = env.bool("GQLGOV_RATE_LIMIT_FAIL_OPEN", default=False)
+
+# --- Decision records and hot-path caches (policies/recorder.py, agents/identity_cache.py) ---
+# Append decision records to a Redis Stream before answering, drained into the database in
+# batches (Celery beat policies.drain_decisions, or `manage.py drain_decisions --follow`);
+# off: insert synchronously. Needs REDIS_URL; on by default in production.
+GQLGOV_DECISION_STREAM = bool(REDIS_URL) and env.bool("GQLGOV_DECISION_STREAM", default=IS_PRODUCTION)
+GQLGOV_DECISION_STREAM_KEY = env.str("GQLGOV_DECISION_STREAM_KEY", default="gqlgov:decisions")
+GQLGOV_DECISION_DRAIN_INTERVAL_S = env.float("GQLGOV_DECISION_DRAIN_INTERVAL_S", default=1.0)
+if GQLGOV_DECISION_STREAM:
+    CELERY_BEAT_SCHEDULE["policies.drain_decisions"] = {
+        "task": "policies.drain_decisions", "schedule": GQLGOV_DECISION_DRAIN_INTERVAL_S,
+    }
+# Cache API token -> principal per process, revalidated on every request against a Redis
+# generation that suspend/revoke/rotate/update bump (needs REDIS_URL; off: one DB query per request).
+GQLGOV_AUTH_CACHE = bool(REDIS_URL) and env.bool("GQLGOV_AUTH_CACHE", default=True)
+# Bearer token for GET /api/v1/metrics (Prometheus); staff principals may always read it. Empty: staff only.
+GQLGOV_METRICS_TOKEN = env.str("GQLGOV_METRICS_TOKEN", default="")
 
 # --- API tokens -----------------------------------------------------------------------
 # last_used_at is written at most once per this many seconds per token.

@@ -8,6 +8,7 @@ from agents.audit import actor_for_principal
 from agents.auth import AgentAuth, StaffAuth
 from gqlgov.errors import NotFound
 from gqlgov.middleware import client_ip
+from policies import recorder
 from policies.checks import CheckRequest, run_check
 from policies.models import Decision
 from policies.selectors import policy_coverage, schema_by_name
@@ -112,7 +113,10 @@ class DecisionOut(Schema):
 @router.get("/decisions/{decision_id}", auth=AgentAuth(), response=DecisionOut, operation_id="get_decision")
 def get_decision(request: HttpRequest, decision_id: str):
     """One of the caller's own decisions (others' are 404), with variables redacted."""
-    record = Decision.objects.filter(pk=_uuid_or_none(decision_id), principal=request.identity.principal).first()
+    found = Decision.objects.filter(pk=_uuid_or_none(decision_id), principal=request.identity.principal)
+    record = found.first()
+    if record is None and recorder.drain_for_read():  # the record may still be on the decision stream
+        record = found.first()
     if record is None:
         raise NotFound("decision")
     return {

@@ -3,10 +3,10 @@
 The decision itself is the pure engine's; this module only orchestrates I/O around it.
 """
 
+import dataclasses
 import hashlib
 import json
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +14,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from agents.auth import Identity
+from gqlgov.errors import ApiError
 from policies import engine, ratelimit
+from policies.engine import reasons
 from policies.limiter import get_limiter
 from policies.recorder import DecisionRecord, record_decision
 from policies.runtime import ActivePolicy, active_policy, analysis_cache, only_schema_name
@@ -38,20 +40,25 @@ class CheckResult:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def _analysis_limits() -> Any:
-    return engine.AnalysisLimits(
-        max_document_bytes=settings.GQLGOV_MAX_DOCUMENT_BYTES,
-        max_tokens=settings.GQLGOV_HARD_CAPS["max_tokens"],
-    )
+@dataclass(frozen=True)
+class Throttle:
+    """What the limiter said about an otherwise-final decision."""
+
+    decision: engine.Decision
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    rate_limit: dict[str, Any] | None = None
+    refusal: dict[str, Any] | None = None
 
 
-def _canonical_variables(variables: dict[str, Any] | None) -> str:
-    return json.dumps(variables or {}, sort_keys=True, separators=(",", ":"), default=str)
+def _hard_caps() -> engine.Limits:
+    return engine.Limits(**settings.GQLGOV_HARD_CAPS)
 
 
-def _analyse(active: ActivePolicy, request: CheckRequest) -> tuple[Any, str]:
+def _analyse(active: ActivePolicy, request: CheckRequest) -> tuple[engine.Analysis, str]:
     document_hash = hashlib.sha256(request.query.encode("utf-8", "surrogatepass")).hexdigest()
-    key = (active.schema_version_id, document_hash, request.operation_name, _canonical_variables(request.variables))
+    variables_key = json.dumps(request.variables or {}, sort_keys=True, separators=(",", ":"), default=str)
+    key = (active.schema_version_id, document_hash, request.operation_name, variables_key)
     analysis = analysis_cache().get_or_create(
         key,
         lambda: engine.analyze(
@@ -59,7 +66,7 @@ def _analyse(active: ActivePolicy, request: CheckRequest) -> tuple[Any, str]:
             request.query,
             operation_name=request.operation_name,
             variables=request.variables,
-            limits=_analysis_limits(),
+            limits=engine.AnalysisLimits(max_document_bytes=settings.GQLGOV_MAX_DOCUMENT_BYTES, caps=_hard_caps()),
             default_list_size=settings.GQLGOV_DEFAULT_LIST_SIZE,
             mutation_base_cost=settings.GQLGOV_MUTATION_BASE_COST,
         ),
@@ -67,7 +74,7 @@ def _analyse(active: ActivePolicy, request: CheckRequest) -> tuple[Any, str]:
     return analysis, document_hash
 
 
-def _subject(identity: Identity) -> Any:
+def subject_of(identity: Identity) -> engine.Subject:
     principal = identity.principal
     return engine.Subject(
         name=principal.name,
@@ -78,113 +85,136 @@ def _subject(identity: Identity) -> Any:
     )
 
 
+def _no_policy_decision(request: CheckRequest, schema_name: str | None, active: bool | None) -> engine.Decision:
+    if active is False:
+        return engine.deny_without_policy(reasons.NO_ACTIVE_POLICY, f"Schema '{schema_name}' has no approved policy yet.")
+    if request.schema:
+        return engine.deny_without_policy(reasons.UNKNOWN_SCHEMA, f"No schema named '{request.schema}' is registered.")
+    return engine.deny_without_policy(reasons.UNKNOWN_SCHEMA, "Name a registered schema in 'schema'.")
+
+
 def run_check(*, identity: Identity, request: CheckRequest, client_ip: str) -> CheckResult:
-    """Decides one check and records it; the result carries the HTTP status, body and headers."""
-    started = time.perf_counter()
+    """Decides one check and records it; the result carries the HTTP status, body and headers.
+
+    Raises RATE_LIMITER_UNAVAILABLE (503) when Redis is down and the limiter fails closed.
+    """
     now = timezone.now()
     schema_name = request.schema or only_schema_name()
     active = active_policy(schema_name) if schema_name else None
-    if not active:
-        code = engine.reasons.NO_ACTIVE_POLICY if active is False else engine.reasons.UNKNOWN_SCHEMA
-        message = (
-            f"Schema '{schema_name}' has no approved policy yet." if active is False
-            else "Name a registered schema in 'schema'." if not request.schema
-            else f"No schema named '{request.schema}' is registered."
+    if isinstance(active, ActivePolicy):
+        analysis, document_hash = _analyse(active, request)
+        decision = engine.decide(
+            active.policy,
+            analysis,
+            subject=subject_of(identity),
+            request=engine.RequestContext(ip=client_ip, now=now, context=request.context),
+            caps=_hard_caps(),
         )
-        decision = engine.deny_without_policy(code, message)
-        return _finish(identity, request, client_ip, now, decision, None, None, "", started)
+        throttle = _throttle(identity.principal.name, decision, active)
+    else:
+        analysis, document_hash = None, ""
+        decision = _no_policy_decision(request, schema_name, active)
+        throttle = _throttle(identity.principal.name, decision, None)
 
-    analysis, document_hash = _analyse(active, request)
-    decision = engine.decide(
-        active.policy,
-        analysis,
-        subject=_subject(identity),
-        request=engine.RequestContext(ip=client_ip, now=now, context=request.context),
-        caps=engine.Limits(**settings.GQLGOV_HARD_CAPS),
-    )
-    return _finish(identity, request, client_ip, now, decision, active, analysis, document_hash, started)
-
-
-def _limit_specs(active: ActivePolicy, decision: Any, agent: str) -> list[ratelimit.LimitSpec]:
-    cost = int(decision.metrics.get("cost") or 0)
-    specs = ratelimit.specs_from_policy(active.policy.default_rate_limits, agent=agent, scope="default", cost=cost)
-    for rule_id in decision.admitting_rules:
-        specs.extend(
-            ratelimit.specs_from_policy(
-                active.policy.rate_limits_of(rule_id), agent=agent, scope=f"rule:{rule_id}", cost=cost
-            )
-        )
-    return specs
-
-
-def _finish(identity, request, client_ip, now, decision, active, analysis, document_hash, started) -> CheckResult:
-    agent = identity.principal.name
-    body_extra: dict[str, Any] = {}
-    headers: dict[str, str] = {}
-    status = 200
-    limiter = get_limiter()
-    try:
-        if decision.decision == "allow" and active is not None:
-            outcome = limiter.acquire(agent, _limit_specs(active, decision, agent))
-            if outcome.never_admissible:
-                decision = engine.with_reason(decision, engine.budget_exceeds_capacity(
-                    outcome.refused.policy_name, outcome.refused.burst, outcome.refused.weight
-                ))
-            elif not outcome.allowed:
-                status = 429
-                decision = engine.with_reason(decision, engine.rate_limited(
-                    kind=outcome.refused.kind, policy=outcome.refused.policy_name,
-                    limit=outcome.refused.limit, retry_after_s=outcome.retry_after_s,
-                ))
-            if outcome.tightest is not None:
-                body_extra["rate_limit"] = {
-                    "limit": outcome.tightest.limit,
-                    "remaining": outcome.tightest.remaining,
-                    "reset_after_s": round(outcome.tightest.reset_after_s, 3),
-                    "policy": outcome.tightest.policy_name,
-                }
-            headers.update(ratelimit.ratelimit_headers(outcome))
-        else:
-            outcome = limiter.acquire(agent, [ratelimit.denied_checks_spec(agent, settings.GQLGOV_DENIED_CHECKS_PER_MINUTE)])
-            if not outcome.allowed:
-                status = 429
-                decision = engine.with_reason(decision, engine.rate_limited(
-                    kind="requests", policy=outcome.refused.policy_name,
-                    limit=outcome.refused.limit, retry_after_s=outcome.retry_after_s,
-                ))
-                headers.update(ratelimit.ratelimit_headers(outcome))
-    except ratelimit.LimiterUnavailable as exc:
-        retry = ratelimit.retry_after_value(exc.retry_after_s)
-        from gqlgov.errors import error_body
-
-        return CheckResult(
-            503,
-            error_body("RATE_LIMITER_UNAVAILABLE", "The rate limiter is unavailable; retry shortly.",
-                       {"retry_after_s": exc.retry_after_s}),
-            {"Retry-After": retry},
-        )
-    if status == 429:
-        headers["Retry-After"] = ratelimit.retry_after_value(decision.reasons[-1].retry_after_s or 1)
-
+    decision = throttle.decision
     record = DecisionRecord.build(
         identity=identity, request=request, client_ip=client_ip, now=now, decision=decision,
-        active=active, analysis=analysis, document_hash=document_hash,
+        active=active if isinstance(active, ActivePolicy) else None, analysis=analysis, document_hash=document_hash,
     )
     record_decision(record)
-    body = {
+    body: dict[str, Any] = {
         "decision": decision.decision,
         "decision_id": str(record.id),
-        "policy_version": active.policy_version if active else None,
+        "policy_version": record.policy_version,
         "operation": decision.operation,
         "reasons": [reason.as_dict() for reason in decision.reasons],
         "metrics": decision.metrics,
-        **({"hints": decision.hints} if decision.hints else {}),
-        **body_extra,
     }
-    if status == 429:
-        reason = decision.reasons[-1]
-        body["error"] = {"code": reason.code, "message": reason.message,
-                         "details": {"policy": reason.rule, "limit": reason.limit, "retry_after_s": reason.retry_after_s}}
-    logger.info("check", extra={"decision": decision.decision, "codes": [r.code for r in decision.reasons],
-                                "duration_ms": round((time.perf_counter() - started) * 1000, 3)})
-    return CheckResult(status, body, headers)
+    if decision.hints:
+        body["hints"] = decision.hints
+    if throttle.rate_limit is not None:
+        body["rate_limit"] = throttle.rate_limit
+    if throttle.refusal is not None:
+        body["reasons"][-1]["retry_after_s"] = throttle.refusal["details"]["retry_after_s"]
+        body["error"] = throttle.refusal
+    return CheckResult(throttle.status, body, throttle.headers)
+
+
+def _policy_entries(rate_limits: tuple[engine.RateLimit, ...]) -> list[dict[str, Any]]:
+    return [{limit.kind: limit.limit, "per": limit.per, "burst": limit.burst} for limit in rate_limits]
+
+
+def _limit_specs(active: ActivePolicy, decision: engine.Decision, agent: str) -> list[ratelimit.LimitSpec]:
+    cost = int((decision.metrics or {}).get("cost") or 0)
+    specs = ratelimit.specs_from_policy(
+        _policy_entries(active.policy.default_rate_limits), agent=agent, scope="default", cost=cost
+    )
+    for rule_id in decision.admitting_rules:
+        specs.extend(ratelimit.specs_from_policy(
+            _policy_entries(active.policy.rate_limits_of(rule_id)), agent=agent, scope=f"rule:{rule_id}", cost=cost
+        ))
+    return specs
+
+
+def _acquire(agent: str, specs: list[ratelimit.LimitSpec]) -> ratelimit.LimitOutcome:
+    try:
+        return get_limiter().acquire(agent, specs)
+    except ratelimit.LimiterUnavailable as exc:
+        raise ApiError(
+            "RATE_LIMITER_UNAVAILABLE",
+            "The rate limiter is unavailable; retry shortly.",
+            status=503,
+            details={"retry_after_s": exc.retry_after_s},
+            headers={"Retry-After": ratelimit.retry_after_value(exc.retry_after_s)},
+        ) from exc
+
+
+def _throttle(agent: str, decision: engine.Decision, active: ActivePolicy | None) -> Throttle:
+    """Charges an allow against its limits; a denial only against the denied-checks ceiling."""
+    if decision.decision == engine.ALLOW and active is not None:
+        outcome = _acquire(agent, _limit_specs(active, decision, agent))
+    else:
+        outcome = _acquire(agent, [ratelimit.denied_checks_spec(agent, settings.GQLGOV_DENIED_CHECKS_PER_MINUTE)])
+        if outcome.allowed:
+            return Throttle(decision)
+    headers = ratelimit.ratelimit_headers(outcome)
+    if outcome.never_admissible and outcome.refused is not None:
+        return Throttle(_denied(decision, _budget_capacity_reason(outcome.refused)), headers=headers)
+    if not outcome.allowed and outcome.refused is not None:
+        reason = _refusal_reason(outcome.refused, outcome.retry_after_s)
+        headers["Retry-After"] = ratelimit.retry_after_value(outcome.retry_after_s)
+        refusal = {
+            "code": reason.code,
+            "message": reason.message,
+            "details": {"policy": reason.rule, "limit": reason.limit, "retry_after_s": round(outcome.retry_after_s, 3)},
+        }
+        return Throttle(_denied(decision, reason), status=429, headers=headers, refusal=refusal)
+    rate_limit = None
+    if outcome.tightest is not None:
+        rate_limit = {
+            "limit": outcome.tightest.limit,
+            "remaining": outcome.tightest.remaining,
+            "reset_after_s": round(outcome.tightest.reset_after_s, 3),
+            "policy": outcome.tightest.policy_name,
+        }
+    return Throttle(decision, headers=headers, rate_limit=rate_limit)
+
+
+def _denied(decision: engine.Decision, reason: engine.Reason) -> engine.Decision:
+    return dataclasses.replace(decision, decision=engine.DENY, reasons=[*decision.reasons, reason])
+
+
+def _refusal_reason(spec: ratelimit.LimitSpec, retry_after_s: float) -> engine.Reason:
+    code = reasons.COST_BUDGET_EXCEEDED if spec.kind == "cost" else reasons.RATE_LIMITED
+    what = "cost budget" if spec.kind == "cost" else "rate limit"
+    return engine.Reason(
+        code,
+        f"The {what} {spec.policy_name} ({spec.limit} per {spec.period_s} s) is used up; retry in {retry_after_s:.1f} s.",
+        rule=spec.policy_name,
+        limit=spec.limit,
+    )
+
+
+def _budget_capacity_reason(spec: ratelimit.LimitSpec) -> engine.Reason:
+    """A document costlier than a whole budget can never pass: its capacity acts as a max_cost."""
+    return reasons.limit_exceeded("max_cost", spec.burst, spec.weight, spec.policy_name)

@@ -116,3 +116,4 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent_name} {self.operation_name or '-'}: {self.decision}"
+from policies.export.models import *  # noqa: E402,F401,F403

@@ -1,15 +1,48 @@
-"""Decision records: redacted before anything is stored or logged."""
+"""Decision records: redacted before anything is stored or logged, and never lost once acknowledged.
 
+Two ways to store them, chosen by GQLGOV_DECISION_STREAM:
+
+- off (the embedded default, no Redis): the check inserts the record (and, for a mutation, its
+  audit event) in one transaction before answering.
+- on (deployments with Redis): the check appends the record to a Redis Stream (XADD, one round
+  trip) before answering, so a web process that dies after answering has already handed the
+  record over. `drain()` (Celery beat task `policies.drain_decisions`, or `manage.py
+  drain_decisions --follow`) moves records into the database in batches through a consumer
+  group: a batch is inserted idempotently by decision id (with the audit events of the records
+  that are new) and only then acknowledged and deleted from the stream; entries a dead drainer
+  had read are claimed again after `claim_idle_ms`. If Redis cannot take a record, the check
+  falls back to the synchronous insert. Durability across a Redis crash is Redis's own: run it
+  with `appendonly yes` (docker-compose does; `appendfsync always` for no window at all).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+import redis
+from django.conf import settings
+from django.db import connection, transaction
 
 from agents.audit import record_event
 from policies import engine
 from policies.models import Decision
+
+logger = logging.getLogger(__name__)
+
+DRAIN_GROUP = "gqlgov-drainers"
+# Any 64-bit key of our own: serialises concurrent drainers on PostgreSQL (SQLite writers queue anyway).
+_DRAIN_LOCK_KEY = 0x6771_6C67_6F76_0001
+_STREAM_RETRY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -31,10 +64,10 @@ class DecisionRecord:
     document_hash: str
 
     @classmethod
-    def build(cls, *, identity, request, client_ip, now, decision, active, analysis, document_hash) -> "DecisionRecord":
+    def build(cls, *, identity, request, client_ip, now, decision, active, analysis, document_hash) -> DecisionRecord:
         if active is not None and analysis is not None:
             variables, document = engine.redact(
-                active.bundle, analysis, request.variables or {}, active.policy.sensitive_arguments
+                active.bundle, analysis, request.variables or {}, active.policy.sensitive_globs
             )
         else:
             # Without a schema nothing tells which values are sensitive: store neither.
@@ -47,45 +80,203 @@ class DecisionRecord:
             schema_name=active.schema_name if active else (request.schema or ""),
             schema_version=active.schema_version if active else None,
             policy_version=active.policy_version if active else None,
-            operation=decision.operation,
+            operation=decision.operation or {},
             decision=decision.decision,
             reasons=[reason.as_dict() for reason in decision.reasons],
-            metrics=dict(decision.metrics),
+            metrics=dict(decision.metrics or {}),
             client_ip=client_ip or None,
-            variables_redacted=variables if isinstance(variables, dict) else {},
+            variables_redacted=variables or {},
             document_redacted=document,
             document_hash=document_hash,
         )
 
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["id"] = str(self.id)
+        data["created_at"] = self.created_at.isoformat()
+        return json.dumps(data, separators=(",", ":"), default=str)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> DecisionRecord:
+        data = json.loads(text)
+        data["id"] = uuid.UUID(data["id"])
+        data["created_at"] = datetime.fromisoformat(data["created_at"])
+        return cls(**data)
+
 
 def record_decision(record: DecisionRecord) -> None:
-    """Stores the decision; a mutation check also leaves an audit event in the same transaction."""
-    operation = record.operation or {}
+    """Makes the record durable before the check answers: on the stream when enabled, else in the database."""
+    if settings.GQLGOV_DECISION_STREAM and _stream.append(record):
+        return
+    store_records([record], idempotent=False)
+
+
+def store_records(records: Sequence[DecisionRecord], *, idempotent: bool = True) -> list[uuid.UUID]:
+    """Inserts the records not stored yet, each mutation check with its audit event, in one transaction.
+
+    Returns the ids inserted now. With `idempotent`, records whose id exists are skipped, so a
+    batch may be stored any number of times (a drainer that died before acknowledging it).
+    """
+    if not records:
+        return []
     with transaction.atomic():
-        Decision.objects.create(
-            id=record.id,
-            created_at=record.created_at,
-            principal_id=record.principal_id,
-            agent_name=record.agent_name,
-            schema_name=record.schema_name,
-            schema_version=record.schema_version,
-            policy_version=record.policy_version,
-            operation_name=operation.get("name") or "",
-            operation_type=operation.get("type") or "",
-            root_fields=list(operation.get("root_fields") or []),
-            decision=record.decision,
-            reasons=record.reasons,
-            metrics=record.metrics,
-            client_ip=record.client_ip,
-            variables_redacted=record.variables_redacted,
-            document_redacted=record.document_redacted,
-            document_hash=record.document_hash,
-        )
-        if operation.get("type") == "mutation":
-            record_event(
-                actor=f"agent:{record.agent_name}",
-                action="agent.mutation_checked",
-                target=("policies.decision", str(record.id)),
-                details={"schema": record.schema_name, "root_fields": operation.get("root_fields"),
-                         "decision": record.decision, "reasons": [r["code"] for r in record.reasons]},
-            )
+        if idempotent:
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_DRAIN_LOCK_KEY])
+            existing = set(Decision.objects.filter(id__in=[r.id for r in records]).values_list("id", flat=True))
+            unique: dict[uuid.UUID, DecisionRecord] = {}
+            for record in records:
+                if record.id not in existing:
+                    unique.setdefault(record.id, record)
+            records = list(unique.values())
+        Decision.objects.bulk_create([_row(record) for record in records])
+        for record in records:
+            if (record.operation or {}).get("type") == "mutation":
+                _audit_mutation_check(record)
+    return [record.id for record in records]
+
+
+def _row(record: DecisionRecord) -> Decision:
+    operation = record.operation or {}
+    return Decision(
+        id=record.id,
+        created_at=record.created_at,
+        principal_id=record.principal_id,
+        agent_name=record.agent_name,
+        schema_name=record.schema_name,
+        schema_version=record.schema_version,
+        policy_version=record.policy_version,
+        operation_name=operation.get("name") or "",
+        operation_type=operation.get("type") or "",
+        root_fields=list(operation.get("root_fields") or []),
+        decision=record.decision,
+        reasons=record.reasons,
+        metrics=record.metrics,
+        client_ip=record.client_ip,
+        variables_redacted=record.variables_redacted,
+        document_redacted=record.document_redacted,
+        document_hash=record.document_hash,
+    )
+
+
+def _audit_mutation_check(record: DecisionRecord) -> None:
+    operation = record.operation or {}
+    record_event(
+        actor=f"agent:{record.agent_name}",
+        action="agent.mutation_checked",
+        target=("policies.decision", str(record.id)),
+        details={"schema": record.schema_name, "root_fields": operation.get("root_fields"),
+                 "decision": record.decision, "reasons": [r["code"] for r in record.reasons],
+                 "checked_at": record.created_at.isoformat()},
+    )
+
+
+class _DecisionStream:
+    """The web side of the stream: XADD with a short breaker so an outage costs one timeout per second."""
+
+    def __init__(self) -> None:
+        self._skip_until = 0.0
+        self._lock = threading.Lock()
+        self._last_log = -1e9
+
+    def append(self, record: DecisionRecord) -> bool:
+        if time.monotonic() < self._skip_until:
+            return False
+        try:
+            stream_client().xadd(settings.GQLGOV_DECISION_STREAM_KEY, {"r": record.to_json()})
+            return True
+        except redis.RedisError as error:
+            with self._lock:
+                now = time.monotonic()
+                self._skip_until = now + _STREAM_RETRY_S
+                log_now = now - self._last_log > 30
+                if log_now:
+                    self._last_log = now
+            if log_now:
+                logger.error("Decision stream unavailable (%s); storing decision records synchronously", error)
+            return False
+
+
+_stream = _DecisionStream()
+
+
+def stream_client() -> redis.Redis:
+    from gqlgov.redis import get_redis
+
+    return get_redis()
+
+
+def _consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _ensure_group(client: redis.Redis, key: str) -> None:
+    try:
+        client.xgroup_create(key, DRAIN_GROUP, id="0", mkstream=True)
+    except redis.ResponseError as error:
+        if "BUSYGROUP" not in str(error):
+            raise
+
+
+def drain(*, batch_size: int = 500, block_ms: int | None = None, claim_idle_ms: int = 30_000,
+          max_batches: int | None = None, client: redis.Redis | None = None) -> int:
+    """Moves decision records from the stream into the database until it is empty; returns how many were new."""
+    client = client or stream_client()
+    key = settings.GQLGOV_DECISION_STREAM_KEY
+    consumer = _consumer_name()
+    _ensure_group(client, key)
+    stored = 0
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        # Entries another drainer read but never acknowledged (it died): take them over first.
+        _next, entries, *_deleted = client.xautoclaim(key, DRAIN_GROUP, consumer, claim_idle_ms, "0-0",
+                                                      count=batch_size)
+        if not entries:
+            answer = client.xreadgroup(DRAIN_GROUP, consumer, {key: ">"}, count=batch_size, block=block_ms)
+            entries = answer[0][1] if answer else []
+        if not entries:
+            return stored
+        stored += _store_entries(client, key, entries)
+        batches += 1
+    return stored
+
+
+def _store_entries(client: redis.Redis, key: str, entries: Iterable[tuple[bytes, dict[bytes, bytes]]]) -> int:
+    ids, records = [], []
+    for entry_id, fields in entries:
+        ids.append(entry_id)
+        if fields and b"r" in fields:  # a claimed entry that was deleted meanwhile has no fields
+            try:
+                records.append(DecisionRecord.from_json(fields[b"r"]))
+            except (ValueError, TypeError, KeyError):
+                logger.exception("unreadable decision record %s kept in the stream's pending list", entry_id)
+                ids.pop()
+    inserted = store_records(records)
+    if ids:
+        pipe = client.pipeline(transaction=False)
+        pipe.xack(key, DRAIN_GROUP, *ids)
+        pipe.xdel(key, *ids)
+        pipe.execute()
+    return len(inserted)
+
+
+def drain_for_read() -> bool:
+    """Read-your-writes for a record still on the stream: drains what is there; False when the stream is off."""
+    if not settings.GQLGOV_DECISION_STREAM:
+        return False
+    try:
+        drain(claim_idle_ms=2_000, max_batches=20)
+    except redis.RedisError:
+        return False
+    return True
+
+
+def stream_backlog() -> int | None:
+    """Records on the stream not yet in the database (None when the stream is off or unreachable)."""
+    if not settings.GQLGOV_DECISION_STREAM:
+        return None
+    try:
+        return int(stream_client().xlen(settings.GQLGOV_DECISION_STREAM_KEY))
+    except redis.RedisError:
+        return None

@@ -7,11 +7,14 @@ fragment bomb is measured in microseconds and never expanded.
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
+    ASTValidationRule,
     BooleanValueNode,
     DirectiveNode,
     DocumentNode,
@@ -50,7 +53,7 @@ class AnalysisLimits:
     max_validation_errors: int = 20
     # graphql-core's budget for comparing overlapping fields (its default, 500,000, lets one
     # document spend most of a second there).
-    validation_budget: int = 50_000
+    validation_budget: int = 20_000
     # Server-wide hard caps: a document over one is refused before validation, and parsing
     # stops at caps.max_tokens.
     caps: Limits = DEFAULT_CAPS
@@ -130,6 +133,9 @@ class Analysis:
     approx_size_bytes: int = 0
     # Redaction plans per set of sensitive globs, computed on first use (see redaction.py).
     redaction_plans: dict[tuple[str, ...], Any] = field(default_factory=dict, repr=False, compare=False)
+    # The syntax tree, kept only until the first redaction so that a check parses once;
+    # a cached analysis then holds no tree (it can be many times the size of the text).
+    parsed: list[DocumentNode] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -142,7 +148,7 @@ def analyze(
     *,
     operation_name: str | None = None,
     variables: Mapping[str, Any] | None = None,
-    limits: AnalysisLimits = AnalysisLimits(),  # noqa: B008 (immutable)
+    limits: AnalysisLimits = AnalysisLimits(),
     default_list_size: int = 10,
     mutation_base_cost: int = 10,
 ) -> Analysis:
@@ -175,9 +181,18 @@ def _utf8_length(text: str) -> int:
     return len(text.encode("utf-8", "surrogatepass"))
 
 
-def _failed(request: AnalysisRequest, *failure: Reason, metrics: Metrics | None = None) -> Analysis:
+def _failed(
+    request: AnalysisRequest,
+    *failure: Reason,
+    metrics: Metrics | None = None,
+    document: DocumentNode | None = None,
+) -> Analysis:
     return Analysis(
-        request=request, failure=failure, metrics=metrics, approx_size_bytes=_approx_size(request, ())
+        request=request,
+        failure=failure,
+        metrics=metrics,
+        approx_size_bytes=_approx_size(request, ()),
+        parsed=[document] if document else [],
     )
 
 
@@ -187,7 +202,9 @@ def _analyze_document(request: AnalysisRequest) -> Analysis:
     try:
         document = parser.parse_document()
     except GraphQLSyntaxError as error:
-        if caps.max_tokens is not None and parser.token_count > caps.max_tokens:
+        if caps.max_tokens is not None and error.message.endswith(
+            f"more than {caps.max_tokens} tokens. Parsing aborted."
+        ):
             return _failed(request, reasons.limit_exceeded("max_tokens", caps.max_tokens, None, None))
         return _failed(request, reasons.parse_failed(_located(error)))
     except RecursionError:
@@ -197,7 +214,7 @@ def _analyze_document(request: AnalysisRequest) -> Analysis:
     operation = _select_operation(operations, request.operation_name)
     if operation is None:
         names = [op.name.value for op in operations if op.name is not None]
-        return _failed(request, reasons.operation_not_found(request.operation_name, names))
+        return _failed(request, reasons.operation_not_found(request.operation_name, names), document=document)
 
     fragments: dict[str, FragmentDefinitionNode] = {}
     for definition in document.definitions:
@@ -213,7 +230,7 @@ def _analyze_document(request: AnalysisRequest) -> Analysis:
         depth=measured.depth,
         aliases=measured.aliases,
         root_fields=len(root_fields),
-        tokens=document.token_count,  # type: ignore[attr-defined]
+        tokens=document.token_count,
         directives=measured.directives,
         cost=measured.cost + base_cost,
     )
@@ -223,10 +240,10 @@ def _analyze_document(request: AnalysisRequest) -> Analysis:
         if (cap := caps.get(dimension)) is not None and metrics.for_dimension(dimension) > cap
     ]
     if over_caps:
-        return _failed(request, *over_caps, metrics=metrics)
+        return _failed(request, *over_caps, metrics=metrics, document=document)
     errors = _validate(request, document)
     if errors:
-        return _failed(request, *errors, metrics=metrics)
+        return _failed(request, *errors, metrics=metrics, document=document)
     introspection = tuple(
         path
         for root in root_fields
@@ -242,6 +259,7 @@ def _analyze_document(request: AnalysisRequest) -> Analysis:
         root_fields=root_fields,
         introspection_paths=introspection,
         approx_size_bytes=_approx_size(request, root_fields),
+        parsed=[document],
     )
 
 
@@ -272,35 +290,27 @@ def _effective_variables(operation: OperationDefinitionNode, provided: Mapping[s
     return variables
 
 
-class _BudgetedOverlappingFieldsRule(OverlappingFieldsCanBeMergedRule):
-    budget = AnalysisLimits.validation_budget
+@functools.cache
+def _validation_rules(budget: int) -> tuple[type[ASTValidationRule], ...]:
+    """graphql-core's specified rules, with the overlapping-fields rule on a smaller budget."""
 
-    def __init__(self, context: ValidationContext) -> None:
-        super().__init__(context)
-        self.rule_context.remaining_complexity_budget = self.budget
+    class BudgetedOverlappingFieldsRule(OverlappingFieldsCanBeMergedRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            self.rule_context.remaining_complexity_budget = budget
 
-
-def _validation_rules(budget: int) -> tuple[type[Any], ...]:
-    rule = _BudgetedOverlappingFieldsRule
-    if budget != rule.budget:
-        rule = type("_BudgetedOverlappingFieldsRule", (rule,), {"budget": budget})
-    return tuple(rule if r is OverlappingFieldsCanBeMergedRule else r for r in specified_rules)
-
-
-_DEFAULT_RULES = _validation_rules(AnalysisLimits.validation_budget)
+    return tuple(
+        BudgetedOverlappingFieldsRule if rule is OverlappingFieldsCanBeMergedRule else rule
+        for rule in specified_rules
+    )
 
 
 def _validate(request: AnalysisRequest, document: DocumentNode) -> list[Reason]:
     limits = request.limits
-    rules = (
-        _DEFAULT_RULES
-        if limits.validation_budget == AnalysisLimits.validation_budget
-        else _validation_rules(limits.validation_budget)
-    )
     errors = validate(
         request.bundle.schema,
         document,
-        rules,
+        _validation_rules(limits.validation_budget),
         max_errors=limits.max_validation_errors,
         hide_suggestions=True,  # "Did you mean ...?" would reveal the schema
     )
@@ -486,7 +496,9 @@ class _Walker:
         first = group.nodes[0]
         name = first.name.value
         info = self.bundle.field_info(group.parent, name) if group.parent is not None else None
-        provided = {argument.name.value: to_json(argument.value, self.variables) for argument in first.arguments or ()}
+        provided = {
+            argument.name.value: to_json(argument.value, self.variables) for argument in first.arguments or ()
+        }
         provided = {arg: value for arg, value in provided.items() if value is not MISSING}
         arguments = dict(provided)
         if info is not None:
@@ -526,11 +538,11 @@ class _Walker:
 
     def _input_cost(self, value: Any, type_: GraphQLInputType, weight: float | None) -> float:
         """Apollo's input cost: each input object 1 (or its @cost), plus @cost of what is set."""
-        if value is None:
-            return 0.0
+        named = get_named_type(type_)
+        if value is None or (weight is None and not isinstance(named, GraphQLInputObjectType)):
+            return 0.0  # also spares walking a 100,000-item list of IDs
         if isinstance(value, list):
             return (weight or 0.0) + sum(self._input_cost(item, type_, weight) for item in value)
-        named = get_named_type(type_)
         if isinstance(value, dict) and isinstance(named, GraphQLInputObjectType):
             cost = 1.0 if weight is None else weight
             weights = self.bundle.argument_weights
@@ -546,8 +558,9 @@ def _literally_skipped(directives: tuple[DirectiveNode, ...] | None) -> bool:
     """A literal @skip(if: true) or @include(if: false): the selection can never execute."""
     for directive in directives or ():
         name = directive.name.value
-        if name in ("skip", "include") and len(directive.arguments) == 1:
-            condition = directive.arguments[0].value
+        arguments = directive.arguments or ()
+        if name in ("skip", "include") and len(arguments) == 1:
+            condition = arguments[0].value
             if isinstance(condition, BooleanValueNode) and condition.value is (name == "skip"):
                 return True
     return False
@@ -569,7 +582,9 @@ def _expected_size(list_size: ListSize, arguments: Mapping[str, Any]) -> float |
     return list_size.assumed_size
 
 
-def _child_sizing(info: FieldInfo | None, own_size: float | None, name: str, sizing: _Sizing | None) -> _Sizing | None:
+def _child_sizing(
+    info: FieldInfo | None, own_size: float | None, name: str, sizing: _Sizing | None
+) -> _Sizing | None:
     """The sizing the children of field `name` inherit: its own sizedFields, else its ancestors'."""
     if info is not None and info.list_size is not None and info.list_size.sized_fields:
         return _Sizing(own_size, info.list_size.sized_fields)
@@ -583,26 +598,20 @@ def _approx_size(request: AnalysisRequest, root_fields: Sequence[RootField]) -> 
     """Rough bytes held by an analysis, for a cache bounded by memory."""
     size = 1_000 + len(request.query) + approx_json_bytes(request.variables)
     for root in root_fields:
-        size += 300 + approx_json_bytes(root.arguments)
+        # Argument values are shared with the variables or small literals of the query.
+        size += 300 + 50 * len(root.arguments)
         size += sum(120 + 60 * len(path) for path in root.coordinates.values())
     return size
 
 
 def approx_json_bytes(value: Any) -> int:
-    """Rough in-memory bytes of a JSON-like value; iterative, so any nesting depth is fine."""
-    total = 0
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        total += 56
-        if isinstance(item, str):
-            total += len(item)
-        elif isinstance(item, Mapping):
-            total += 100 * len(item)
-            stack.extend(item.values())
-            stack.extend(item.keys())
-        elif isinstance(item, list | tuple):
-            total += 8 * len(item)
-            stack.extend(item)
-    return total
+    """Rough in-memory bytes of a JSON-like value (four times its JSON length)."""
+    try:
+        return 4 * len(json.dumps(value, default=repr))
+    except (RecursionError, ValueError, TypeError):
+        # Nested beyond the encoder's stack: a deep chain of small containers.
+        return 64 * _JSON_NESTING_FALLBACK
 
+
+# Deeply nested values are bounded by the request body cap; charge them as this many nodes.
+_JSON_NESTING_FALLBACK = 16_384

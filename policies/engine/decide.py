@@ -3,11 +3,14 @@ pending_approval, with every violation found."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import cel
 
 from . import reasons
 from .analysis import Analysis, RootField, analyze
@@ -48,7 +51,7 @@ class RequestContext:
 class Decision:
     decision: str  # "allow" | "deny" | "pending_approval"
     reasons: list[Reason]
-    metrics: dict[str, int | float] | None
+    metrics: dict[str, int | float]  # empty when the document could not be measured
     operation: dict[str, Any] | None  # {"name", "type", "root_fields"}
     # Ids of the rules that admitted root fields: the caller applies their rate limits.
     admitting_rules: list[str] = field(default_factory=list)
@@ -69,7 +72,7 @@ class Decision:
 
 def deny_without_policy(code: str, message: str) -> Decision:
     """A deny for a check that found no schema (UNKNOWN_SCHEMA) or no policy (NO_ACTIVE_POLICY)."""
-    return Decision(DENY, [reasons.without_policy(code, message)], None, None)
+    return Decision(DENY, [reasons.without_policy(code, message)], {}, None)
 
 
 def decide(
@@ -93,7 +96,7 @@ def _decide(
     *,
     suggest: bool,
 ) -> Decision:
-    metrics = analysis.metrics.as_dict() if analysis.metrics else None
+    metrics = analysis.metrics.as_dict() if analysis.metrics else {}
     if not analysis.ok:
         return Decision(DENY, list(analysis.failure), metrics, None)
     operation = {
@@ -110,10 +113,12 @@ def _decide(
         violations.extend(reasons.introspection_disabled(path) for path in analysis.introspection_paths)
     assert analysis.metrics is not None
     effective = _effective_limits(policy, evaluation.admitting.values(), caps)
-    for dimension, (limit, rule_id) in effective.items():
-        actual = analysis.metrics.for_dimension(dimension)
-        if actual > limit:
-            violations.append(reasons.limit_exceeded(dimension, limit, _plain(actual), rule_id))
+    for dimension in DIMENSIONS:
+        if dimension in effective:
+            limit, rule_id = effective[dimension]
+            actual = analysis.metrics.for_dimension(dimension)
+            if actual > limit:
+                violations.append(reasons.limit_exceeded(dimension, limit, _plain(actual), rule_id))
     admitting = list(evaluation.admitting)
     if violations:
         deciding = next((reason.rule for reason in violations if reason.rule), None)
@@ -125,7 +130,12 @@ def _decide(
         return Decision(DENY, violations, metrics, operation, admitting, deciding, hints)
     if evaluation.approvals:
         return Decision(
-            PENDING_APPROVAL, evaluation.approvals, metrics, operation, admitting, evaluation.approvals[0].rule
+            PENDING_APPROVAL,
+            evaluation.approvals,
+            metrics,
+            operation,
+            admitting,
+            evaluation.approvals[0].rule,
         )
     return Decision(ALLOW, [], metrics, operation, admitting, admitting[0] if admitting else None)
 
@@ -135,21 +145,22 @@ def _plain(value: int | float) -> int | float:
 
 
 def _effective_limits(
-    policy: CompiledPolicy, admitting: Any, caps: Limits
+    policy: CompiledPolicy, admitting: Iterable[Rule], caps: Limits
 ) -> dict[str, tuple[int, str | None]]:
-    """Per dimension: the strictest admitting rule's limit, else the default, bounded by the caps."""
+    """Per dimension: the strictest admitting rule's limit (and its id), else the default,
+    bounded by the caps."""
     effective: dict[str, tuple[int, str | None]] = {}
-    rules: list[Rule] = list(admitting)
-    for dimension in DIMENSIONS:
-        set_by_rules = [(limit, rule.id) for rule in rules if (limit := rule.limits.get(dimension)) is not None]
-        chosen: tuple[int, str | None] | None = min(set_by_rules) if set_by_rules else None
-        if chosen is None and (default := policy.default_limits.get(dimension)) is not None:
-            chosen = (default, None)
-        cap = caps.get(dimension)
-        if cap is not None and (chosen is None or cap < chosen[0]):
-            chosen = (cap, None)
-        if chosen is not None:
-            effective[dimension] = chosen
+    for rule in admitting:
+        for dimension, limit in rule.limits.items():
+            current = effective.get(dimension)
+            if current is None or limit < current[0]:
+                effective[dimension] = (limit, rule.id)
+    for dimension, default in policy.default_limits.items():
+        effective.setdefault(dimension, (default, None))
+    for dimension, cap in caps.items():
+        current = effective.get(dimension)
+        if current is None or cap < current[0]:
+            effective[dimension] = (cap, None)
     return effective
 
 
@@ -160,7 +171,6 @@ class _Evaluation:
         self.policy = policy
         self.candidates = policy.candidate_rules(subject.name, subject.kind, tuple(subject.groups))
         self.request = request
-        self.client_ip = _client_address(request.ip)
         now = request.now if request.now.tzinfo is not None else request.now.replace(tzinfo=UTC)
         self.now = now
         self.activation = {
@@ -174,7 +184,9 @@ class _Evaluation:
             "request": {"ip": request.ip, "time": now},
             "context": dict(request.context) if isinstance(request.context, Mapping) else {},
         }
-        self.static_conditions: dict[int, bool] = {}  # hours and source_ips, per rule index
+        self.cel_context: cel.Context | None = None
+        # Per rule index: hours, source_ips, and the expression when it does not read `args`.
+        self.static_conditions: dict[int, bool] = {}
         self.violations: list[Reason] = []
         self.approvals: list[Reason] = []
         self.admitting: dict[str, Rule] = {}
@@ -210,6 +222,8 @@ class _Evaluation:
 
     def _forbid_fields(self, rule: Rule, root: RootField) -> None:
         self.field_denials.setdefault(root.response_key, []).append(rule)
+        if not rule.denies_field.may_match_any(root.coordinates.keys()):
+            return
         reported: set[tuple[str, ...]] = set()
         for coordinate, path in root.coordinates.items():
             if path not in reported and rule.denies_field(coordinate):
@@ -221,15 +235,39 @@ class _Evaluation:
             return True
         static = self.static_conditions.get(rule.index)
         if static is None:
-            static = self.static_conditions[rule.index] = self._time_and_place_hold(rule)
+            static = self._time_and_place_hold(rule) and (
+                rule.expression is None
+                or rule.expression_reads_args
+                or self._expression_holds(rule.expression, None)
+            )
+            self.static_conditions[rule.index] = static
         if not static:
             return False
-        if rule.expression is None:
+        if rule.expression is None or not rule.expression_reads_args:
             return True
+        return self._expression_holds(rule.expression, arguments)
+
+    def _expression_holds(self, expression: cel.Program, arguments: Mapping[str, Any] | None) -> bool:
+        """True only if the expression evaluates to true; any evaluation error means not met."""
         try:
-            return rule.expression.execute({**self.activation, "args": dict(arguments)}) is True
-        except Exception:  # noqa: BLE001 (any evaluation error means the condition is not met)
+            if self.cel_context is None:
+                # Converted to CEL values once per check; only `args` changes per root field.
+                self.cel_context = cel.Context(
+                    {
+                        name: value
+                        for name, value in self.activation.items()
+                        if name in self.policy.cel_variables
+                    }
+                )
+            if arguments is not None:
+                self.cel_context.add_variable("args", dict(arguments))
+            return expression.execute(self.cel_context) is True
+        except Exception:
             return False
+
+    @functools.cached_property
+    def client_ip(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+        return _client_address(self.request.ip)
 
     def _time_and_place_hold(self, rule: Rule) -> bool:
         if rule.hours is not None:
@@ -288,4 +326,3 @@ def _suggestions(
     if _decide(policy, retry, subject, request, caps, suggest=False).decision != ALLOW:
         return []
     return [{"kind": "suggested_query", "query": query, "removed_paths": [list(path) for path in removed]}]
-

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 # Dimension -> the metric it bounds, in the order reasons are reported.
 METRIC_OF_DIMENSION: dict[str, str] = {
@@ -36,8 +36,12 @@ class Limits:
         value: int | None = getattr(self, dimension)
         return value
 
+    def items(self) -> list[tuple[str, int]]:
+        """The bounded dimensions with their bounds."""
+        return [(name, value) for name in DIMENSIONS if (value := getattr(self, name)) is not None]
+
     def as_dict(self) -> dict[str, int]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+        return dict(self.items())
 
 
 # Server-wide hard caps used when the caller configures none. Generous enough for any real
@@ -46,7 +50,7 @@ DEFAULT_CAPS = Limits(
     max_depth=64,
     max_aliases=1_000,
     max_root_fields=200,
-    max_tokens=10_000,
+    max_tokens=8_000,
     max_directives=1_000,
     max_cost=10_000_000,
 )

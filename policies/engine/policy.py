@@ -6,7 +6,7 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import time
 from typing import Any
@@ -85,7 +85,9 @@ def parse_policy_yaml(text: str) -> dict[str, Any]:
 
 def dump_policy_yaml(document: Mapping[str, Any]) -> str:
     """`document` as YAML, keys in their given order; parse_policy_yaml reads it back unchanged."""
-    return yaml.safe_dump(dict(document), sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
+    return yaml.safe_dump(
+        dict(document), sort_keys=False, allow_unicode=True, default_flow_style=False, width=100
+    )
 
 
 # ------------------------------------------------------------------------- compiled form
@@ -130,9 +132,10 @@ class Rule:
     hours: Hours | None
     source_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None
     expression: cel.Program | None
+    expression_reads_args: bool  # otherwise it is evaluated once per check, not per root field
     limits: Limits
     denied_fields: tuple[str, ...]  # fields.deny globs
-    denies_field: Callable[[str], bool]
+    denies_field: GlobSet
     rate_limits: tuple[RateLimit, ...]
 
     @property
@@ -156,6 +159,7 @@ class CompiledPolicy:
     default_rate_limits: tuple[RateLimit, ...]
     sensitive_globs: tuple[str, ...]
     rules_by_id: Mapping[str, Rule] = field(init=False)
+    cel_variables: frozenset[str] = field(init=False)  # those any expression reads
     _everyone: tuple[int, ...] = field(init=False)
     _by_subject: dict[tuple[str, str], tuple[int, ...]] = field(init=False)
     _by_operation: dict[str, frozenset[int]] = field(init=False, default_factory=dict)
@@ -163,6 +167,9 @@ class CompiledPolicy:
 
     def __post_init__(self) -> None:
         self.rules_by_id = {rule.id: rule for rule in self.rules}
+        self.cel_variables = frozenset(
+            name for rule in self.rules if rule.expression for name in rule.expression.variables()
+        )
         everyone: list[int] = []
         by_subject: dict[tuple[str, str], list[int]] = {}
         for rule in self.rules:
@@ -174,9 +181,7 @@ class CompiledPolicy:
                     by_subject.setdefault((key, value), []).append(rule.index)
         self._everyone = tuple(everyone)
         self._by_subject = {key: tuple(indexes) for key, indexes in by_subject.items()}
-        self._operation_pattern = {
-            rule.index: _glob_pattern(rule.operation_globs) for rule in self.rules
-        }
+        self._operation_pattern = {rule.index: _glob_pattern(rule.operation_globs) for rule in self.rules}
 
     def candidate_rules(self, name: str, kind: str, groups: Sequence[str]) -> list[Rule]:
         """The rules whose subjects cover this agent, in file order."""
@@ -207,11 +212,27 @@ def _glob_pattern(globs: Sequence[str]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{fnmatch.translate(glob)})" for glob in globs) or "(?!)")
 
 
-def glob_matcher(globs: Sequence[str]) -> Callable[[str], bool]:
-    """A predicate: does a coordinate or operation name match any of `globs`?"""
-    exact = frozenset(glob for glob in globs if not _is_glob(glob))
-    pattern = _glob_pattern([glob for glob in globs if _is_glob(glob)])
-    return lambda name: name in exact or pattern.fullmatch(name) is not None
+@dataclass(frozen=True, slots=True)
+class GlobSet:
+    """Shell-style globs where `*` also crosses dots; literal entries are looked up in a set."""
+
+    exact: frozenset[str]
+    pattern: re.Pattern[str] | None
+
+    @classmethod
+    def of(cls, globs: Sequence[str]) -> GlobSet:
+        wildcards = [glob for glob in globs if _is_glob(glob)]
+        return cls(
+            frozenset(glob for glob in globs if not _is_glob(glob)),
+            _glob_pattern(wildcards) if wildcards else None,
+        )
+
+    def __call__(self, name: str) -> bool:
+        return name in self.exact or (self.pattern is not None and self.pattern.fullmatch(name) is not None)
+
+    def may_match_any(self, names: Collection[str]) -> bool:
+        """False only when no name can match; a cheap set test for literal-only globs."""
+        return self.pattern is not None or not self.exact.isdisjoint(names)
 
 
 def _is_glob(text: str) -> bool:
@@ -256,7 +277,7 @@ class _Compiler:
         if isinstance(value, bool) or not isinstance(value, int) or value < (0 if zero_ok else 1):
             self.fail(where, f"must be an integer {'>= 0' if zero_ok else '> 0'}")
             return None
-        return value
+        return int(value)
 
     def limits(self, value: Any, where: str) -> Limits:
         values = self.mapping(value, where, frozenset(DIMENSIONS))
@@ -354,7 +375,7 @@ class _Compiler:
             return None
         try:
             program = cel.compile(value)
-        except Exception as error:  # noqa: BLE001 (the CEL binding raises plain exceptions)
+        except Exception as error:
             self.fail(where, f"CEL syntax error: {str(error).splitlines()[0]}")
             return None
         bound = set(_CEL_BOUND.findall(value))
@@ -394,14 +415,20 @@ class _Compiler:
                 if key in listed
             }
             if not subjects:
-                self.fail(f"{where}.subjects", "must list agents, kinds or groups (omit it to match every agent)")
+                self.fail(
+                    f"{where}.subjects", "must list agents, kinds or groups (omit it to match every agent)"
+                )
         if "operations" not in entry:
             self.fail(f"{where}.operations", "is required")
         operations = self.operation_globs(entry.get("operations", []), f"{where}.operations")
         when = self.mapping(entry.get("when"), f"{where}.when", _WHEN_KEYS)
         hours = self.hours(when["hours"], f"{where}.when.hours") if "hours" in when else None
-        networks = self.networks(when["source_ips"], f"{where}.when.source_ips") if "source_ips" in when else None
-        expression = self.expression(when["expression"], f"{where}.when.expression") if "expression" in when else None
+        networks = (
+            self.networks(when["source_ips"], f"{where}.when.source_ips") if "source_ips" in when else None
+        )
+        expression = (
+            self.expression(when["expression"], f"{where}.when.expression") if "expression" in when else None
+        )
         limits = self.limits(entry.get("limits"), f"{where}.limits")
         fields = self.mapping(entry.get("fields"), f"{where}.fields", frozenset({"deny"}))
         denied = self.field_globs(fields.get("deny", []), f"{where}.fields.deny")
@@ -417,9 +444,10 @@ class _Compiler:
             hours=hours,
             source_networks=networks,
             expression=expression,
+            expression_reads_args=expression is not None and "args" in expression.variables(),
             limits=limits,
             denied_fields=tuple(denied),
-            denies_field=glob_matcher(denied),
+            denies_field=GlobSet.of(denied),
             rate_limits=rate_limits,
         )
 

@@ -30,7 +30,7 @@ from graphql import (
 from graphql.language import Lexer
 
 from .analysis import Analysis
-from .policy import glob_matcher
+from .policy import GlobSet
 from .reasons import DOCUMENT_TOO_LARGE, TOKEN_LIMIT
 from .schema import SchemaBundle
 
@@ -94,24 +94,27 @@ def redact(
 
 
 def _plan(bundle: SchemaBundle, analysis_or_document: Analysis | str, globs: tuple[str, ...]) -> _Plan:
-    matcher = glob_matcher(globs)
+    matcher = GlobSet.of(globs)
     sensitive = bundle.sensitive_arguments
 
     def is_sensitive(coordinate: str) -> bool:
         return coordinate in sensitive or matcher(coordinate)
 
+    document = None
     if isinstance(analysis_or_document, Analysis):
         query = analysis_or_document.request.query
-        codes = {reason.code for reason in analysis_or_document.failure}
-        if codes & {DOCUMENT_TOO_LARGE, TOKEN_LIMIT} and len(analysis_or_document.failure) == 1:
+        if analysis_or_document.parsed:
+            document = analysis_or_document.parsed.pop()
+        elif {reason.code for reason in analysis_or_document.failure} & {DOCUMENT_TOO_LARGE, TOKEN_LIMIT}:
             # Never read: too large to scan for secrets, so none of it is kept.
             return _Plan(f"{REDACTED} ({len(query)} characters)", is_sensitive, frozenset(), {}, True)
     else:
         query = analysis_or_document
-    try:
-        document = parse(query)
-    except (GraphQLError, RecursionError):
-        return _Plan(_redact_all_literals(query), is_sensitive, frozenset(), {}, True)
+    if document is None:
+        try:
+            document = parse(query)
+        except (GraphQLError, RecursionError):
+            return _Plan(_redact_all_literals(query), is_sensitive, frozenset(), {}, True)
     finder = _SensitiveValues(bundle, is_sensitive)
     try:
         finder.scan(document.definitions)
@@ -122,7 +125,8 @@ def _plan(bundle: SchemaBundle, analysis_or_document: Analysis | str, globs: tup
         is_sensitive,
         frozenset(finder.whole_variables),
         {name: tuple(types) for name, types in finder.typed_variables.items()},
-        False,
+        # In a document that failed analysis, variables may sit where no type says what they hold.
+        unreadable=isinstance(analysis_or_document, Analysis) and not analysis_or_document.ok,
     )
 
 
@@ -142,13 +146,18 @@ class _SensitiveValues:
         for definition in definitions:
             if isinstance(definition, OperationDefinitionNode):
                 operations.append(definition)
-                self.selections(schema.get_root_type(definition.operation), definition.selection_set.selections)
+                self.selections(
+                    schema.get_root_type(definition.operation), definition.selection_set.selections
+                )
             elif isinstance(definition, FragmentDefinitionNode):
                 fragment_type = schema.get_type(definition.type_condition.name.value)
                 self.selections(fragment_type, definition.selection_set.selections)
         for operation in operations:
             for variable in operation.variable_definitions or ():
-                if variable.default_value is not None and variable.variable.name.value in self.whole_variables:
+                if (
+                    variable.default_value is not None
+                    and variable.variable.name.value in self.whole_variables
+                ):
                     self.add_span(variable.default_value)
 
     def selections(self, parent: GraphQLNamedType | None, selections: Sequence[SelectionNode]) -> None:
@@ -162,6 +171,7 @@ class _SensitiveValues:
                     coordinate = f"{owner}.{argument.name.value}"
                     self.value(
                         argument.value,
+                        coordinate,
                         definition[0] if definition else None,
                         self.is_sensitive(coordinate),
                     )
@@ -172,7 +182,11 @@ class _SensitiveValues:
                 fragment_type = self.bundle.schema.get_type(condition.name.value) if condition else parent
                 self.selections(fragment_type, selection.selection_set.selections)
 
-    def value(self, node: ValueNode, type_: GraphQLInputType | None, sensitive: bool) -> None:
+    def value(
+        self, node: ValueNode, coordinate: str, type_: GraphQLInputType | None, sensitive: bool
+    ) -> None:
+        """Record `node`, the value at `coordinate` (unknown input types extend the coordinate,
+        so `*.password` still matches inside an invalid document)."""
         if isinstance(node, VariableNode):
             name = node.name.value
             if sensitive:
@@ -185,17 +199,19 @@ class _SensitiveValues:
         if isinstance(node, ListValueNode):
             item_type = _item_type(type_)
             for item in node.values:
-                self.value(item, item_type, sensitive)
+                self.value(item, coordinate, item_type, sensitive)
         elif isinstance(node, ObjectValueNode):
             named = get_named_type(type_) if type_ is not None else None
             for input_field in node.fields:
+                name = input_field.name.value
                 field_type = None
-                field_sensitive = sensitive
+                field_coordinate = f"{coordinate}.{name}"
                 if isinstance(named, GraphQLInputObjectType):
-                    definition = named.fields.get(input_field.name.value)
+                    definition = named.fields.get(name)
                     field_type = definition.type if definition else None
-                    field_sensitive = sensitive or self.is_sensitive(f"{named.name}.{input_field.name.value}")
-                self.value(input_field.value, field_type, field_sensitive)
+                    field_coordinate = f"{named.name}.{name}"
+                field_sensitive = sensitive or self.is_sensitive(field_coordinate)
+                self.value(input_field.value, field_coordinate, field_type, field_sensitive)
 
     def add_span(self, node: ValueNode) -> None:
         if node.loc is not None:

@@ -145,7 +145,7 @@ class SchemaBundle:
     def _related_coordinates(self, parent: GraphQLNamedType, name: str) -> list[str]:
         related: list[str] = []
         if is_abstract_type(parent):
-            for possible in self.schema.get_possible_types(parent):  # type: ignore[arg-type]
+            for possible in self.schema.get_possible_types(parent):
                 if name in possible.fields:
                     related.append(f"{possible.name}.{name}")
         if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
@@ -163,7 +163,8 @@ def _field_definition(schema: GraphQLSchema, parent: GraphQLNamedType, name: str
         # invalid document must still see (and refuse) them.
         return SchemaMetaFieldDef if name == "__schema" else TypeMetaFieldDef
     if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
-        return parent.fields.get(name)
+        definition: GraphQLField | None = parent.fields.get(name)
+        return definition
     return None
 
 
@@ -297,7 +298,9 @@ def _directive_arguments(
 ) -> dict[str, Any] | None:
     for directive in directives or ():
         if directive.name.value == name:
-            return {argument.name.value: to_json(argument.value, {}) for argument in directive.arguments}
+            return {
+                argument.name.value: to_json(argument.value, {}) for argument in directive.arguments or ()
+            }
     return None
 
 

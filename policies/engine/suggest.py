@@ -47,10 +47,13 @@ def prune_document(
 ) -> tuple[str, dict[str, Any], list[Path]] | None:
     """(query, its variables, removed paths), or None when nothing useful remains to suggest."""
     request = analysis.request
-    try:
-        document = parse(request.query)
-    except (GraphQLError, RecursionError):
-        return None
+    if analysis.parsed:
+        document = analysis.parsed[0]
+    else:
+        try:
+            document = parse(request.query)
+        except (GraphQLError, RecursionError):
+            return None
     operation = next(
         (
             definition
@@ -139,16 +142,26 @@ class _Pruner:
                     kept.append(pruned_field)
                 continue
             if isinstance(selection, InlineFragmentNode):
-                condition, inner, directives = selection.type_condition, selection.selection_set, selection.directives
+                condition, inner, directives = (
+                    selection.type_condition,
+                    selection.selection_set,
+                    selection.directives,
+                )
             elif isinstance(selection, FragmentSpreadNode):
                 fragment = self.fragments.get(selection.name.value)
                 if fragment is None or fragment.name.value in expanding:
                     continue  # unknown or cyclic: nothing to inline
-                condition, inner, directives = fragment.type_condition, fragment.selection_set, selection.directives
+                condition, inner, directives = (
+                    fragment.type_condition,
+                    fragment.selection_set,
+                    selection.directives,
+                )
             else:
                 continue
             fragment_type = self.bundle.schema.get_type(condition.name.value) if condition else parent
-            inside = expanding | {selection.name.value} if isinstance(selection, FragmentSpreadNode) else expanding
+            inside = (
+                expanding | {selection.name.value} if isinstance(selection, FragmentSpreadNode) else expanding
+            )
             children = self.prune(fragment_type, inner.selections, depth, root_key, path, inside)
             if children:
                 kept.append(

@@ -27,6 +27,8 @@ from policies.export.limits import MAX_STAGES_PER_API, PlanLimitError, Violation
 from policies.export.plan import GRAPHQL_PATH, HTTP_METHOD, MANAGED_BY, SID_PREFIX, canonical_json
 
 READ_PREFIXES = ("Get", "List", "Describe")
+# KMS cryptographic calls change no AWS state (RotateKeyOnDemand does, and counts as a write).
+STATELESS_ACTIONS = {"Sign", "Verify", "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateRandom"}
 # Transient: retried by botocore (standard mode: exponential backoff with jitter) and, when
 # botocore gives up, by the Celery task. Everything else fails the run with AWS's message.
 TRANSIENT_CODES = {
@@ -108,7 +110,7 @@ class CallRecorder:
             resource=context.get("gqlgov_resource", ""),
             outcome=outcome,
             duration_ms=int((time.monotonic() - started) * 1000),
-            mutating=not model.name.startswith(READ_PREFIXES),
+            mutating=not (model.name.startswith(READ_PREFIXES) or model.name in STATELESS_ACTIONS),
             retries=retries,
             error=error,
         )

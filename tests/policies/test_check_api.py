@@ -109,7 +109,9 @@ def test_sensitive_values_never_reach_the_database_or_logs(client, shop, agent_t
     query = 'mutation Pay($card: String!) { updatePayment(customerId: "1", card: $card) { id } }'
     check(client, agent_token, query=query, variables=variables)
     check(client, agent_token, query=f'mutation {{ login(username: "bob", password: "{SECRET_CARD}") }}')
-    stored = json.dumps(list(Decision.objects.values())) + json.dumps(list(AuditEvent.objects.values("details")))
+    stored = json.dumps(list(Decision.objects.values()), default=str) + json.dumps(
+        list(AuditEvent.objects.values("details")), default=str
+    )
     assert SECRET_CARD not in stored
     assert SECRET_CARD not in caplog.text
     record = Decision.objects.filter(operation_name="Pay").get()

@@ -120,6 +120,7 @@ def test_dump_policy_round_trips(shop, capsys, tmp_path):
     path = tmp_path / "again.yaml"
     path.write_text(first)
     call_command("load_policy", str(path), "--author", "author")
+    capsys.readouterr()
     call_command("dump_policy", "shop", "--version", "2")
     assert capsys.readouterr().out == first
 

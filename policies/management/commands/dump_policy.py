@@ -1,11 +1,9 @@
-from django.core.management.base import BaseCommand
-
-from gqlgov.cli import run_service
+from gqlgov.cli import VersionOptionCommand, run_service
 from policies import engine
 from policies.selectors import policy_version
 
 
-class Command(BaseCommand):
+class Command(VersionOptionCommand):
     help = "Print a policy version as YAML (the active one unless --version is given)."
 
     def add_arguments(self, parser):

@@ -84,3 +84,61 @@ def shop_plan(document: dict[str, Any] | None = None, *, operations: list[str] |
         schema_version=1,
         policy_version=policy_version,
     )
+
+
+# --- ORM rows ---------------------------------------------------------------------------------
+
+
+def make_schema(name: str = "shop", sdl: str = SHOP_SDL, operations: list[str] | None = None):
+    """A schema with one version, built with the ORM (no registry service needed)."""
+    import hashlib
+
+    from policies.models import Schema, SchemaVersion
+
+    schema, _ = Schema.objects.get_or_create(name=name)
+    number = schema.versions.count() + 1
+    version = SchemaVersion.objects.create(
+        schema=schema, number=number, sdl=sdl, content_hash=hashlib.sha256(sdl.encode()).hexdigest(),
+        operations=list(SHOP_OPERATIONS if operations is None else operations), created_by="test",
+    )  # fmt: skip
+    schema.latest_version = version
+    schema.save(update_fields=["latest_version"])
+    return schema
+
+
+def make_policy(schema, document: dict[str, Any] | None = None, *, status: str = "approved", activate: bool = True):
+    from policies.models import PolicyVersion
+
+    number = schema.policy_versions.count() + 1
+    version = PolicyVersion.objects.create(schema=schema, number=number, document=document or policy_document(),
+                                           status=status)  # fmt: skip
+    if activate and status == "approved":
+        schema.active_policy = version
+        schema.save(update_fields=["active_policy"])
+    return version
+
+
+def make_agents() -> list[Any]:
+    from agents.models import Principal
+
+    return [Principal.objects.create(**{k: v for k, v in data.items()}) for data in shop_agents()]
+
+
+def make_target(schema, moto_url: str, **fields: Any):
+    from policies.export.services import target_create
+
+    options = {"name": "shop-prod", "region": "us-east-1", "stage_name": "prod", "lambda_arn": LAMBDA_ARN,
+               "account_id": "123456789012", "endpoint_url": moto_url}  # fmt: skip
+    options.update(fields)
+    return target_create(actor="test", schema=schema, **options)
+
+
+def make_kms_keys(moto_url: str) -> tuple[str, str]:
+    """A symmetric key for secrets and an RSA signing key, on the moto server."""
+    from policies.export.applier import aws_client
+
+    kms = aws_client("kms", region="us-east-1", endpoint_url=moto_url)
+    secret_key = kms.create_key(Description="gqlgov secrets")["KeyMetadata"]["KeyId"]
+    signing_key = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="RSA_2048",
+                                 Description="gqlgov plan signatures")["KeyMetadata"]["KeyId"]  # fmt: skip
+    return secret_key, signing_key

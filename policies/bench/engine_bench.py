@@ -1,0 +1,257 @@
+"""In-process measurements: cold analysis vs graphql-core, warm decisions, scale, schema build, cost conformance.
+
+Warm decisions go through `policies.checks._analyse` (the check's own cache lookup) and `engine.decide`,
+so the benchmark measures the code that serves checks, not a copy of it.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from graphql import parse, validate
+
+from policies import checks, engine
+from policies.bench.documents import BenchDocument
+from policies.runtime import ActivePolicy
+
+BENCH_AGENT = "bench-agent"
+BENCH_GROUP = "bench"
+
+
+def analysis_limits() -> Any:
+    """The limits a check analyses with (settings' document size and hard caps)."""
+    return engine.AnalysisLimits(max_document_bytes=settings.GQLGOV_MAX_DOCUMENT_BYTES,
+                                 caps=engine.Limits(**settings.GQLGOV_HARD_CAPS))
+
+
+def median_us(function: Callable[[], Any], *, repeat: int, min_time_s: float = 0.0) -> float:
+    """The median wall time of one call in microseconds, over at least `repeat` calls (and `min_time_s`)."""
+    samples: list[float] = []
+    started = time.perf_counter()
+    while len(samples) < repeat or time.perf_counter() - started < min_time_s:
+        begin = time.perf_counter_ns()
+        function()
+        samples.append((time.perf_counter_ns() - begin) / 1000)
+        if len(samples) > 50 * repeat:
+            break
+    return statistics.median(samples)
+
+
+def bench_policy_document(schema_name: str, *, rate_limits: bool, extra_rules: list[dict[str, Any]] = ()) -> dict:
+    """The policy the benchmark decides with: one rule admits every query for the bench group."""
+    defaults: dict[str, Any] = {
+        "limits": {"max_depth": 12, "max_aliases": 100, "max_root_fields": 100, "max_tokens": 20000,
+                   "max_directives": 100, "max_cost": 1_000_000},
+        "introspection": "deny",
+    }
+    if rate_limits:
+        # Generous enough never to refuse during a run; still one real Redis round trip per check.
+        defaults["rate_limits"] = [{"requests": 100_000_000, "per": "minute"}, {"cost": 1_000_000_000, "per": "minute"}]
+    rules = [*extra_rules, {"id": "bench-reads", "effect": "allow", "subjects": {"groups": [BENCH_GROUP]},
+                            "operations": ["query.*"], "fields": {"deny": ["*.password"]}}]
+    return {"schema": schema_name, "defaults": defaults, "sensitive_arguments": ["*.password", "*.token"],
+            "rules": rules}
+
+
+def filler_rules(count: int, operations: list[str], *, agents_per_rule: int = 1, offset: int = 0) -> list[dict]:
+    """`count` rules for other agents, spread over the schema's operations (as a large organisation has)."""
+    effects = ("allow", "deny", "require_approval")
+    return [
+        {
+            "id": f"filler-{index}",
+            "effect": effects[index % 3],
+            "subjects": {"agents": [f"agent-{offset + index * agents_per_rule + k}" for k in range(agents_per_rule)]},
+            "operations": [operations[index % len(operations)]],
+            "limits": {"max_depth": 6 + index % 4},
+        }
+        for index in range(count)
+    ]
+
+
+@dataclass
+class EngineBench:
+    bundle: Any
+    documents: dict[str, BenchDocument]
+    quick: bool = False
+
+    def __post_init__(self) -> None:
+        self.now = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+        self.caps = engine.Limits(**settings.GQLGOV_HARD_CAPS)
+        self.policy = engine.compile_policy(bench_policy_document("bench", rate_limits=True), schema=self.bundle)
+        self.active = self._active(self.policy, version_id=-1)
+
+    def _active(self, policy: Any, *, version_id: int) -> ActivePolicy:
+        # A version id no database row has: the shared analysis cache never mixes bench entries with real ones.
+        return ActivePolicy(schema_id=0, schema_name="bench", schema_version_id=version_id, schema_version=1,
+                            policy_version_id=version_id, policy_version=1, bundle=self.bundle, policy=policy)
+
+    def _subject(self, name: str = BENCH_AGENT) -> Any:
+        return engine.Subject(name=name, kind="ai", groups=(BENCH_GROUP,), attributes={"team": "bench"})
+
+    def _request(self) -> Any:
+        return engine.RequestContext(ip="127.0.0.1", now=self.now)
+
+    def cold_us(self, document: BenchDocument) -> float:
+        def run() -> None:
+            analysis = engine.analyze(
+                self.bundle, document.query, limits=analysis_limits(),
+                default_list_size=settings.GQLGOV_DEFAULT_LIST_SIZE,
+                mutation_base_cost=settings.GQLGOV_MUTATION_BASE_COST,
+            )
+            engine.decide(self.policy, analysis, subject=self._subject(), request=self._request(), caps=self.caps)
+
+        return median_us(run, repeat=self._repeat(document), min_time_s=0.2 if self.quick else 1.0)
+
+    def baseline_us(self, document: BenchDocument) -> float:
+        schema = self.bundle.schema
+
+        def run() -> None:
+            validate(schema, parse(document.query))
+
+        return median_us(run, repeat=self._repeat(document), min_time_s=0.2 if self.quick else 1.0)
+
+    def warm_us(self, document: BenchDocument, active: ActivePolicy | None = None, subjects: list[Any] | None = None,
+                repeat: int = 2000) -> float:
+        active = active or self.active
+        request = checks.CheckRequest(query=document.query, schema="bench")
+        subjects = subjects or [self._subject()]
+        cursor = iter(range(1 << 62))
+
+        def run() -> None:
+            analysis, _hash = checks._analyse(active, request)
+            subject = subjects[next(cursor) % len(subjects)]
+            engine.decide(active.policy, analysis, subject=subject, request=self._request(), caps=self.caps)
+
+        run()  # fill the cache
+        return median_us(run, repeat=repeat // (4 if self.quick else 1))
+
+    def _repeat(self, document: BenchDocument) -> int:
+        base = {"small": 300, "medium": 100, "large": 20}[document.size]
+        return max(5, base // 5) if self.quick else base
+
+    def engine_numbers(self) -> dict[str, Any]:
+        gc.collect()
+        cold, baseline, ratio, warm = {}, {}, {}, {}
+        for size, document in self.documents.items():
+            cold[size] = self.cold_us(document)
+            baseline[size] = self.baseline_us(document)
+            ratio[size] = round(cold[size] / baseline[size], 3)
+            warm[size] = self.warm_us(document)
+        medium = "medium"
+        return {
+            "engine.cold_ratio": ratio,
+            "engine.cold_us": {size: round(value, 1) for size, value in cold.items()},
+            "engine.baseline_parse_validate_us": {size: round(value, 1) for size, value in baseline.items()},
+            "engine.warm_us": round(warm[medium], 2),
+            "engine.warm_us_by_size": {size: round(value, 2) for size, value in warm.items()},
+            "engine.warm_vs_cold": round(warm[medium] / cold[medium], 4),
+            "engine.document_tokens": {size: _tokens(self.bundle, doc.query) for size, doc in self.documents.items()},
+        }
+
+    def scale_numbers(self, small: int = 10, large: int = 10_000) -> dict[str, Any]:
+        """Warm decision time with `large` rules / agents divided by with `small`, same document."""
+        operations = [op for op in self.bundle.operations if op.startswith("query.")] or ["query.none"]
+        document = self.documents["medium"]
+
+        def rules_policy(count: int, version_id: int) -> ActivePolicy:
+            policy = engine.compile_policy(
+                bench_policy_document("bench", rate_limits=True, extra_rules=filler_rules(count, operations)),
+                schema=self.bundle,
+            )
+            return self._active(policy, version_id=version_id)
+
+        def agents_case(count: int, version_id: int) -> tuple[ActivePolicy, list[Any]]:
+            # `count` agents named in 10 rules' subjects; each decision is for the next agent.
+            per_rule = max(1, count // 10)
+            names = [f"agent-{index}" for index in range(per_rule * 10)]
+            rules = filler_rules(10, operations, agents_per_rule=per_rule)
+            for rule in rules:
+                rule["effect"] = "allow"
+                rule["operations"] = ["query.*"]
+            policy = engine.compile_policy(bench_policy_document("bench", rate_limits=True, extra_rules=rules),
+                                           schema=self.bundle)
+            subjects = [engine.Subject(name=name, kind="ai", groups=(BENCH_GROUP,)) for name in names]
+            return self._active(policy, version_id=version_id), subjects
+
+        repeat = 3000
+        few_rules = self.warm_us(document, rules_policy(small, -2), repeat=repeat)
+        many_rules = self.warm_us(document, rules_policy(large, -3), repeat=repeat)
+        few_active, few_subjects = agents_case(small, -4)
+        many_active, many_subjects = agents_case(large, -5)
+        few_agents = self.warm_us(document, few_active, few_subjects, repeat=repeat)
+        many_agents = self.warm_us(document, many_active, many_subjects, repeat=max(repeat, large))
+        return {
+            "scale.rules_ratio": round(many_rules / few_rules, 3),
+            "scale.agents_ratio": round(many_agents / few_agents, 3),
+            "scale.warm_us": {f"rules_{small}": round(few_rules, 2), f"rules_{large}": round(many_rules, 2),
+                              f"agents_{small}": round(few_agents, 2), f"agents_{large}": round(many_agents, 2)},
+        }
+
+    def hostile_in_process(self) -> dict[str, Any]:
+        """Engine-only time per hostile case (the HTTP figure, with 5xx counting, comes from http_bench)."""
+        from policies.engine.hostile import hostile_corpus
+
+        times: dict[str, float] = {}
+        errors: list[str] = []
+        for name, query, variables in hostile_corpus():
+            begin = time.perf_counter()
+            try:
+                analysis = engine.analyze(self.bundle, query, variables=variables, limits=analysis_limits())
+                engine.decide(self.policy, analysis, subject=self._subject(), request=self._request(), caps=self.caps)
+            except Exception as error:  # counted, never raised: the report names it
+                errors.append(f"{name}: {type(error).__name__}")
+            times[name] = round((time.perf_counter() - begin) * 1000, 2)
+        slowest = max(times, key=times.__getitem__)
+        return {"hostile.engine_max_ms": times[slowest], "hostile.engine_slowest": slowest,
+                "hostile.engine_exceptions": errors}
+
+
+def _tokens(bundle: Any, query: str) -> int:
+    analysis = engine.analyze(bundle, query, limits=analysis_limits())
+    return analysis.metrics.tokens if analysis.metrics else -1
+
+
+def schema_build_s(sdl: str) -> tuple[float, Any]:
+    begin = time.perf_counter()
+    bundle = engine.build_schema(sdl)
+    return round(time.perf_counter() - begin, 3), bundle
+
+
+def cost_conformance(directory: Path) -> dict[str, Any]:
+    """Our static cost on Apollo's demand-control cases: passed / total and every difference."""
+    data = json.loads((directory / "cases.json").read_text())
+    bundles: dict[str, Any] = {}
+    failures = []
+    cases = data["cases"]
+    permissive = engine.AnalysisLimits(max_document_bytes=1 << 22, caps=engine.Limits(
+        max_depth=10_000, max_aliases=100_000, max_root_fields=100_000, max_tokens=1_000_000,
+        max_directives=100_000, max_cost=10**15))
+    for case in cases:
+        file = case["schema_file"]
+        try:
+            if file not in bundles:
+                bundles[file] = engine.build_schema((directory / file).read_text())
+            analysis = engine.analyze(
+                bundles[file], case["query"], variables=case.get("variables") or {},
+                operation_name=case.get("operation_name"), limits=permissive,
+                default_list_size=case["default_list_size"], mutation_base_cost=10,
+            )
+            ours = analysis.metrics.cost if analysis.metrics else None
+            problem = "; ".join(reason.message for reason in analysis.failure)
+        except Exception as error:
+            ours, problem = None, f"{type(error).__name__}: {error}"
+        expected = case["expected_cost"]
+        if ours is None or abs(ours - expected) > 1e-6:
+            failures.append({"id": case["id"], "expected": expected, "ours": ours,
+                             "features": case.get("features", []), **({"problem": problem[:200]} if problem else {})})
+    return {"cost.conformance_passed": len(cases) - len(failures), "cost.conformance_total": len(cases),
+            "cost.conformance_differences": failures}

@@ -1,0 +1,273 @@
+"""HTTP measurements: the real app behind the production server, loaded by `wrk` from a separate process.
+
+Falls back to the Python load generator (`policies.bench.loadgen`) when wrk is not installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from policies.bench import servers
+
+# The server docker-compose runs (gqlgov/gunicorn.conf.py); tests/bench asserts the two agree.
+PRODUCTION_SERVER = "gunicorn"
+
+_WRK_DONE = r"""
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRK_JSON {\"requests\": %d, \"duration_us\": %d, \"connect\": %d, \"read\": %d, \"write\": %d, " ..
+    "\"status\": %d, \"timeout\": %d, \"p50_us\": %d, \"p99_us\": %d}\n",
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+@dataclass(frozen=True)
+class Load:
+    """One request shape to replay: method, path, headers, body."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: str = ""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int  # non-2xx answers plus socket errors and timeouts
+
+    @property
+    def ok(self) -> int:
+        return self.requests - self.errors
+
+
+def _lua_string(text: str) -> str:
+    level = "=" * 4
+    assert f"]{level}]" not in text
+    return f"[{level}[{text}]{level}]"
+
+
+def run_load(base: str, load: Load, *, concurrency: int, duration_s: float, workdir: Path) -> LoadResult:
+    """Replays `load` against `base` at fixed concurrency for a fixed time, from a separate process."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        command = [sys.executable, "-m", "policies.bench.loadgen", base + load.path, "--method", load.method,
+                   "--concurrency", str(concurrency), "--duration", str(duration_s),
+                   "--body", load.body, *[arg for name, value in load.headers.items()
+                                          for arg in ("--header", f"{name}: {value}")]]
+    else:
+        script = workdir / f"wrk-{secrets.token_hex(4)}.lua"
+        lines = [f"wrk.method = {_lua_string(load.method)}"]
+        if load.body:
+            lines.append(f"wrk.body = {_lua_string(load.body)}")
+        lines += [f"wrk.headers[{_lua_string(name)}] = {_lua_string(value)}" for name, value in load.headers.items()]
+        script.write_text("\n".join(lines) + _WRK_DONE)
+        threads = max(1, min(2, concurrency))
+        command = [wrk, f"-t{threads}", f"-c{concurrency}", f"-d{max(1, round(duration_s))}s", "--timeout", "5s",
+                   "-s", str(script), base + load.path]
+    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=duration_s + 60)
+    line = next((line for line in result.stdout.splitlines() if line.startswith("WRK_JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"load generator failed ({result.returncode}): {result.stdout[-1000:]} {result.stderr[-1000:]}")
+    data = json.loads(line.removeprefix("WRK_JSON "))
+    errors = data["connect"] + data["read"] + data["write"] + data["status"] + data["timeout"]
+    seconds = data["duration_us"] / 1e6
+    return LoadResult(rps=round(data["requests"] / seconds, 1), p50_ms=round(data["p50_us"] / 1000, 3),
+                      p99_ms=round(data["p99_us"] / 1000, 3), requests=data["requests"], errors=errors)
+
+
+def check_load(token: str, schema: str, query: str) -> Load:
+    body = json.dumps({"schema": schema, "query": query, "variables": {}}, separators=(",", ":"))
+    return Load("POST", "/api/v1/check", {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+                body)
+
+
+HEALTH = Load("GET", "/api/v1/health", {})
+
+
+def _post(base: str, path: str, body: bytes, headers: dict[str, str], timeout_s: float = 30.0) -> tuple[int, bytes]:
+    parts = urlsplit(base)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout_s)
+    try:
+        connection.request("POST", path, body=body, headers={"Content-Length": str(len(body)), **headers})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def _json_bytes(value: Any) -> bytes:
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 50_000))
+    try:
+        return json.dumps(value).encode("utf-8", "surrogatepass")
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def hostile_bodies(schema: str) -> list[tuple[str, bytes]]:
+    """The engine's hostile corpus as check bodies, plus the request-level classes (bodies, not documents)."""
+    from policies.engine.hostile import hostile_corpus
+
+    cases = [(name, _json_bytes({"schema": schema, "query": query, "variables": variables}))
+             for name, query, variables in hostile_corpus()]
+    cases += [
+        ("non_utf8_body", b'{"query": "{ order(id: 1) { id } }", "x": "\xff\xfe"}'),
+        ("json_array_batching", _json_bytes([{"schema": schema, "query": "{ __typename }"}] * 100)),
+        ("deeply_nested_json_body", b'{"query": "{ __typename }", "variables": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
+        ("invalid_json", b'{"query": '),
+        ("two_megabyte_body", b'{"query": "' + b" " * (2 << 20) + b'"}'),
+        ("query_not_a_string", _json_bytes({"schema": schema, "query": {"a": 1}})),
+    ]
+    return cases
+
+
+def run_hostile(base: str, token: str, schema: str) -> dict[str, Any]:
+    """Every hostile case once over HTTP: the slowest answer and how many were 5xx (or no answer at all)."""
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    times: dict[str, float] = {}
+    statuses: dict[str, int] = {}
+    for name, body in hostile_bodies(schema):
+        begin = time.perf_counter()
+        try:
+            status, _payload = _post(base, "/api/v1/check", body, headers)
+        except (OSError, http.client.HTTPException):
+            status = 599  # no answer counts as a server error
+        times[name] = round((time.perf_counter() - begin) * 1000, 2)
+        statuses[name] = status
+    slowest = max(times, key=times.__getitem__)
+    return {
+        "hostile.max_ms": times[slowest],
+        "hostile.slowest": slowest,
+        "hostile.errors_5xx": sum(1 for status in statuses.values() if status >= 500),
+        "hostile.cases": len(statuses),
+        "hostile.statuses": statuses,
+        "hostile.ms": times,
+    }
+
+
+def _server_numbers(base: str, process, load_check: Load, load_open: Load, *, concurrency: int, duration_s: float,
+                    workdir: Path) -> dict[str, Any]:
+    def load(shape: Load, seconds: float = duration_s) -> LoadResult:
+        return run_load(base, shape, concurrency=concurrency, duration_s=seconds, workdir=workdir)
+
+    # Warm-up: every worker builds the schema and fills its caches before anything is timed.
+    warm = [load(load_check, min(3.0, duration_s)), load(load_open, 1.0)]
+    load(HEALTH, 1.0)
+    bare, check, check_open = load(HEALTH), load(load_check), load(load_open)
+    workers = servers.children(process.pid) or [process.pid]
+    return {
+        "answered_checks": sum(result.ok for result in [*warm, check, check_open]),
+        "bare": bare,
+        "check": check,
+        "check_open": check_open,
+        "rss_mb": max(servers.rss_mb(pid) for pid in workers),
+        "workers": len(workers),
+    }
+
+
+def _summary(numbers: dict[str, Any]) -> dict[str, Any]:
+    bare, check, check_open = numbers["bare"], numbers["check"], numbers["check_open"]
+    return {
+        "bare_rps": bare.rps, "check_warm_rps": check.rps,
+        "ratio_warm": round(check.rps / bare.rps, 3) if bare.rps else None,
+        "bare_p50_ms": bare.p50_ms, "bare_p99_ms": bare.p99_ms,
+        "check_warm_p50_ms": check.p50_ms, "check_warm_p99_ms": check.p99_ms,
+        "check_limiter_off_rps": check_open.rps,
+        "limiter_on_vs_off": round(check.rps / check_open.rps, 3) if check_open.rps else None,
+        "errors": bare.errors + check.errors + check_open.errors,
+        "workers": numbers["workers"], "rss_mb": numbers["rss_mb"],
+    }
+
+
+def run_http(*, sdl: str, query: str, workers: int, concurrency: int, duration_s: float, candidates: bool,
+             compare_sync_record: bool, database_url: str | None, redis_url: str | None) -> dict[str, Any]:
+    """All HTTP numbers of one run; the top-level `http.*` keys are the production server's."""
+    with contextlib.ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gqlgov-bench-")))
+        (workdir / "data").mkdir()
+        redis = redis_url or stack.enter_context(servers.redis_server(workdir))
+        database = stack.enter_context(servers.bench_database(workdir, database_url))
+        environment = servers.BenchEnvironment(workdir, database, redis, extra={
+            "GQLGOV_DECISION_STREAM": "true",
+            "GQLGOV_DECISION_STREAM_KEY": f"gqlgov:bench:{secrets.token_hex(4)}:decisions",
+        })
+        (workdir / "schema.graphql").write_text(sdl)
+        environment.manage("migrate", "--noinput")
+        seeded = json.loads(environment.module("policies.bench.seed", "seed", str(workdir / "schema.graphql")))
+        token = seeded["token"]
+        load_check = check_load(token, "bench", query)
+        load_open = check_load(token, "bench_open", query)
+        kinds = [PRODUCTION_SERVER]
+        if candidates:
+            kinds += [kind for kind in servers.SERVERS if kind != PRODUCTION_SERVER
+                      and (kind != "granian" or servers.granian_available())]
+        results: dict[str, Any] = {}
+        hostile: dict[str, Any] = {}
+        acknowledged = 0
+        with servers.drainer(environment):
+            for kind in kinds:
+                with servers.web_server(environment, kind, workers) as (base, process):
+                    numbers = _server_numbers(base, process, load_check, load_open, concurrency=concurrency,
+                                              duration_s=duration_s, workdir=workdir)
+                    acknowledged += numbers["answered_checks"]
+                    if kind == PRODUCTION_SERVER:
+                        hostile = run_hostile(base, token, "shop")
+                        acknowledged += sum(1 for status in hostile["hostile.statuses"].values() if status == 200)
+                results[kind] = _summary(numbers)
+            if compare_sync_record:
+                with servers.web_server(environment, PRODUCTION_SERVER, workers,
+                                        GQLGOV_DECISION_STREAM="false") as (base, process):
+                    warm = run_load(base, load_check, concurrency=concurrency, duration_s=2, workdir=workdir)
+                    sync = run_load(base, load_check, concurrency=concurrency, duration_s=duration_s, workdir=workdir)
+                    acknowledged += warm.ok + sync.ok
+                results["sync_record"] = {"check_warm_rps": sync.rps, "check_warm_p50_ms": sync.p50_ms,
+                                          "check_warm_p99_ms": sync.p99_ms}
+            stored = _wait_for_drain(environment, acknowledged)
+        production = results[PRODUCTION_SERVER]
+        report: dict[str, Any] = {f"http.{key}": value for key, value in production.items()
+                                  if key not in ("rss_mb", "check_limiter_off_rps", "limiter_on_vs_off")}
+        report.update({
+            "http.server": PRODUCTION_SERVER,
+            "http.concurrency": concurrency,
+            "http.duration_s": duration_s,
+            "http.database": database.split(":", 1)[0],
+            "http.load_generator": "wrk" if shutil.which("wrk") else "python",
+            "http.candidates": {kind: value for kind, value in results.items() if kind != PRODUCTION_SERVER},
+            "limiter.check_rps_on": production["check_warm_rps"],
+            "limiter.check_rps_off": production["check_limiter_off_rps"],
+            "limiter.on_vs_off": production["limiter_on_vs_off"],
+            "memory.rss_mb": production["rss_mb"],
+            "records.acknowledged_checks": acknowledged,
+            "records.stored": stored,
+            "records.lost": max(0, acknowledged - stored),
+            **hostile,
+        })
+        return report
+
+
+def _wait_for_drain(environment: servers.BenchEnvironment, at_least: int, timeout_s: float = 60.0) -> int:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        stored = json.loads(environment.module("policies.bench.seed", "count"))["decisions"]
+        if stored >= at_least or time.monotonic() > deadline:
+            return int(stored)
+        time.sleep(1)

@@ -1,0 +1,204 @@
+"""Processes the HTTP benchmark runs: a throwaway Redis, the bench database, the web server, the drainer.
+
+Everything listens on loopback only and is stopped (by its own pid) when the benchmark ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(url: str, timeout_s: float = 60.0, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback URL we built)
+                if response.status < 500:
+                    return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout_s:.0f} s")
+
+
+def stop(process: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout_s: float = 20.0) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def redis_server(workdir: Path) -> Iterator[str]:
+    """A throwaway redis-server on a free loopback port (no persistence); yields its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server not found: install it or pass REDIS_URL")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(workdir), "--logfile", str(workdir / "redis.log")],
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        stop(process)
+
+
+@contextlib.contextmanager
+def bench_database(workdir: Path, database_url: str | None) -> Iterator[str]:
+    """A fresh database: a SQLite file in `workdir`, or a new database on the PostgreSQL of `database_url`."""
+    if not database_url or database_url.startswith("sqlite"):
+        yield f"sqlite:///{workdir / 'bench.sqlite3'}"
+        return
+    import environ
+    import psycopg
+
+    config = environ.Env.db_url_config(database_url)
+    name = f"gqlgov_bench_{secrets.token_hex(4)}"
+    admin = psycopg.connect(host=config["HOST"] or "127.0.0.1", port=config["PORT"] or 5432, user=config["USER"],
+                            password=config["PASSWORD"], dbname="postgres", autocommit=True)
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            base, _slash, _old = database_url.rpartition("/")
+            yield f"{base}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class BenchEnvironment:
+    """The environment every benchmark subprocess (migrate, seed, server, drainer) runs with."""
+
+    workdir: Path
+    database_url: str
+    redis_url: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        base = {key: value for key, value in os.environ.items()
+                if not key.startswith(("GQLGOV_", "DATABASE_URL", "REDIS_URL", "WEB_CONCURRENCY", "GUNICORN_"))}
+        base.update({
+            "DJANGO_SETTINGS_MODULE": "gqlgov.settings",
+            "GQLGOV_ENV": "production",
+            "SECRET_KEY": "bench-" + secrets.token_hex(16),
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "GQLGOV_DATA_DIR": str(self.workdir / "data"),
+            "PYTHONPATH": str(ROOT),
+            **self.extra,
+            **overrides,
+        })
+        return base
+
+    def manage(self, *args: str, **overrides: str) -> str:
+        result = subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=self.env(**overrides),
+                                cwd=ROOT, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed: {result.stderr[-2000:]}")
+        return result.stdout
+
+    def module(self, module: str, *args: str) -> str:
+        result = subprocess.run([sys.executable, "-m", module, *args], env=self.env(), cwd=ROOT,
+                                capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"{module} {' '.join(args)} failed: {result.stderr[-2000:]}")
+        return result.stdout
+
+
+SERVERS = ("gunicorn", "granian")
+
+
+def server_command(kind: str, port: int, workers: int) -> list[str]:
+    """The production server (gunicorn with gqlgov/gunicorn.conf.py) or the candidate (granian WSGI)."""
+    if kind == "gunicorn":
+        return [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gqlgov" / "gunicorn.conf.py"),
+                "gqlgov.wsgi:application"]
+    if kind == "granian":
+        binary = shutil.which("granian") or str(Path(sys.executable).parent / "granian")
+        return [binary, "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+                "--no-ws", "gqlgov.wsgi:application"]
+    raise ValueError(kind)
+
+
+def granian_available() -> bool:
+    return bool(shutil.which("granian") or (Path(sys.executable).parent / "granian").exists())
+
+
+@contextlib.contextmanager
+def web_server(environment: BenchEnvironment, kind: str, workers: int, **overrides: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    port = free_port()
+    env = environment.env(GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY=str(workers), **overrides)
+    log = open(environment.workdir / f"{kind}-{port}.log", "wb")  # noqa: SIM115 (closed below)
+    process = subprocess.Popen(server_command(kind, port, workers), env=env, cwd=ROOT, stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(f"{base}/api/v1/health", process=process)
+        yield base, process
+    finally:
+        stop(process)
+        log.close()
+
+
+@contextlib.contextmanager
+def drainer(environment: BenchEnvironment) -> Iterator[subprocess.Popen]:
+    """`manage.py drain_decisions --follow`: moves decision records from the Redis stream into the database."""
+    log = open(environment.workdir / "drainer.log", "wb")  # noqa: SIM115 (closed below)
+    process = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "drain_decisions", "--follow"],
+                               env=environment.env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        stop(process)
+        log.close()
+
+
+def children(pid: int) -> list[int]:
+    """Direct child pids (the server's workers)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def rss_mb(pid: int) -> float:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return 0.0

@@ -1,0 +1,104 @@
+import json
+import os
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from policies.bench.documents import documents_for, generated_sdl
+from policies.bench.engine_bench import EngineBench, cost_conformance, schema_build_s
+
+TARGETS = {
+    "http.ratio_warm": (">=", 0.6),
+    "engine.warm_vs_cold": ("<=", 0.05),
+    "scale.rules_ratio": ("<=", 1.25),
+    "scale.agents_ratio": ("<=", 1.25),
+    "hostile.max_ms": ("<=", 250),
+    "hostile.errors_5xx": ("<=", 0),
+}
+
+
+class Command(BaseCommand):
+    help = """Measure gqlgov's speed in one run and print one JSON object (issue 7's keys).
+
+In-process: cold analysis vs graphql-core parse+validate (small/medium/large documents), warm
+decisions, 10 vs 10,000 rules and agents, schema build time, the hostile corpus, and (with
+--cost-conformance) Apollo's demand-control cost cases. Over HTTP: the real app served by the
+production server configuration (gunicorn -c gqlgov/gunicorn.conf.py, WEB_CONCURRENCY = CPU count;
+granian WSGI measured as a candidate), its own SQLite file (or a fresh database on the PostgreSQL
+of DATABASE_URL) and Redis (REDIS_URL, else a throwaway redis-server), loaded by wrk from a
+separate process on loopback at fixed concurrency for a fixed time; the bare baseline is
+GET /api/v1/health in the same app.
+
+Reproduce the README figures (2-core machine, wrk and redis-server installed):
+
+    python manage.py bench --json -o bench.json \\
+        --schema /path/to/github.graphql --cost-conformance /path/to/conformance/apollo-cost
+
+(the defaults: --duration 10 --concurrency 8). `--quick` is the smoke-test variant (2 s loads,
+fewer repetitions, no candidate server); its ratios are noisier.
+"""
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true", help="print the report as one JSON object (the default)")
+        parser.add_argument("-o", "--output", help="also write the JSON report to this file")
+        parser.add_argument("--schema", help="SDL file for the engine and HTTP numbers (default: a generated schema)")
+        parser.add_argument("--types", type=int, default=1500, help="object types of the generated schema")
+        parser.add_argument("--cost-conformance", metavar="DIR", help="directory with Apollo's cases.json")
+        parser.add_argument("--duration", type=float, default=10.0, help="seconds per HTTP load run")
+        parser.add_argument("--concurrency", type=int, default=8, help="concurrent connections of the load generator")
+        parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="web server worker processes")
+        parser.add_argument("--quick", action="store_true", help="short runs for smoke tests")
+        parser.add_argument("--skip-http", action="store_true", help="in-process numbers only")
+        parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
+                            help="PostgreSQL server for a fresh bench database (default: a SQLite file)")
+        parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"),
+                            help="Redis for the HTTP run (default: a throwaway redis-server)")
+
+    def handle(self, *args, **opts):
+        started = time.perf_counter()
+        quick = opts["quick"]
+        if opts["schema"]:
+            path = Path(opts["schema"])
+            if not path.is_file():
+                raise CommandError(f"No such schema file: {path}")
+            sdl, source = path.read_text(), path.name
+        else:
+            sdl, source = generated_sdl(opts["types"]), f"generated({opts['types']} types)"
+        build_s, bundle = schema_build_s(sdl)
+        documents = documents_for(bundle.schema)
+        report: dict = {"schema.source": source, "schema.types": len(bundle.schema.type_map),
+                        "schema.build_s": build_s, "quick": quick}
+        bench = EngineBench(bundle, documents, quick=quick)
+        report.update(bench.engine_numbers())
+        report.update(bench.scale_numbers())
+        report.update(bench.hostile_in_process())
+        if opts["cost_conformance"]:
+            report.update(cost_conformance(Path(opts["cost_conformance"])))
+        if not opts["skip_http"]:
+            from policies.bench.http_bench import run_http
+
+            duration = 2.0 if quick else opts["duration"]
+            report.update(run_http(
+                sdl=sdl, query=documents["medium"].query, workers=opts["workers"],
+                concurrency=opts["concurrency"], duration_s=duration, candidates=not quick,
+                compare_sync_record=not quick, database_url=opts["database_url"], redis_url=opts["redis_url"],
+            ))
+        report["targets_met"] = _targets(report)
+        report["bench.seconds"] = round(time.perf_counter() - started, 1)
+        text = json.dumps(report, indent=None if opts["json"] else 2, sort_keys=True, default=str)
+        if opts["output"]:
+            Path(opts["output"]).write_text(text + "\n")
+        self.stdout.write(text)
+
+
+def _targets(report: dict) -> dict:
+    met = {}
+    for key, (op, bound) in TARGETS.items():
+        if key in report and report[key] is not None:
+            met[key] = report[key] >= bound if op == ">=" else report[key] <= bound
+    ratios = report.get("engine.cold_ratio") or {}
+    for size in ("medium", "large"):
+        if size in ratios:
+            met[f"engine.cold_ratio.{size}"] = ratios[size] <= 1.25
+    return met

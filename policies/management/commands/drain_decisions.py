@@ -1,0 +1,30 @@
+import signal
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from policies.recorder import drain
+
+
+class Command(BaseCommand):
+    help = (
+        "Move decision records from the Redis stream into the database (GQLGOV_DECISION_STREAM). "
+        "Drains until empty and exits, or with --follow keeps draining until SIGTERM/SIGINT."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--follow", action="store_true", help="keep draining (a long-running drainer)")
+        parser.add_argument("--batch-size", type=int, default=500)
+
+    def handle(self, *args, **opts):
+        if not settings.GQLGOV_DECISION_STREAM:
+            raise CommandError("GQLGOV_DECISION_STREAM is off (or REDIS_URL unset): decisions are stored synchronously.")
+        stopping = []
+        signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+        total = 0
+        while True:
+            # A blocking read returns at once when records arrive; the loop re-checks the stop flag each second.
+            total += drain(batch_size=opts["batch_size"], block_ms=1000 if opts["follow"] else None)
+            if not opts["follow"] or stopping:
+                break
+        self.stdout.write(f"{total} decision record(s) stored")

@@ -1,0 +1,146 @@
+"""The simulator: what would the pre-check answer? Calls the pure engine directly.
+
+Nothing is recorded (no decision row, no audit event, no rate-limit budget consumed), so
+editors can try drafts freely. Rate limits are therefore not simulated.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+
+from agents.models import Principal
+from gqlgov import roles
+from policies import drafts, engine
+from policies.models import PolicyVersion, Schema
+from policies.runtime import compiled_policy, schema_bundle
+from policies.ui.common import render_page
+from policies.ui.forms import TIMEZONES, json_object_field, parse_json_object
+
+
+class SimulatorForm(forms.Form):
+    schema = forms.ChoiceField()
+    version = forms.CharField(initial="active", help_text='"active", "draft" or a version number.',
+                              widget=forms.TextInput(attrs={"size": 8, "list": "version-options"}))
+    agent = forms.ChoiceField(required=False, help_text="A registered agent, or leave empty and type a subject.")
+    subject = json_object_field(
+        "Typed subject", 'Instead of an agent: {"name": "x", "kind": "ai", "groups": ["support"], '
+        '"attributes": {"team": "support"}, "claims": {"sub": "..."}}')
+    query = forms.CharField(widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}))
+    operation_name = forms.CharField(required=False, label="Operation name")
+    variables = json_object_field("Variables", "A JSON object.")
+    context = json_object_field("Context", "What the agent would send as context (untrusted).")
+    ip = forms.GenericIPAddressField(label="Client IP", initial="127.0.0.1")
+    at = forms.DateTimeField(label="Time", required=False, input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+                             widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+                             help_text="Empty: now.")
+    tz = forms.ChoiceField(label="Time zone of that time", choices=[(tz, tz) for tz in TIMEZONES])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["schema"].choices = [(s, s) for s in Schema.objects.values_list("name", flat=True)]
+        self.fields["agent"].choices = [("", "— typed subject —")] + [
+            (p.name, f"{p.name} ({p.kind}{', suspended' if not p.is_active else ''})")
+            for p in Principal.objects.order_by("name")
+        ]
+
+    def clean_variables(self) -> dict[str, Any]:
+        return parse_json_object(self, "variables")
+
+    def clean_context(self) -> dict[str, Any]:
+        return parse_json_object(self, "context")
+
+    def clean_subject(self) -> dict[str, Any]:
+        return parse_json_object(self, "subject")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not data.get("agent") and not data.get("subject") and "subject" not in self.errors:
+            self.add_error("agent", "Choose an agent or type a subject.")
+        subject = data.get("subject") or {}
+        if subject and not data.get("agent") and not str(subject.get("name") or "").strip():
+            self.add_error("subject", 'The typed subject needs at least a "name".')
+        return data
+
+
+def _subject(data: dict[str, Any]) -> Any:
+    if data.get("agent"):
+        principal = Principal.objects.get(name=data["agent"])
+        return engine.Subject(name=principal.name, kind=principal.kind, groups=tuple(principal.groups),
+                              attributes=dict(principal.attributes), claims={})
+    typed = data["subject"]
+    groups = typed.get("groups") or []
+    return engine.Subject(
+        name=str(typed.get("name")), kind=str(typed.get("kind") or "ai"),
+        groups=tuple(str(g) for g in (groups if isinstance(groups, list) else [groups])),
+        attributes=dict(typed.get("attributes") or {}), claims=dict(typed.get("claims") or {}),
+    )
+
+
+def _policy_version(schema: Schema, choice: str) -> PolicyVersion | None:
+    choice = (choice or "active").strip().lower()
+    if choice == "active":
+        return schema.active_policy
+    if choice == "draft":
+        return drafts.open_version(schema)
+    return schema.policy_versions.filter(number=int(choice)).first() if choice.isdigit() else None
+
+
+def simulate(schema: Schema, version: PolicyVersion, data: dict[str, Any]) -> dict[str, Any]:
+    """The engine's decision for the form's request, as the check would compute it (minus rate limits)."""
+    bundle = schema_bundle(schema.latest_version)
+    if version.status == PolicyVersion.Status.APPROVED:
+        policy = compiled_policy(version, bundle)
+    else:  # drafts change; compile the current text, uncached
+        policy = engine.compile_policy(version.document, schema=bundle)
+    caps = engine.Limits(**settings.GQLGOV_HARD_CAPS)
+    analysis = engine.analyze(
+        bundle,
+        data["query"],
+        operation_name=data.get("operation_name") or None,
+        variables=data.get("variables") or {},
+        limits=engine.AnalysisLimits(max_document_bytes=settings.GQLGOV_MAX_DOCUMENT_BYTES, caps=caps),
+        default_list_size=settings.GQLGOV_DEFAULT_LIST_SIZE,
+        mutation_base_cost=settings.GQLGOV_MUTATION_BASE_COST,
+    )
+    at = data.get("at")
+    if at is None:
+        now = timezone.now()
+    else:
+        now = (at.replace(tzinfo=None).replace(tzinfo=ZoneInfo(data.get("tz") or "UTC"))).astimezone(UTC)
+    decision = engine.decide(
+        policy, analysis, subject=_subject(data),
+        request=engine.RequestContext(ip=data["ip"], now=now, context=data.get("context") or {}), caps=caps,
+    )
+    return {**decision.as_dict(), "at": now}
+
+
+@roles.requires(roles.VIEW)
+def simulator(request):
+    """GET with parameters pre-fills the form (links from operation pages); POST simulates."""
+    if request.method == "POST":
+        form = SimulatorForm(request.POST)
+    else:
+        initial = {key: request.GET[key] for key in ("schema", "version", "agent", "query", "variables")
+                   if key in request.GET}
+        form = SimulatorForm(initial={"version": "active", "ip": "127.0.0.1", "tz": "UTC", **initial})
+    result = error = version = None
+    if request.method == "POST" and form.is_valid():
+        schema = Schema.objects.select_related("latest_version", "active_policy").get(name=form.cleaned_data["schema"])
+        version = _policy_version(schema, form.cleaned_data["version"])
+        if schema.latest_version is None:
+            error = f"{schema.name} has no schema version."
+        elif version is None:
+            form.add_error("version", f'{schema.name} has no such policy version ("active", "draft" or a number).')
+        else:
+            try:
+                result = simulate(schema, version, form.cleaned_data)
+            except engine.PolicyValidationError as exc:
+                error = f"Policy v{version.number} does not compile: " + "; ".join(
+                    f"{e.get('rule') or '-'} {e.get('field')}: {e.get('message')}" for e in exc.errors[:10])
+    return render_page(request, "gqlgov/simulator.html", "Simulator", {
+        "form": form, "result": result, "error": error, "version": version, "crumbs": [("Simulator", None)],
+    })

@@ -1,0 +1,36 @@
+"""The custom admin pages, mounted by GqlgovAdminSite.get_urls under /admin/ (names: admin:gqlgov_*)."""
+
+from django.urls import path
+
+from policies.ui import agents, exports, review, schemas, simulator
+
+
+def custom_urls(site):
+    def page(route, view, name):
+        return path(route, site.admin_view(view), name=f"gqlgov_{name}")
+
+    return [
+        page("schemas/", schemas.schema_list, "schemas"),
+        page("schemas/register/", schemas.schema_register_view, "schema_register"),
+        page("schemas/<slug:name>/", schemas.schema_detail, "schema"),
+        page("schemas/<slug:name>/versions/<int:number>/", schemas.schema_version, "schema_version"),
+        page("schemas/<slug:name>/diff/", schemas.schema_diff, "schema_diff"),
+        page("schemas/<slug:name>/operations/<str:operation>/", schemas.operation_detail, "operation"),
+        page("schemas/<slug:name>/operations/<str:operation>/rules/add/", schemas.rule_add, "rule_add"),
+        page("schemas/<slug:name>/operations/<str:operation>/rules/<str:rule_id>/edit/", schemas.rule_edit,
+             "rule_edit"),
+        page("schemas/<slug:name>/operations/<str:operation>/rules/<str:rule_id>/delete/", schemas.rule_delete_view,
+             "rule_delete"),
+        page("schemas/<slug:name>/policy/<int:number>/", review.policy_detail, "policy"),
+        page("schemas/<slug:name>/policy/<int:number>/<str:action>/", review.policy_action, "policy_action"),
+        page("reviews/", review.review_list, "reviews"),
+        page("simulator/", simulator.simulator, "simulator"),
+        page("agent/<slug:name>/", agents.agent_detail, "agent"),
+        page("agent/<slug:name>/status/<str:change>/", agents.agent_status, "agent_status"),
+        page("agent/<slug:name>/tokens/issue/", agents.token_issue, "token_issue"),
+        page("agent/<slug:name>/tokens/<int:token_id>/revoke/", agents.token_revoke, "token_revoke"),
+        page("agent/<slug:name>/tokens/<int:token_id>/rotate/", agents.token_rotate, "token_rotate"),
+        page("exports/", exports.export_overview, "exports"),
+        page("exports/targets/<int:target_id>/<str:action>/", exports.target_action, "export_action"),
+        page("exports/runs/<int:run_id>/", exports.run_detail, "export_run"),
+    ]

@@ -1,0 +1,102 @@
+"""Hostile input: every class of the corpus is decided fast and never raises; any document and
+variables give a deterministic decision."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from policies.engine import DEFAULT_CAPS, AnalysisLimits, analyze, decide, redact
+from policies.engine.hostile import hostile_corpus
+
+from .factories import example_policy, office_request, shop, support_bot
+
+CORPUS = hostile_corpus()
+# The benchmark holds each case to 250 ms; tests on a busy CI machine get twice that.
+TIME_BOUND_S = 0.5
+
+
+def full_check(query: str, variables: Any, operation_name: str | None = None) -> dict[str, Any]:
+    policy = example_policy()
+    analysis = analyze(
+        shop(), query, operation_name=operation_name, variables=variables, limits=AnalysisLimits()
+    )
+    decision = decide(policy, analysis, subject=support_bot(), request=office_request(), caps=DEFAULT_CAPS)
+    redact(shop(), analysis, variables, policy.sensitive_globs)
+    return decision.as_dict()
+
+
+@pytest.mark.parametrize(("name", "query", "variables"), CORPUS, ids=[case[0] for case in CORPUS])
+def test_hostile_input_is_decided_quickly_without_an_exception(name: str, query: str, variables: Any) -> None:
+    full_check(query, variables)  # warm caches shared across checks, as a running server has them
+
+    started = time.perf_counter()
+    decision = full_check(query, variables)
+    elapsed = time.perf_counter() - started
+
+    assert decision["decision"] in ("allow", "deny")
+    assert elapsed < TIME_BOUND_S, f"{name} took {elapsed * 1000:.0f} ms"
+
+
+def test_hundreds_of_named_operations_are_validated_quickly_when_one_is_selected() -> None:
+    query = " ".join(f"query Q{i} {{ order(id: {i}) {{ id }} }}" for i in range(600))
+
+    started = time.perf_counter()
+    decision = full_check(query, None, operation_name="Q5")
+
+    assert decision["operation"]["name"] == "Q5"
+    assert [(r["code"], r["limit"]) for r in decision["reasons"]] == [("TOKEN_LIMIT", 2000)]  # the policy's
+    assert time.perf_counter() - started < TIME_BOUND_S
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+graphql_fragments = st.sampled_from(
+    [
+        "{",
+        "}",
+        "(",
+        ")",
+        ":",
+        "$v",
+        "...",
+        "on",
+        "query",
+        "mutation",
+        "fragment F",
+        "orders",
+        "order(id: 1)",
+        "customer",
+        "ssn",
+        "edges",
+        "node",
+        "first: 5",
+        "@skip(if: true)",
+        "__schema",
+        "__typename",
+        "Customer",
+        "a:",
+        " ",
+    ]
+)
+documents = st.one_of(st.text(max_size=200), st.lists(graphql_fragments, max_size=40).map(" ".join))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    query=documents,
+    variables=st.none() | st.dictionaries(st.sampled_from(["v", "n", "in"]), json_values, max_size=3),
+)
+def test_any_document_and_variables_give_a_deterministic_decision(
+    query: str, variables: dict[str, Any] | None
+) -> None:
+    assert full_check(query, variables) == full_check(query, variables)
