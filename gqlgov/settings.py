@@ -138,6 +138,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+# The admin UI's stylesheet and script (gqlgov is not an app, so list its static folder).
+STATICFILES_DIRS = [BASE_DIR / "gqlgov" / "static"]
 # The embedded SQLite database and collected static files live here; create it on first start.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
@@ -179,6 +181,8 @@ GQLGOV_POLICY_REFRESH_S = env.float("GQLGOV_POLICY_REFRESH_S", default=1.0)
 GQLGOV_DENIED_CHECKS_PER_MINUTE = env.int("GQLGOV_DENIED_CHECKS_PER_MINUTE", default=300)
 # When Redis is unreachable: refuse checks with 503 (false, the default) or admit them unlimited (true).
 GQLGOV_RATE_LIMIT_FAIL_OPEN = env.bool("GQLGOV_RATE_LIMIT_FAIL_OPEN", default=False)
+# Prefix of the rate-limit keys in Redis (lets several deployments share one Redis).
+GQLGOV_RATE_LIMIT_KEY_PREFIX = env.str("GQLGOV_RATE_LIMIT_KEY_PREFIX", default="gqlgov:rl:")
 
 # --- Decision records and hot-path caches (policies/recorder.py, agents/identity_cache.py) ---
 # Append decision records to a Redis Stream before answering, drained into the database in

@@ -10,5 +10,9 @@ from policies.ratelimit import Limiter, LocalLimiter, RedisLimiter, redis_client
 @lru_cache(maxsize=1)
 def get_limiter() -> Limiter:
     if settings.REDIS_URL:
-        return RedisLimiter(redis_client_for_limiter(settings.REDIS_URL), fail_open=settings.GQLGOV_RATE_LIMIT_FAIL_OPEN)
+        return RedisLimiter(
+            redis_client_for_limiter(settings.REDIS_URL),
+            fail_open=settings.GQLGOV_RATE_LIMIT_FAIL_OPEN,
+            key_prefix=settings.GQLGOV_RATE_LIMIT_KEY_PREFIX,
+        )
     return LocalLimiter()

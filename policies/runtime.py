@@ -162,3 +162,10 @@ def analysis_cache() -> BoundedCache[Any]:
 def forget_active_versions() -> None:
     """Drops the cached active-version pointers so this process sees a change at once."""
     _pointers.clear()
+
+
+def clear_caches() -> None:
+    """Forgets every cached schema, policy and analysis (tests; a process that must free memory)."""
+    for cache in (_bundles, _policies, _analyses):
+        cache.clear()
+    forget_active_versions()

@@ -1,18 +1,24 @@
-"""Shared fixtures: typed factories for identities and an authenticated API client."""
+"""Shared fixtures: typed factories for identities, an API client, and per-test isolation.
+
+Django is imported lazily so the pure engine and limiter tests also run with `-p no:django`.
+"""
+
+import uuid
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
 
-from agents.models import Principal
-from agents.services import principal_create, token_issue
 from tests.fixtures.oidc_provider import oidc_provider, oidc_settings  # noqa: F401
 
-def make_principal(name: str = "support-bot", kind: str = "ai", **fields) -> Principal:
+
+def make_principal(name: str = "support-bot", kind: str = "ai", **fields):
+    from agents.services import principal_create
+
     return principal_create(actor="test", name=name, kind=kind, **fields)
 
 
-def issue_token_for(principal: Principal, **fields) -> str:
+def issue_token_for(principal, **fields) -> str:
+    from agents.services import token_issue
+
     _token, plaintext = token_issue(actor="test", principal=principal, **fields)
     return plaintext
 
@@ -21,13 +27,33 @@ def bearer(token: str) -> dict[str, str]:
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 
+@pytest.fixture(autouse=True)
+def _isolated_runtime(request):
+    """Each Django test starts with empty per-process caches and its own rate-limit keys."""
+    if not request.config.pluginmanager.hasplugin("django"):
+        yield
+        return
+    settings_fixture = request.getfixturevalue("settings")
+    from policies.limiter import get_limiter
+    from policies.runtime import clear_caches
+
+    settings_fixture.GQLGOV_RATE_LIMIT_KEY_PREFIX = f"test:{uuid.uuid4().hex}:"
+    get_limiter.cache_clear()
+    clear_caches()
+    yield
+    get_limiter.cache_clear()
+    clear_caches()
+
+
 @pytest.fixture
-def client() -> Client:
+def client():
+    from django.test import Client
+
     return Client(raise_request_exception=False)
 
 
 @pytest.fixture
-def agent(db) -> Principal:
+def agent(db):
     return make_principal("support-bot", "ai", groups=["support"], attributes={"team": "support"})
 
 
@@ -38,9 +64,13 @@ def agent_token(agent) -> str:
 
 @pytest.fixture
 def staff_user(db):
+    from django.contrib.auth import get_user_model
+
     return get_user_model().objects.create_user("alice", password="correct-horse-battery", is_staff=True)
 
 
 @pytest.fixture
 def superuser(db):
+    from django.contrib.auth import get_user_model
+
     return get_user_model().objects.create_superuser("root", password="correct-horse-battery")

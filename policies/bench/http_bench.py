@@ -78,7 +78,7 @@ def run_load(base: str, load: Load, *, concurrency: int, duration_s: float, work
         lines = [f"wrk.method = {_lua_string(load.method)}"]
         if load.body:
             lines.append(f"wrk.body = {_lua_string(load.body)}")
-        lines += [f"wrk.headers[{_lua_string(name)}] = {_lua_string(value)}" for name, value in load.headers.items()]
+        lines += [f"wrk.headers[ {_lua_string(name)} ] = {_lua_string(value)}" for name, value in load.headers.items()]
         script.write_text("\n".join(lines) + _WRK_DONE)
         threads = max(1, min(2, concurrency))
         command = [wrk, f"-t{threads}", f"-c{concurrency}", f"-d{max(1, round(duration_s))}s", "--timeout", "5s",

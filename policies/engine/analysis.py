@@ -317,24 +317,34 @@ def _validate(request: AnalysisRequest, document: DocumentNode) -> list[Reason]:
     return [reasons.validation_failed(_located(error)) for error in errors]
 
 
+# Schema coordinate -> the first response path that selects it.
+_Coordinates = dict[str, Path]
+
+
 @dataclass(slots=True)
 class _Measure:
-    """Depth, aliases, directives, cost and coordinates of a selection (paths relative to it)."""
+    """Depth, aliases, directives and cost of a selection."""
 
     depth: int = 0
     aliases: int = 0
     directives: int = 0
     cost: float = 0.0
-    coordinates: dict[str, Path] = field(default_factory=dict)
 
     def add(self, other: _Measure, cost_factor: float = 1.0) -> None:
         self.depth = max(self.depth, other.depth)
         self.aliases += other.aliases
         self.directives += other.directives
         self.cost += other.cost * cost_factor
-        coordinates = self.coordinates
-        for coordinate, path in other.coordinates.items():
-            coordinates.setdefault(coordinate, path)
+
+
+@dataclass(slots=True)
+class _FragmentMeasure(_Measure):
+    """A fragment's measure and the coordinates it selects, paths relative to its spread."""
+
+    coordinates: _Coordinates = field(default_factory=dict)
+
+
+_LEAF = _Measure()  # what a field without a selection set contains (never mutated)
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,7 +376,7 @@ class _Walker:
         self.fragments = fragments
         self.variables = variables
         self.default_list_size = default_list_size
-        self.fragment_measures: dict[tuple[str, _Sizing | None], _Measure] = {}
+        self.fragment_measures: dict[tuple[str, _Sizing | None], _FragmentMeasure] = {}
         self.in_progress: set[tuple[str, _Sizing | None]] = set()
 
     def measure_root(
@@ -388,7 +398,8 @@ class _Walker:
         )
         root_fields = []
         for (_, key), group in groups.items():
-            measure, arguments = self._measure_field(group, key, None)
+            coordinates: _Coordinates = {}
+            measure, arguments = self._measure_field(group, key, None, coordinates, ())
             total.add(measure)
             name = group.nodes[0].name.value
             root_fields.append(
@@ -397,7 +408,7 @@ class _Walker:
                     response_key=key,
                     operation=f"{operation_type}.{name}",
                     arguments=arguments,
-                    coordinates=measure.coordinates,
+                    coordinates=coordinates,
                 )
             )
         return tuple(root_fields), total
@@ -458,18 +469,28 @@ class _Walker:
         return directives
 
     def _measure_selections(
-        self, parent: GraphQLNamedType | None, selections: Sequence[SelectionNode], sizing: _Sizing | None
+        self,
+        parent: GraphQLNamedType | None,
+        selections: Sequence[SelectionNode],
+        sizing: _Sizing | None,
+        coordinates: _Coordinates,
+        path: Path,
     ) -> _Measure:
+        """The measure of `selections` at `path`; the coordinates they select go to `coordinates`."""
         groups: dict[tuple[str, str], _FieldGroup] = {}
         spreads: dict[str, bool] = {}
         measure = _Measure(directives=self._collect(parent, selections, False, groups, spreads, None))
         for (_, key), group in groups.items():
-            measure.add(self._measure_field(group, key, sizing)[0])
+            measure.add(self._measure_field(group, key, sizing, coordinates, path)[0])
         for name, skipped in spreads.items():
-            measure.add(self._measure_fragment(name, sizing), 0.0 if skipped else 1.0)
+            fragment = self._measure_fragment(name, sizing)
+            measure.add(fragment, 0.0 if skipped else 1.0)
+            for coordinate, relative in fragment.coordinates.items():
+                if coordinate not in coordinates:
+                    coordinates[coordinate] = path + relative
         return measure
 
-    def _measure_fragment(self, name: str, sizing: _Sizing | None) -> _Measure:
+    def _measure_fragment(self, name: str, sizing: _Sizing | None) -> _FragmentMeasure:
         key = (name, sizing)
         measured = self.fragment_measures.get(key)
         if measured is not None:
@@ -477,22 +498,36 @@ class _Walker:
         fragment = self.fragments.get(name)
         if fragment is None or key in self.in_progress:
             # An unknown fragment or a cycle: validation reports it; measure it as empty.
-            return _Measure()
+            return _FragmentMeasure()
         self.in_progress.add(key)
-        measured = self._measure_selections(
+        coordinates: _Coordinates = {}
+        inner = self._measure_selections(
             self.bundle.schema.get_type(fragment.type_condition.name.value),
             fragment.selection_set.selections,
             sizing,
+            coordinates,
+            (),
         )
-        measured.directives += len(fragment.directives or ())
+        measured = _FragmentMeasure(
+            inner.depth,
+            inner.aliases,
+            inner.directives + len(fragment.directives or ()),
+            inner.cost,
+            coordinates,
+        )
         self.in_progress.discard(key)
         self.fragment_measures[key] = measured
         return measured
 
     def _measure_field(
-        self, group: _FieldGroup, key: str, sizing: _Sizing | None
+        self,
+        group: _FieldGroup,
+        key: str,
+        sizing: _Sizing | None,
+        coordinates: _Coordinates,
+        path: Path,
     ) -> tuple[_Measure, dict[str, Any]]:
-        """The measure of one merged field (coordinates prefixed with `key`) and its arguments."""
+        """The measure of one merged field under `path`, and its arguments."""
         first = group.nodes[0]
         name = first.name.value
         info = self.bundle.field_info(group.parent, name) if group.parent is not None else None
@@ -506,8 +541,18 @@ class _Walker:
                 arguments.setdefault(arg, default)
         own_size = _expected_size(info.list_size, arguments) if info and info.list_size else None
         child_sizing = _child_sizing(info, own_size, name, sizing)
-        children = [s for node in group.nodes if node.selection_set for s in node.selection_set.selections]
-        child = self._measure_selections(info.type if info else None, children, child_sizing)
+        here = (*path, key)
+        for coordinate in info.coordinates if info else ():
+            if coordinate not in coordinates:
+                coordinates[coordinate] = here
+        children = [
+            s for node in group.nodes if node.selection_set is not None for s in node.selection_set.selections
+        ]
+        child = (
+            self._measure_selections(info.type if info else None, children, child_sizing, coordinates, here)
+            if children
+            else _LEAF
+        )
 
         measure = _Measure(
             depth=1 + child.depth,
@@ -521,11 +566,6 @@ class _Walker:
                 size = next((s for s in (upstream, own_size) if s is not None), None)
                 count = float(self.default_list_size if size is None else size)
             measure.cost = count * (info.weight + child.cost) + self._arguments_cost(info, provided)
-        coordinates = measure.coordinates
-        for coordinate in info.coordinates if info else ():
-            coordinates.setdefault(coordinate, (key,))
-        for coordinate, path in child.coordinates.items():
-            coordinates.setdefault(coordinate, (key, *path))
         return measure, arguments
 
     def _arguments_cost(self, info: FieldInfo, provided: Mapping[str, Any]) -> float:

@@ -34,7 +34,7 @@ from graphql import (
 )
 from graphql.validation.validate import validate_sdl
 
-from .values import MISSING, to_json
+from .values import to_json
 
 COST_DIRECTIVE = "cost"
 LIST_SIZE_DIRECTIVE = "listSize"
@@ -101,16 +101,19 @@ class SchemaBundle:
     sensitive_arguments: frozenset[str]  # "Type.field.argument" and "Input.field" marked @sensitive
     lenient: bool
     diagnostics: list[str]
-    # Filled lazily by field_info(); a race only computes the same entry twice.
-    _field_infos: dict[tuple[str, str], FieldInfo | None] = field(default_factory=dict, repr=False)
+    # Filled lazily by field_info() with fields that exist (so bounded by the schema, whatever
+    # names documents invent); a race only computes the same entry twice.
+    _field_infos: dict[tuple[str, str], FieldInfo] = field(default_factory=dict, repr=False)
 
     def field_info(self, parent: GraphQLNamedType, name: str) -> FieldInfo | None:
         """The field `name` of `parent` (meta fields included), or None if it has no such field."""
         key = (parent.name, name)
-        info = self._field_infos.get(key, MISSING)
-        if info is MISSING:
-            info = self._field_infos[key] = self._make_field_info(parent, name)
-        return info  # type: ignore[return-value]
+        info = self._field_infos.get(key)
+        if info is None:
+            info = self._make_field_info(parent, name)
+            if info is not None:
+                self._field_infos[key] = info
+        return info
 
     def _make_field_info(self, parent: GraphQLNamedType, name: str) -> FieldInfo | None:
         definition = _field_definition(self.schema, parent, name)

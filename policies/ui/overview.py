@@ -16,7 +16,7 @@ from policies.ui.common import render_page
 from policies.ui.exports import export_models
 
 CHART_HOURS = 24
-CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 720, 170, 28
+CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 1000, 170, 28
 SERIES = (("allow", "var(--gg-allow)"), ("pending_approval", "var(--gg-pending)"), ("deny", "var(--gg-deny)"))
 # Reasons of at most this many recent denies are counted for "top deny reasons".
 MAX_DENIES_SCANNED = 20000
@@ -48,7 +48,7 @@ def decision_chart(since, now) -> dict[str, Any]:
             y -= height
             bars.append({"x": round(x, 1), "y": round(y, 1), "w": round(slot - 2, 1), "h": round(height, 1),
                          "fill": colour, "title": f"{timezone.localtime(hour):%H:00} {series}: {value}"})
-        if index % 3 == 0:
+        if index % 3 == 0 and index < CHART_HOURS:
             labels.append({"x": round(x + slot / 2, 1), "text": f"{timezone.localtime(hour):%H:%M}"})
     totals = Counter()
     for c in counts.values():

@@ -73,3 +73,6 @@ def shop(db):
 def support_bot(db):
     return principal_create(actor="test", name="support-bot", kind="ai", groups=["support"],
                             attributes={"team": "support"})
+
+
+from tests.ui.browser import chromium, idp, sign_in  # noqa: E402, F401

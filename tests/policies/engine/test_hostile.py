@@ -96,7 +96,48 @@ documents = st.one_of(st.text(max_size=200), st.lists(graphql_fragments, max_siz
     query=documents,
     variables=st.none() | st.dictionaries(st.sampled_from(["v", "n", "in"]), json_values, max_size=3),
 )
-def test_any_document_and_variables_give_a_deterministic_decision(
+def test_any_document_and_variables_give_a_deterministic_decision_and_passing_suggestions(
     query: str, variables: dict[str, Any] | None
 ) -> None:
-    assert full_check(query, variables) == full_check(query, variables)
+    decision = full_check(query, variables)
+
+    assert full_check(query, variables) == decision
+    for hint in decision["hints"]:
+        assert full_check(hint["query"], variables)["decision"] == "allow"
+
+
+def _selection(fields: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.lists(fields, min_size=1, max_size=4).map(lambda items: "{ " + " ".join(items) + " }")
+
+
+customer_fields: st.SearchStrategy[str] = st.deferred(
+    lambda: (
+        st.sampled_from(["id", "name", "ssn", "cardNumber", "email", "__typename"])
+        | st.builds(
+            "orders(first: {}) {{ edges {{ node {} }} }}".format, st.integers(0, 60), _selection(order_fields)
+        )
+    )
+)
+order_fields: st.SearchStrategy[str] = st.deferred(
+    lambda: (
+        st.sampled_from(["id", "total", "status", "lines { sku }"])
+        | _selection(customer_fields).map("customer {}".format)
+    )
+)
+root_fields = st.one_of(
+    _selection(customer_fields).map("customer(id: 1) {}".format),
+    _selection(order_fields).map("order(id: 2) {}".format),
+    _selection(customer_fields).map("node(id: 3) {{ ... on Customer {} }}".format),
+    st.just("s: __schema { queryType { name } }"),
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(roots=st.lists(root_fields, min_size=1, max_size=3))
+def test_suggested_queries_for_valid_shop_documents_always_pass(roots: list[str]) -> None:
+    query = "{ " + " ".join(f"r{i}: {root}" for i, root in enumerate(roots)) + " }"
+
+    decision = full_check(query, None)
+
+    for hint in decision["hints"]:
+        assert full_check(hint["query"], None)["decision"] == "allow"

@@ -1,0 +1,127 @@
+"""Rate limits and cost budgets on POST /api/v1/check (Redis when REDIS_URL is set, else in-process)."""
+
+import json
+
+import pytest
+
+from policies.limiter import get_limiter
+from policies.models import Decision
+from tests.conftest import bearer
+from tests.policies.conftest import activate_policy
+
+pytestmark = pytest.mark.django_db
+
+ORDERS = "{ orders(first: 5) { edges { node { id customer { name } } } } }"  # cost 16
+CHEAP = "{ orders(first: 1) { totalCount } }"  # cost 1
+
+POLICY = """
+schema: shop
+defaults:
+  rate_limits: [{{requests: 100, per: minute}}]
+rules:
+  - id: reads
+    effect: allow
+    subjects: {{groups: [support]}}
+    operations: ["query.*"]
+    rate_limits: [{rule_limits}]
+  - {{id: no-deletes, effect: deny, subjects: {{kinds: [ai]}}, operations: ["mutation.deleteOrder"]}}
+"""
+
+
+def with_limits(shop_schema, rule_limits: str):
+    return activate_policy(POLICY.format(rule_limits=rule_limits))
+
+
+def check(client, token, query=ORDERS):
+    return client.post("/api/v1/check", data=json.dumps({"query": query}), content_type="application/json",
+                       **bearer(token))
+
+
+def test_allowed_check_reports_the_tightest_limit_and_headers(client, shop_schema, agent_token):
+    with_limits(shop_schema, "{requests: 5, per: minute}")
+    response = check(client, agent_token)
+    body = response.json()
+    assert body["decision"] == "allow"
+    assert body["rate_limit"]["policy"] == "reads/requests"
+    assert body["rate_limit"]["limit"] == 5
+    assert body["rate_limit"]["remaining"] == 4
+    assert '"reads/requests";q=5;w=60' in response["RateLimit-Policy"]
+    assert '"reads/requests";r=4' in response["RateLimit"]
+
+
+def test_request_limit_refuses_with_429_retry_after_and_both_shapes(client, shop_schema, agent_token):
+    with_limits(shop_schema, "{requests: 2, per: minute}")
+    assert check(client, agent_token).status_code == 200
+    assert check(client, agent_token).status_code == 200
+    response = check(client, agent_token)
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) >= 1
+    body = response.json()
+    assert body["decision"] == "deny"
+    assert body["reasons"][-1]["code"] == "RATE_LIMITED"
+    assert body["reasons"][-1]["rule"] == "reads/requests"
+    assert body["error"]["code"] == "RATE_LIMITED"
+    assert body["error"]["details"]["limit"] == 2
+    assert body["error"]["details"]["retry_after_s"] > 0
+    assert Decision.objects.filter(decision="deny").count() == 1
+
+
+def test_cost_budget_charges_the_document_cost(client, shop_schema, agent_token):
+    with_limits(shop_schema, "{cost: 40, per: hour}")
+    assert check(client, agent_token).status_code == 200  # 16
+    assert check(client, agent_token).status_code == 200  # 32
+    response = check(client, agent_token)  # 48 > 40
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "COST_BUDGET_EXCEEDED"
+    assert check(client, agent_token, CHEAP).status_code == 200  # 33: still fits
+
+
+def test_document_costlier_than_a_whole_budget_is_denied_with_200_and_not_charged(client, shop_schema, agent_token):
+    with_limits(shop_schema, "{cost: 10, per: minute}")
+    response = check(client, agent_token)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["decision"] == "deny"
+    assert [r["code"] for r in body["reasons"]] == ["COST_LIMIT"]
+    assert body["reasons"][0]["limit"] == 10
+    cheap = check(client, agent_token, CHEAP).json()
+    assert cheap["decision"] == "allow"
+    assert cheap["rate_limit"]["remaining"] == 9
+
+
+def test_denied_checks_do_not_consume_the_budget(client, shop_schema, agent_token):
+    with_limits(shop_schema, "{requests: 2, per: minute}")
+    for _ in range(3):
+        assert check(client, agent_token, 'mutation { deleteOrder(id: "1") }').json()["decision"] == "deny"
+    assert check(client, agent_token).json()["rate_limit"]["remaining"] == 1
+
+
+def test_denied_checks_have_their_own_ceiling(client, shop_schema, agent_token, settings):
+    settings.GQLGOV_DENIED_CHECKS_PER_MINUTE = 2
+    with_limits(shop_schema, "{requests: 50, per: minute}")
+    deny = 'mutation { deleteOrder(id: "1") }'
+    assert check(client, agent_token, deny).status_code == 200
+    assert check(client, agent_token, deny).status_code == 200
+    response = check(client, agent_token, deny)
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "RATE_LIMITED"
+
+
+def test_unreachable_redis_fails_closed_with_503(client, shop_schema, agent_token, settings):
+    with_limits(shop_schema, "{requests: 5, per: minute}")
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    get_limiter.cache_clear()
+    response = check(client, agent_token)
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "RATE_LIMITER_UNAVAILABLE"
+    assert int(response["Retry-After"]) >= 1
+
+
+def test_unreachable_redis_can_fail_open(client, shop_schema, agent_token, settings):
+    with_limits(shop_schema, "{requests: 5, per: minute}")
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    settings.GQLGOV_RATE_LIMIT_FAIL_OPEN = True
+    get_limiter.cache_clear()
+    response = check(client, agent_token)
+    assert response.status_code == 200
+    assert response.json()["decision"] == "allow"
