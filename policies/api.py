@@ -2,7 +2,7 @@ import uuid
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from agents.audit import actor_for_principal
 from agents.auth import AgentAuth, StaffAuth
@@ -84,7 +84,7 @@ def _version_out(version, created: bool) -> dict[str, Any]:
 def register_schema_version(request: HttpRequest, name: str, payload: SchemaVersionIn):
     """Registers SDL as a new schema version (201), or returns the identical existing one (200)."""
     version, created = schema_register(actor=actor_for_principal(request.identity.principal), name=name, sdl=payload.sdl)
-    return (201 if created else 200), _version_out(version, created)
+    return Status(201 if created else 200, _version_out(version, created))
 
 
 @router.get("/schemas/{name}", auth=StaffAuth(), response=SchemaVersionOut, operation_id="get_schema")

@@ -131,6 +131,7 @@ def policy_approve(*, approver, version: PolicyVersion) -> PolicyVersion:
         ).update(status=PolicyVersion.Status.APPROVED, approver=approver, decided_at=timezone.now())
         if not claimed:
             raise Conflict("NOT_APPROVABLE", f"Version {version.number} is {version.status}, not a draft.")
+        version.refresh_from_db()  # the exporter checks the (now approved) status
         _activate(version, actor=actor_for_user(approver), action="policy.approved")
     version.refresh_from_db()
     return version

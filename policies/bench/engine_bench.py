@@ -55,7 +55,7 @@ def bench_policy_document(schema_name: str, *, rate_limits: bool, extra_rules: l
     }
     if rate_limits:
         # Generous enough never to refuse during a run; still one real Redis round trip per check.
-        defaults["rate_limits"] = [{"requests": 100_000_000, "per": "minute"}, {"cost": 1_000_000_000, "per": "minute"}]
+        defaults["rate_limits"] = [{"requests": 10_000_000, "per": "hour"}, {"cost": 1_000_000_000, "per": "day"}]
     rules = [*extra_rules, {"id": "bench-reads", "effect": "allow", "subjects": {"groups": [BENCH_GROUP]},
                             "operations": ["query.*"], "fields": {"deny": ["*.password"]}}]
     return {"schema": schema_name, "defaults": defaults, "sensitive_arguments": ["*.password", "*.token"],

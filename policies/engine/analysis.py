@@ -232,7 +232,7 @@ def _analyze_document(request: AnalysisRequest) -> Analysis:
         root_fields=len(root_fields),
         tokens=document.token_count,
         directives=measured.directives,
-        cost=measured.cost + base_cost,
+        cost=_bounded_cost(measured.cost + base_cost),
     )
     over_caps = [
         reasons.limit_exceeded(dimension, cap, metrics.for_dimension(dimension), None)
@@ -606,6 +606,15 @@ def _literally_skipped(directives: tuple[DirectiveNode, ...] | None) -> bool:
     return False
 
 
+# Costs beyond this (2**53, the largest integer JSON readers keep exact) are reported as it;
+# no budget comes near, and it keeps infinities and NaN out of metrics.
+COST_CEILING = float(2**53)
+
+
+def _bounded_cost(cost: float) -> float:
+    return cost if cost <= COST_CEILING else COST_CEILING  # NaN fails the test too
+
+
 def _expected_size(list_size: ListSize, arguments: Mapping[str, Any]) -> float | None:
     """The largest slicing argument given (a list argument counts its items), else assumedSize."""
     sizes: list[float] = []
@@ -613,13 +622,25 @@ def _expected_size(list_size: ListSize, arguments: Mapping[str, Any]) -> float |
         value: Any = arguments
         for step in path:
             value = value.get(step) if isinstance(value, dict) else None
-        if isinstance(value, list):
-            sizes.append(len(value))
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            sizes.append(max(float(value), 0.0))
+        size = _size_of(value)
+        if size is not None:
+            sizes.append(size)
     if sizes:
         return max(sizes)
     return list_size.assumed_size
+
+
+def _size_of(value: Any) -> float | None:
+    """A slicing argument's value as a list size, or None when it gives none."""
+    if isinstance(value, list):
+        return float(len(value))
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    # Numbers a JSON parser accepts but GraphQL would not (NaN, inf, 10**400) size the list
+    # as hugely as possible rather than raising or comparing false against every limit.
+    if value != value or value > COST_CEILING:
+        return COST_CEILING
+    return max(float(value), 0.0)
 
 
 def _child_sizing(

@@ -93,6 +93,16 @@ def hostile_corpus() -> list[HostileCase]:
             {"ids": list(range(100_000))},
         ),
         (
+            "nan_slicing_variable",
+            "query Q($n: Int) { orders(first: $n) { totalCount } }",
+            {"n": float("nan")},
+        ),
+        (
+            "astronomic_slicing_variable",
+            "query Q($n: Int) { orders(first: $n) { totalCount } }",
+            {"n": 10**400},
+        ),
+        (
             "wrong_variable_types",
             "query Q($n: Int) { orders(first: $n) { totalCount } }",
             {"n": {"no": ["t", 1]}},

@@ -158,6 +158,8 @@ class CompiledPolicy:
     introspection_allowed: bool
     default_rate_limits: tuple[RateLimit, ...]
     sensitive_globs: tuple[str, ...]
+    # The schema's operations: only these are memoised, so odd names cannot grow the index.
+    known_operations: frozenset[str] | None = None
     rules_by_id: Mapping[str, Rule] = field(init=False)
     cel_variables: frozenset[str] = field(init=False)  # those any expression reads
     _everyone: tuple[int, ...] = field(init=False)
@@ -199,7 +201,8 @@ class CompiledPolicy:
             indexes = frozenset(
                 index for index, pattern in self._operation_pattern.items() if pattern.fullmatch(operation)
             )
-            self._by_operation[operation] = indexes
+            if self.known_operations is None or operation in self.known_operations:
+                self._by_operation[operation] = indexes
         return indexes
 
     def rate_limits_of(self, rule_id: str) -> tuple[RateLimit, ...]:
@@ -465,6 +468,7 @@ def compile_policy(document: Mapping[str, Any], *, schema: SchemaBundle | None =
     """The compiled policy; raises PolicyValidationError listing every problem found.
 
     References to operations or fields the schema lacks are not errors: see stale_references.
+    With a schema, the operation index memoises that schema's operations only.
     """
     compiler = _Compiler()
     top = compiler.mapping(document, "", _TOP_KEYS)
@@ -497,6 +501,7 @@ def compile_policy(document: Mapping[str, Any], *, schema: SchemaBundle | None =
         introspection_allowed=introspection == "allow",
         default_rate_limits=default_rate_limits,
         sensitive_globs=tuple(sensitive),
+        known_operations=frozenset(schema.operations) if schema is not None else None,
     )
 
 

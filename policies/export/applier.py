@@ -32,15 +32,23 @@ STATELESS_ACTIONS = {"Sign", "Verify", "Encrypt", "Decrypt", "ReEncrypt", "Gener
 # Transient: retried by botocore (standard mode: exponential backoff with jitter) and, when
 # botocore gives up, by the Celery task. Everything else fails the run with AWS's message.
 TRANSIENT_CODES = {
-    "TooManyRequestsException", "ThrottlingException", "Throttling", "LimitExceededException",
-    "ServiceUnavailableException", "InternalFailure", "InternalServerError", "RequestTimeout",
-}  # fmt: skip
+    "TooManyRequestsException",
+    "ThrottlingException",
+    "Throttling",
+    "LimitExceededException",
+    "ServiceUnavailableException",
+    "InternalFailure",
+    "InternalServerError",
+    "RequestTimeout",
+}
 DEPLOYABLE = "deployable"
 
 
 def aws_client(service: str, *, region: str, endpoint_url: str = "", max_attempts: int = 8) -> Any:
     """A boto3 client on the standard credential chain, with botocore's standard retry mode."""
-    config = Config(retries={"mode": "standard", "max_attempts": max_attempts}, connect_timeout=5, read_timeout=30)
+    config = Config(
+        retries={"mode": "standard", "max_attempts": max_attempts}, connect_timeout=5, read_timeout=30
+    )
     return boto3.session.Session().client(
         service, region_name=region, endpoint_url=endpoint_url or None, config=config
     )
@@ -131,8 +139,21 @@ class CallRecorder:
 
 
 def _resource_of(params: dict[str, Any]) -> str:
-    keys = ("restApiId", "resourceId", "httpMethod", "stageName", "usagePlanId", "keyId", "apiKey",
-            "requestValidatorId", "modelName", "resourceArn", "name", "pathPart", "KeyId")  # fmt: skip
+    keys = (
+        "restApiId",
+        "resourceId",
+        "httpMethod",
+        "stageName",
+        "usagePlanId",
+        "keyId",
+        "apiKey",
+        "requestValidatorId",
+        "modelName",
+        "resourceArn",
+        "name",
+        "pathPart",
+        "KeyId",
+    )
     return " ".join(f"{key}={params[key]}" for key in keys if params.get(key))[:500]
 
 
@@ -153,7 +174,9 @@ class LiveState:
 
 
 def _pages(client: Any, operation: str, **params: Any) -> list[dict[str, Any]]:
-    return [item for page in client.get_paginator(operation).paginate(**params) for item in page.get("items", [])]
+    return [
+        item for page in client.get_paginator(operation).paginate(**params) for item in page.get("items", [])
+    ]
 
 
 def _owned(tags: dict[str, str] | None, target_name: str) -> bool:
@@ -180,12 +203,16 @@ def read_live(client: Any, plan: dict[str, Any], api: dict[str, Any] | None, own
         api_id = api["id"]
         for resource in _pages(client, "get_resources", restApiId=api_id, embed=["methods"], limit=500):
             live.resources[resource["path"]] = resource
-        live.validators = {v["name"]: v for v in client.get_request_validators(restApiId=api_id).get("items", [])}
+        live.validators = {
+            v["name"]: v for v in client.get_request_validators(restApiId=api_id).get("items", [])
+        }
         live.models = {m["name"]: m for m in client.get_models(restApiId=api_id).get("items", [])}
         live.stages = {s["stageName"]: s for s in client.get_stages(restApiId=api_id).get("item", [])}
     live.usage_plans = [p for p in _pages(client, "get_usage_plans") if _owned(p.get("tags"), target_name)]
     for usage_plan in live.usage_plans:
-        live.usage_plan_keys[usage_plan["id"]] = _pages(client, "get_usage_plan_keys", usagePlanId=usage_plan["id"])
+        live.usage_plan_keys[usage_plan["id"]] = _pages(
+            client, "get_usage_plan_keys", usagePlanId=usage_plan["id"]
+        )
     live.api_keys = [k for k in _pages(client, "get_api_keys") if _owned(k.get("tags"), target_name)]
     return live
 
@@ -211,7 +238,9 @@ def normalise_policy(policy: Any, api_arn_prefix: str = "") -> dict[str, Any] | 
     for statement in policy.get("Statement", []):
         statement = dict(statement)
         resources = [
-            "execute-api:/" + r.split(":", 5)[5].split("/", 1)[1] if r.startswith("arn:") and "execute-api" in r else r
+            "execute-api:/" + r.split(":", 5)[5].split("/", 1)[1]
+            if r.startswith("arn:") and "execute-api" in r
+            else r
             for r in _listify(statement.get("Resource", []))
         ]
         statement["Resource"] = sorted(resources)
@@ -225,7 +254,10 @@ def normalise_policy(policy: Any, api_arn_prefix: str = "") -> dict[str, Any] | 
                 for op, values in statement["Condition"].items()
             }
         statements.append(statement)
-    return {"Version": policy.get("Version", "2012-10-17"), "Statement": sorted(statements, key=canonical_json)}
+    return {
+        "Version": policy.get("Version", "2012-10-17"),
+        "Statement": sorted(statements, key=canonical_json),
+    }
 
 
 def desired_policy(plan: dict[str, Any], live_policy: Any) -> dict[str, Any] | None:
@@ -252,8 +284,10 @@ def _same_throttle(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
 
 def _same_quota(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
     a, b = a or {}, b or {}
-    return all(_same_number(a.get(k, 0 if k == "offset" else None), b.get(k, 0 if k == "offset" else None))
-               for k in ("limit", "period", "offset"))
+    return all(
+        _same_number(a.get(k, 0 if k == "offset" else None), b.get(k, 0 if k == "offset" else None))
+        for k in ("limit", "period", "offset")
+    )
 
 
 def _patch_number(value: Any) -> str:
@@ -295,8 +329,9 @@ class SecretSource:
 class Applier:
     """One apply (or dry run) of a plan against one API Gateway client."""
 
-    def __init__(self, client: Any, plan: dict[str, Any], *, dry_run: bool = False,
-                 secrets: SecretSource | None = None) -> None:
+    def __init__(
+        self, client: Any, plan: dict[str, Any], *, dry_run: bool = False, secrets: SecretSource | None = None
+    ) -> None:
         self.client = client
         self.plan = plan
         self.dry_run = dry_run
@@ -320,12 +355,16 @@ class Applier:
         api, owned = find_api(self.client, plan)
         if api is None:
             api = self._call(
-                "create_rest_api", f"create REST API {plan['api']['name']}", deployable=True,
-                name=plan["api"]["name"], description=self._api_description(),
-                endpointConfiguration={"types": ["REGIONAL"]}, apiKeySource="HEADER",
+                "create_rest_api",
+                f"create REST API {plan['api']['name']}",
+                deployable=True,
+                name=plan["api"]["name"],
+                description=self._api_description(),
+                endpointConfiguration={"types": ["REGIONAL"]},
+                apiKeySource="HEADER",
                 policy=canonical_json(plan["api"]["policy"]) if plan["api"]["policy"] else None,
                 tags=self._tags(),
-            )  # fmt: skip
+            )
             api.setdefault("policy", canonical_json(plan["api"]["policy"]) if plan["api"]["policy"] else None)
             api.setdefault("rootResourceId", "pending-root")
             live = LiveState(api=api, api_owned=True)
@@ -352,30 +391,47 @@ class Applier:
         return tags
 
     def _api_description(self) -> str:
-        return f"Managed by gqlgov: schema {self.plan['schema']['name']}, target {self.plan['target']['name']}"
+        return (
+            f"Managed by gqlgov: schema {self.plan['schema']['name']}, target {self.plan['target']['name']}"
+        )
 
     def _check_stage_limit(self, live: LiveState) -> None:
         stage = self.plan["stage"]["name"]
         if stage not in live.stages and len(live.stages) >= MAX_STAGES_PER_API:
-            raise PlanLimitError([Violation("stages_per_api", (
-                f"REST API {live.api['id']} already has {len(live.stages)} stages, the most API Gateway allows; "
-                f"remove one or point the target at an existing stage instead of {stage!r}."
-            ))])  # fmt: skip
+            raise PlanLimitError(
+                [
+                    Violation(
+                        "stages_per_api",
+                        (
+                            f"REST API {live.api['id']} already has {len(live.stages)} stages, "
+                            "the most API Gateway allows; "
+                            f"remove one or point the target at an existing stage instead of {stage!r}."
+                        ),
+                    )
+                ]
+            )
 
     def _api(self, live: LiveState) -> None:
         api = live.api or {}
         patches = []
         wanted = desired_policy(self.plan, api.get("policy"))
         if normalise_policy(wanted) != normalise_policy(api.get("policy")):
-            patches.append({"op": "replace", "path": "/policy", "value": canonical_json(wanted) if wanted else ""})
+            patches.append(
+                {"op": "replace", "path": "/policy", "value": canonical_json(wanted) if wanted else ""}
+            )
         if live.api_owned:
             if api.get("name") != self.plan["api"]["name"]:
                 patches.append({"op": "replace", "path": "/name", "value": self.plan["api"]["name"]})
             if api.get("description") != self._api_description():
                 patches.append({"op": "replace", "path": "/description", "value": self._api_description()})
         if patches:
-            self._call("update_rest_api", "update " + ", ".join(p["path"] for p in patches) + " of the REST API",
-                       deployable=True, restApiId=api["id"], patchOperations=patches)
+            self._call(
+                "update_rest_api",
+                "update " + ", ".join(p["path"] for p in patches) + " of the REST API",
+                deployable=True,
+                restApiId=api["id"],
+                patchOperations=patches,
+            )
 
     def _model(self, live: LiveState) -> str:
         model = self.plan["model"]
@@ -383,13 +439,25 @@ class Applier:
         existing = live.models.get(model["name"])
         schema = canonical_json(model["schema"])
         if existing is None:
-            self._call("create_model", f"create model {model['name']}", deployable=True, restApiId=api_id,
-                       name=model["name"], contentType=model["contentType"], schema=schema,
-                       description="gqlgov: a GraphQL request body with a query string")
+            self._call(
+                "create_model",
+                f"create model {model['name']}",
+                deployable=True,
+                restApiId=api_id,
+                name=model["name"],
+                contentType=model["contentType"],
+                schema=schema,
+                description="gqlgov: a GraphQL request body with a query string",
+            )
         elif json.loads(existing.get("schema") or "{}") != model["schema"]:
-            self._call("update_model", f"update the schema of model {model['name']}", deployable=True,
-                       restApiId=api_id, modelName=model["name"],
-                       patchOperations=[{"op": "replace", "path": "/schema", "value": schema}])
+            self._call(
+                "update_model",
+                f"update the schema of model {model['name']}",
+                deployable=True,
+                restApiId=api_id,
+                modelName=model["name"],
+                patchOperations=[{"op": "replace", "path": "/schema", "value": schema}],
+            )
         return model["name"]
 
     def _validator(self, live: LiveState) -> str:
@@ -397,11 +465,14 @@ class Applier:
         existing = live.validators.get(wanted["name"])
         if existing is None:
             created = self._call(
-                "create_request_validator", f"create request validator {wanted['name']}", deployable=True,
-                restApiId=live.api["id"], name=wanted["name"],
+                "create_request_validator",
+                f"create request validator {wanted['name']}",
+                deployable=True,
+                restApiId=live.api["id"],
+                name=wanted["name"],
                 validateRequestBody=wanted["validateRequestBody"],
                 validateRequestParameters=wanted["validateRequestParameters"],
-            )  # fmt: skip
+            )
             return created["id"]
         patches = [
             {"op": "replace", "path": f"/{key}", "value": str(wanted[key]).lower()}
@@ -409,8 +480,14 @@ class Applier:
             if bool(existing.get(key)) != wanted[key]
         ]
         if patches:
-            self._call("update_request_validator", f"update request validator {wanted['name']}", deployable=True,
-                       restApiId=live.api["id"], requestValidatorId=existing["id"], patchOperations=patches)
+            self._call(
+                "update_request_validator",
+                f"update request validator {wanted['name']}",
+                deployable=True,
+                restApiId=live.api["id"],
+                requestValidatorId=existing["id"],
+                patchOperations=patches,
+            )
         return existing["id"]
 
     def _ensure_resource(self, live: LiveState, path: str) -> dict[str, Any]:
@@ -418,8 +495,14 @@ class Applier:
             return live.resources[path]
         parent_path, _, part = path.rpartition("/")
         parent = self._ensure_resource(live, parent_path or "/")
-        created = self._call("create_resource", f"create resource {path}", deployable=True,
-                             restApiId=live.api["id"], parentId=parent["id"], pathPart=part)
+        created = self._call(
+            "create_resource",
+            f"create resource {path}",
+            deployable=True,
+            restApiId=live.api["id"],
+            parentId=parent["id"],
+            pathPart=part,
+        )
         resource = {"id": created["id"], "path": path, "resourceMethods": {}}
         live.resources[path] = resource
         return resource
@@ -429,12 +512,19 @@ class Applier:
         wanted_paths = {route["path"] for route in self.plan["routes"]}
         # Resources under /graphql that the plan no longer has: deepest first never matters,
         # deleting a resource deletes its subtree, so delete only the topmost stale ones.
-        stale = sorted(p for p in live.resources if p.startswith(GRAPHQL_PATH + "/") and p not in wanted_paths)
+        stale = sorted(
+            p for p in live.resources if p.startswith(GRAPHQL_PATH + "/") and p not in wanted_paths
+        )
         for path in stale:
             if any(path.startswith(other + "/") for other in stale if other != path):
                 continue
-            self._call("delete_resource", f"delete resource {path}", deployable=True,
-                       restApiId=api_id, resourceId=live.resources[path]["id"])
+            self._call(
+                "delete_resource",
+                f"delete resource {path}",
+                deployable=True,
+                restApiId=api_id,
+                resourceId=live.resources[path]["id"],
+            )
         method = self.plan["method"]
         integration = self.plan["integration"]
         wanted_method = {
@@ -447,30 +537,53 @@ class Applier:
             resource = self._ensure_resource(live, route["path"])
             methods = resource.get("resourceMethods") or {}
             for other in sorted(set(methods) - {HTTP_METHOD}):
-                self._call("delete_method", f"delete method {other} {route['path']}", deployable=True,
-                           restApiId=api_id, resourceId=resource["id"], httpMethod=other)
+                self._call(
+                    "delete_method",
+                    f"delete method {other} {route['path']}",
+                    deployable=True,
+                    restApiId=api_id,
+                    resourceId=resource["id"],
+                    httpMethod=other,
+                )
             existing = methods.get(HTTP_METHOD)
             if existing is not None and self._method_differs(existing, wanted_method):
                 # Some fields (authorization, models) need the method re-created; moto has no
                 # UpdateMethod at all, and a re-put keeps both worlds on one code path.
-                self._call("delete_method", f"re-create method {HTTP_METHOD} {route['path']}", deployable=True,
-                           restApiId=api_id, resourceId=resource["id"], httpMethod=HTTP_METHOD)
+                self._call(
+                    "delete_method",
+                    f"re-create method {HTTP_METHOD} {route['path']}",
+                    deployable=True,
+                    restApiId=api_id,
+                    resourceId=resource["id"],
+                    httpMethod=HTTP_METHOD,
+                )
                 existing = None
             if existing is None:
                 self._call(
-                    "put_method", f"put method {HTTP_METHOD} {route['path']}", deployable=True,
-                    restApiId=api_id, resourceId=resource["id"], httpMethod=HTTP_METHOD,
-                    operationName=route["operation"] or "graphql", **wanted_method,
-                )  # fmt: skip
+                    "put_method",
+                    f"put method {HTTP_METHOD} {route['path']}",
+                    deployable=True,
+                    restApiId=api_id,
+                    resourceId=resource["id"],
+                    httpMethod=HTTP_METHOD,
+                    operationName=route["operation"] or "graphql",
+                    **wanted_method,
+                )
             live_integration = (existing or {}).get("methodIntegration") or {}
             if existing is None or any(
                 live_integration.get(key) != integration[key] for key in ("type", "httpMethod", "uri")
             ):
                 self._call(
-                    "put_integration", f"put {integration['type']} integration on {route['path']}", deployable=True,
-                    restApiId=api_id, resourceId=resource["id"], httpMethod=HTTP_METHOD,
-                    type=integration["type"], integrationHttpMethod=integration["httpMethod"], uri=integration["uri"],
-                )  # fmt: skip
+                    "put_integration",
+                    f"put {integration['type']} integration on {route['path']}",
+                    deployable=True,
+                    restApiId=api_id,
+                    resourceId=resource["id"],
+                    httpMethod=HTTP_METHOD,
+                    type=integration["type"],
+                    integrationHttpMethod=integration["httpMethod"],
+                    uri=integration["uri"],
+                )
 
     @staticmethod
     def _method_differs(existing: dict[str, Any], wanted: dict[str, Any]) -> bool:
@@ -495,15 +608,21 @@ class Applier:
             if keep is not None:
                 key_ids[name] = keep["id"]
                 if not keep.get("enabled"):
-                    self._call("update_api_key", f"enable API key {name}", apiKey=keep["id"],
-                               patchOperations=[{"op": "replace", "path": "/enabled", "value": "true"}])
+                    self._call(
+                        "update_api_key",
+                        f"enable API key {name}",
+                        apiKey=keep["id"],
+                        patchOperations=[{"op": "replace", "path": "/enabled", "value": "true"}],
+                    )
         for name, usage_plan in sorted(wanted.items()):
             if name in key_ids:
                 continue
             params: dict[str, Any] = {
-                "name": name, "description": usage_plan["api_key"]["description"], "enabled": True,
+                "name": name,
+                "description": usage_plan["api_key"]["description"],
+                "enabled": True,
                 "tags": self._tags(),
-            }  # fmt: skip
+            }
             value = None if self.dry_run else self.secrets.value_for(usage_plan["agent"])
             if value:
                 params["value"] = value
@@ -541,17 +660,32 @@ class Applier:
                 continue
             patches = self._usage_plan_patches(keep, desired)
             if patches:
-                self._call("update_usage_plan", f"update usage plan {name}: " + ", ".join(p["path"] for p in patches),
-                           usagePlanId=keep["id"], patchOperations=patches)
-            self._usage_plan_keys(keep["id"], live.usage_plan_keys.get(keep["id"], []),
-                                  key_ids[desired["api_key"]["name"]], name)
+                self._call(
+                    "update_usage_plan",
+                    f"update usage plan {name}: " + ", ".join(p["path"] for p in patches),
+                    usagePlanId=keep["id"],
+                    patchOperations=patches,
+                )
+            self._usage_plan_keys(
+                keep["id"],
+                live.usage_plan_keys.get(keep["id"], []),
+                key_ids[desired["api_key"]["name"]],
+                name,
+            )
         for name, replaced in sorted(to_create.items()):
             desired = wanted[name]
             params: dict[str, Any] = {
-                "name": name, "description": desired["description"], "tags": self._tags(),
-                "apiStages": [{"apiId": api_id, "stage": stage, **(
-                    {"throttle": desired["method_throttles"]} if desired["method_throttles"] else {})}],
-            }  # fmt: skip
+                "name": name,
+                "description": desired["description"],
+                "tags": self._tags(),
+                "apiStages": [
+                    {
+                        "apiId": api_id,
+                        "stage": stage,
+                        **({"throttle": desired["method_throttles"]} if desired["method_throttles"] else {}),
+                    }
+                ],
+            }
             if desired["throttle"]:
                 params["throttle"] = desired["throttle"]
             if desired["quota"]:
@@ -560,12 +694,19 @@ class Applier:
             created = self._call("create_usage_plan", f"{verb} usage plan {name}", **params)
             if replaced is not None:
                 for key in live.usage_plan_keys.get(replaced["id"], []):
-                    self._call("delete_usage_plan_key", f"move key {key['id']} off the replaced usage plan {name}",
-                               usagePlanId=replaced["id"], keyId=key["id"])
+                    self._call(
+                        "delete_usage_plan_key",
+                        f"move key {key['id']} off the replaced usage plan {name}",
+                        usagePlanId=replaced["id"],
+                        keyId=key["id"],
+                    )
             self._usage_plan_keys(created["id"], [], key_ids[desired["api_key"]["name"]], name)
             if replaced is not None:
-                self._call("delete_usage_plan", f"delete the replaced usage plan {name} ({replaced['id']})",
-                           usagePlanId=replaced["id"])
+                self._call(
+                    "delete_usage_plan",
+                    f"delete the replaced usage plan {name} ({replaced['id']})",
+                    usagePlanId=replaced["id"],
+                )
 
     @staticmethod
     def _stage_matches(usage_plan: dict[str, Any], api_id: str, stage: str, desired: dict[str, Any]) -> bool:
@@ -580,14 +721,22 @@ class Applier:
             patches.append({"op": "replace", "path": "/description", "value": desired["description"]})
         if not _same_throttle(live_plan.get("throttle"), desired["throttle"]):
             if desired["throttle"]:
-                patches += [{"op": "replace", "path": f"/throttle/{key}", "value": _patch_number(desired["throttle"][key])}
-                            for key in ("rateLimit", "burstLimit")]
+                patches += [
+                    {
+                        "op": "replace",
+                        "path": f"/throttle/{key}",
+                        "value": _patch_number(desired["throttle"][key]),
+                    }
+                    for key in ("rateLimit", "burstLimit")
+                ]
             else:
                 patches.append({"op": "remove", "path": "/throttle"})
         if not _same_quota(live_plan.get("quota"), desired["quota"]):
             if desired["quota"]:
-                patches += [{"op": "replace", "path": "/quota/limit", "value": str(desired["quota"]["limit"])},
-                            {"op": "replace", "path": "/quota/period", "value": desired["quota"]["period"]}]
+                patches += [
+                    {"op": "replace", "path": "/quota/limit", "value": str(desired["quota"]["limit"])},
+                    {"op": "replace", "path": "/quota/period", "value": desired["quota"]["period"]},
+                ]
             else:
                 patches.append({"op": "remove", "path": "/quota"})
         return patches
@@ -595,18 +744,34 @@ class Applier:
     def _usage_plan_keys(self, plan_id: str, live_keys: list[dict[str, Any]], key_id: str, name: str) -> None:
         for key in live_keys:
             if key["id"] != key_id:
-                self._call("delete_usage_plan_key", f"remove key {key['id']} from usage plan {name}",
-                           usagePlanId=plan_id, keyId=key["id"])
+                self._call(
+                    "delete_usage_plan_key",
+                    f"remove key {key['id']} from usage plan {name}",
+                    usagePlanId=plan_id,
+                    keyId=key["id"],
+                )
         if not any(key["id"] == key_id for key in live_keys):
-            self._call("create_usage_plan_key", f"add the API key to usage plan {name}",
-                       usagePlanId=plan_id, keyId=key_id, keyType="API_KEY")
+            self._call(
+                "create_usage_plan_key",
+                f"add the API key to usage plan {name}",
+                usagePlanId=plan_id,
+                keyId=key_id,
+                keyType="API_KEY",
+            )
 
     def _delete_usage_plan(self, usage_plan: dict[str, Any], live: LiveState) -> None:
         for key in live.usage_plan_keys.get(usage_plan["id"], []):
-            self._call("delete_usage_plan_key", f"remove key {key['id']} from usage plan {usage_plan['name']}",
-                       usagePlanId=usage_plan["id"], keyId=key["id"])
-        self._call("delete_usage_plan", f"delete usage plan {usage_plan['name']} ({usage_plan['id']})",
-                   usagePlanId=usage_plan["id"])
+            self._call(
+                "delete_usage_plan_key",
+                f"remove key {key['id']} from usage plan {usage_plan['name']}",
+                usagePlanId=usage_plan["id"],
+                keyId=key["id"],
+            )
+        self._call(
+            "delete_usage_plan",
+            f"delete usage plan {usage_plan['name']} ({usage_plan['id']})",
+            usagePlanId=usage_plan["id"],
+        )
 
     def _stage(self, live: LiveState) -> None:
         stage = self.plan["stage"]
@@ -616,10 +781,16 @@ class Applier:
         if live_stage is None or self.deployable_changed or (live_stage.get("variables") or {}) != variables:
             version = self.plan["policy_version"]
             deployment = self._call(
-                "create_deployment", f"deploy stage {stage['name']} (policy v{version})",
-                restApiId=api_id, stageName=stage["name"], variables=variables,
-                description=f"gqlgov: {self.plan['schema']['name']} policy v{version}, plan {variables['gqlgov_plan_hash'][:12]}",
-            )  # fmt: skip
+                "create_deployment",
+                f"deploy stage {stage['name']} (policy v{version})",
+                restApiId=api_id,
+                stageName=stage["name"],
+                variables=variables,
+                description=(
+                    f"gqlgov: {self.plan['schema']['name']} policy v{version}, "
+                    f"plan {variables['gqlgov_plan_hash'][:12]}"
+                ),
+            )
             self.result.deployed = True
             self.result.deployment_id = deployment.get("id", "")
             live_tags: dict[str, str] = {}  # a new deployment may replace the stage (moto does)
@@ -628,9 +799,12 @@ class Applier:
         wanted_tags = self._tags(with_version=True)
         if any(live_tags.get(k) != v for k, v in wanted_tags.items()):
             region = self.plan["target"]["region"]
-            self._call("tag_resource", f"tag stage {stage['name']}",
-                       resourceArn=f"arn:aws:apigateway:{region}::/restapis/{api_id}/stages/{stage['name']}",
-                       tags=wanted_tags)
+            self._call(
+                "tag_resource",
+                f"tag stage {stage['name']}",
+                resourceArn=f"arn:aws:apigateway:{region}::/restapis/{api_id}/stages/{stage['name']}",
+                tags=wanted_tags,
+            )
 
 
 def apply_plan(client: Any, plan: dict[str, Any], *, secrets: SecretSource | None = None) -> ApplyResult:

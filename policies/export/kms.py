@@ -36,10 +36,15 @@ def encrypt(kms: Any, key_id: str, plaintext: str, context: dict[str, str]) -> E
 
 
 def decrypt(kms: Any, envelope: Envelope, context: dict[str, str]) -> str:
-    data_key = kms.decrypt(CiphertextBlob=bytes(envelope.encrypted_data_key), EncryptionContext=context,
-                           KeyId=envelope.kms_key_id)  # fmt: skip
+    data_key = kms.decrypt(
+        CiphertextBlob=bytes(envelope.encrypted_data_key),
+        EncryptionContext=context,
+        KeyId=envelope.kms_key_id,
+    )
     aad = canonical_json(context).encode()
-    return AESGCM(data_key["Plaintext"]).decrypt(bytes(envelope.nonce), bytes(envelope.ciphertext), aad).decode()
+    return (
+        AESGCM(data_key["Plaintext"]).decrypt(bytes(envelope.nonce), bytes(envelope.ciphertext), aad).decode()
+    )
 
 
 def rotate(kms: Any, key_id: str) -> None:
@@ -58,16 +63,22 @@ def plan_digest(plan: dict[str, Any]) -> bytes:
 
 def sign_plan(kms: Any, key_id: str, plan: dict[str, Any]) -> str:
     """The base64 signature of the plan's SHA-256 digest under the asymmetric key."""
-    response = kms.sign(KeyId=key_id, Message=plan_digest(plan), MessageType="DIGEST",
-                        SigningAlgorithm=SIGNING_ALGORITHM)  # fmt: skip
+    response = kms.sign(
+        KeyId=key_id, Message=plan_digest(plan), MessageType="DIGEST", SigningAlgorithm=SIGNING_ALGORITHM
+    )
     return base64.b64encode(response["Signature"]).decode()
 
 
 def verify_plan(kms: Any, key_id: str, plan: dict[str, Any], signature: str) -> bool:
     """True when the signature matches this exact plan (any byte changed: False)."""
     try:
-        response = kms.verify(KeyId=key_id, Message=plan_digest(plan), MessageType="DIGEST",
-                              Signature=base64.b64decode(signature), SigningAlgorithm=SIGNING_ALGORITHM)
+        response = kms.verify(
+            KeyId=key_id,
+            Message=plan_digest(plan),
+            MessageType="DIGEST",
+            Signature=base64.b64decode(signature),
+            SigningAlgorithm=SIGNING_ALGORITHM,
+        )
     except kms.exceptions.KMSInvalidSignatureException:
         return False
     return bool(response.get("SignatureValid"))

@@ -28,7 +28,9 @@ METHOD_THROTTLE_KEY = re.compile(r"^/[a-zA-Z0-9._:/{}+-]*/(GET|POST|PUT|PATCH|DE
 USAGE_PLAN_NAME = re.compile(r"^[\w .:/=+\-@]{1,255}$")
 API_KEY_VALUE = re.compile(r"^[\x21-\x7e]{20,128}$")
 QUOTA_PERIODS = {"DAY", "WEEK", "MONTH"}
-LAMBDA_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$")
+LAMBDA_ARN = re.compile(
+    r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$"
+)
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,9 @@ class PlanLimitError(ApiError):
 
     def __init__(self, violations: list[Violation]) -> None:
         message = "The export plan exceeds API Gateway limits: " + " ".join(v.message for v in violations)
-        super().__init__("PLAN_OVER_LIMITS", message, details={"violations": [v.as_dict() for v in violations]})
+        super().__init__(
+            "PLAN_OVER_LIMITS", message, details={"violations": [v.as_dict() for v in violations]}
+        )
         self.violations = violations
 
 
@@ -62,22 +66,36 @@ def validate_plan(plan: dict[str, Any]) -> list[Violation]:
     routes = plan["routes"]
     resources = 1 + len(routes)  # the root resource, /graphql, one per operation
     if resources > MAX_RESOURCES_PER_API:
-        violations.append(Violation("resources_per_api", (
-            f"{resources} resources (root, /graphql and {len(routes) - 1} operations) exceed the limit of "
-            f"{MAX_RESOURCES_PER_API} per REST API: govern at most {MAX_RESOURCES_PER_API - 2} operations on "
-            "this target (split the schema's operations across targets)."
-        )))  # fmt: skip
+        violations.append(
+            Violation(
+                "resources_per_api",
+                (
+                    f"{resources} resources (root, /graphql and {len(routes) - 1} operations) "
+                    "exceed the limit of "
+                    f"{MAX_RESOURCES_PER_API} per REST API: "
+                    f"govern at most {MAX_RESOURCES_PER_API - 2} operations on "
+                    "this target (split the schema's operations across targets)."
+                ),
+            )
+        )
     for route in routes:
         for part in route["path"].strip("/").split("/"):
             if not PATH_PART.match(part):
-                violations.append(Violation("path_part", (
-                    f"path part {part!r} of {route['path']} has characters API Gateway refuses "
-                    "(allowed: letters, digits, . _ - :)."
-                )))  # fmt: skip
+                violations.append(
+                    Violation(
+                        "path_part",
+                        (
+                            f"path part {part!r} of {route['path']} has characters API Gateway refuses "
+                            "(allowed: letters, digits, . _ - :)."
+                        ),
+                    )
+                )
     violations += _policy_violations(plan.get("api", {}).get("policy"))
     stage = plan["stage"]
     if not STAGE_NAME.match(stage["name"]):
-        violations.append(Violation("stage_name", f"stage name {stage['name']!r} must match {STAGE_NAME.pattern}."))
+        violations.append(
+            Violation("stage_name", f"stage name {stage['name']!r} must match {STAGE_NAME.pattern}.")
+        )
     for name, value in stage["variables"].items():
         if not STAGE_VARIABLE_NAME.match(name) or not STAGE_VARIABLE_VALUE.match(value):
             violations.append(Violation("stage_variable", f"stage variable {name}={value!r} is not allowed."))
@@ -113,16 +131,24 @@ def _policy_violations(policy: dict[str, Any] | None) -> list[Violation]:
         principals = statement.get("Principal", {})
         who = principals.get("AWS") if isinstance(principals, dict) else principals
         largest.append(
-            f"{statement['Sid']} ({len(canonical_json(statement))} chars, {len(statement['Resource'])} routes, "
+            f"{statement['Sid']} ({len(canonical_json(statement))} chars, "
+            f"{len(statement['Resource'])} routes, "
             f"principals {who})"
         )
-    return [Violation("policy_size", (
-        f"The resource policy would be {size} characters; API Gateway allows {MAX_POLICY_CHARS}. "
-        f"Largest statements: {'; '.join(largest)}. Merge agents that need the same access into one group "
-        "and write the rules for `subjects.groups` (agents with identical access share a statement), and "
-        "merge rules whose operations differ only slightly into one rule with a broader glob "
-        "(e.g. `query.orders*`), so fewer distinct route lists remain."
-    ))]  # fmt: skip
+    return [
+        Violation(
+            "policy_size",
+            (
+                f"The resource policy would be {size} characters; API Gateway allows {MAX_POLICY_CHARS}. "
+                f"Largest statements: {'; '.join(largest)}. "
+                "Merge agents that need the same access into one group "
+                "and write the rules for `subjects.groups` "
+                "(agents with identical access share a statement), and "
+                "merge rules whose operations differ only slightly into one rule with a broader glob "
+                "(e.g. `query.orders*`), so fewer distinct route lists remain."
+            ),
+        )
+    ]
 
 
 def _usage_plan_violations(usage_plan: dict[str, Any]) -> list[Violation]:
@@ -132,14 +158,20 @@ def _usage_plan_violations(usage_plan: dict[str, Any]) -> list[Violation]:
         violations.append(Violation("usage_plan_name", f"usage plan name {name!r} is not allowed."))
     throttles = [usage_plan.get("throttle"), *usage_plan.get("method_throttles", {}).values()]
     for throttle in filter(None, throttles):
-        if not throttle["rateLimit"] > 0 or int(throttle["burstLimit"]) != throttle["burstLimit"] or \
-                throttle["burstLimit"] < 0:
+        if (
+            not throttle["rateLimit"] > 0
+            or int(throttle["burstLimit"]) != throttle["burstLimit"]
+            or throttle["burstLimit"] < 0
+        ):
             violations.append(Violation("usage_plan_throttle", f"{name}: throttle {throttle} is not valid."))
     for key in usage_plan.get("method_throttles", {}):
         if not METHOD_THROTTLE_KEY.match(key):
-            violations.append(Violation("usage_plan_method_key", (
-                f"{name}: method throttle key {key!r} must be /<resource path>/<HTTP method>."
-            )))  # fmt: skip
+            violations.append(
+                Violation(
+                    "usage_plan_method_key",
+                    (f"{name}: method throttle key {key!r} must be /<resource path>/<HTTP method>."),
+                )
+            )
     quota = usage_plan.get("quota")
     if quota and (quota["period"] not in QUOTA_PERIODS or int(quota["limit"]) <= 0):
         violations.append(Violation("usage_plan_quota", f"{name}: quota {quota} is not valid."))
@@ -149,4 +181,6 @@ def _usage_plan_violations(usage_plan: dict[str, Any]) -> list[Violation]:
 def check_api_key_value(value: str) -> None:
     """API key values are 20 to 128 printable ASCII characters."""
     if not API_KEY_VALUE.match(value):
-        raise PlanLimitError([Violation("api_key_value", "API key values must be 20-128 printable ASCII characters.")])
+        raise PlanLimitError(
+            [Violation("api_key_value", "API key values must be 20-128 printable ASCII characters.")]
+        )

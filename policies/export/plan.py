@@ -65,7 +65,11 @@ class AgentInfo:
         """Accepts an AgentInfo, a dict or any object with Principal's attribute names."""
         if isinstance(agent, AgentInfo):
             return agent
-        get = agent.get if isinstance(agent, Mapping) else lambda key, default=None: getattr(agent, key, default)
+        get = (
+            agent.get
+            if isinstance(agent, Mapping)
+            else lambda key, default=None: getattr(agent, key, default)
+        )
         status = get("status", "active")
         return cls(
             name=str(get("name")),
@@ -93,20 +97,32 @@ class TargetInfo:
     def of(cls, target: Any) -> TargetInfo:
         if isinstance(target, TargetInfo):
             return target
-        get = target.get if isinstance(target, Mapping) else lambda key, default=None: getattr(target, key, default)
+        get = (
+            target.get
+            if isinstance(target, Mapping)
+            else lambda key, default=None: getattr(target, key, default)
+        )
         return cls(**{name: str(get(name, "") or default) for name, default in _TARGET_DEFAULTS.items()})
 
 
 _TARGET_DEFAULTS = {
-    "name": "", "stage_name": "", "region": "us-east-1", "account_id": "", "rest_api_id": "",
-    "lambda_arn": "", "http_url": "", "auth_mode": "both",
-}  # fmt: skip
+    "name": "",
+    "stage_name": "",
+    "region": "us-east-1",
+    "account_id": "",
+    "rest_api_id": "",
+    "lambda_arn": "",
+    "http_url": "",
+    "auth_mode": "both",
+}
 
 
 # --- Matching: the one place that decides which rule covers which agent and operation ----
 
 
-def rule_matches(rule: Mapping[str, Any], agent: AgentInfo | None = None, operation: str | None = None) -> bool:
+def rule_matches(
+    rule: Mapping[str, Any], agent: AgentInfo | None = None, operation: str | None = None
+) -> bool:
     """True when the rule covers the agent (its subjects: any listed key matches; no subjects:
     every agent) and the operation (one of its globs matches, fnmatch, case-sensitive).
     A None agent or operation is not checked."""
@@ -147,11 +163,14 @@ def _request_limits(entries: Iterable[Mapping[str, Any]] | None) -> list[dict[st
         if "requests" not in entry or entry.get("per") not in PERIOD_SECONDS:
             continue
         requests = int(entry["requests"])
-        limits.append({
-            "per": entry["per"], "requests": requests,
-            "rate_per_s": requests / PERIOD_SECONDS[entry["per"]],
-            "burst": int(entry.get("burst") or requests),
-        })  # fmt: skip
+        limits.append(
+            {
+                "per": entry["per"],
+                "requests": requests,
+                "rate_per_s": requests / PERIOD_SECONDS[entry["per"]],
+                "burst": int(entry.get("burst") or requests),
+            }
+        )
     return limits
 
 
@@ -174,7 +193,10 @@ def _number(value: float) -> float | int:
 def _strictest(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any] | None:
     if a is None or b is None:
         return a or b
-    return {"rateLimit": min(a["rateLimit"], b["rateLimit"]), "burstLimit": min(a["burstLimit"], b["burstLimit"])}
+    return {
+        "rateLimit": min(a["rateLimit"], b["rateLimit"]),
+        "burstLimit": min(a["burstLimit"], b["burstLimit"]),
+    }
 
 
 def _gateway_condition(rule: Mapping[str, Any]) -> tuple[str, ...]:
@@ -224,14 +246,16 @@ def build_plan(
         {"path": route_path(op), "operation": op} for op in governed_ops
     ]
     all_paths = [route["path"] for route in routes]
-    policy = _resource_policy(
-        agent_infos, access, stage, all_paths, use_iam=use_iam
-    ) if use_iam else None
+    policy = _resource_policy(agent_infos, access, stage, all_paths, use_iam=use_iam) if use_iam else None
 
     deployable = {
         "api": {"name": f"gqlgov-{target_info.name}", "policy": policy},
         "model": {"name": MODEL_NAME, "contentType": "application/json", "schema": REQUEST_BODY_SCHEMA},
-        "validator": {"name": VALIDATOR_NAME, "validateRequestBody": True, "validateRequestParameters": False},
+        "validator": {
+            "name": VALIDATOR_NAME,
+            "validateRequestBody": True,
+            "validateRequestParameters": False,
+        },
         "routes": routes,
         "method": {
             "httpMethod": HTTP_METHOD,
@@ -246,9 +270,13 @@ def build_plan(
         "schema": {"name": schema_name, "version": schema_version},
         "policy_version": policy_version,
         "target": {
-            "name": target_info.name, "region": target_info.region, "account_id": target_info.account_id,
-            "rest_api_id": target_info.rest_api_id, "stage": stage, "auth_mode": target_info.auth_mode,
-        },  # fmt: skip
+            "name": target_info.name,
+            "region": target_info.region,
+            "account_id": target_info.account_id,
+            "rest_api_id": target_info.rest_api_id,
+            "stage": stage,
+            "auth_mode": target_info.auth_mode,
+        },
         "tags": tags,
         **deployable,
         "usage_plans": _usage_plans(agent_infos, access, document, target_info, stage) if use_keys else [],
@@ -317,7 +345,9 @@ def _resource_policy(
     everything = sorted({route_arn(stage, GRAPHQL_PATH), route_arn(stage, GRAPHQL_PATH + "/*")})
     # (effect, source_ips, resources) -> role ARNs: agents with identical access share a statement.
     groups: dict[tuple[str, tuple[str, ...], tuple[str, ...]], set[str]] = {}
-    roles = sorted({agent.iam_role_arn for agent in agents if agent.iam_role_arn and access[agent.name].admitted})
+    roles = sorted(
+        {agent.iam_role_arn for agent in agents if agent.iam_role_arn and access[agent.name].admitted}
+    )
     for agent in agents:
         if not agent.iam_role_arn:
             continue
@@ -335,8 +365,11 @@ def _resource_policy(
     # Same-account roles may hold identity policies granting execute-api:Invoke broadly; this
     # denies every IAM caller that is not an agent of this policy.
     unlisted: dict[str, Any] = {
-        "Effect": "Deny", "Principal": "*", "Action": "execute-api:Invoke", "Resource": everything,
-    }  # fmt: skip
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "execute-api:Invoke",
+        "Resource": everything,
+    }
     if roles:
         unlisted["Condition"] = {"StringNotEquals": {"aws:PrincipalArn": roles}}
     statements.append({"Sid": f"{SID_PREFIX}DenyUnlisted", **unlisted})
@@ -359,7 +392,10 @@ def _resource_policy(
 
 def _integration(target: TargetInfo) -> dict[str, Any]:
     if target.lambda_arn:
-        uri = f"arn:aws:apigateway:{target.region}:lambda:path/2015-03-31/functions/{target.lambda_arn}/invocations"
+        uri = (
+            f"arn:aws:apigateway:{target.region}:lambda:path/2015-03-31/functions/"
+            f"{target.lambda_arn}/invocations"
+        )
         return {"type": "AWS_PROXY", "httpMethod": "POST", "uri": uri}
     return {"type": "HTTP_PROXY", "httpMethod": "POST", "uri": target.http_url}
 
@@ -369,7 +405,11 @@ def usage_plan_name(target_name: str, agent_name: str) -> str:
 
 
 def _usage_plans(
-    agents: list[AgentInfo], access: dict[str, _Access], document: Mapping[str, Any], target: TargetInfo, stage: str
+    agents: list[AgentInfo],
+    access: dict[str, _Access],
+    document: Mapping[str, Any],
+    target: TargetInfo,
+    stage: str,
 ) -> list[dict[str, Any]]:
     defaults = _request_limits((document.get("defaults") or {}).get("rate_limits"))
     throttle = _throttle(defaults)
@@ -386,20 +426,27 @@ def _usage_plans(
             if op in agent_access.admitted
         }
         name = usage_plan_name(target.name, agent.name)
-        plans.append({
-            "agent": agent.name,
-            "name": name,
-            "description": f"gqlgov: request limits of agent {agent.name}",
-            "throttle": throttle,
-            "quota": quota,
-            "method_throttles": method_throttles,
-            "api_key": {"name": name, "description": f"gqlgov: API key of agent {agent.name}"},
-        })  # fmt: skip
+        plans.append(
+            {
+                "agent": agent.name,
+                "name": name,
+                "description": f"gqlgov: request limits of agent {agent.name}",
+                "throttle": throttle,
+                "quota": quota,
+                "method_throttles": method_throttles,
+                "api_key": {"name": name, "description": f"gqlgov: API key of agent {agent.name}"},
+            }
+        )
     return plans
 
 
 def _report(
-    rules: list[Mapping[str, Any]], agents: list[AgentInfo], operations: list[str], *, use_iam: bool, use_keys: bool
+    rules: list[Mapping[str, Any]],
+    agents: list[AgentInfo],
+    operations: list[str],
+    *,
+    use_iam: bool,
+    use_keys: bool,
 ) -> list[dict[str, Any]]:
     """Per rule: what the gateway enforces and what only the pre-check enforces."""
     report = []
@@ -409,23 +456,34 @@ def _report(
         when = rule.get("when") or {}
         effect = rule.get("effect")
         gateway: list[str] = []
-        pre_check: list[str] = [PRE_CHECK_ONLY_CONDITIONS[key] for key in PRE_CHECK_ONLY_CONDITIONS if when.get(key)]
+        pre_check: list[str] = [
+            PRE_CHECK_ONLY_CONDITIONS[key] for key in PRE_CHECK_ONLY_CONDITIONS if when.get(key)
+        ]
         with_roles = [a.name for a in agents if a.iam_role_arn and a.name in matched_agents]
         if effect in ("allow", "require_approval"):
             if use_iam and with_roles:
-                gateway.append(f"resource policy: Allow execute-api:Invoke on {len(matched_ops)} route(s) for "
-                               f"{', '.join(with_roles)}")
+                gateway.append(
+                    f"resource policy: Allow execute-api:Invoke on {len(matched_ops)} route(s) for "
+                    f"{', '.join(with_roles)}"
+                )
                 if when.get("source_ips"):
                     gateway.append("aws:SourceIp condition " + ", ".join(when["source_ips"]))
             if effect == "require_approval":
-                pre_check.append("require_approval (the gateway admits; the approval is a pre-check decision)")
+                pre_check.append(
+                    "require_approval (the gateway admits; the approval is a pre-check decision)"
+                )
             limits = _request_limits(rule.get("rate_limits"))
             if limits and use_keys:
-                gateway.append("usage plan per-method throttle " + canonical_json(_throttle(limits))
-                               if _throttle(limits) else "")
+                gateway.append(
+                    "usage plan per-method throttle " + canonical_json(_throttle(limits))
+                    if _throttle(limits)
+                    else ""
+                )
                 if len(matched_ops) > 1:
-                    pre_check.append("rate_limits as one budget across the rule's operations "
-                                     "(the gateway throttles each method separately)")
+                    pre_check.append(
+                        "rate_limits as one budget across the rule's operations "
+                        "(the gateway throttles each method separately)"
+                    )
                 if any(limit["per"] == "day" for limit in limits):
                     pre_check.append("rule-level per-day request limits")
             if any("cost" in entry for entry in rule.get("rate_limits") or ()):
@@ -434,8 +492,10 @@ def _report(
             if _pre_check_only(rule):
                 pre_check.append("the deny itself (it depends on a condition the gateway cannot check)")
             elif use_iam and with_roles:
-                gateway.append(f"resource policy: explicit Deny on {len(matched_ops)} route(s) for "
-                               f"{', '.join(with_roles)}")
+                gateway.append(
+                    f"resource policy: explicit Deny on {len(matched_ops)} route(s) for "
+                    f"{', '.join(with_roles)}"
+                )
         if rule.get("limits"):
             pre_check.append("limits " + ", ".join(sorted(rule["limits"])))
         if rule.get("fields"):
@@ -443,12 +503,14 @@ def _report(
         without_roles = [name for name in matched_agents if name not in with_roles]
         if use_iam and without_roles and effect != "deny":
             pre_check.append("access of agents without an IAM role ARN: " + ", ".join(without_roles))
-        report.append({
-            "rule": rule.get("id", ""),
-            "effect": effect,
-            "operations": matched_ops,
-            "agents": matched_agents,
-            "gateway": [line for line in gateway if line],
-            "pre_check_only": pre_check + ["depth, aliases, cost and the rest of the document analysis"],
-        })  # fmt: skip
+        report.append(
+            {
+                "rule": rule.get("id", ""),
+                "effect": effect,
+                "operations": matched_ops,
+                "agents": matched_agents,
+                "gateway": [line for line in gateway if line],
+                "pre_check_only": [*pre_check, "depth, aliases, cost and the rest of the document analysis"],
+            }
+        )
     return report

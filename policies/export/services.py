@@ -78,35 +78,63 @@ def target_create(
 ) -> GatewayTarget:
     """A new gateway target for the schema; VALIDATION_ERROR (422) names what is wrong."""
     if bool(lambda_arn) == bool(http_url):
-        raise ApiError("VALIDATION_ERROR", "Give exactly one backend: a Lambda function ARN or an HTTP URL.",
-                       status=422)  # fmt: skip
+        raise ApiError(
+            "VALIDATION_ERROR", "Give exactly one backend: a Lambda function ARN or an HTTP URL.", status=422
+        )
     target = GatewayTarget(
-        name=name, schema=schema, region=region, stage_name=stage_name, lambda_arn=lambda_arn, http_url=http_url,
-        rest_api_id=rest_api_id, account_id=account_id, endpoint_url=endpoint_url, auth_mode=auth_mode,
-        kms_key_id=kms_key_id, signing_key_id=signing_key_id, auto_heal=auto_heal,
-        require_full_coverage=require_full_coverage, created_by=actor,
-    )  # fmt: skip
+        name=name,
+        schema=schema,
+        region=region,
+        stage_name=stage_name,
+        lambda_arn=lambda_arn,
+        http_url=http_url,
+        rest_api_id=rest_api_id,
+        account_id=account_id,
+        endpoint_url=endpoint_url,
+        auth_mode=auth_mode,
+        kms_key_id=kms_key_id,
+        signing_key_id=signing_key_id,
+        auto_heal=auto_heal,
+        require_full_coverage=require_full_coverage,
+        created_by=actor,
+    )
     try:
         target.full_clean(exclude=["active_run"])
     except DjangoValidationError as exc:
         details = {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}
-        raise ApiError("VALIDATION_ERROR", "The gateway target is invalid: " + "; ".join(
-            f"{field}: {' '.join(messages)}" for field, messages in details.items()), status=422,
-            details={"fields": details}) from exc  # fmt: skip
+        raise ApiError(
+            "VALIDATION_ERROR",
+            "The gateway target is invalid: "
+            + "; ".join(f"{field}: {' '.join(messages)}" for field, messages in details.items()),
+            status=422,
+            details={"fields": details},
+        ) from exc
     with transaction.atomic():
         target.save()
-        record_event(actor=actor, action="export.target_created", target=target, details={
-            "name": name, "schema": schema.name, "region": region, "stage": stage_name,
-            "rest_api_id": rest_api_id or "(created and owned by gqlgov)", "auth_mode": auth_mode,
-            "auto_heal": auto_heal,
-        })  # fmt: skip
+        record_event(
+            actor=actor,
+            action="export.target_created",
+            target=target,
+            details={
+                "name": name,
+                "schema": schema.name,
+                "region": region,
+                "stage": stage_name,
+                "rest_api_id": rest_api_id or "(created and owned by gqlgov)",
+                "auth_mode": auth_mode,
+                "auto_heal": auto_heal,
+            },
+        )
     return target
 
 
 def clients_for(target: GatewayTarget) -> tuple[Any, Any]:
     """API Gateway and KMS clients for the target (standard credential chain, standard retries)."""
-    options = {"region": target.region, "endpoint_url": target.endpoint_url,
-               "max_attempts": settings.GQLGOV_AWS_MAX_ATTEMPTS}  # fmt: skip
+    options = {
+        "region": target.region,
+        "endpoint_url": target.endpoint_url,
+        "max_attempts": settings.GQLGOV_AWS_MAX_ATTEMPTS,
+    }
     return aws_client("apigateway", **options), aws_client("kms", **options)
 
 
@@ -144,41 +172,65 @@ def lockstep_problems(target: GatewayTarget, version: PolicyVersion) -> dict[str
 # --- Requesting exports -------------------------------------------------------------------------
 
 
-def export_request(*, actor: str, target: GatewayTarget, version: PolicyVersion,
-                   trigger: str = ExportRun.Trigger.MANUAL) -> ExportRun:
+def export_request(
+    *, actor: str, target: GatewayTarget, version: PolicyVersion, trigger: str = ExportRun.Trigger.MANUAL
+) -> ExportRun:
     """Queues an export of `version` to `target` and enqueues its task on commit. Queued runs
     of the target requested earlier are superseded: the newest request wins (for approvals the
     newest version; for a rollback the version rolled back to)."""
     if version.status != PolicyVersion.Status.APPROVED:
-        raise ApiError("NOT_APPROVED", f"Policy version {version.number} is {version.status}; only approved "
-                       "versions are exported.", status=409)  # fmt: skip
+        raise ApiError(
+            "NOT_APPROVED",
+            f"Policy version {version.number} is {version.status}; only approved versions are exported.",
+            status=409,
+        )
     if version.schema_id != target.schema_id:
-        raise ApiError("SCHEMA_MISMATCH", f"Target {target.name} serves schema {target.schema.name}.", status=409)
+        raise ApiError(
+            "SCHEMA_MISMATCH", f"Target {target.name} serves schema {target.schema.name}.", status=409
+        )
     with transaction.atomic():
-        run = ExportRun.objects.create(target=target, policy_version=version, trigger=trigger, requested_by=actor,
-                                       schema_version=version.schema.latest_version)  # fmt: skip
+        run = ExportRun.objects.create(
+            target=target,
+            policy_version=version,
+            trigger=trigger,
+            requested_by=actor,
+            schema_version=version.schema.latest_version,
+        )
         superseded = list(
-            ExportRun.objects.filter(target=target, status=Status.QUEUED, pk__lt=run.pk).values_list("pk", flat=True)
+            ExportRun.objects.filter(target=target, status=Status.QUEUED, pk__lt=run.pk).values_list(
+                "pk", flat=True
+            )
         )
         if superseded:
             ExportRun.objects.filter(pk__in=superseded, status=Status.QUEUED).update(
                 status=Status.SUPERSEDED, superseded_by=run, finished_at=timezone.now()
             )
-        record_event(actor=actor, action="export.requested", target=run, details={
-            "target": target.name, "schema": version.schema.name, "version": version.number,
-            "trigger": trigger, "superseded_runs": superseded,
-        })  # fmt: skip
+        record_event(
+            actor=actor,
+            action="export.requested",
+            target=run,
+            details={
+                "target": target.name,
+                "schema": version.schema.name,
+                "version": version.number,
+                "trigger": trigger,
+                "superseded_runs": superseded,
+            },
+        )
         from policies.tasks import export_policy_version
 
         export_policy_version.delay_on_commit(version.pk, target.pk)
     return run
 
 
-def enqueue_exports_for_policy(version: PolicyVersion, *, actor: str = "system",
-                               trigger: str = ExportRun.Trigger.APPROVAL) -> list[ExportRun]:
+def enqueue_exports_for_policy(
+    version: PolicyVersion, *, actor: str = "system", trigger: str = ExportRun.Trigger.APPROVAL
+) -> list[ExportRun]:
     """Queues the version's export to every enabled target of its schema (tasks sent on commit)."""
     targets = GatewayTarget.objects.filter(schema_id=version.schema_id, enabled=True).select_related("schema")
-    return [export_request(actor=actor, target=target, version=version, trigger=trigger) for target in targets]
+    return [
+        export_request(actor=actor, target=target, version=version, trigger=trigger) for target in targets
+    ]
 
 
 # --- Running an export --------------------------------------------------------------------------
@@ -197,9 +249,11 @@ def export_run_claim(*, run: ExportRun, lease_s: int | None = None) -> bool:
     lease = timedelta(seconds=lease_s or settings.GQLGOV_EXPORT_LEASE_S)
     now = timezone.now()
     with transaction.atomic():
-        claimed = GatewayTarget.objects.filter(pk=run.target_id).filter(
-            Q(active_run__isnull=True) | Q(lease_expires_at__lt=now)
-        ).update(active_run=run, lease_expires_at=now + lease)
+        claimed = (
+            GatewayTarget.objects.filter(pk=run.target_id)
+            .filter(Q(active_run__isnull=True) | Q(lease_expires_at__lt=now))
+            .update(active_run=run, lease_expires_at=now + lease)
+        )
         if not claimed:
             return False
         started = ExportRun.objects.filter(pk=run.pk, status__in=[Status.QUEUED, Status.RUNNING]).update(
@@ -209,8 +263,16 @@ def export_run_claim(*, run: ExportRun, lease_s: int | None = None) -> bool:
             transaction.set_rollback(True)
             return False
         run.refresh_from_db()
-        record_event(actor="system", action="export.started", target=run,
-                     details={"target": run.target.name, "version": run.policy_version.number, "attempt": run.attempts})
+        record_event(
+            actor="system",
+            action="export.started",
+            target=run,
+            details={
+                "target": run.target.name,
+                "version": run.policy_version.number,
+                "attempt": run.attempts,
+            },
+        )
     return True
 
 
@@ -223,7 +285,9 @@ def _renew_lease(run: ExportRun) -> None:
 
 
 def _release(run: ExportRun) -> None:
-    GatewayTarget.objects.filter(pk=run.target_id, active_run=run).update(active_run=None, lease_expires_at=None)
+    GatewayTarget.objects.filter(pk=run.target_id, active_run=run).update(
+        active_run=None, lease_expires_at=None
+    )
 
 
 class _CallLog:
@@ -237,10 +301,18 @@ class _CallLog:
     def __call__(self, call: RecordedCall) -> None:
         self.seq += 1
         ExportCall.objects.create(
-            run=self.run, attempt=self.run.attempts, seq=self.seq, service=call.service, action=call.action,
-            resource=call.resource[:500], outcome=call.outcome, mutating=call.mutating, retries=call.retries,
-            duration_ms=call.duration_ms, error=call.error,
-        )  # fmt: skip
+            run=self.run,
+            attempt=self.run.attempts,
+            seq=self.seq,
+            service=call.service,
+            action=call.action,
+            resource=call.resource[:500],
+            outcome=call.outcome,
+            mutating=call.mutating,
+            retries=call.retries,
+            duration_ms=call.duration_ms,
+            error=call.error,
+        )
         if (timezone.now() - self._renewed).total_seconds() >= 1:
             self._renewed = timezone.now()
             _renew_lease(self.run)
@@ -266,12 +338,20 @@ class _StoredSecrets(SecretSource):
         envelope = kms_ops.encrypt(self.kms, self.target.kms_key_id, value, _context(self.target, agent))
         with transaction.atomic():
             secret = TargetSecret.objects.create(
-                target=self.target, agent_name=agent, kms_key_id=envelope.kms_key_id,
-                encrypted_data_key=envelope.encrypted_data_key, nonce=envelope.nonce,
-                ciphertext=envelope.ciphertext, encrypted_at=timezone.now(),
-            )  # fmt: skip
-            record_event(actor="system", action="export.secret_created", target=secret,
-                         details={"target": self.target.name, "agent": agent, "kms_key_id": envelope.kms_key_id})
+                target=self.target,
+                agent_name=agent,
+                kms_key_id=envelope.kms_key_id,
+                encrypted_data_key=envelope.encrypted_data_key,
+                nonce=envelope.nonce,
+                ciphertext=envelope.ciphertext,
+                encrypted_at=timezone.now(),
+            )
+            record_event(
+                actor="system",
+                action="export.secret_created",
+                target=secret,
+                details={"target": self.target.name, "agent": agent, "kms_key_id": envelope.kms_key_id},
+            )
         return value
 
     def remember_key_id(self, agent: str, key_id: str) -> None:
@@ -283,8 +363,9 @@ def _context(target: GatewayTarget, agent: str) -> dict[str, str]:
 
 
 def _envelope(secret: TargetSecret) -> kms_ops.Envelope:
-    return kms_ops.Envelope(bytes(secret.encrypted_data_key), bytes(secret.nonce), bytes(secret.ciphertext),
-                            secret.kms_key_id)  # fmt: skip
+    return kms_ops.Envelope(
+        bytes(secret.encrypted_data_key), bytes(secret.nonce), bytes(secret.ciphertext), secret.kms_key_id
+    )
 
 
 def _current_run(target_id: int, version_id: int) -> ExportRun | None:
@@ -321,10 +402,13 @@ def export_run_execute(*, version_id: int, target_id: int) -> ExecuteOutcome:
         recorder.attach(kms)
         signature = kms_ops.sign_plan(kms, target.signing_key_id, plan) if target.signing_key_id else ""
         ExportRun.objects.filter(pk=run.pk).update(
-            plan=plan, plan_hash=plan_hash(plan), report=plan["report"], signature=signature,
+            plan=plan,
+            plan_hash=plan_hash(plan),
+            report=plan["report"],
+            signature=signature,
             signing_key_id=target.signing_key_id if signature else "",
             signing_algorithm=kms_ops.SIGNING_ALGORITHM if signature else "",
-        )  # fmt: skip
+        )
         result = Applier(apigateway, plan, secrets=_StoredSecrets(target, kms)).run()
         rotation = _rotate_after_deployment(target, kms) if result.deployed and target.kms_key_id else None
     except PlanLimitError as exc:
@@ -348,25 +432,44 @@ def _finish_succeeded(run: ExportRun, result, rotation: dict[str, Any] | None) -
     with transaction.atomic():
         mutating = ExportCall.objects.filter(run=run, attempt=run.attempts, mutating=True).count()
         ExportRun.objects.filter(pk=run.pk).update(
-            status=Status.SUCCEEDED, finished_at=timezone.now(), rest_api_id=result.rest_api_id or "",
-            deployment_id=result.deployment_id, changes=result.changes, mutating_calls=mutating, error="",
-        )  # fmt: skip
+            status=Status.SUCCEEDED,
+            finished_at=timezone.now(),
+            rest_api_id=result.rest_api_id or "",
+            deployment_id=result.deployment_id,
+            changes=result.changes,
+            mutating_calls=mutating,
+            error="",
+        )
         GatewayTarget.objects.filter(pk=run.target_id).update(resolved_rest_api_id=result.rest_api_id or "")
         _release(run)
-        record_event(actor="system", action="export.succeeded", target=run, details={
-            "target": run.target.name, "version": run.policy_version.number, "rest_api_id": result.rest_api_id,
-            "deployment_id": result.deployment_id, "changes": len(result.changes), "key_rotation": rotation,
-        })  # fmt: skip
+        record_event(
+            actor="system",
+            action="export.succeeded",
+            target=run,
+            details={
+                "target": run.target.name,
+                "version": run.policy_version.number,
+                "rest_api_id": result.rest_api_id,
+                "deployment_id": result.deployment_id,
+                "changes": len(result.changes),
+                "key_rotation": rotation,
+            },
+        )
     return ExecuteOutcome(Status.SUCCEEDED, run.pk)
 
 
 def _finish_failed(run: ExportRun, message: str, details: Any) -> ExecuteOutcome:
     with transaction.atomic():
-        ExportRun.objects.filter(pk=run.pk).update(status=Status.FAILED, finished_at=timezone.now(), error=message,
-                                                   error_details=details or {})  # fmt: skip
+        ExportRun.objects.filter(pk=run.pk).update(
+            status=Status.FAILED, finished_at=timezone.now(), error=message, error_details=details or {}
+        )
         _release(run)
-        record_event(actor="system", action="export.failed", target=run,
-                     details={"target": run.target.name, "version": run.policy_version.number, "error": message})
+        record_event(
+            actor="system",
+            action="export.failed",
+            target=run,
+            details={"target": run.target.name, "version": run.policy_version.number, "error": message},
+        )
     return ExecuteOutcome(Status.FAILED, run.pk, message)
 
 
@@ -378,11 +481,16 @@ def _finish_refused(run: ExportRun, problems: dict[str, Any]) -> ExecuteOutcome:
         parts.append("ungoverned operations: " + ", ".join(problems["ungoverned"]))
     message = "Schema lockstep: the policy does not match the current schema; " + "; ".join(parts)
     with transaction.atomic():
-        ExportRun.objects.filter(pk=run.pk).update(status=Status.REFUSED, finished_at=timezone.now(), error=message,
-                                                   error_details=problems)  # fmt: skip
+        ExportRun.objects.filter(pk=run.pk).update(
+            status=Status.REFUSED, finished_at=timezone.now(), error=message, error_details=problems
+        )
         _release(run)
-        record_event(actor="system", action="export.refused", target=run,
-                     details={"target": run.target.name, "version": run.policy_version.number, **problems})
+        record_event(
+            actor="system",
+            action="export.refused",
+            target=run,
+            details={"target": run.target.name, "version": run.policy_version.number, **problems},
+        )
     return ExecuteOutcome(Status.REFUSED, run.pk, message)
 
 
@@ -391,8 +499,12 @@ def _requeue(run: ExportRun, message: str) -> None:
     with transaction.atomic():
         ExportRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(status=Status.QUEUED, error=message)
         _release(run)
-        record_event(actor="system", action="export.retrying", target=run,
-                     details={"target": run.target.name, "error": message, "attempt": run.attempts})
+        record_event(
+            actor="system",
+            action="export.retrying",
+            target=run,
+            details={"target": run.target.name, "error": message, "attempt": run.attempts},
+        )
 
 
 def export_run_fail_permanently(*, version_id: int, target_id: int, message: str) -> None:
@@ -423,14 +535,21 @@ def _rotate_after_deployment(target: GatewayTarget, kms: Any) -> dict[str, Any]:
             value = kms_ops.decrypt(kms, _envelope(secret), _context(target, secret.agent_name))
             envelope = kms_ops.encrypt(kms, target.kms_key_id, value, _context(target, secret.agent_name))
             TargetSecret.objects.filter(pk=secret.pk).update(
-                kms_key_id=envelope.kms_key_id, encrypted_data_key=envelope.encrypted_data_key,
-                nonce=envelope.nonce, ciphertext=envelope.ciphertext, encrypted_at=now,
-            )  # fmt: skip
+                kms_key_id=envelope.kms_key_id,
+                encrypted_data_key=envelope.encrypted_data_key,
+                nonce=envelope.nonce,
+                ciphertext=envelope.ciphertext,
+                encrypted_at=now,
+            )
             outcome["reencrypted"] += 1
         if outcome["rotated"]:
             GatewayTarget.objects.filter(pk=target.pk).update(last_rotation_at=now)
-        record_event(actor="system", action="export.key_rotated", target=target,
-                     details={"kms_key_id": target.kms_key_id, **outcome})
+        record_event(
+            actor="system",
+            action="export.key_rotated",
+            target=target,
+            details={"kms_key_id": target.kms_key_id, **outcome},
+        )
     return outcome
 
 
@@ -442,8 +561,12 @@ def secret_value(*, actor: str, target: GatewayTarget, agent_name: str) -> str:
     _, kms = clients_for(target)
     value = kms_ops.decrypt(kms, _envelope(secret), _context(target, agent_name))
     with transaction.atomic():
-        record_event(actor=actor, action="export.secret_revealed", target=secret,
-                     details={"target": target.name, "agent": agent_name})
+        record_event(
+            actor=actor,
+            action="export.secret_revealed",
+            target=secret,
+            details={"target": target.name, "agent": agent_name},
+        )
     return value
 
 
@@ -459,8 +582,11 @@ def export_verify(*, run: ExportRun) -> Verification:
         return Verification(False, f"export #{run.pk} has no signed plan.")
     _, kms = clients_for(run.target)
     if kms_ops.verify_plan(kms, run.signing_key_id, run.plan, run.signature):
-        return Verification(True, f"export #{run.pk}: the signature of plan {run.plan_hash[:16]} is valid "
-                            f"({run.signing_algorithm}, key {run.signing_key_id}).")  # fmt: skip
+        return Verification(
+            True,
+            f"export #{run.pk}: the signature of plan {run.plan_hash[:16]} is valid "
+            f"({run.signing_algorithm}, key {run.signing_key_id}).",
+        )
     return Verification(False, f"export #{run.pk}: the signature does NOT match the stored plan.")
 
 
@@ -481,13 +607,21 @@ def drift_check(*, target: GatewayTarget) -> DriftReport | None:
         return None
     with transaction.atomic():
         report = DriftReport.objects.create(target=target, policy_version=version, differences=differences)
-        record_event(actor="system", action="export.drift_detected", target=report, details={
-            "target": target.name, "version": version.number, "differences": differences[:50],
-            "auto_heal": target.auto_heal,
-        })  # fmt: skip
+        record_event(
+            actor="system",
+            action="export.drift_detected",
+            target=report,
+            details={
+                "target": target.name,
+                "version": version.number,
+                "differences": differences[:50],
+                "auto_heal": target.auto_heal,
+            },
+        )
         if target.auto_heal:
-            report.heal_run = export_request(actor="system", target=target, version=version,
-                                             trigger=ExportRun.Trigger.DRIFT)
+            report.heal_run = export_request(
+                actor="system", target=target, version=version, trigger=ExportRun.Trigger.DRIFT
+            )
             report.save(update_fields=["heal_run"])
     return report
 

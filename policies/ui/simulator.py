@@ -115,7 +115,11 @@ def simulate(schema: Schema, version: PolicyVersion, data: dict[str, Any]) -> di
         policy, analysis, subject=_subject(data),
         request=engine.RequestContext(ip=data["ip"], now=now, context=data.get("context") or {}), caps=caps,
     )
-    return {**decision.as_dict(), "at": now}
+    result = decision.as_dict()
+    # A deny names the rule behind its first violation; an allow or pending answer is decided
+    # by the rules that admitted the root fields.
+    result["decided_by"] = decision.deciding_rule or ", ".join(decision.admitting_rules)
+    return {**result, "at": now}
 
 
 @roles.requires(roles.VIEW)

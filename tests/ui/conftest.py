@@ -12,6 +12,8 @@ from agents.services import principal_create
 from policies import engine
 from policies.models import Schema
 from policies.services import policy_approve, policy_load, schema_register
+from tests.fixtures.moto_server import aws_credentials, moto_server, moto_url  # noqa: F401
+from tests.ui.browser import chromium, idp, sign_in  # noqa: F401
 
 PASSWORD = "correct-horse-battery"
 
@@ -73,6 +75,3 @@ def shop(db):
 def support_bot(db):
     return principal_create(actor="test", name="support-bot", kind="ai", groups=["support"],
                             attributes={"team": "support"})
-
-
-from tests.ui.browser import chromium, idp, sign_in  # noqa: E402, F401

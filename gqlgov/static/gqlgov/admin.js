@@ -25,3 +25,10 @@ function selectText(node) {
   selection.removeAllRanges();
   selection.addRange(range);
 }
+
+// A page answering a POST that showed a secret (a new token) replaces its URL with the plain page,
+// so Reload fetches that page (without the secret) instead of re-sending the POST.
+document.addEventListener("DOMContentLoaded", () => {
+  const marker = document.querySelector("[data-replace-url]");
+  if (marker && window.history.replaceState) window.history.replaceState(null, "", marker.dataset.replaceUrl);
+});

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from policies.engine import AnalysisLimits, Limits, analyze
+from policies.engine.analysis import COST_CEILING
 from policies.engine.reasons import (
     DOCUMENT_TOO_LARGE,
     GRAPHQL_PARSE_FAILED,
@@ -245,3 +246,15 @@ def test_analysis_reports_an_approximate_size_for_cache_accounting() -> None:
     large = analysis_of("{ " + " ".join(f"a{i}: order(id: {i}) {{ id total }}" for i in range(100)) + " }")
 
     assert 0 < small.approx_size_bytes < large.approx_size_bytes
+
+
+@pytest.mark.parametrize("size", [float("nan"), float("inf"), 10**400])
+def test_non_finite_or_astronomic_slicing_values_cost_the_ceiling(size: float) -> None:
+    analysis = analyze(
+        shop(),
+        "query Q($n: Int) { orders(first: $n) { edges { node { id } } } }",
+        variables={"n": size},
+        limits=AnalysisLimits(caps=Limits()),
+    )
+
+    assert analysis.metrics is not None and analysis.metrics.cost == COST_CEILING

@@ -91,7 +91,7 @@ graphql_fragments = st.sampled_from(
 documents = st.one_of(st.text(max_size=200), st.lists(graphql_fragments, max_size=40).map(" ".join))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     query=documents,
     variables=st.none() | st.dictionaries(st.sampled_from(["v", "n", "in"]), json_values, max_size=3),
@@ -132,7 +132,7 @@ root_fields = st.one_of(
 )
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(roots=st.lists(root_fields, min_size=1, max_size=3))
 def test_suggested_queries_for_valid_shop_documents_always_pass(roots: list[str]) -> None:
     query = "{ " + " ".join(f"r{i}: {root}" for i, root in enumerate(roots)) + " }"

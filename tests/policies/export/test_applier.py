@@ -52,7 +52,10 @@ def test_a_full_export_reads_back_through_boto3(moto_url):
     assert support["throttle"] == {"rateLimit": 10, "burstLimit": 50}
     assert support["quota"]["limit"] == 10000 and support["quota"]["period"] == "DAY"
     assert support["apiStages"][0]["stage"] == "prod"
-    assert support["apiStages"][0]["throttle"]["/graphql/query.orders/POST"] == {"rateLimit": 1, "burstLimit": 10}
+    assert support["apiStages"][0]["throttle"]["/graphql/query.orders/POST"] == {
+        "rateLimit": 1,
+        "burstLimit": 10,
+    }
     keys = {k["name"]: k for k in client.get_api_keys()["items"]}
     assert set(keys) == {"gqlgov-shop-prod-support-bot", "gqlgov-shop-prod-reports-bot"}
     plan_keys = client.get_usage_plan_keys(usagePlanId=support["id"])["items"]
@@ -81,7 +84,9 @@ def test_changing_one_rule_makes_a_small_number_of_calls(moto_url):
     client, recorder = recorded_client(moto_url)
     apply_plan(client, shop_plan())
     document = policy_document()
-    document["rules"][3]["subjects"] = {"agents": ["support-bot"]}  # reports-bot may no longer ask for refunds
+    document["rules"][3]["subjects"] = {
+        "agents": ["support-bot"]
+    }  # reports-bot may no longer ask for refunds
     recorder.calls.clear()
     result = apply_plan(client, shop_plan(document, policy_version=2))
     # One patch of the resource policy, one deployment, the stage's version tag.
@@ -97,12 +102,19 @@ def test_a_changed_rate_limit_replaces_only_that_agents_usage_plan(moto_url):
     recorder.calls.clear()
     apply_plan(client, shop_plan(document, policy_version=2))
     assert counts(recorder.mutating) == {
-        "CreateUsagePlan": 1, "DeleteUsagePlanKey": 1, "CreateUsagePlanKey": 1, "DeleteUsagePlan": 1,
-        "CreateDeployment": 1, "TagResource": 1,
-    }  # fmt: skip
+        "CreateUsagePlan": 1,
+        "DeleteUsagePlanKey": 1,
+        "CreateUsagePlanKey": 1,
+        "DeleteUsagePlan": 1,
+        "CreateDeployment": 1,
+        "TagResource": 1,
+    }
     plans = [p for p in client.get_usage_plans()["items"] if p["name"] == "gqlgov-shop-prod-support-bot"]
     assert len(plans) == 1
-    assert plans[0]["apiStages"][0]["throttle"]["/graphql/query.order/POST"] == {"rateLimit": 2, "burstLimit": 20}
+    assert plans[0]["apiStages"][0]["throttle"]["/graphql/query.order/POST"] == {
+        "rateLimit": 2,
+        "burstLimit": 20,
+    }
     recorder.calls.clear()
     apply_plan(client, shop_plan(document, policy_version=2))
     assert recorder.mutating == []
@@ -148,8 +160,9 @@ def test_drift_is_detected_and_healed(moto_url):
     client.delete_resource(restApiId=api_id, resourceId=resources["/graphql/query.customer"]["id"])
     edited = json.loads(client.get_rest_api(restApiId=api_id)["policy"])
     edited["Statement"] = [s for s in edited["Statement"] if s["Sid"] != "GqlgovDeny1"]
-    client.update_rest_api(restApiId=api_id, patchOperations=[
-        {"op": "replace", "path": "/policy", "value": json.dumps(edited)}])
+    client.update_rest_api(
+        restApiId=api_id, patchOperations=[{"op": "replace", "path": "/policy", "value": json.dumps(edited)}]
+    )
 
     differences = drift(client, plan)
     described = [d["change"] for d in differences]
@@ -165,8 +178,10 @@ def test_drift_is_detected_and_healed(moto_url):
 
 def test_over_limit_plans_fail_before_any_aws_call(moto_url):
     client, recorder = recorded_client(moto_url)
-    plan = shop_plan(operations=[f"query.field{i}" for i in range(299)],
-                     document=policy_document(rules=[{"id": "all", "effect": "allow", "operations": ["*"]}]))
+    plan = shop_plan(
+        operations=[f"query.field{i}" for i in range(299)],
+        document=policy_document(rules=[{"id": "all", "effect": "allow", "operations": ["*"]}]),
+    )
     with pytest.raises(PlanLimitError, match="exceed the limit of 300"):
         check_plan(plan)
         apply_plan(client, plan)
@@ -175,14 +190,32 @@ def test_over_limit_plans_fail_before_any_aws_call(moto_url):
 
 def test_resources_gqlgov_does_not_own_are_left_alone(moto_url):
     client, recorder = recorded_client(moto_url)
-    api = client.create_rest_api(name="payments", policy=json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Sid": "TeamAllowsPartner", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
-         "Action": "execute-api:Invoke", "Resource": "execute-api:/*/GET/health"}]}))
+    api = client.create_rest_api(
+        name="payments",
+        policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "TeamAllowsPartner",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
+                        "Action": "execute-api:Invoke",
+                        "Resource": "execute-api:/*/GET/health",
+                    }
+                ],
+            }
+        ),
+    )
     root = client.get_resources(restApiId=api["id"])["items"][0]["id"]
     health = client.create_resource(restApiId=api["id"], parentId=root, pathPart="health")
-    client.put_method(restApiId=api["id"], resourceId=health["id"], httpMethod="GET", authorizationType="NONE")
+    client.put_method(
+        restApiId=api["id"], resourceId=health["id"], httpMethod="GET", authorizationType="NONE"
+    )
     foreign_plan = client.create_usage_plan(name="partner-plan", throttle={"rateLimit": 5, "burstLimit": 5})
-    foreign_key = client.create_api_key(name="gqlgov-shop-prod-support-bot", enabled=True)  # same name, untagged
+    foreign_key = client.create_api_key(
+        name="gqlgov-shop-prod-support-bot", enabled=True
+    )  # same name, untagged
 
     plan = shop_plan(rest_api_id=api["id"])
     apply_plan(client, plan)
@@ -191,7 +224,10 @@ def test_resources_gqlgov_does_not_own_are_left_alone(moto_url):
     assert "TeamAllowsPartner" in sids and "GqlgovAllow1" in sids
     assert live["name"] == "payments"  # not gqlgov's API: only its own statements change
     assert "/health" in resources_by_path(client, api["id"])
-    assert client.get_usage_plan(usagePlanId=foreign_plan["id"])["throttle"] == {"rateLimit": 5, "burstLimit": 5}
+    assert client.get_usage_plan(usagePlanId=foreign_plan["id"])["throttle"] == {
+        "rateLimit": 5,
+        "burstLimit": 5,
+    }
     assert client.get_api_key(apiKey=foreign_key["id"])["name"] == "gqlgov-shop-prod-support-bot"
     recorder.calls.clear()
     apply_plan(client, plan)
@@ -202,8 +238,11 @@ def test_a_policy_without_an_agent_tears_down_its_usage_plan_and_key(moto_url):
     client, recorder = recorded_client(moto_url)
     apply_plan(client, shop_plan())
     document = policy_document()
-    document["rules"] = [rule for rule in document["rules"]  # nothing admits reports-bot any more
-                         if rule["id"] not in ("reports-read-everything", "refunds-need-a-human")]
+    document["rules"] = [
+        rule
+        for rule in document["rules"]  # nothing admits reports-bot any more
+        if rule["id"] not in ("reports-read-everything", "refunds-need-a-human")
+    ]
     recorder.calls.clear()
     apply_plan(client, shop_plan(document, policy_version=2))
     mutating = counts(recorder.mutating)

@@ -16,8 +16,12 @@ CFN_LINT = Path(sys.executable).with_name("cfn-lint")
 def test_the_cloudformation_template_passes_cfn_lint(tmp_path):
     template = tmp_path / "gqlgov.json"
     template.write_text(render(shop_plan(), "cloudformation"))
-    result = subprocess.run([str(CFN_LINT), "--regions", "us-east-1", "--", str(template)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [str(CFN_LINT), "--regions", "us-east-1", "--", str(template)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -27,13 +31,27 @@ def test_the_cloudformation_template_has_every_part_of_the_plan():
     kinds = [r["Type"] for r in template["Resources"].values()]
     assert kinds.count("AWS::ApiGateway::Resource") == len(plan["routes"])
     assert kinds.count("AWS::ApiGateway::Method") == len(plan["routes"])
-    for kind in ("RestApi", "Deployment", "Stage", "UsagePlan", "ApiKey", "UsagePlanKey", "RequestValidator", "Model"):
+    for kind in (
+        "RestApi",
+        "Deployment",
+        "Stage",
+        "UsagePlan",
+        "ApiKey",
+        "UsagePlanKey",
+        "RequestValidator",
+        "Model",
+    ):
         assert f"AWS::ApiGateway::{kind}" in kinds
     api = template["Resources"]["RestApi"]["Properties"]
     assert api["Policy"] == plan["api"]["policy"]
-    usage_plans = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::ApiGateway::UsagePlan"]
+    usage_plans = [
+        r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::ApiGateway::UsagePlan"
+    ]
     support = next(p for p in usage_plans if p["UsagePlanName"].endswith("support-bot"))
-    assert support["ApiStages"][0]["Throttle"]["/graphql/query.orders/POST"] == {"RateLimit": 1, "BurstLimit": 10}
+    assert support["ApiStages"][0]["Throttle"]["/graphql/query.orders/POST"] == {
+        "RateLimit": 1,
+        "BurstLimit": 10,
+    }
 
 
 def test_the_terraform_document_parses_and_names_every_resource_kind():
@@ -43,8 +61,14 @@ def test_the_terraform_document_parses_and_names_every_resource_kind():
     assert len(resource["aws_api_gateway_resource"]) == len(plan["routes"])
     assert json.loads(resource["aws_api_gateway_rest_api"]["gqlgov"]["policy"]) == plan["api"]["policy"]
     assert resource["aws_api_gateway_stage"]["gqlgov"]["variables"]["gqlgov_policy_version"] == "1"
-    assert set(resource) >= {"aws_api_gateway_usage_plan", "aws_api_gateway_api_key", "aws_api_gateway_usage_plan_key",
-                             "aws_api_gateway_deployment", "aws_api_gateway_integration", "aws_api_gateway_method"}
+    assert set(resource) >= {
+        "aws_api_gateway_usage_plan",
+        "aws_api_gateway_api_key",
+        "aws_api_gateway_usage_plan_key",
+        "aws_api_gateway_deployment",
+        "aws_api_gateway_integration",
+        "aws_api_gateway_method",
+    }
 
 
 def test_the_openapi_document_carries_the_api_gateway_extensions():

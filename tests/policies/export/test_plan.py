@@ -15,8 +15,11 @@ from tests.policies.export.factories import (
 
 
 def statements_for(plan, role):
-    return [s for s in plan["api"]["policy"]["Statement"]
-            if isinstance(s["Principal"], dict) and role in s["Principal"]["AWS"]]
+    return [
+        s
+        for s in plan["api"]["policy"]["Statement"]
+        if isinstance(s["Principal"], dict) and role in s["Principal"]["AWS"]
+    ]
 
 
 def test_rule_subjects_match_on_any_listed_key():
@@ -42,15 +45,23 @@ def test_every_governed_operation_gets_a_post_route_plus_the_whole_document_rout
     assert "/graphql/query.orders" in paths and "/graphql/mutation.deleteOrder" in paths
     assert "/graphql/mutation.updateOrder" not in paths  # no rule names it: the pre-check denies it
     assert len(paths) == 7
-    assert plan["method"] == {"httpMethod": "POST", "authorizationType": "AWS_IAM", "apiKeyRequired": True,
-                              "requestModels": {"application/json": "GqlgovGraphQLRequest"}}
+    assert plan["method"] == {
+        "httpMethod": "POST",
+        "authorizationType": "AWS_IAM",
+        "apiKeyRequired": True,
+        "requestModels": {"application/json": "GqlgovGraphQLRequest"},
+    }
     assert plan["model"]["schema"]["required"] == ["query"]
     assert plan["integration"]["type"] == "AWS_PROXY"
 
 
 def test_http_backends_get_an_http_proxy_integration():
     plan = shop_plan(lambda_arn="", http_url="https://backend.internal/graphql")
-    assert plan["integration"] == {"type": "HTTP_PROXY", "httpMethod": "POST", "uri": "https://backend.internal/graphql"}
+    assert plan["integration"] == {
+        "type": "HTTP_PROXY",
+        "httpMethod": "POST",
+        "uri": "https://backend.internal/graphql",
+    }
 
 
 def test_allowed_routes_carry_the_source_ip_condition_of_their_rule():
@@ -62,21 +73,31 @@ def test_allowed_routes_carry_the_source_ip_condition_of_their_rule():
     assert "execute-api:/prod/POST/graphql/query.ordersByCustomer" in with_ip[0]["Resource"]
     # require_approval admits at the gateway; the approval is a pre-check decision.
     unconditional = [s for s in support if s["Effect"] == "Allow" and "Condition" not in s]
-    assert unconditional[0]["Resource"] == ["execute-api:/prod/POST/graphql",
-                                            "execute-api:/prod/POST/graphql/mutation.refundOrder"]
+    assert unconditional[0]["Resource"] == [
+        "execute-api:/prod/POST/graphql",
+        "execute-api:/prod/POST/graphql/mutation.refundOrder",
+    ]
 
 
 def test_deny_rules_become_explicit_denies_shared_by_agents_with_the_same_denial():
     plan = shop_plan()
-    denies = [s for s in plan["api"]["policy"]["Statement"] if s["Effect"] == "Deny" and s["Sid"] != "GqlgovDenyUnlisted"]
+    denies = [
+        s
+        for s in plan["api"]["policy"]["Statement"]
+        if s["Effect"] == "Deny" and s["Sid"] != "GqlgovDenyUnlisted"
+    ]
     assert len(denies) == 1
     assert denies[0]["Principal"] == {"AWS": [REPORTS_ROLE, SUPPORT_ROLE]}
     assert denies[0]["Resource"] == ["execute-api:/prod/POST/graphql/mutation.deleteOrder"]
 
 
 def test_suspended_agents_and_agents_without_a_role_get_no_statement():
-    plan = shop_plan(agents=[agent_data("support-bot", groups=["support"], role=SUPPORT_ROLE, status="suspended"),
-                             agent_data("reports-bot")])
+    plan = shop_plan(
+        agents=[
+            agent_data("support-bot", groups=["support"], role=SUPPORT_ROLE, status="suspended"),
+            agent_data("reports-bot"),
+        ]
+    )
     policy = plan["api"]["policy"]
     assert [s["Sid"] for s in policy["Statement"]] == ["GqlgovDenyUnlisted"]
     assert "Condition" not in policy["Statement"][0]  # nobody is listed: every IAM caller is denied
@@ -84,14 +105,15 @@ def test_suspended_agents_and_agents_without_a_role_get_no_statement():
 
 
 def test_an_agent_allowed_everything_gets_a_wildcard_resource():
-    document = policy_document(rules=[{"id": "all", "effect": "allow", "subjects": {"agents": ["reports-bot"]},
-                                       "operations": ["*"]}])
+    document = policy_document(
+        rules=[{"id": "all", "effect": "allow", "subjects": {"agents": ["reports-bot"]}, "operations": ["*"]}]
+    )
     plan = shop_plan(document)
     allow = [s for s in plan["api"]["policy"]["Statement"] if s["Effect"] == "Allow"]
     assert allow[0]["Resource"] == ["execute-api:/prod/POST/graphql", "execute-api:/prod/POST/graphql/*"]
 
 
-def test_usage_plans_take_throttle_from_default_limits_quota_from_daily_ones_and_method_throttles_from_rules():
+def test_usage_plans_take_throttle_from_defaults_quota_from_daily_limits_and_method_throttles_from_rules():
     plan = shop_plan()
     support = next(p for p in plan["usage_plans"] if p["agent"] == "support-bot")
     assert support["throttle"] == {"rateLimit": 10, "burstLimit": 50}  # 600/minute
@@ -106,14 +128,29 @@ def test_stage_variables_name_the_policy_version_and_the_plan():
     assert variables["gqlgov_policy_version"] == "7"
     assert variables["gqlgov_schema"] == "shop"
     assert len(variables["gqlgov_plan_hash"]) == 32
-    assert plan["tags"] == {"managed-by": "gqlgov", "gqlgov:schema": "shop", "gqlgov:target": "shop-prod",
-                            "gqlgov:policy-version": "7"}
+    assert plan["tags"] == {
+        "managed-by": "gqlgov",
+        "gqlgov:schema": "shop",
+        "gqlgov:target": "shop-prod",
+        "gqlgov:policy-version": "7",
+    }
 
 
 def test_the_plan_is_deterministic_and_json_serialisable():
-    first, second = shop_plan(), shop_plan(agents=list(reversed([
-        agent_data("support-bot", groups=["support"], role=SUPPORT_ROLE), agent_data("reports-bot", role=REPORTS_ROLE),
-        agent_data("suspended-bot", status="suspended")])))
+    first, second = (
+        shop_plan(),
+        shop_plan(
+            agents=list(
+                reversed(
+                    [
+                        agent_data("support-bot", groups=["support"], role=SUPPORT_ROLE),
+                        agent_data("reports-bot", role=REPORTS_ROLE),
+                        agent_data("suspended-bot", status="suspended"),
+                    ]
+                )
+            )
+        ),
+    )
     assert json.loads(json.dumps(first)) == first
     assert plan_hash(first) == plan_hash(second)
 
@@ -130,14 +167,29 @@ def test_the_report_separates_what_the_gateway_enforces_from_pre_check_only_cond
 
 
 def test_a_deny_at_certain_hours_is_left_to_the_pre_check():
-    document = policy_document(rules=[
-        {"id": "r", "effect": "allow", "subjects": {"agents": ["reports-bot"]}, "operations": ["query.*"]},
-        {"id": "nights", "effect": "deny", "subjects": {"agents": ["reports-bot"]}, "operations": ["query.customer"],
-         "when": {"hours": {"from": "22:00", "to": "06:00"}}},
-    ])
+    document = policy_document(
+        rules=[
+            {
+                "id": "r",
+                "effect": "allow",
+                "subjects": {"agents": ["reports-bot"]},
+                "operations": ["query.*"],
+            },
+            {
+                "id": "nights",
+                "effect": "deny",
+                "subjects": {"agents": ["reports-bot"]},
+                "operations": ["query.customer"],
+                "when": {"hours": {"from": "22:00", "to": "06:00"}},
+            },
+        ]
+    )
     plan = shop_plan(document)
-    assert not [s for s in plan["api"]["policy"]["Statement"] if s["Sid"].startswith("GqlgovDeny") and
-                s["Sid"] != "GqlgovDenyUnlisted"]
+    assert not [
+        s
+        for s in plan["api"]["policy"]["Statement"]
+        if s["Sid"].startswith("GqlgovDeny") and s["Sid"] != "GqlgovDenyUnlisted"
+    ]
     nights = next(e for e in plan["report"] if e["rule"] == "nights")
     assert nights["gateway"] == [] and any("deny itself" in line for line in nights["pre_check_only"])
 
@@ -166,10 +218,24 @@ def test_more_than_three_hundred_resources_fail_with_what_to_do():
 def test_an_oversized_resource_policy_fails_naming_the_statements_to_merge():
     operations = [f"query.report{i:03d}" for i in range(120)]
     agents = [agent_data(f"bot-{i}", role=f"arn:aws:iam::123456789012:role/bot-{i}") for i in range(12)]
-    rules = [{"id": f"r{i}", "effect": "allow", "subjects": {"agents": [f"bot-{i}"]},
-              "operations": [f"query.report{j:03d}" for j in range(i, 120, 2)]} for i in range(12)]
-    plan = build_plan(document={"rules": rules}, operations=operations, agents=agents, target=target_data(),
-                      schema_name="shop", schema_version=1, policy_version=1)
+    rules = [
+        {
+            "id": f"r{i}",
+            "effect": "allow",
+            "subjects": {"agents": [f"bot-{i}"]},
+            "operations": [f"query.report{j:03d}" for j in range(i, 120, 2)],
+        }
+        for i in range(12)
+    ]
+    plan = build_plan(
+        document={"rules": rules},
+        operations=operations,
+        agents=agents,
+        target=target_data(),
+        schema_name="shop",
+        schema_version=1,
+        policy_version=1,
+    )
     violations = validate_plan(plan)
     assert [v.limit for v in violations] == ["policy_size"]
     message = violations[0].message

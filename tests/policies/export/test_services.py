@@ -57,7 +57,11 @@ def test_an_export_records_its_run_every_call_and_the_audit_trail(shop):
     assert {c.action for c in calls} >= {"CreateRestApi", "PutMethod", "CreateDeployment", "GetUsagePlans"}
     assert all(c.outcome == "ok" for c in calls)
     assert run.mutating_calls == sum(c.mutating for c in calls)
-    actions = list(AuditEvent.objects.filter(target_type="policies.exportrun", target_id=str(run.pk)).values_list("action", flat=True))
+    actions = list(
+        AuditEvent.objects.filter(target_type="policies.exportrun", target_id=str(run.pk)).values_list(
+            "action", flat=True
+        )
+    )
     assert actions == ["export.requested", "export.started", "export.succeeded"]
     target.refresh_from_db()
     assert target.active_run_id is None and target.resolved_rest_api_id == run.rest_api_id
@@ -114,12 +118,14 @@ def test_approval_enqueues_an_export_to_every_target_of_the_schema(shop, moto_ur
 
 def test_an_over_limit_plan_fails_the_run_before_any_aws_call(moto_url):
     operations = [f"query.field{i}" for i in range(299)]
-    schema = make_schema(sdl="type Query { " + " ".join(f"field{i}: Int" for i in range(299)) + " }",
-                         operations=operations)
-    version = make_policy(schema, {"schema": "shop", "rules": [{"id": "all", "effect": "allow",
-                                                                 "operations": ["query.*"]}]})
+    schema = make_schema(
+        sdl="type Query { " + " ".join(f"field{i}: Int" for i in range(299)) + " }", operations=operations
+    )
+    version = make_policy(
+        schema, {"schema": "shop", "rules": [{"id": "all", "effect": "allow", "operations": ["query.*"]}]}
+    )
     target = make_target(schema, moto_url)
-    run, outcome = run_export(version, target)
+    run, _outcome = run_export(version, target)
     assert run.status == ExportRun.Status.FAILED
     assert "301 resources" in run.error and run.error_details["violations"][0]["limit"] == "resources_per_api"
     assert ExportCall.objects.filter(run=run).count() == 0
@@ -130,12 +136,19 @@ def test_stale_references_refuse_the_export_and_list_them(shop, moto_url):
     document = policy_document()
     document["rules"][0]["fields"] = {"deny": ["Customer.ssn"]}
     version = make_policy(schema, document)
-    make_schema(sdl="type Query { order(id: ID!): Order orders(first: Int): [Order] customer(id: ID!): Customer }\n"
-                    "type Mutation { refundOrder(id: ID!): Order deleteOrder(id: ID!): Boolean }\n"
-                    "type Order { id: ID! total: Int }\ntype Customer { id: ID! name: String }",
-                operations=["query.order", "query.orders", "query.customer", "mutation.refundOrder",
-                            "mutation.deleteOrder"])
-    run, outcome = run_export(version, target)
+    make_schema(
+        sdl="type Query { order(id: ID!): Order orders(first: Int): [Order] customer(id: ID!): Customer }\n"
+        "type Mutation { refundOrder(id: ID!): Order deleteOrder(id: ID!): Boolean }\n"
+        "type Order { id: ID! total: Int }\ntype Customer { id: ID! name: String }",
+        operations=[
+            "query.order",
+            "query.orders",
+            "query.customer",
+            "mutation.refundOrder",
+            "mutation.deleteOrder",
+        ],
+    )
+    run, _outcome = run_export(version, target)
     assert run.status == ExportRun.Status.REFUSED
     assert "Schema lockstep" in run.error and "Customer.ssn" in run.error
     assert run.error_details["stale"]
@@ -151,7 +164,7 @@ def test_ungoverned_operations_refuse_the_export_when_the_target_requires_full_c
 
 
 def test_drift_is_recorded_and_auto_heal_requests_an_export(shop):
-    schema, version, target = shop
+    _schema, version, target = shop
     run, _ = run_export(version, target)
     client = aws_client("apigateway", region="us-east-1", endpoint_url=target.endpoint_url)
     resources = {r["path"]: r for r in client.get_resources(restApiId=run.rest_api_id)["items"]}
@@ -171,7 +184,9 @@ def test_drift_is_recorded_and_auto_heal_requests_an_export(shop):
     assert DriftReport.objects.count() == 2
 
 
-def test_api_key_values_are_envelope_encrypted_rotated_after_deployment_and_the_plan_is_signed(shop, moto_url):
+def test_api_key_values_are_envelope_encrypted_rotated_after_deployment_and_the_plan_is_signed(
+    shop, moto_url
+):
     schema, version, target = shop
     secret_key, signing_key = make_kms_keys(moto_url)
     GatewayTarget.objects.filter(pk=target.pk).update(kms_key_id=secret_key, signing_key_id=signing_key)

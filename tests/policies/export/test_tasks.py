@@ -11,7 +11,13 @@ from policies.export.applier import apply_plan, aws_client
 from policies.export.models import ExportCall, ExportRun, GatewayTarget
 from policies.tasks import detect_drift
 from tests.policies.export.aws import PausingProxy, recorded_client
-from tests.policies.export.factories import make_agents, make_policy, make_schema, make_target, policy_document
+from tests.policies.export.factories import (
+    make_agents,
+    make_policy,
+    make_schema,
+    make_target,
+    policy_document,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
 
@@ -72,7 +78,11 @@ def test_a_worker_killed_mid_export_is_redelivered_and_converges(shop, start_cel
     proxy = PausingProxy(moto_url, pause_at=12)
     try:
         GatewayTarget.objects.filter(pk=target.pk).update(endpoint_url=proxy.url)
-        short = {"CELERY_VISIBILITY_TIMEOUT_S": "3", "GQLGOV_EXPORT_LEASE_S": "3", "GQLGOV_EXPORT_BUSY_RETRY_S": "1"}
+        short = {
+            "CELERY_VISIBILITY_TIMEOUT_S": "3",
+            "GQLGOV_EXPORT_LEASE_S": "3",
+            "GQLGOV_EXPORT_BUSY_RETRY_S": "1",
+        }
         first_worker = start_celery_worker(**short)
         run = services.export_request(actor="test", target=target, version=version)
         assert proxy.paused.wait(timeout=60), "the export never reached its 12th write"
@@ -110,4 +120,6 @@ def test_the_drift_task_heals_a_target_with_auto_heal(shop, celery_worker):
     heal = wait_for(lambda: ExportRun.objects.filter(trigger="drift").first(), what="the heal run")
     heal = wait_for(lambda: finished(heal), what="the heal run to finish")
     assert heal.status == ExportRun.Status.SUCCEEDED
-    assert "/graphql/query.order" in {r["path"] for r in client.get_resources(restApiId=run.rest_api_id)["items"]}
+    assert "/graphql/query.order" in {
+        r["path"] for r in client.get_resources(restApiId=run.rest_api_id)["items"]
+    }
