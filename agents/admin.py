@@ -37,11 +37,15 @@ class PrincipalForm(forms.ModelForm):
     """Groups as a comma-separated list and attributes as key=value lines, instead of raw JSON."""
 
     groups_text = forms.CharField(
-        label="Groups", required=False, help_text="Comma-separated, e.g. support, billing.",
+        label="Groups",
+        required=False,
+        help_text="Comma-separated, e.g. support, billing.",
         widget=forms.TextInput(attrs={"size": 60}),
     )
     attributes_text = forms.CharField(
-        label="Attributes", required=False, help_text="One key=value per line, e.g. team=support.",
+        label="Attributes",
+        required=False,
+        help_text="One key=value per line, e.g. team=support.",
         widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
     )
 
@@ -53,7 +57,9 @@ class PrincipalForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["groups_text"].initial = ", ".join(self.instance.groups)
-            self.fields["attributes_text"].initial = "\n".join(f"{k}={v}" for k, v in self.instance.attributes.items())
+            self.fields["attributes_text"].initial = "\n".join(
+                f"{k}={v}" for k, v in self.instance.attributes.items()
+            )
         if "oidc_subject" in self.fields:
             self.fields["oidc_subject"].required = False
 
@@ -101,12 +107,17 @@ class PrincipalAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
         actor = actor_for_user(request.user)
         data = form.cleaned_data
         fields = {
-            "kind": data["kind"], "owner": data.get("owner"), "groups": data["groups_text"],
-            "attributes": data["attributes_text"], "iam_role_arn": data.get("iam_role_arn") or "",
+            "kind": data["kind"],
+            "owner": data.get("owner"),
+            "groups": data["groups_text"],
+            "attributes": data["attributes_text"],
+            "iam_role_arn": data.get("iam_role_arn") or "",
             "oidc_subject": data.get("oidc_subject"),
         }
         if change:
-            saved = services.principal_update(actor=actor, principal=Principal.objects.get(pk=obj.pk), **fields)
+            saved = services.principal_update(
+                actor=actor, principal=Principal.objects.get(pk=obj.pk), **fields
+            )
         else:
             saved = services.principal_create(actor=actor, name=data["name"], **fields)
         obj.pk = saved.pk
@@ -160,8 +171,16 @@ class AuditEventAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
     list_filter = ("action", "target_type")
     search_fields = ("actor", "action", "target_id")
     date_hierarchy = "created_at"
-    readonly_fields = ("created_at", "actor", "action", "target_type", "target_id", "details_pretty", "prev_hash",
-                       "hash")
+    readonly_fields = (
+        "created_at",
+        "actor",
+        "action",
+        "target_type",
+        "target_id",
+        "details_pretty",
+        "prev_hash",
+        "hash",
+    )
     exclude = ("details",)
 
     @admin.display(description="Target")
@@ -170,7 +189,9 @@ class AuditEventAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Details")
     def summary(self, obj: AuditEvent) -> str:
-        text = ", ".join(f"{key}={value}" for key, value in obj.details.items() if key not in ("before", "after"))
+        text = ", ".join(
+            f"{key}={value}" for key, value in obj.details.items() if key not in ("before", "after")
+        )
         return text if len(text) <= 120 else text[:117] + "…"
 
     @admin.display(description="Details")

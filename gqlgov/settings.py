@@ -165,7 +165,7 @@ GQLGOV_HARD_CAPS = {
     "max_depth": env.int("GQLGOV_CAP_MAX_DEPTH", default=50),
     "max_aliases": env.int("GQLGOV_CAP_MAX_ALIASES", default=500),
     "max_root_fields": env.int("GQLGOV_CAP_MAX_ROOT_FIELDS", default=100),
-    "max_tokens": env.int("GQLGOV_CAP_MAX_TOKENS", default=20000),
+    "max_tokens": env.int("GQLGOV_CAP_MAX_TOKENS", default=8000),
     "max_directives": env.int("GQLGOV_CAP_MAX_DIRECTIVES", default=500),
     "max_cost": env.int("GQLGOV_CAP_MAX_COST", default=1_000_000),
 }

@@ -21,7 +21,9 @@ from policies.models import Decision, PolicyVersion, Schema
 from policies.ui.common import pretty
 
 REASON_CODES = sorted(
-    value for name, value in vars(reason_codes).items() if name.isupper() and isinstance(value, str) and value == name
+    value
+    for name, value in vars(reason_codes).items()
+    if name.isupper() and isinstance(value, str) and value == name
 )
 
 
@@ -107,14 +109,37 @@ class RecentFilter(admin.SimpleListFilter):
 class DecisionAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
     """The decision log; variables and document are stored redacted, so viewers may read them."""
 
-    list_display = ("created_at", "agent_name", "operation", "decision_badge", "reason_codes", "policy", "client_ip")
+    list_display = (
+        "created_at",
+        "agent_name",
+        "operation",
+        "decision_badge",
+        "reason_codes",
+        "policy",
+        "client_ip",
+    )
     list_filter = ("decision", ReasonFilter, RecentFilter, "schema_name", "agent_name", "operation_type")
     search_fields = ("agent_name", "operation_name", "=id")
     date_hierarchy = "created_at"
     list_per_page = 50
-    fields = ("id", "created_at", "agent_name", "schema_name", "schema_version", "policy_version", "operation_name",
-              "operation_type", "root_fields", "decision_badge", "reasons_pretty", "metrics_pretty", "client_ip",
-              "variables_pretty", "document_pretty", "document_hash")
+    fields = (
+        "id",
+        "created_at",
+        "agent_name",
+        "schema_name",
+        "schema_version",
+        "policy_version",
+        "operation_name",
+        "operation_type",
+        "root_fields",
+        "decision_badge",
+        "reasons_pretty",
+        "metrics_pretty",
+        "client_ip",
+        "variables_pretty",
+        "document_pretty",
+        "document_hash",
+    )
     readonly_fields = fields
 
     @admin.display(description="Operation")
@@ -128,10 +153,14 @@ class DecisionAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Reasons")
     def reason_codes(self, obj: Decision):
-        return format_html_join(
-            " ", '<span class="gg-chip" title="{}">{}</span>',
-            ((r.get("message", ""), r.get("code", "")) for r in obj.reasons if isinstance(r, dict)),
-        ) or "—"
+        return (
+            format_html_join(
+                " ",
+                '<span class="gg-chip" title="{}">{}</span>',
+                ((r.get("message", ""), r.get("code", "")) for r in obj.reasons if isinstance(r, dict)),
+            )
+            or "—"
+        )
 
     @admin.display(description="Policy")
     def policy(self, obj: Decision) -> str:

@@ -22,7 +22,12 @@ from policies.services import Conflict, PolicyInvalid, _next_number, policy_appr
 
 OPEN_STATUSES = (PolicyVersion.Status.DRAFT, PolicyVersion.Status.IN_REVIEW)
 # Audit actions that make someone a contributor of a draft.
-_CONTRIBUTING_ACTIONS = ("policy.draft_created", "policy.rule_saved", "policy.rule_deleted", "policy.submitted")
+_CONTRIBUTING_ACTIONS = (
+    "policy.draft_created",
+    "policy.rule_saved",
+    "policy.rule_deleted",
+    "policy.submitted",
+)
 
 
 def open_version(schema: Schema) -> PolicyVersion | None:
@@ -73,8 +78,12 @@ def draft_for_edit(*, schema: Schema, user) -> PolicyVersion:
             actor=actor_for_user(user),
             action="policy.draft_created",
             target=draft,
-            details={"schema": schema.name, "version": draft.number,
-                     "based_on": active.number if active else None, "via": "admin"},
+            details={
+                "schema": schema.name,
+                "version": draft.number,
+                "based_on": active.number if active else None,
+                "via": "admin",
+            },
         )
     return draft
 
@@ -111,7 +120,16 @@ def rule_upsert(*, schema: Schema, user, rule: dict[str, Any], replaces: str | N
             raise NotFound(f"rule '{replaces}' in {schema.name} policy v{draft.number}")
         clash = _index_of(rules, rule_id)
         if clash is not None and clash != index:
-            raise PolicyInvalid([{"rule": rule_id, "field": "id", "message": f"a rule with id '{rule_id}' exists"}])
+            position = len(rules) if index is None else index
+            raise PolicyInvalid(
+                [
+                    {
+                        "rule": rule_id,
+                        "field": f"rules[{position}].id",
+                        "message": f"a rule with id '{rule_id}' exists; choose another id",
+                    }
+                ]
+            )
         before = copy.deepcopy(rules[index]) if index is not None else None
         if index is None:
             rules.append(rule)
@@ -124,8 +142,14 @@ def rule_upsert(*, schema: Schema, user, rule: dict[str, Any], replaces: str | N
             actor=actor_for_user(user),
             action="policy.rule_saved",
             target=draft,
-            details={"schema": schema.name, "version": draft.number, "rule": rule_id,
-                     "change": "added" if before is None else "changed", "before": before, "after": rule},
+            details={
+                "schema": schema.name,
+                "version": draft.number,
+                "rule": rule_id,
+                "change": "added" if before is None else "changed",
+                "before": before,
+                "after": rule,
+            },
         )
     return draft
 
@@ -155,20 +179,32 @@ def rule_delete(*, schema: Schema, user, rule_id: str) -> PolicyVersion:
 
 def _transition(version: PolicyVersion, *, from_status: str, to: dict[str, Any], what: str) -> None:
     """The conditional UPDATE that claims a status change; a concurrent change gets 409."""
-    if not PolicyVersion.objects.filter(pk=version.pk, status=from_status).update(**to, updated_at=timezone.now()):
+    if not PolicyVersion.objects.filter(pk=version.pk, status=from_status).update(
+        **to, updated_at=timezone.now()
+    ):
         version.refresh_from_db()
-        raise Conflict("NOT_" + what.upper(), f"Version {version.number} is {version.get_status_display().lower()}; "
-                       f"it cannot be {what} now.")
+        raise Conflict(
+            "NOT_" + what.upper(),
+            f"Version {version.number} is {version.get_status_display().lower()}; it cannot be {what} now.",
+        )
 
 
 def draft_submit(*, version: PolicyVersion, user) -> PolicyVersion:
     """Sends a draft for review; it must compile. Approvers then see it in Reviews."""
     validate_document(version.schema, version.document)
     with transaction.atomic():
-        _transition(version, from_status=PolicyVersion.Status.DRAFT,
-                    to={"status": PolicyVersion.Status.IN_REVIEW, "submitted_at": timezone.now()}, what="submitted")
-        record_event(actor=actor_for_user(user), action="policy.submitted", target=version,
-                     details={"schema": version.schema.name, "version": version.number})
+        _transition(
+            version,
+            from_status=PolicyVersion.Status.DRAFT,
+            to={"status": PolicyVersion.Status.IN_REVIEW, "submitted_at": timezone.now()},
+            what="submitted",
+        )
+        record_event(
+            actor=actor_for_user(user),
+            action="policy.submitted",
+            target=version,
+            details={"schema": version.schema.name, "version": version.number},
+        )
     version.refresh_from_db()
     return version
 
@@ -176,10 +212,18 @@ def draft_submit(*, version: PolicyVersion, user) -> PolicyVersion:
 def draft_withdraw(*, version: PolicyVersion, user) -> PolicyVersion:
     """Takes a version back from review into draft so it can be edited again."""
     with transaction.atomic():
-        _transition(version, from_status=PolicyVersion.Status.IN_REVIEW,
-                    to={"status": PolicyVersion.Status.DRAFT, "submitted_at": None}, what="withdrawn")
-        record_event(actor=actor_for_user(user), action="policy.withdrawn", target=version,
-                     details={"schema": version.schema.name, "version": version.number})
+        _transition(
+            version,
+            from_status=PolicyVersion.Status.IN_REVIEW,
+            to={"status": PolicyVersion.Status.DRAFT, "submitted_at": None},
+            what="withdrawn",
+        )
+        record_event(
+            actor=actor_for_user(user),
+            action="policy.withdrawn",
+            target=version,
+            details={"schema": version.schema.name, "version": version.number},
+        )
     version.refresh_from_db()
     return version
 
@@ -188,7 +232,9 @@ def contributors(version: PolicyVersion) -> set[str]:
     """Audit actors ("user:<name>") who created, edited or submitted the version, and its author."""
     actors = set(
         AuditEvent.objects.filter(
-            target_type=PolicyVersion._meta.label_lower, target_id=str(version.pk), action__in=_CONTRIBUTING_ACTIONS
+            target_type=PolicyVersion._meta.label_lower,
+            target_id=str(version.pk),
+            action__in=_CONTRIBUTING_ACTIONS,
         ).values_list("actor", flat=True)
     )
     if version.author_id is not None:
@@ -200,23 +246,34 @@ def _check_reviewer(version: PolicyVersion, user) -> None:
     if not user.has_perm("policies.approve_policyversion"):
         raise ApiError("PERMISSION_DENIED", f"{user.get_username()} may not review policies.", status=403)
     if actor_for_user(user) in contributors(version):
-        raise ApiError("SELF_APPROVAL", "You wrote or edited this version; another approver must review it.",
-                       status=403)
+        raise ApiError(
+            "SELF_APPROVAL", "You wrote or edited this version; another approver must review it.", status=403
+        )
 
 
 def policy_review_approve(*, version: PolicyVersion, user, comment: str = "") -> PolicyVersion:
     """Approves a submitted version (it becomes active, exports are enqueued), with an optional comment."""
     _check_reviewer(version, user)
     if version.status != PolicyVersion.Status.IN_REVIEW:
-        raise Conflict("NOT_IN_REVIEW", f"Version {version.number} is {version.get_status_display().lower()}; "
-                       "only submitted versions are approved here.")
+        raise Conflict(
+            "NOT_IN_REVIEW",
+            f"Version {version.number} is {version.get_status_display().lower()}; "
+            "only submitted versions are approved here.",
+        )
     with transaction.atomic():
         version = policy_approve(approver=user, version=version)
         if comment.strip():
             PolicyVersion.objects.filter(pk=version.pk).update(review_comment=comment.strip())
-            record_event(actor=actor_for_user(user), action="policy.review_commented", target=version,
-                         details={"schema": version.schema.name, "version": version.number,
-                                  "comment": comment.strip()})
+            record_event(
+                actor=actor_for_user(user),
+                action="policy.review_commented",
+                target=version,
+                details={
+                    "schema": version.schema.name,
+                    "version": version.number,
+                    "comment": comment.strip(),
+                },
+            )
     version.refresh_from_db()
     return version
 
@@ -225,15 +282,30 @@ def policy_reject(*, version: PolicyVersion, user, comment: str) -> PolicyVersio
     """Rejects a submitted version with a comment the author reads; the active version stays."""
     _check_reviewer(version, user)
     if not comment.strip():
-        raise ApiError("VALIDATION_ERROR", "Say why the version is rejected.", status=422,
-                       details={"fields": {"comment": ["Say why the version is rejected."]}})
+        raise ApiError(
+            "VALIDATION_ERROR",
+            "Say why the version is rejected.",
+            status=422,
+            details={"fields": {"comment": ["Say why the version is rejected."]}},
+        )
     with transaction.atomic():
-        _transition(version, from_status=PolicyVersion.Status.IN_REVIEW,
-                    to={"status": PolicyVersion.Status.REJECTED, "approver": user, "decided_at": timezone.now(),
-                        "review_comment": comment.strip()}, what="rejected")
-        record_event(actor=actor_for_user(user), action="policy.rejected", target=version,
-                     details={"schema": version.schema.name, "version": version.number,
-                              "comment": comment.strip()})
+        _transition(
+            version,
+            from_status=PolicyVersion.Status.IN_REVIEW,
+            to={
+                "status": PolicyVersion.Status.REJECTED,
+                "approver": user,
+                "decided_at": timezone.now(),
+                "review_comment": comment.strip(),
+            },
+            what="rejected",
+        )
+        record_event(
+            actor=actor_for_user(user),
+            action="policy.rejected",
+            target=version,
+            details={"schema": version.schema.name, "version": version.number, "comment": comment.strip()},
+        )
     version.refresh_from_db()
     return version
 
@@ -269,6 +341,8 @@ def rule_diff(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]
         for key in sorted({*old, *new} - {"rules"})
         if old.get(key) != new.get(key)
     ]
-    counts = {status: sum(1 for r in rules if r["status"] == status) for status in
-              ("added", "changed", "removed", "unchanged")}
+    counts = {
+        status: sum(1 for r in rules if r["status"] == status)
+        for status in ("added", "changed", "removed", "unchanged")
+    }
     return {"rules": rules, "other": other, "counts": counts}

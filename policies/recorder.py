@@ -222,7 +222,9 @@ def _ensure_group(client: redis.Redis, key: str) -> None:
 def drain(*, batch_size: int = 500, block_ms: int | None = None, claim_idle_ms: int = 30_000,
           max_batches: int | None = None, client: redis.Redis | None = None) -> int:
     """Moves decision records from the stream into the database until it is empty; returns how many were new."""
-    client = client or stream_client()
+    # Its own client: a blocking read outlasts the web client's short socket timeout.
+    client = client or redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2,
+                                            socket_timeout=(block_ms or 0) / 1000 + 5)
     key = settings.GQLGOV_DECISION_STREAM_KEY
     consumer = _consumer_name()
     _ensure_group(client, key)

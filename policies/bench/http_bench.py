@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import os
 import secrets
 import shutil
 import subprocess
@@ -202,7 +203,9 @@ def run_http(*, sdl: str, query: str, workers: int, concurrency: int, duration_s
              compare_sync_record: bool, database_url: str | None, redis_url: str | None) -> dict[str, Any]:
     """All HTTP numbers of one run; the top-level `http.*` keys are the production server's."""
     with contextlib.ExitStack() as stack:
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gqlgov-bench-")))
+        # GQLGOV_BENCH_KEEP=1 keeps the work directory (server, drainer and Redis logs) for a post-mortem.
+        workdir = Path(tempfile.mkdtemp(prefix="gqlgov-bench-") if os.environ.get("GQLGOV_BENCH_KEEP")
+                       else stack.enter_context(tempfile.TemporaryDirectory(prefix="gqlgov-bench-")))
         (workdir / "data").mkdir()
         redis = redis_url or stack.enter_context(servers.redis_server(workdir))
         database = stack.enter_context(servers.bench_database(workdir, database_url))

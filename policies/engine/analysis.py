@@ -50,6 +50,9 @@ class AnalysisLimits:
     """Bounds applied while analysing, before any policy is consulted."""
 
     max_document_bytes: int = 64 * 1024
+    # Validating hundreds of operations takes graphql-core longer than a check may; agents
+    # send one (a few in persisted documents).
+    max_operations: int = 50
     max_validation_errors: int = 20
     # graphql-core's budget for comparing overlapping fields (its default, 500,000, lets one
     # document spend most of a second there).
@@ -211,6 +214,14 @@ def _analyze_document(request: AnalysisRequest) -> Analysis:
         return _failed(request, reasons.parse_failed("Syntax Error: Document is nested too deeply."))
 
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if len(operations) > request.limits.max_operations:
+        return _failed(
+            request,
+            reasons.validation_failed(
+                f"The document defines {len(operations)} operations;"
+                f" at most {request.limits.max_operations} are accepted."
+            ),
+        )
     operation = _select_operation(operations, request.operation_name)
     if operation is None:
         names = [op.name.value for op in operations if op.name is not None]

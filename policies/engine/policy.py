@@ -276,16 +276,16 @@ class _Compiler:
             return []
         return value
 
-    def positive_int(self, value: Any, where: str, *, zero_ok: bool = False) -> int | None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if zero_ok else 1):
-            self.fail(where, f"must be an integer {'>= 0' if zero_ok else '> 0'}")
+    def integer(self, value: Any, where: str, *, minimum: int = 1) -> int | None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            self.fail(where, f"must be an integer >= {minimum}")
             return None
         return int(value)
 
     def limits(self, value: Any, where: str) -> Limits:
         values = self.mapping(value, where, frozenset(DIMENSIONS))
         checked = {
-            key: self.positive_int(item, f"{where}.{key}", zero_ok=True)
+            key: self.integer(item, f"{where}.{key}", minimum=0)
             for key, item in values.items()
             if key in DIMENSIONS
         }
@@ -305,11 +305,11 @@ class _Compiler:
             if len(kinds) != 1:
                 self.fail(at, "needs exactly one of 'requests' or 'cost'")
                 continue
-            limit = self.positive_int(entry[kinds[0]], f"{at}.{kinds[0]}")
+            limit = self.integer(entry[kinds[0]], f"{at}.{kinds[0]}")
             per = entry.get("per")
             if per not in PERIOD_SECONDS:
                 self.fail(f"{at}.per", f"must be one of {', '.join(PERIOD_SECONDS)}")
-            burst = self.positive_int(entry["burst"], f"{at}.burst") if "burst" in entry else limit
+            burst = self.integer(entry["burst"], f"{at}.burst") if "burst" in entry else limit
             if limit is not None and burst is not None and per in PERIOD_SECONDS:
                 compiled.append(RateLimit(kind=kinds[0], limit=limit, per=per, burst=burst))
         return tuple(compiled)

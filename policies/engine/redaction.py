@@ -257,16 +257,23 @@ def _replace_spans(text: str, spans: Iterable[tuple[int, int]]) -> str:
     return "".join(parts)
 
 
+# An unparseable document is kept for the record up to this many tokens.
+MAX_UNPARSEABLE_TOKENS = 2_000
+
+
 def _redact_all_literals(text: str) -> str:
-    """Every literal of an unparseable document redacted; from a lexical error on, everything."""
+    """Every literal of an unparseable document redacted; from a lexical error (or the token
+    bound) on, everything."""
     lexer = Lexer(Source(text))
-    spans = []
+    spans: list[tuple[int, int]] = []
     try:
         token = lexer.advance()
-        while token.kind is not TokenKind.EOF:
+        for _ in range(MAX_UNPARSEABLE_TOKENS):
+            if token.kind is TokenKind.EOF:
+                return _replace_spans(text, spans)
             if token.kind in _LITERAL_TOKENS:
                 spans.append((token.start, token.end))
             token = lexer.advance()
     except GraphQLError:
-        return _replace_spans(text[: lexer.token.end], spans) + f" {REDACTED}"
-    return _replace_spans(text, spans)
+        pass
+    return _replace_spans(text[: lexer.token.end], spans) + f" {REDACTED}"

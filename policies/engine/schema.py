@@ -202,7 +202,9 @@ def build_schema(sdl: str) -> SchemaBundle:
     describes no schema even when its problems are ignored.
     """
     try:
-        document = parse(sdl)
+        # Without node locations: a third fewer objects for GitHub's 1,600 types. Syntax errors
+        # still carry their line and column.
+        document = parse(sdl, no_location=True)
     except GraphQLSyntaxError as error:
         location = error.locations[0] if error.locations else None
         raise SchemaSyntaxError(

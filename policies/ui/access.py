@@ -20,7 +20,8 @@ def rules_of(document: dict[str, Any] | None) -> list[dict[str, Any]]:
 def governing_rules(document: dict[str, Any] | None, operation: str) -> list[dict[str, Any]]:
     """The rules one of whose operation globs matches `operation`."""
     return [
-        rule for rule in rules_of(document)
+        rule
+        for rule in rules_of(document)
         if any(fnmatchcase(operation, str(glob)) for glob in rule.get("operations") or ())
     ]
 
@@ -53,7 +54,9 @@ def access_for(document: dict[str, Any] | None, agent: Any, operation: str) -> A
     return Access(APPROVAL, ids)
 
 
-def allowed_agents(document: dict[str, Any] | None, agents: list[Any], operation: str) -> list[tuple[Any, Access]]:
+def allowed_agents(
+    document: dict[str, Any] | None, agents: list[Any], operation: str
+) -> list[tuple[Any, Access]]:
     """The agents the policy admits for `operation` (possibly conditionally or pending approval)."""
     result = []
     for agent in agents:

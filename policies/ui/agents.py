@@ -15,6 +15,7 @@ from policies.models import Decision, Schema
 from policies.ui import access
 from policies.ui.common import post_int, render_page, report
 
+
 def _principal(name: str) -> Principal:
     return get_object_or_404(Principal.objects.select_related("owner", "user"), name=name)
 
@@ -26,7 +27,9 @@ def _back(principal: Principal):
 def callable_operations(principal: Principal) -> list[dict]:
     """Per schema with an active policy: the operations the agent may call, and how."""
     result = []
-    for schema in Schema.objects.select_related("latest_version", "active_policy").exclude(active_policy=None):
+    for schema in Schema.objects.select_related("latest_version", "active_policy").exclude(
+        active_policy=None
+    ):
         operations = schema.latest_version.operations if schema.latest_version else []
         rows = []
         for operation in operations:
@@ -48,15 +51,20 @@ def _agent_page(request, principal: Principal, new_token: dict | None = None):
     The plaintext is never stored anywhere (not even in the session): reloading the page
     cannot show it again.
     """
-    response = render_page(request, "gqlgov/agents/detail.html", f"Agent {principal.name}", {
-        "principal": principal,
-        "tokens": principal.tokens.select_related("rotated_to").all()[:50],
-        "new_token": new_token,
-        "decisions": Decision.objects.filter(principal=principal)[:20],
-        "decision_count": Decision.objects.filter(principal=principal).count(),
-        "callable": callable_operations(principal),
-        "show_secrets": roles.can(request.user, roles.VIEW_SECRETS),
-    })
+    response = render_page(
+        request,
+        "gqlgov/agents/detail.html",
+        f"Agent {principal.name}",
+        {
+            "principal": principal,
+            "tokens": principal.tokens.select_related("rotated_to").all()[:50],
+            "new_token": new_token,
+            "decisions": Decision.objects.filter(principal=principal)[:20],
+            "decision_count": Decision.objects.filter(principal=principal).count(),
+            "callable": callable_operations(principal),
+            "show_secrets": roles.can(request.user, roles.VIEW_SECRETS),
+        },
+    )
     # The page may carry a token's plaintext: never cache it, so Back cannot show it again.
     response["Cache-Control"] = "no-store"
     return response

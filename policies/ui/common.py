@@ -12,11 +12,15 @@ from gqlgov.errors import ApiError
 from policies.models import Schema
 
 
-def render_page(request: HttpRequest, template: str, title: str, context: dict[str, Any] | None = None,
-                status: int = 200) -> TemplateResponse:
+def render_page(
+    request: HttpRequest, template: str, title: str, context: dict[str, Any] | None = None, status: int = 200
+) -> TemplateResponse:
     """The template rendered with the admin's context (header, navigation, roles) and `title`."""
     return TemplateResponse(
-        request, template, {**admin.site.each_context(request), "title": title, **(context or {})}, status=status
+        request,
+        template,
+        {**admin.site.each_context(request), "title": title, **(context or {})},
+        status=status,
     )
 
 

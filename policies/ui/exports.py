@@ -40,17 +40,29 @@ def export_overview(request):
     if models is not None:
         for target in models.GatewayTarget.objects.select_related("schema", "schema__active_policy"):
             active = target.schema.active_policy
-            targets.append({
-                "target": target,
-                "runs": target.runs.select_related("policy_version")[:10],
-                "drift": target.drift_reports.select_related("policy_version").first(),
-                "rollback_to": PolicyVersion.objects.filter(schema=target.schema, status=PolicyVersion.Status.APPROVED)
-                .exclude(pk=active.pk if active else None).order_by("-number")[:20],
-                "active": active,
-            })
-    return render_page(request, "gqlgov/exports/overview.html", "Exports", {
-        "enabled": models is not None, "targets": targets, "crumbs": [("Exports", None)],
-    })
+            targets.append(
+                {
+                    "target": target,
+                    "runs": target.runs.select_related("policy_version")[:10],
+                    "drift": target.drift_reports.select_related("policy_version").first(),
+                    "rollback_to": PolicyVersion.objects.filter(
+                        schema=target.schema, status=PolicyVersion.Status.APPROVED
+                    )
+                    .exclude(pk=active.pk if active else None)
+                    .order_by("-number")[:20],
+                    "active": active,
+                }
+            )
+    return render_page(
+        request,
+        "gqlgov/exports/overview.html",
+        "Exports",
+        {
+            "enabled": models is not None,
+            "targets": targets,
+            "crumbs": [("Exports", None)],
+        },
+    )
 
 
 @require_POST
@@ -65,14 +77,21 @@ def target_action(request, target_id: int, action: str):
         if action == "sync":
             version = target.schema.active_policy
             if version is None:
-                raise ApiError("NO_ACTIVE_POLICY", f"{target.schema.name} has no active policy to export.", status=409)
+                raise ApiError(
+                    "NO_ACTIVE_POLICY", f"{target.schema.name} has no active policy to export.", status=409
+                )
             run = _export_services().export_request(actor=actor, target=target, version=version)
-            messages.success(request, f"Export run #{run.pk} of v{version.number} to {target.name} is queued.")
+            messages.success(
+                request, f"Export run #{run.pk} of v{version.number} to {target.name} is queued."
+            )
         else:
             number = int(request.POST.get("version", "0") or 0)
             policy_rollback(actor=actor, schema=target.schema, number=number)
-            messages.success(request, f"{target.schema.name} policy v{number} is active again; "
-                                      "its export to every target is queued.")
+            messages.success(
+                request,
+                f"{target.schema.name} policy v{number} is active again; "
+                "its export to every target is queued.",
+            )
     except ApiError as exc:
         report(request, exc)
     except ValueError:
@@ -85,13 +104,22 @@ def run_detail(request, run_id: int):
     models = export_models()
     if models is None:
         raise Http404("Exports are not installed.")
-    run = get_object_or_404(models.ExportRun.objects.select_related("target", "policy_version", "schema_version"),
-                            pk=run_id)
-    return render_page(request, "gqlgov/exports/run.html", f"Export run #{run.pk}", {
-        "run": run, "calls": run.calls.all()[:1000], "report_json": pretty(run.report),
-        "changes_json": pretty(run.changes), "error_details": pretty(run.error_details) if run.error_details else "",
-        "crumbs": [("Exports", reverse("admin:gqlgov_exports")), (f"Run #{run.pk}", None)],
-    })
+    run = get_object_or_404(
+        models.ExportRun.objects.select_related("target", "policy_version", "schema_version"), pk=run_id
+    )
+    return render_page(
+        request,
+        "gqlgov/exports/run.html",
+        f"Export run #{run.pk}",
+        {
+            "run": run,
+            "calls": run.calls.all()[:1000],
+            "report_json": pretty(run.report),
+            "changes_json": pretty(run.changes),
+            "error_details": pretty(run.error_details) if run.error_details else "",
+            "crumbs": [("Exports", reverse("admin:gqlgov_exports")), (f"Run #{run.pk}", None)],
+        },
+    )
 
 
 def register_export_admin(site: admin.AdminSite) -> None:
@@ -101,22 +129,44 @@ def register_export_admin(site: admin.AdminSite) -> None:
         raise ImportError("policies.export is not installed")
 
     class GatewayTargetAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
-        list_display = ("name", "schema", "region", "stage_name", "rest_api_id", "auth_mode", "auto_heal", "enabled")
+        list_display = (
+            "name",
+            "schema",
+            "region",
+            "stage_name",
+            "rest_api_id",
+            "auth_mode",
+            "auto_heal",
+            "enabled",
+        )
         list_filter = ("schema", "enabled", "auto_heal")
         search_fields = ("name",)
 
     class ExportRunAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
-        list_display = ("run_link", "target", "policy_version", "status", "trigger", "requested_by", "created_at",
-                        "mutating_calls")
+        list_display = (
+            "run_link",
+            "target",
+            "policy_version",
+            "status",
+            "trigger",
+            "requested_by",
+            "created_at",
+            "mutating_calls",
+        )
         list_filter = ("status", "trigger", "target")
 
         @admin.display(description="Run")
         def run_link(self, obj):
-            return format_html('<a href="{}">#{}</a>', reverse("admin:gqlgov_export_run", args=[obj.pk]), obj.pk)
+            return format_html(
+                '<a href="{}">#{}</a>', reverse("admin:gqlgov_export_run", args=[obj.pk]), obj.pk
+            )
 
         def change_view(self, request, object_id, form_url="", extra_context=None):
             return redirect("admin:gqlgov_export_run", object_id)
 
-    for model, model_admin in ((models.GatewayTarget, GatewayTargetAdmin), (models.ExportRun, ExportRunAdmin)):
+    for model, model_admin in (
+        (models.GatewayTarget, GatewayTargetAdmin),
+        (models.ExportRun, ExportRunAdmin),
+    ):
         if not site.is_registered(model):
             site.register(model, model_admin)

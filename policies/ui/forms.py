@@ -18,8 +18,12 @@ _RULE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}")
 TIMEZONES = sorted(available_timezones())
 _EFFECT_LABELS = {"allow": "Allow", "deny": "Deny", "require_approval": "Require approval"}
 _DIMENSION_LABELS = {
-    "max_depth": "Max depth", "max_aliases": "Max aliases", "max_root_fields": "Max root fields",
-    "max_tokens": "Max tokens", "max_directives": "Max directives", "max_cost": "Max cost",
+    "max_depth": "Max depth",
+    "max_aliases": "Max aliases",
+    "max_root_fields": "Max root fields",
+    "max_tokens": "Max tokens",
+    "max_directives": "Max directives",
+    "max_cost": "Max cost",
 }
 
 
@@ -35,36 +39,76 @@ def _with_current(choices: list[str], current: list[str]) -> list[tuple[str, str
 class RuleForm(forms.Form):
     """One rule; subjects and field denies are chosen from lists (agents, groups, reachable fields)."""
 
-    id = forms.CharField(label="Rule id", max_length=100,
-                         help_text="Stable; shown in reasons and the audit trail. Letters, digits, _ - . :")
+    id = forms.CharField(
+        label="Rule id",
+        max_length=100,
+        help_text="Stable; shown in reasons and the audit trail. Letters, digits, _ - . :",
+    )
     description = forms.CharField(required=False, max_length=500, widget=forms.TextInput(attrs={"size": 80}))
     effect = forms.ChoiceField(choices=[(e, _EFFECT_LABELS[e]) for e in EFFECTS], widget=forms.RadioSelect)
-    agents = forms.MultipleChoiceField(required=False, widget=forms.SelectMultiple(attrs={"size": 8}),
-                                       help_text="Ctrl/Cmd-click to choose several.")
-    kinds = forms.MultipleChoiceField(required=False, choices=Principal.Kind.choices,
-                                      widget=forms.CheckboxSelectMultiple)
+    agents = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+        help_text="Ctrl/Cmd-click to choose several.",
+    )
+    kinds = forms.MultipleChoiceField(
+        required=False, choices=Principal.Kind.choices, widget=forms.CheckboxSelectMultiple
+    )
     groups = forms.MultipleChoiceField(required=False, widget=forms.SelectMultiple(attrs={"size": 8}))
-    extra_groups = forms.CharField(required=False, label="Other groups",
-                                   help_text="Comma-separated groups no agent has yet.")
-    operations = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}),
-                                 help_text="One operation or glob per line, e.g. mutation.refundOrder or query.orders*.")
-    hours_from = forms.CharField(required=False, label="From", max_length=5,
-                                 widget=forms.TextInput(attrs={"placeholder": "08:00", "size": 6}))
-    hours_to = forms.CharField(required=False, label="To", max_length=5,
-                               widget=forms.TextInput(attrs={"placeholder": "18:00", "size": 6}))
-    days = forms.MultipleChoiceField(required=False, choices=[(d, d.capitalize()) for d in DAYS],
-                                     widget=forms.CheckboxSelectMultiple, help_text="None ticked: every day.")
+    extra_groups = forms.CharField(
+        required=False, label="Other groups", help_text="Comma-separated groups no agent has yet."
+    )
+    operations = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One operation or glob per line, e.g. mutation.refundOrder or query.orders*.",
+    )
+    hours_from = forms.CharField(
+        required=False,
+        label="From",
+        max_length=5,
+        widget=forms.TextInput(attrs={"placeholder": "08:00", "size": 6}),
+    )
+    hours_to = forms.CharField(
+        required=False,
+        label="To",
+        max_length=5,
+        widget=forms.TextInput(attrs={"placeholder": "18:00", "size": 6}),
+    )
+    days = forms.MultipleChoiceField(
+        required=False,
+        choices=[(d, d.capitalize()) for d in DAYS],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every day.",
+    )
     tz = forms.ChoiceField(label="Time zone", choices=[(tz, tz) for tz in TIMEZONES], initial="UTC")
-    source_ips = forms.CharField(required=False, label="Source IP ranges", widget=forms.Textarea(attrs={"rows": 2}),
-                                 help_text="CIDR ranges, one per line, e.g. 10.0.0.0/8.")
-    expression = forms.CharField(required=False, label="CEL expression", widget=forms.Textarea(attrs={"rows": 2}),
-                                 help_text='Over agent, claims, request, args, context; e.g. args.amount <= 100.')
-    field_denies = forms.MultipleChoiceField(required=False, label="Denied fields",
-                                             widget=forms.SelectMultiple(attrs={"size": 12}),
-                                             help_text="Fields of the types this operation reaches.")
+    source_ips = forms.CharField(
+        required=False,
+        label="Source IP ranges",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="CIDR ranges, one per line, e.g. 10.0.0.0/8.",
+    )
+    expression = forms.CharField(
+        required=False,
+        label="CEL expression",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Over agent, claims, request, args, context; e.g. args.amount <= 100.",
+    )
+    field_denies = forms.MultipleChoiceField(
+        required=False,
+        label="Denied fields",
+        widget=forms.SelectMultiple(attrs={"size": 12}),
+        help_text="Fields of the types this operation reaches.",
+    )
 
-    def __init__(self, *args: Any, agent_names: list[str], group_names: list[str], coordinates: list[str],
-                 current: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        agent_names: list[str],
+        group_names: list[str],
+        coordinates: list[str],
+        current: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         current = current or {}
         subjects = current.get("subjects") or {}
@@ -73,14 +117,17 @@ class RuleForm(forms.Form):
         denied = list((current.get("fields") or {}).get("deny") or [])
         self.fields["field_denies"].choices = _with_current(coordinates, denied)
         for dimension in DIMENSIONS:
-            self.fields[dimension] = forms.IntegerField(required=False, min_value=1,
-                                                        label=_DIMENSION_LABELS.get(dimension, dimension))
+            self.fields[dimension] = forms.IntegerField(
+                required=False, min_value=1, label=_DIMENSION_LABELS.get(dimension, dimension)
+            )
         for row in range(RATE_LIMIT_ROWS):
             self.fields[f"rl{row}_kind"] = forms.ChoiceField(
-                required=False, label="Kind", choices=[("requests", "requests"), ("cost", "cost units")])
+                required=False, label="Kind", choices=[("requests", "requests"), ("cost", "cost units")]
+            )
             self.fields[f"rl{row}_amount"] = forms.IntegerField(required=False, min_value=1, label="Amount")
             self.fields[f"rl{row}_per"] = forms.ChoiceField(
-                required=False, label="Per", choices=[(p, p) for p in PERIOD_SECONDS], initial="minute")
+                required=False, label="Per", choices=[(p, p) for p in PERIOD_SECONDS], initial="minute"
+            )
             self.fields[f"rl{row}_burst"] = forms.IntegerField(required=False, min_value=1, label="Burst")
 
     @property
@@ -89,7 +136,10 @@ class RuleForm(forms.Form):
 
     @property
     def rate_limit_rows(self):
-        return [[self[f"rl{row}_{part}"] for part in ("kind", "amount", "per", "burst")] for row in range(RATE_LIMIT_ROWS)]
+        return [
+            [self[f"rl{row}_{part}"] for part in ("kind", "amount", "per", "burst")]
+            for row in range(RATE_LIMIT_ROWS)
+        ]
 
     @classmethod
     def initial_from_rule(cls, rule: dict[str, Any]) -> dict[str, Any]:
@@ -115,14 +165,22 @@ class RuleForm(forms.Form):
         initial.update({d: v for d, v in (rule.get("limits") or {}).items()})
         for row, entry in enumerate((rule.get("rate_limits") or [])[:RATE_LIMIT_ROWS]):
             kind = "cost" if "cost" in entry else "requests"
-            initial.update({f"rl{row}_kind": kind, f"rl{row}_amount": entry.get(kind),
-                            f"rl{row}_per": entry.get("per", "minute"), f"rl{row}_burst": entry.get("burst")})
+            initial.update(
+                {
+                    f"rl{row}_kind": kind,
+                    f"rl{row}_amount": entry.get(kind),
+                    f"rl{row}_per": entry.get("per", "minute"),
+                    f"rl{row}_burst": entry.get("burst"),
+                }
+            )
         return initial
 
     def clean_id(self) -> str:
         value = self.cleaned_data["id"].strip()
         if not _RULE_ID.fullmatch(value):
-            raise forms.ValidationError("Use letters, digits, '_', '-', '.', ':' (starting with a letter or digit).")
+            raise forms.ValidationError(
+                "Use letters, digits, '_', '-', '.', ':' (starting with a letter or digit)."
+            )
         return value
 
     def clean_operations(self) -> list[str]:
@@ -137,7 +195,9 @@ class RuleForm(forms.Form):
             try:
                 networks.append(str(ipaddress.ip_network(text, strict=False)))
             except ValueError:
-                raise forms.ValidationError(f"{text!r} is not an IP range like 10.0.0.0/8 or 2001:db8::/32.") from None
+                raise forms.ValidationError(
+                    f"{text!r} is not an IP range like 10.0.0.0/8 or 2001:db8::/32."
+                ) from None
         return networks
 
     def _clock(self, name: str) -> str:
@@ -156,7 +216,9 @@ class RuleForm(forms.Form):
         data = super().clean()
         start, end = data.get("hours_from"), data.get("hours_to")
         if bool(start) != bool(end) and "hours_from" not in self.errors and "hours_to" not in self.errors:
-            self.add_error("hours_to" if start else "hours_from", "Give both ends of the time window, or neither.")
+            self.add_error(
+                "hours_to" if start else "hours_from", "Give both ends of the time window, or neither."
+            )
         elif start and end and start == end:
             self.add_error("hours_to", "The window must not start and end at the same time.")
         for row in range(RATE_LIMIT_ROWS):
@@ -172,9 +234,15 @@ class RuleForm(forms.Form):
             rule["description"] = data["description"]
         rule["effect"] = data["effect"]
         groups = sorted({*data.get("groups", []), *_lines(data.get("extra_groups", ""))})
-        subjects = {key: value for key, value in
-                    (("agents", sorted(data.get("agents") or [])), ("kinds", sorted(data.get("kinds") or [])),
-                     ("groups", groups)) if value}
+        subjects = {
+            key: value
+            for key, value in (
+                ("agents", sorted(data.get("agents") or [])),
+                ("kinds", sorted(data.get("kinds") or [])),
+                ("groups", groups),
+            )
+            if value
+        }
         if subjects:
             rule["subjects"] = subjects
         rule["operations"] = data["operations"]
@@ -200,8 +268,10 @@ class RuleForm(forms.Form):
         for row in range(RATE_LIMIT_ROWS):
             amount = data.get(f"rl{row}_amount")
             if amount:
-                entry: dict[str, Any] = {data.get(f"rl{row}_kind") or "requests": amount,
-                                         "per": data.get(f"rl{row}_per") or "minute"}
+                entry: dict[str, Any] = {
+                    data.get(f"rl{row}_kind") or "requests": amount,
+                    "per": data.get(f"rl{row}_per") or "minute",
+                }
                 if data.get(f"rl{row}_burst"):
                     entry["burst"] = data[f"rl{row}_burst"]
                 rate_limits.append(entry)
@@ -211,10 +281,19 @@ class RuleForm(forms.Form):
 
     # The engine reports problems by path ("rules[3].when.expression"); show each next to its field.
     _ENGINE_FIELDS = (
-        ("when.hours.from", "hours_from"), ("when.hours.to", "hours_to"), ("when.hours.days", "days"),
-        ("when.hours.tz", "tz"), ("when.hours", "hours_from"), ("when.source_ips", "source_ips"),
-        ("when.expression", "expression"), ("fields.deny", "field_denies"), ("subjects", "agents"),
-        ("operations", "operations"), ("effect", "effect"), ("id", "id"), ("description", "description"),
+        ("when.hours.from", "hours_from"),
+        ("when.hours.to", "hours_to"),
+        ("when.hours.days", "days"),
+        ("when.hours.tz", "tz"),
+        ("when.hours", "hours_from"),
+        ("when.source_ips", "source_ips"),
+        ("when.expression", "expression"),
+        ("fields.deny", "field_denies"),
+        ("subjects", "agents"),
+        ("operations", "operations"),
+        ("effect", "effect"),
+        ("id", "id"),
+        ("description", "description"),
     )
 
     def add_engine_errors(self, errors: list[dict[str, Any]], index: int | None) -> None:
@@ -223,11 +302,11 @@ class RuleForm(forms.Form):
         for error in errors:
             where, message = str(error.get("field") or ""), str(error.get("message") or "")
             if prefix and where.startswith(prefix):
-                field = self._engine_field(where[len(prefix):])
+                field = self._engine_field(where[len(prefix) :])
                 if field:
                     self.add_error(field, message)
                     continue
-                self.add_error(None, f"{where[len(prefix):]}: {message}")
+                self.add_error(None, f"{where[len(prefix) :]}: {message}")
             else:
                 rule = error.get("rule")
                 self.add_error(None, f"{'Rule ' + rule + ', ' if rule else ''}{where or 'policy'}: {message}")
@@ -247,18 +326,28 @@ class RuleForm(forms.Form):
 
 class SchemaRegisterForm(forms.Form):
     name = forms.SlugField(max_length=100, help_text="The schema's name, e.g. shop.")
-    sdl = forms.CharField(label="SDL", widget=forms.Textarea(attrs={"rows": 14, "cols": 90}),
-                          help_text="The whole schema in GraphQL SDL. Identical SDL is a no-op.")
+    sdl = forms.CharField(
+        label="SDL",
+        widget=forms.Textarea(attrs={"rows": 14, "cols": 90}),
+        help_text="The whole schema in GraphQL SDL. Identical SDL is a no-op.",
+    )
 
 
 class ReviewForm(forms.Form):
-    comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
-                              help_text="Required when rejecting; the author reads it.")
+    comment = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text="Required when rejecting; the author reads it.",
+    )
 
 
 def json_object_field(label: str, help_text: str = "") -> forms.CharField:
-    return forms.CharField(label=label, required=False, help_text=help_text,
-                           widget=forms.Textarea(attrs={"rows": 4, "cols": 60, "spellcheck": "false"}))
+    return forms.CharField(
+        label=label,
+        required=False,
+        help_text=help_text,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60, "spellcheck": "false"}),
+    )
 
 
 def parse_json_object(form: forms.Form, name: str) -> dict[str, Any]:
@@ -268,7 +357,9 @@ def parse_json_object(form: forms.Form, name: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise forms.ValidationError(f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.") from None
+        raise forms.ValidationError(
+            f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+        ) from None
     if not isinstance(value, dict):
-        raise forms.ValidationError("Write a JSON object, e.g. {\"id\": \"1\"}.")
+        raise forms.ValidationError('Write a JSON object, e.g. {"id": "1"}.')
     return value

@@ -27,8 +27,12 @@ def decision_chart(since, now) -> dict[str, Any]:
     start = since.replace(minute=0, second=0, microsecond=0)
     hours = [start + timedelta(hours=h) for h in range(CHART_HOURS + 1)]
     counts: dict[Any, Counter] = {hour: Counter() for hour in hours}
-    rows = (Decision.objects.filter(created_at__gte=start).annotate(hour=TruncHour("created_at"))
-            .values("hour", "decision").annotate(n=Count("id")))
+    rows = (
+        Decision.objects.filter(created_at__gte=start)
+        .annotate(hour=TruncHour("created_at"))
+        .values("hour", "decision")
+        .annotate(n=Count("id"))
+    )
     for row in rows:
         hour = row["hour"]
         if hour in counts:
@@ -46,15 +50,32 @@ def decision_chart(since, now) -> dict[str, Any]:
                 continue
             height = value / peak * (plot_h - 8)
             y -= height
-            bars.append({"x": round(x, 1), "y": round(y, 1), "w": round(slot - 2, 1), "h": round(height, 1),
-                         "fill": colour, "title": f"{timezone.localtime(hour):%H:00} {series}: {value}"})
+            bars.append(
+                {
+                    "x": round(x, 1),
+                    "y": round(y, 1),
+                    "w": round(slot - 2, 1),
+                    "h": round(height, 1),
+                    "fill": colour,
+                    "title": f"{timezone.localtime(hour):%H:00} {series}: {value}",
+                }
+            )
         if index % 3 == 0 and index < CHART_HOURS:
             labels.append({"x": round(x + slot / 2, 1), "text": f"{timezone.localtime(hour):%H:%M}"})
     totals = Counter()
     for c in counts.values():
         totals.update(c)
-    return {"bars": bars, "labels": labels, "peak": peak, "width": CHART_WIDTH, "height": CHART_HEIGHT,
-            "axis_y": round(plot_h, 1), "pad": CHART_PAD, "totals": totals, "label_y": round(plot_h + 16, 1)}
+    return {
+        "bars": bars,
+        "labels": labels,
+        "peak": peak,
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "axis_y": round(plot_h, 1),
+        "pad": CHART_PAD,
+        "totals": totals,
+        "label_y": round(plot_h + 16, 1),
+    }
 
 
 def top_deny_reasons(since, limit: int = 6) -> list[tuple[str, int]]:
@@ -66,21 +87,38 @@ def top_deny_reasons(since, limit: int = 6) -> list[tuple[str, int]]:
 
 
 def top_agents(since, limit: int = 6) -> list[dict[str, Any]]:
-    rows = (Decision.objects.filter(created_at__gte=since).values("agent_name", "decision").annotate(n=Count("id")))
+    rows = (
+        Decision.objects.filter(created_at__gte=since)
+        .values("agent_name", "decision")
+        .annotate(n=Count("id"))
+    )
     agents: dict[str, Counter] = {}
     for row in rows:
         agents.setdefault(row["agent_name"], Counter())[row["decision"]] += row["n"]
     ranked = sorted(agents.items(), key=lambda item: -sum(item[1].values()))[:limit]
-    return [{"name": name, "total": sum(c.values()), "allow": c["allow"], "deny": c["deny"],
-             "pending": c["pending_approval"]} for name, c in ranked]
+    return [
+        {
+            "name": name,
+            "total": sum(c.values()),
+            "allow": c["allow"],
+            "deny": c["deny"],
+            "pending": c["pending_approval"],
+        }
+        for name, c in ranked
+    ]
 
 
 def _schema_health(schema: Schema) -> dict[str, Any]:
-    health: dict[str, Any] = {"schema": schema, "open": drafts.open_version(schema), "coverage": None, "error": ""}
+    health: dict[str, Any] = {
+        "schema": schema,
+        "open": drafts.open_version(schema),
+        "coverage": None,
+        "error": "",
+    }
     if schema.latest_version_id:
         try:
             health["coverage"] = policy_coverage(schema.active_policy, schema.latest_version)
-        except Exception as exc:  # noqa: BLE001 (show a broken policy, do not break the page)
+        except Exception as exc:
             health["error"] = f"Coverage unavailable: {exc}"
     health["in_review"] = schema.policy_versions.filter(status=PolicyVersion.Status.IN_REVIEW).count()
     health["targets"] = _targets(schema)
@@ -95,8 +133,11 @@ def _targets(schema: Schema) -> list[dict[str, Any]]:
     for target in models.GatewayTarget.objects.filter(schema=schema):
         last = models.ExportRun.objects.filter(target=target).select_related("policy_version").first()
         drift = models.DriftReport.objects.filter(target=target).first()
-        drift_open = bool(drift and drift.differences and (drift.heal_run_id is None or not last
-                                                           or last.created_at < drift.detected_at))
+        drift_open = bool(
+            drift
+            and drift.differences
+            and (drift.heal_run_id is None or not last or last.created_at < drift.detected_at)
+        )
         result.append({"target": target, "last": last, "drift": drift if drift_open else None})
     return result
 
@@ -108,12 +149,19 @@ def overview(request):
     schemas = Schema.objects.select_related("latest_version", "active_policy").all()
     deny_reasons = top_deny_reasons(since)
     agents = top_agents(since)
-    return render_page(request, "gqlgov/overview.html", "Overview", {
-        "health": [_schema_health(schema) for schema in schemas],
-        "chart": decision_chart(since, now),
-        "deny_reasons": deny_reasons, "deny_peak": max((n for _, n in deny_reasons), default=1),
-        "agents": agents, "agent_peak": max((a["total"] for a in agents), default=1),
-        "pending_reviews": PolicyVersion.objects.filter(status=PolicyVersion.Status.IN_REVIEW).count(),
-        "exports_enabled": export_models() is not None,
-        "crumbs": [],
-    })
+    return render_page(
+        request,
+        "gqlgov/overview.html",
+        "Overview",
+        {
+            "health": [_schema_health(schema) for schema in schemas],
+            "chart": decision_chart(since, now),
+            "deny_reasons": deny_reasons,
+            "deny_peak": max((n for _, n in deny_reasons), default=1),
+            "agents": agents,
+            "agent_peak": max((a["total"] for a in agents), default=1),
+            "pending_reviews": PolicyVersion.objects.filter(status=PolicyVersion.Status.IN_REVIEW).count(),
+            "exports_enabled": export_models() is not None,
+            "crumbs": [],
+        },
+    )

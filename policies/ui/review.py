@@ -17,7 +17,9 @@ from policies.ui.forms import ReviewForm
 
 
 def _version(schema, number: int) -> PolicyVersion:
-    version = schema.policy_versions.select_related("author", "approver", "schema").filter(number=number).first()
+    version = (
+        schema.policy_versions.select_related("author", "approver", "schema").filter(number=number).first()
+    )
     if version is None:
         raise Http404("No such policy version.")
     return version
@@ -25,14 +27,30 @@ def _version(schema, number: int) -> PolicyVersion:
 
 @roles.requires(roles.VIEW)
 def review_list(request):
-    waiting = PolicyVersion.objects.filter(status=PolicyVersion.Status.IN_REVIEW).select_related("schema", "author")
-    open_drafts = PolicyVersion.objects.filter(status=PolicyVersion.Status.DRAFT).select_related("schema", "author")
-    decided = PolicyVersion.objects.filter(
-        status__in=[PolicyVersion.Status.APPROVED, PolicyVersion.Status.REJECTED]
-    ).select_related("schema", "author", "approver").order_by("-decided_at")[:20]
-    return render_page(request, "gqlgov/review/list.html", "Reviews", {
-        "waiting": waiting, "drafts": open_drafts, "decided": decided, "crumbs": [("Reviews", None)],
-    })
+    waiting = PolicyVersion.objects.filter(status=PolicyVersion.Status.IN_REVIEW).select_related(
+        "schema", "author"
+    )
+    open_drafts = PolicyVersion.objects.filter(status=PolicyVersion.Status.DRAFT).select_related(
+        "schema", "author"
+    )
+    decided = (
+        PolicyVersion.objects.filter(
+            status__in=[PolicyVersion.Status.APPROVED, PolicyVersion.Status.REJECTED]
+        )
+        .select_related("schema", "author", "approver")
+        .order_by("-decided_at")[:20]
+    )
+    return render_page(
+        request,
+        "gqlgov/review/list.html",
+        "Reviews",
+        {
+            "waiting": waiting,
+            "drafts": open_drafts,
+            "decided": decided,
+            "crumbs": [("Reviews", None)],
+        },
+    )
 
 
 @roles.requires(roles.VIEW)
@@ -42,15 +60,27 @@ def policy_detail(request, name: str, number: int):
     active = schema.active_policy
     compare_to = active if active and active.pk != version.pk else None
     is_contributor = actor_for_user(request.user) in drafts.contributors(version)
-    return render_page(request, "gqlgov/review/detail.html", f"{schema.name} policy v{version.number}", {
-        "schema": schema, "version": version, "active": active, "compare_to": compare_to,
-        "diff": drafts.rule_diff(compare_to.document if compare_to else None, version.document),
-        "yaml": engine.dump_policy_yaml(version.document),
-        "form": ReviewForm(), "is_contributor": is_contributor,
-        "may_review": roles.can(request.user, roles.APPROVE) and not is_contributor,
-        "crumbs": [("Schemas", reverse("admin:gqlgov_schemas")),
-                   (schema.name, reverse("admin:gqlgov_schema", args=[schema.name])), (f"policy v{number}", None)],
-    })
+    return render_page(
+        request,
+        "gqlgov/review/detail.html",
+        f"{schema.name} policy v{version.number}",
+        {
+            "schema": schema,
+            "version": version,
+            "active": active,
+            "compare_to": compare_to,
+            "diff": drafts.rule_diff(compare_to.document if compare_to else None, version.document),
+            "yaml": engine.dump_policy_yaml(version.document),
+            "form": ReviewForm(),
+            "is_contributor": is_contributor,
+            "may_review": roles.can(request.user, roles.APPROVE) and not is_contributor,
+            "crumbs": [
+                ("Schemas", reverse("admin:gqlgov_schemas")),
+                (schema.name, reverse("admin:gqlgov_schema", args=[schema.name])),
+                (f"policy v{number}", None),
+            ],
+        },
+    )
 
 
 _ACTIONS = {

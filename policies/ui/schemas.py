@@ -45,8 +45,11 @@ MAX_OPERATION_ROWS = 500
 
 def _root_field(bundle: Any, operation: str):
     kind, _, name = operation.partition(".")
-    root = {"query": bundle.schema.query_type, "mutation": bundle.schema.mutation_type,
-            "subscription": bundle.schema.subscription_type}.get(kind)
+    root = {
+        "query": bundle.schema.query_type,
+        "mutation": bundle.schema.mutation_type,
+        "subscription": bundle.schema.subscription_type,
+    }.get(kind)
     if root is None or name not in root.fields:
         return None
     return root.fields[name]
@@ -104,7 +107,9 @@ def sample_request(bundle: Any, operation: str) -> tuple[str, dict[str, Any]]:
     operation_name = name[:1].upper() + name[1:]
     header = f"{kind} {operation_name}" + (f"({definitions})" if definitions else "")
     call = name + (f"({arguments})" if arguments else "")
-    return f"{header} {{\n  {call}{selection}\n}}", {arg_name: _sample_value(arg.type) for arg_name, arg in required}
+    return f"{header} {{\n  {call}{selection}\n}}", {
+        arg_name: _sample_value(arg.type) for arg_name, arg in required
+    }
 
 
 def working_document(schema: Schema) -> tuple[dict[str, Any], PolicyVersion | None]:
@@ -130,9 +135,16 @@ def _group_names(agents: list[Principal]) -> list[str]:
 def schema_list(request):
     schemas = Schema.objects.select_related("latest_version", "active_policy").all()
     rows = [{"schema": s, "open": drafts.open_version(s)} for s in schemas]
-    return render_page(request, "gqlgov/schemas/list.html", "Schemas", {
-        "rows": rows, "register_form": SchemaRegisterForm(), "crumbs": [("Schemas", None)],
-    })
+    return render_page(
+        request,
+        "gqlgov/schemas/list.html",
+        "Schemas",
+        {
+            "rows": rows,
+            "register_form": SchemaRegisterForm(),
+            "crumbs": [("Schemas", None)],
+        },
+    )
 
 
 @roles.requires(roles.EDIT_POLICY)
@@ -140,19 +152,30 @@ def schema_register_view(request):
     form = SchemaRegisterForm(request.POST or None, initial={"name": request.GET.get("name", "")})
     if request.method == "POST" and form.is_valid():
         try:
-            version, created = schema_register(actor=actor_for_user(request.user), name=form.cleaned_data["name"],
-                                               sdl=form.cleaned_data["sdl"])
+            version, created = schema_register(
+                actor=actor_for_user(request.user),
+                name=form.cleaned_data["name"],
+                sdl=form.cleaned_data["sdl"],
+            )
         except ApiError as exc:
             form.add_error("sdl", exc.message)
         else:
             if created:
-                messages.success(request, f"Registered {version.schema.name} schema version {version.number}.")
+                messages.success(
+                    request, f"Registered {version.schema.name} schema version {version.number}."
+                )
             else:
                 messages.info(request, f"This SDL is already {version.schema.name} version {version.number}.")
             return redirect("admin:gqlgov_schema", version.schema.name)
-    return render_page(request, "gqlgov/schemas/register.html", "Register a schema version", {
-        "form": form, "crumbs": [("Schemas", reverse("admin:gqlgov_schemas")), ("Register", None)],
-    })
+    return render_page(
+        request,
+        "gqlgov/schemas/register.html",
+        "Register a schema version",
+        {
+            "form": form,
+            "crumbs": [("Schemas", reverse("admin:gqlgov_schemas")), ("Register", None)],
+        },
+    )
 
 
 @roles.requires(roles.VIEW)
@@ -168,20 +191,33 @@ def schema_detail(request, name: str):
     rows = []
     for operation in operations[:MAX_OPERATION_ROWS]:
         governing = access.governing_rules(active_document, operation)
-        rows.append({
-            "operation": operation,
-            "rules": governing,
-            "agents": access.allowed_agents(active_document, agents, operation),
-            "draft_differs": open_version is not None
-            and access.governing_rules(document, operation) != governing,
-        })
+        rows.append(
+            {
+                "operation": operation,
+                "rules": governing,
+                "agents": access.allowed_agents(active_document, agents, operation),
+                "draft_differs": open_version is not None
+                and access.governing_rules(document, operation) != governing,
+            }
+        )
     versions = list(schema.versions.order_by("-number"))
-    return render_page(request, "gqlgov/schemas/detail.html", f"Schema {schema.name}", {
-        "schema": schema, "latest": latest, "coverage": coverage, "open_version": open_version,
-        "rows": rows, "truncated": len(operations) > MAX_OPERATION_ROWS, "q": query,
-        "versions": versions, "policies": schema.policy_versions.select_related("author", "approver")[:20],
-        "crumbs": [("Schemas", reverse("admin:gqlgov_schemas")), (schema.name, None)],
-    })
+    return render_page(
+        request,
+        "gqlgov/schemas/detail.html",
+        f"Schema {schema.name}",
+        {
+            "schema": schema,
+            "latest": latest,
+            "coverage": coverage,
+            "open_version": open_version,
+            "rows": rows,
+            "truncated": len(operations) > MAX_OPERATION_ROWS,
+            "q": query,
+            "versions": versions,
+            "policies": schema.policy_versions.select_related("author", "approver")[:20],
+            "crumbs": [("Schemas", reverse("admin:gqlgov_schemas")), (schema.name, None)],
+        },
+    )
 
 
 def _version_or_404(schema: Schema, number: Any) -> SchemaVersion:
@@ -195,11 +231,21 @@ def _version_or_404(schema: Schema, number: Any) -> SchemaVersion:
 def schema_version(request, name: str, number: int):
     schema = schema_or_404(name)
     version = _version_or_404(schema, number)
-    return render_page(request, "gqlgov/schemas/version.html", f"{schema.name} schema v{version.number}", {
-        "schema": schema, "version": version, "diff": version.diff or {},
-        "crumbs": [("Schemas", reverse("admin:gqlgov_schemas")),
-                   (schema.name, reverse("admin:gqlgov_schema", args=[schema.name])), (f"v{version.number}", None)],
-    })
+    return render_page(
+        request,
+        "gqlgov/schemas/version.html",
+        f"{schema.name} schema v{version.number}",
+        {
+            "schema": schema,
+            "version": version,
+            "diff": version.diff or {},
+            "crumbs": [
+                ("Schemas", reverse("admin:gqlgov_schemas")),
+                (schema.name, reverse("admin:gqlgov_schema", args=[schema.name])),
+                (f"v{version.number}", None),
+            ],
+        },
+    )
 
 
 @roles.requires(roles.VIEW)
@@ -211,11 +257,23 @@ def schema_diff(request, name: str):
     old = _version_or_404(schema, request.GET.get("from") or numbers[max(len(numbers) - 2, 0)])
     new = _version_or_404(schema, request.GET.get("to") or numbers[-1])
     diff = engine.diff_schemas(schema_bundle(old), schema_bundle(new)).as_dict()
-    return render_page(request, "gqlgov/schemas/diff.html", f"{schema.name}: v{old.number} → v{new.number}", {
-        "schema": schema, "old": old, "new": new, "diff": diff, "numbers": numbers,
-        "crumbs": [("Schemas", reverse("admin:gqlgov_schemas")),
-                   (schema.name, reverse("admin:gqlgov_schema", args=[schema.name])), ("Diff", None)],
-    })
+    return render_page(
+        request,
+        "gqlgov/schemas/diff.html",
+        f"{schema.name}: v{old.number} → v{new.number}",
+        {
+            "schema": schema,
+            "old": old,
+            "new": new,
+            "diff": diff,
+            "numbers": numbers,
+            "crumbs": [
+                ("Schemas", reverse("admin:gqlgov_schemas")),
+                (schema.name, reverse("admin:gqlgov_schema", args=[schema.name])),
+                ("Diff", None),
+            ],
+        },
+    )
 
 
 def _operation_context(schema: Schema, operation: str) -> dict[str, Any]:
@@ -223,8 +281,12 @@ def _operation_context(schema: Schema, operation: str) -> dict[str, Any]:
         raise Http404("The schema's latest version has no such operation.")
     bundle = schema_bundle(schema.latest_version)
     field = _root_field(bundle, operation)
-    return {"bundle": bundle, "field": field, "return_type": str(field.type) if field else "",
-            "arguments": [(n, str(a.type)) for n, a in field.args.items()] if field else []}
+    return {
+        "bundle": bundle,
+        "field": field,
+        "return_type": str(field.type) if field else "",
+        "arguments": [(n, str(a.type)) for n, a in field.args.items()] if field else [],
+    }
 
 
 @roles.requires(roles.VIEW)
@@ -235,23 +297,49 @@ def operation_detail(request, name: str, operation: str):
     active_document = schema.active_policy.document if schema.active_policy else None
     diff = drafts.rule_diff(active_document, document) if open_version else None
     status = {row["id"]: row["status"] for row in diff["rules"]} if diff else {}
-    rules = [{"rule": rule, "status": status.get(str(rule.get("id")), "unchanged")}
-             for rule in access.governing_rules(document, operation)]
-    removed = [row["before"] for row in (diff["rules"] if diff else []) if row["status"] == "removed"
-               and row["before"] in access.governing_rules(active_document, operation)]
+    rules = [
+        {"rule": rule, "status": status.get(str(rule.get("id")), "unchanged")}
+        for rule in access.governing_rules(document, operation)
+    ]
+    removed = [
+        row["before"]
+        for row in (diff["rules"] if diff else [])
+        if row["status"] == "removed" and row["before"] in access.governing_rules(active_document, operation)
+    ]
     agents = _agents()
     query, variables = sample_request(context["bundle"], operation)
-    simulate = reverse("admin:gqlgov_simulator") + "?" + _urlencode({
-        "schema": schema.name, "version": "draft" if open_version else "active", "query": query,
-        "variables": json.dumps(variables, indent=2) if variables else "",
-    })
-    return render_page(request, "gqlgov/schemas/operation.html", operation, {
-        "schema": schema, "operation": operation, **context, "rules": rules, "removed": removed,
-        "open_version": open_version, "agents_allowed": access.allowed_agents(document, agents, operation),
-        "simulate_url": simulate,
-        "crumbs": [("Schemas", reverse("admin:gqlgov_schemas")),
-                   (schema.name, reverse("admin:gqlgov_schema", args=[schema.name])), (operation, None)],
-    })
+    simulate = (
+        reverse("admin:gqlgov_simulator")
+        + "?"
+        + _urlencode(
+            {
+                "schema": schema.name,
+                "version": "draft" if open_version else "active",
+                "query": query,
+                "variables": json.dumps(variables, indent=2) if variables else "",
+            }
+        )
+    )
+    return render_page(
+        request,
+        "gqlgov/schemas/operation.html",
+        operation,
+        {
+            "schema": schema,
+            "operation": operation,
+            **context,
+            "rules": rules,
+            "removed": removed,
+            "open_version": open_version,
+            "agents_allowed": access.allowed_agents(document, agents, operation),
+            "simulate_url": simulate,
+            "crumbs": [
+                ("Schemas", reverse("admin:gqlgov_schemas")),
+                (schema.name, reverse("admin:gqlgov_schema", args=[schema.name])),
+                (operation, None),
+            ],
+        },
+    )
 
 
 def _urlencode(params: dict[str, str]) -> str:
@@ -267,8 +355,10 @@ def _rule_form_page(request, schema: Schema, operation: str, existing: dict[str,
     document, open_version = working_document(schema)
     agents = _agents()
     form_args = {
-        "agent_names": [a.name for a in agents], "group_names": _group_names(agents),
-        "coordinates": reachable_coordinates(context["bundle"], operation), "current": existing,
+        "agent_names": [a.name for a in agents],
+        "group_names": _group_names(agents),
+        "coordinates": reachable_coordinates(context["bundle"], operation),
+        "current": existing,
     }
     if request.method == "POST":
         roles.require(request.user, roles.EDIT_POLICY)
@@ -284,25 +374,51 @@ def _rule_form_page(request, schema: Schema, operation: str, existing: dict[str,
             except ApiError as exc:
                 form.add_error(None, exc.message)
             else:
-                messages.success(request, f"Saved rule {rule['id']} to draft v{draft.number}. "
-                                          "Submit the draft for review when it is ready.")
+                messages.success(
+                    request,
+                    f"Saved rule {rule['id']} to draft v{draft.number}. "
+                    "Submit the draft for review when it is ready.",
+                )
                 return redirect("admin:gqlgov_operation", schema.name, operation)
     else:
-        initial = RuleForm.initial_from_rule(existing) if existing else {
-            "id": _suggest_id(document, operation), "effect": "allow", "operations": operation, "tz": "UTC",
-        }
+        initial = (
+            RuleForm.initial_from_rule(existing)
+            if existing
+            else {
+                "id": _suggest_id(document, operation),
+                "effect": "allow",
+                "operations": operation,
+                "tz": "UTC",
+            }
+        )
         form = RuleForm(initial=initial, **form_args)
-    also = [op for op in (schema.latest_version.operations if schema.latest_version else [])
-            if op != operation and existing and access.governing_rules({"rules": [existing]}, op)]
+    also = [
+        op
+        for op in (schema.latest_version.operations if schema.latest_version else [])
+        if op != operation and existing and access.governing_rules({"rules": [existing]}, op)
+    ]
     title = f"Edit rule {existing['id']}" if existing else f"Add a rule for {operation}"
-    return render_page(request, "gqlgov/schemas/rule_form.html", title, {
-        "schema": schema, "operation": operation, "form": form, "existing": existing, "open_version": open_version,
-        "also_governs": also[:50], "also_count": len(also), **context,
-        "crumbs": [("Schemas", reverse("admin:gqlgov_schemas")),
-                   (schema.name, reverse("admin:gqlgov_schema", args=[schema.name])),
-                   (operation, reverse("admin:gqlgov_operation", args=[schema.name, operation])),
-                   ("Edit rule" if existing else "Add rule", None)],
-    })
+    return render_page(
+        request,
+        "gqlgov/schemas/rule_form.html",
+        title,
+        {
+            "schema": schema,
+            "operation": operation,
+            "form": form,
+            "existing": existing,
+            "open_version": open_version,
+            "also_governs": also[:50],
+            "also_count": len(also),
+            **context,
+            "crumbs": [
+                ("Schemas", reverse("admin:gqlgov_schemas")),
+                (schema.name, reverse("admin:gqlgov_schema", args=[schema.name])),
+                (operation, reverse("admin:gqlgov_operation", args=[schema.name, operation])),
+                ("Edit rule" if existing else "Add rule", None),
+            ],
+        },
+    )
 
 
 def _index_for(document: dict[str, Any], replaces: str | None) -> int:

@@ -4,7 +4,7 @@ Nothing is recorded (no decision row, no audit event, no rate-limit budget consu
 editors can try drafts freely. Rate limits are therefore not simulated.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,20 +23,31 @@ from policies.ui.forms import TIMEZONES, json_object_field, parse_json_object
 
 class SimulatorForm(forms.Form):
     schema = forms.ChoiceField()
-    version = forms.CharField(initial="active", help_text='"active", "draft" or a version number.',
-                              widget=forms.TextInput(attrs={"size": 8, "list": "version-options"}))
-    agent = forms.ChoiceField(required=False, help_text="A registered agent, or leave empty and type a subject.")
+    version = forms.CharField(
+        initial="active",
+        help_text='"active", "draft" or a version number.',
+        widget=forms.TextInput(attrs={"size": 8, "list": "version-options"}),
+    )
+    agent = forms.ChoiceField(
+        required=False, help_text="A registered agent, or leave empty and type a subject."
+    )
     subject = json_object_field(
-        "Typed subject", 'Instead of an agent: {"name": "x", "kind": "ai", "groups": ["support"], '
-        '"attributes": {"team": "support"}, "claims": {"sub": "..."}}')
+        "Typed subject",
+        'Instead of an agent: {"name": "x", "kind": "ai", "groups": ["support"], '
+        '"attributes": {"team": "support"}, "claims": {"sub": "..."}}',
+    )
     query = forms.CharField(widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}))
     operation_name = forms.CharField(required=False, label="Operation name")
     variables = json_object_field("Variables", "A JSON object.")
     context = json_object_field("Context", "What the agent would send as context (untrusted).")
     ip = forms.GenericIPAddressField(label="Client IP", initial="127.0.0.1")
-    at = forms.DateTimeField(label="Time", required=False, input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
-                             widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-                             help_text="Empty: now.")
+    at = forms.DateTimeField(
+        label="Time",
+        required=False,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Empty: now.",
+    )
     tz = forms.ChoiceField(label="Time zone of that time", choices=[(tz, tz) for tz in TIMEZONES])
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -69,14 +80,21 @@ class SimulatorForm(forms.Form):
 def _subject(data: dict[str, Any]) -> Any:
     if data.get("agent"):
         principal = Principal.objects.get(name=data["agent"])
-        return engine.Subject(name=principal.name, kind=principal.kind, groups=tuple(principal.groups),
-                              attributes=dict(principal.attributes), claims={})
+        return engine.Subject(
+            name=principal.name,
+            kind=principal.kind,
+            groups=tuple(principal.groups),
+            attributes=dict(principal.attributes),
+            claims={},
+        )
     typed = data["subject"]
     groups = typed.get("groups") or []
     return engine.Subject(
-        name=str(typed.get("name")), kind=str(typed.get("kind") or "ai"),
+        name=str(typed.get("name")),
+        kind=str(typed.get("kind") or "ai"),
         groups=tuple(str(g) for g in (groups if isinstance(groups, list) else [groups])),
-        attributes=dict(typed.get("attributes") or {}), claims=dict(typed.get("claims") or {}),
+        attributes=dict(typed.get("attributes") or {}),
+        claims=dict(typed.get("claims") or {}),
     )
 
 
@@ -112,8 +130,11 @@ def simulate(schema: Schema, version: PolicyVersion, data: dict[str, Any]) -> di
     else:
         now = (at.replace(tzinfo=None).replace(tzinfo=ZoneInfo(data.get("tz") or "UTC"))).astimezone(UTC)
     decision = engine.decide(
-        policy, analysis, subject=_subject(data),
-        request=engine.RequestContext(ip=data["ip"], now=now, context=data.get("context") or {}), caps=caps,
+        policy,
+        analysis,
+        subject=_subject(data),
+        request=engine.RequestContext(ip=data["ip"], now=now, context=data.get("context") or {}),
+        caps=caps,
     )
     result = decision.as_dict()
     # A deny names the rule behind its first violation; an allow or pending answer is decided
@@ -128,23 +149,40 @@ def simulator(request):
     if request.method == "POST":
         form = SimulatorForm(request.POST)
     else:
-        initial = {key: request.GET[key] for key in ("schema", "version", "agent", "query", "variables")
-                   if key in request.GET}
+        initial = {
+            key: request.GET[key]
+            for key in ("schema", "version", "agent", "query", "variables")
+            if key in request.GET
+        }
         form = SimulatorForm(initial={"version": "active", "ip": "127.0.0.1", "tz": "UTC", **initial})
     result = error = version = None
     if request.method == "POST" and form.is_valid():
-        schema = Schema.objects.select_related("latest_version", "active_policy").get(name=form.cleaned_data["schema"])
+        schema = Schema.objects.select_related("latest_version", "active_policy").get(
+            name=form.cleaned_data["schema"]
+        )
         version = _policy_version(schema, form.cleaned_data["version"])
         if schema.latest_version is None:
             error = f"{schema.name} has no schema version."
         elif version is None:
-            form.add_error("version", f'{schema.name} has no such policy version ("active", "draft" or a number).')
+            form.add_error(
+                "version", f'{schema.name} has no such policy version ("active", "draft" or a number).'
+            )
         else:
             try:
                 result = simulate(schema, version, form.cleaned_data)
             except engine.PolicyValidationError as exc:
                 error = f"Policy v{version.number} does not compile: " + "; ".join(
-                    f"{e.get('rule') or '-'} {e.get('field')}: {e.get('message')}" for e in exc.errors[:10])
-    return render_page(request, "gqlgov/simulator.html", "Simulator", {
-        "form": form, "result": result, "error": error, "version": version, "crumbs": [("Simulator", None)],
-    })
+                    f"{e.get('rule') or '-'} {e.get('field')}: {e.get('message')}" for e in exc.errors[:10]
+                )
+    return render_page(
+        request,
+        "gqlgov/simulator.html",
+        "Simulator",
+        {
+            "form": form,
+            "result": result,
+            "error": error,
+            "version": version,
+            "crumbs": [("Simulator", None)],
+        },
+    )

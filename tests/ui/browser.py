@@ -11,19 +11,45 @@ import pytest
 from tests.fixtures.oidc_provider import ProviderUser
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 PEOPLE = {
-    "editor": ProviderUser(sub="sub-eddie", email="eddie@example.com", name="Eddie Editor",
-                           preferred_username="eddie", groups=("gqlgov-editors",)),
-    "approver": ProviderUser(sub="sub-april", email="april@example.com", name="April Approver",
-                             preferred_username="april", groups=("gqlgov-approvers",)),
-    "viewer": ProviderUser(sub="sub-vera", email="vera@example.com", name="Vera Viewer",
-                           preferred_username="vera", groups=("gqlgov-viewers",)),
-    "editor_and_approver": ProviderUser(sub="sub-bea", email="bea@example.com", name="Bea Both",
-                                        preferred_username="bea", groups=("gqlgov-editors", "gqlgov-approvers")),
+    "editor": ProviderUser(
+        sub="sub-eddie",
+        email="eddie@example.com",
+        name="Eddie Editor",
+        preferred_username="eddie",
+        groups=("gqlgov-editors",),
+    ),
+    "approver": ProviderUser(
+        sub="sub-april",
+        email="april@example.com",
+        name="April Approver",
+        preferred_username="april",
+        groups=("gqlgov-approvers",),
+    ),
+    "viewer": ProviderUser(
+        sub="sub-vera",
+        email="vera@example.com",
+        name="Vera Viewer",
+        preferred_username="vera",
+        groups=("gqlgov-viewers",),
+    ),
+    "editor_and_approver": ProviderUser(
+        sub="sub-bea",
+        email="bea@example.com",
+        name="Bea Both",
+        preferred_username="bea",
+        groups=("gqlgov-editors", "gqlgov-approvers"),
+    ),
 }
 
 
@@ -54,7 +80,10 @@ def chromium():
 def idp(oidc_provider, oidc_settings):
     """The loopback provider, with gqlgov-* groups synced and the role backend active."""
     oidc_settings.OIDC_GROUP_PREFIX = "gqlgov-"
-    oidc_settings.AUTHENTICATION_BACKENDS = [*oidc_settings.AUTHENTICATION_BACKENDS, "gqlgov.roles.RoleBackend"]
+    oidc_settings.AUTHENTICATION_BACKENDS = [
+        *oidc_settings.AUTHENTICATION_BACKENDS,
+        "gqlgov.roles.RoleBackend",
+    ]
     return oidc_provider
 
 
@@ -81,8 +110,12 @@ class Session:
 
     def forged_post(self, path: str, form: dict[str, str]):
         """A POST the page offers no control for, with a valid session and CSRF token."""
-        return self.page.request.post(self.base_url + path, form={"csrfmiddlewaretoken": self.csrf_token(), **form},
-                                      headers={"Referer": self.base_url + path}, max_redirects=0)
+        return self.page.request.post(
+            self.base_url + path,
+            form={"csrfmiddlewaretoken": self.csrf_token(), **form},
+            headers={"Referer": self.base_url + path},
+            max_redirects=0,
+        )
 
 
 @pytest.fixture

@@ -15,12 +15,10 @@ from policies.services import policy_approve, policy_load, schema_register
 from tests.fixtures.moto_server import aws_credentials, moto_server, moto_url  # noqa: F401
 from tests.ui.browser import chromium, idp, sign_in  # noqa: F401
 
-PASSWORD = "correct-horse-battery"
-
 
 def make_user(username: str, *role_names: str, **fields):
     """A user in the IdP groups that map to `role_names` (as the OIDC login would sync them)."""
-    user = get_user_model().objects.create_user(username, password=PASSWORD, **fields)
+    user = get_user_model().objects.create_user(username, password=None, **fields)  # no hashing: fast
     for role in role_names:
         group, _ = Group.objects.get_or_create(name=settings.GQLGOV_ROLE_GROUPS[role][0])
         user.groups.add(group)
@@ -73,5 +71,6 @@ def shop(db):
 
 @pytest.fixture
 def support_bot(db):
-    return principal_create(actor="test", name="support-bot", kind="ai", groups=["support"],
-                            attributes={"team": "support"})
+    return principal_create(
+        actor="test", name="support-bot", kind="ai", groups=["support"], attributes={"team": "support"}
+    )

@@ -31,9 +31,16 @@ def eager_celery():
 def gateway_target(shop, moto_url, eager_celery):
     from policies.export.services import target_create
 
-    return target_create(actor="test", name="shop-prod", schema=shop, region="us-east-1", stage_name="prod",
-                         http_url="https://shop.internal.example/graphql", account_id="123456789012",
-                         endpoint_url=moto_url)
+    return target_create(
+        actor="test",
+        name="shop-prod",
+        schema=shop,
+        region="us-east-1",
+        stage_name="prod",
+        http_url="https://shop.internal.example/graphql",
+        account_id="123456789012",
+        endpoint_url=moto_url,
+    )
 
 
 @pytest.fixture
@@ -55,14 +62,16 @@ def test_editor_adds_a_rule_checks_it_in_the_simulator_and_an_approver_activates
     page.fill("#id_id", "billing-refunds")
     page.check("input[name=effect][value=allow]")
     page.select_option("#id_agents", ["refund-bot"])
-    page.fill("#id_expression", 'args.id ==')
+    page.fill("#id_expression", "args.id ==")
     page.fill("#id_max_depth", "3")
     page.select_option("#id_field_denies", ["Customer.ssn"])
     page.click("#save-rule")
 
     assert "CEL syntax error" in page.locator("#field-expression .errorlist").inner_text()
     assert page.input_value("#id_id") == "billing-refunds"  # what was typed survives the failed save
-    assert page.locator("#id_agents").evaluate("s => [...s.selectedOptions].map(o => o.value)") == ["refund-bot"]
+    assert page.locator("#id_agents").evaluate("s => [...s.selectedOptions].map(o => o.value)") == [
+        "refund-bot"
+    ]
     editor.shot("03-rule-form-error")
     assert not PolicyVersion.objects.filter(status="draft").exists()  # an invalid rule saves nothing
 
@@ -71,7 +80,10 @@ def test_editor_adds_a_rule_checks_it_in_the_simulator_and_an_approver_activates
     page.wait_for_url(re.compile(r"/operations/mutation\.refundOrder/$"))
     rule = page.locator('#rules [data-rule="billing-refunds"]')
     assert "added in draft" in rule.inner_text()
-    assert shop.policy_versions.get(number=1).document == PolicyVersion.objects.get(pk=shop.active_policy_id).document
+    assert (
+        shop.policy_versions.get(number=1).document
+        == PolicyVersion.objects.get(pk=shop.active_policy_id).document
+    )
     editor.shot("04-operation-with-draft")
 
     page.click("#simulate")
@@ -92,7 +104,9 @@ def test_editor_adds_a_rule_checks_it_in_the_simulator_and_an_approver_activates
     review.locator("#waiting").get_by_role("link", name="shop v2").click()
     added = review.locator('#rule-diff [data-rule="billing-refunds"]')
     assert added.get_attribute("data-status") == "added"
-    assert review.locator('#rule-diff [data-status="changed"], #rule-diff [data-status="removed"]').count() == 0
+    assert (
+        review.locator('#rule-diff [data-status="changed"], #rule-diff [data-status="removed"]').count() == 0
+    )
     approver.shot("06-review")
     review.fill("#id_comment", "Refunds by the billing service are fine.")
     review.click("#approve")
@@ -101,10 +115,12 @@ def test_editor_adds_a_rule_checks_it_in_the_simulator_and_an_approver_activates
     assert shop.active_policy.number == 2
 
     exports = approver.go("/admin/exports/")
-    run_status = exports.locator("#target-%d [data-run-status]" % gateway_target.pk).first
+    run_status = exports.locator(f"#target-{gateway_target.pk} [data-run-status]").first
     assert run_status.get_attribute("data-run-status") == "succeeded"
     approver.shot("07-exports")
-    exports.locator("#target-%d" % gateway_target.pk).get_by_role("link", name=re.compile(r"^#\d+$")).first.click()
+    exports.locator(f"#target-{gateway_target.pk}").get_by_role(
+        "link", name=re.compile(r"^#\d+$")
+    ).first.click()
     assert exports.inner_text("#run-status") == "Succeeded"
     assert exports.locator("#export-calls tbody tr").count() > 1
     approver.shot("08-export-run")
@@ -141,8 +157,10 @@ def test_a_viewer_sees_no_edit_controls_and_a_forged_post_is_refused(sign_in, sh
     assert agent.locator("#issue-token").count() == 0
     assert agent.locator("#suspend-agent").count() == 0
 
-    forged = viewer.forged_post("/admin/schemas/shop/operations/mutation.refundOrder/rules/add/",
-                                {"id": "sneaky", "effect": "allow", "operations": "mutation.*", "tz": "UTC"})
+    forged = viewer.forged_post(
+        "/admin/schemas/shop/operations/mutation.refundOrder/rules/add/",
+        {"id": "sneaky", "effect": "allow", "operations": "mutation.*", "tz": "UTC"},
+    )
     assert forged.status == 403
     forged = viewer.forged_post("/admin/agent/support-bot/tokens/issue/", {"label": "mine"})
     assert forged.status == 403

@@ -70,20 +70,28 @@ fewer repetitions, no candidate server); its ratios are noisier.
         report: dict = {"schema.source": source, "schema.types": len(bundle.schema.type_map),
                         "schema.build_s": build_s, "quick": quick}
         bench = EngineBench(bundle, documents, quick=quick)
-        report.update(bench.engine_numbers())
-        report.update(bench.scale_numbers())
-        report.update(bench.hostile_in_process())
+        sections: dict[str, float] = {}
+
+        def timed(name, function):
+            begin = time.perf_counter()
+            report.update(function())
+            sections[name] = round(time.perf_counter() - begin, 1)
+
+        timed("engine", bench.engine_numbers)
+        timed("scale", bench.scale_numbers)
+        timed("hostile_in_process", bench.hostile_in_process)
         if opts["cost_conformance"]:
-            report.update(cost_conformance(Path(opts["cost_conformance"])))
+            timed("cost", lambda: cost_conformance(Path(opts["cost_conformance"])))
         if not opts["skip_http"]:
             from policies.bench.http_bench import run_http
 
             duration = 2.0 if quick else opts["duration"]
-            report.update(run_http(
+            timed("http", lambda: run_http(
                 sdl=sdl, query=documents["medium"].query, workers=opts["workers"],
                 concurrency=opts["concurrency"], duration_s=duration, candidates=not quick,
                 compare_sync_record=not quick, database_url=opts["database_url"], redis_url=opts["redis_url"],
             ))
+        report["bench.section_s"] = sections
         report["targets_met"] = _targets(report)
         report["bench.seconds"] = round(time.perf_counter() - started, 1)
         text = json.dumps(report, indent=None if opts["json"] else 2, sort_keys=True, default=str)

@@ -1,13 +1,11 @@
-from django.core.management.base import BaseCommand
-
-from gqlgov.cli import run_service
+from gqlgov.cli import VersionOptionCommand, run_service
 from policies.export.iac import FORMATS, render
 from policies.export.selectors import target_by_name
 from policies.export.services import plan_for
 from policies.selectors import policy_version
 
 
-class Command(BaseCommand):
+class Command(VersionOptionCommand):
     help = "Render the export plan of a schema's policy as CloudFormation, Terraform, OpenAPI or JSON."
 
     def add_arguments(self, parser):

@@ -1,16 +1,16 @@
 import json
 import time
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from gqlgov.cli import cli_actor, run_service
+from gqlgov.cli import VersionOptionCommand, cli_actor, run_service
 from policies.export.models import ExportRun
 from policies.export.selectors import target_by_name
 from policies.export.services import export_request
 from policies.selectors import policy_version
 
 
-class Command(BaseCommand):
+class Command(VersionOptionCommand):
     help = "Export the schema's active (or a given approved) policy version to a gateway target now."
 
     def add_arguments(self, parser):

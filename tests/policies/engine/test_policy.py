@@ -83,11 +83,11 @@ def test_the_example_policy_compiles_with_its_rules_and_defaults() -> None:
             "rules[0].rate_limits[0]",
             "exactly one",
         ),
-        (rule(rate_limits=[{"cost": 0, "per": "minute"}]), "rules[0].rate_limits[0].cost", "integer > 0"),
+        (rule(rate_limits=[{"cost": 0, "per": "minute"}]), "rules[0].rate_limits[0].cost", "integer >= 1"),
         (
             rule(rate_limits=[{"requests": 5, "per": "minute", "burst": "lots"}]),
             "rules[0].rate_limits[0].burst",
-            "integer > 0",
+            "integer >= 1",
         ),
     ],
 )

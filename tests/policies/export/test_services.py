@@ -7,6 +7,7 @@ from agents.models import AuditEvent
 from policies.export import services
 from policies.export.applier import aws_client
 from policies.export.models import DriftReport, ExportCall, ExportRun, GatewayTarget, TargetSecret
+from tests.policies.export.aws import Throttler
 from tests.policies.export.factories import (
     make_agents,
     make_kms_keys,
@@ -225,3 +226,42 @@ def test_api_key_values_are_envelope_encrypted_rotated_after_deployment_and_the_
     reencrypted = TargetSecret.objects.get(pk=secrets["support-bot"].pk)
     assert bytes(reencrypted.encrypted_data_key) != bytes(secrets["support-bot"].encrypted_data_key)
     assert services.secret_value(actor="test", target=target, agent_name="support-bot") == live
+
+
+def test_a_permanent_aws_error_fails_the_run_with_the_aws_message(moto_url):
+    schema = make_schema()
+    make_agents()
+    version = make_policy(schema)
+    target = make_target(schema, moto_url, rest_api_id="doesnotexist")
+    run, _outcome = run_export(version, target)
+    assert run.status == ExportRun.Status.FAILED
+    assert "NotFoundException" in run.error and "GetRestApi" in run.error
+    failed_call = ExportCall.objects.get(run=run, action="GetRestApi")
+    assert failed_call.outcome == "error" and "NotFoundException" in failed_call.error
+    target.refresh_from_db()
+    assert target.active_run_id is None
+
+
+def test_throttling_that_outlasts_botocore_retries_requeues_the_run_for_the_task(shop, settings, monkeypatch):
+    _, version, target = shop
+    settings.GQLGOV_AWS_MAX_ATTEMPTS = 2
+    real_clients_for = services.clients_for
+
+    def throttled_clients(target):
+        apigateway, kms = real_clients_for(target)
+        Throttler(times=1000).attach(apigateway)
+        return apigateway, kms
+
+    monkeypatch.setattr(services, "clients_for", throttled_clients)
+    run = services.export_request(actor="test", target=target, version=version)
+    with pytest.raises(services.TransientExportError, match="TooManyRequestsException"):
+        services.export_run_execute(version_id=version.pk, target_id=target.pk)
+    run.refresh_from_db()
+    assert run.status == ExportRun.Status.QUEUED and "TooManyRequestsException" in run.error
+    target.refresh_from_db()
+    assert target.active_run_id is None  # the retry can claim it again
+
+    monkeypatch.setattr(services, "clients_for", real_clients_for)
+    assert services.export_run_execute(version_id=version.pk, target_id=target.pk).status == "succeeded"
+    run.refresh_from_db()
+    assert run.attempts == 2
