@@ -57,9 +57,7 @@ class PrincipalForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["groups_text"].initial = ", ".join(self.instance.groups)
-            self.fields["attributes_text"].initial = "\n".join(
-                f"{k}={v}" for k, v in self.instance.attributes.items()
-            )
+            self.fields["attributes_text"].initial = "\n".join(f"{k}={v}" for k, v in self.instance.attributes.items())
         if "oidc_subject" in self.fields:
             self.fields["oidc_subject"].required = False
 
@@ -115,9 +113,7 @@ class PrincipalAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
             "oidc_subject": data.get("oidc_subject"),
         }
         if change:
-            saved = services.principal_update(
-                actor=actor, principal=Principal.objects.get(pk=obj.pk), **fields
-            )
+            saved = services.principal_update(actor=actor, principal=Principal.objects.get(pk=obj.pk), **fields)
         else:
             saved = services.principal_create(actor=actor, name=data["name"], **fields)
         obj.pk = saved.pk
@@ -189,9 +185,7 @@ class AuditEventAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Details")
     def summary(self, obj: AuditEvent) -> str:
-        text = ", ".join(
-            f"{key}={value}" for key, value in obj.details.items() if key not in ("before", "after")
-        )
+        text = ", ".join(f"{key}={value}" for key, value in obj.details.items() if key not in ("before", "after"))
         return text if len(text) <= 120 else text[:117] + "…"
 
     @admin.display(description="Details")

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja.security import HttpBearer
 
+from agents.identity_cache import identity_cache
 from agents.models import ApiToken, Principal
 from agents.tokens import looks_like_api_token, parse_token, secret_matches
 from gqlgov.errors import ApiError
@@ -38,7 +39,9 @@ def authenticate_api_token(raw: str) -> Identity:
     parsed = parse_token(raw)
     if parsed is None:
         raise AuthError("INVALID_TOKEN", "The bearer token is not a valid gqlgov API token.")
-    token = ApiToken.objects.select_related("principal").filter(lookup_id=parsed.lookup_id).first()
+    token = identity_cache.lookup(
+        parsed.lookup_id, lambda: ApiToken.objects.select_related("principal").filter(lookup_id=parsed.lookup_id).first()
+    )
     if token is None or not secret_matches(parsed.secret, token.secret_hash):
         raise AuthError("INVALID_TOKEN", "The bearer token is not a valid gqlgov API token.")
     now = timezone.now()
@@ -60,6 +63,7 @@ def _touch_last_used(token: ApiToken, now) -> None:
     ApiToken.objects.filter(pk=token.pk).filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - resolution)
     ).update(last_used_at=now)
+    token.last_used_at = now  # the row may be cached (identity_cache): next request skips the write
 
 
 def authenticate_bearer(raw: str) -> Identity:

@@ -110,17 +110,23 @@ def _new_user(claims: dict[str, Any]):
 
 def synced_groups(claims: dict[str, Any]) -> set[str]:
     """The provider's groups this service takes over: those with the configured prefix, in the
-    allowlist, or named as staff/superuser groups. Everything else the provider sends is ignored."""
+    allowlist, or named as staff, superuser or admin-role groups. Everything else is ignored."""
     groups = claims.get(settings.OIDC_GROUPS_CLAIM)
     if isinstance(groups, str):
         groups = [groups]
     if not isinstance(groups, list):
         groups = []
     prefix = settings.OIDC_GROUP_PREFIX
-    allowed = {*settings.OIDC_GROUP_ALLOWLIST, *settings.OIDC_STAFF_GROUPS, *settings.OIDC_SUPERUSER_GROUPS}
+    allowed = {*settings.OIDC_GROUP_ALLOWLIST, *settings.OIDC_STAFF_GROUPS, *settings.OIDC_SUPERUSER_GROUPS,
+               *_role_groups()}
     return {
         str(group) for group in groups if (prefix and str(group).startswith(prefix)) or str(group) in allowed
     }
+
+
+def _role_groups() -> set[str]:
+    """Groups that carry an admin role (viewer, editor, approver, admin): they make a user staff."""
+    return {group for groups in settings.GQLGOV_ROLE_GROUPS.values() for group in groups}
 
 
 def _sync_profile_and_rights(user, principal: Principal, claims: dict[str, Any], idp_actor: str) -> None:
@@ -128,7 +134,7 @@ def _sync_profile_and_rights(user, principal: Principal, claims: dict[str, Any],
     before = set(user.groups.values_list("name", flat=True))
     rights_before = {"is_staff": user.is_staff, "is_superuser": user.is_superuser}
     user.is_superuser = bool(groups & set(settings.OIDC_SUPERUSER_GROUPS))
-    user.is_staff = user.is_superuser or bool(groups & set(settings.OIDC_STAFF_GROUPS))
+    user.is_staff = user.is_superuser or bool(groups & {*settings.OIDC_STAFF_GROUPS, *_role_groups()})
     user.email = claims.get("email") or user.email
     user.first_name = str(claims.get("given_name") or user.first_name)[:150]
     user.last_name = str(claims.get("family_name") or user.last_name)[:150]

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.audit import record_event
+from agents.identity_cache import bump_generation
 from agents.models import ApiToken, Principal
 from agents.tokens import generate_token
 from gqlgov.errors import ApiError
@@ -95,6 +96,7 @@ def _set_status(*, actor: str, principal: Principal, status: str, action: str) -
         principal.refresh_from_db()
         if updated:
             record_event(actor=actor, action=action, target=principal, details={"status": status})
+            bump_generation()  # cached identities (agents/identity_cache.py) are reloaded on the next request
     return principal
 
 
@@ -155,6 +157,7 @@ def token_revoke(*, actor: str, token: ApiToken) -> ApiToken:
         now = timezone.now()
         if ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now):
             record_event(actor=actor, action="token.revoked", target=token.principal, details={"token": token.prefix})
+            bump_generation()
         token.refresh_from_db()
     return token
 
@@ -181,6 +184,7 @@ def token_rotate(
         )
         if not claimed:
             raise ApiError("TOKEN_REVOKED", f"{token.prefix} was rotated or revoked concurrently.", status=409)
+        bump_generation()
         record_event(
             actor=actor,
             action="token.rotated",

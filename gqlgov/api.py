@@ -105,9 +105,11 @@ def _unexpected(request, exc):
 def _mount_routers() -> None:
     from agents.api import router as agents_router
     from gqlgov.health import router as health_router
+    from gqlgov.metrics import router as metrics_router
     from policies.api import router as policies_router
 
     api.add_router("/", health_router)
+    api.add_router("/", metrics_router)
     api.add_router("/", policies_router)
     api.add_router("/agents", agents_router)
 

@@ -13,3 +13,21 @@ max_requests = 10000
 max_requests_jitter = 1000
 accesslog = None
 errorlog = "-"
+
+
+# prometheus-client multi-process mode (gqlgov/metrics.py): a clean directory per server start,
+# and a dead worker's live gauges dropped. Counters of dead workers are kept and still summed.
+def on_starting(server):
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        import shutil
+
+        shutil.rmtree(directory, ignore_errors=True)
+        os.makedirs(directory, exist_ok=True)
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

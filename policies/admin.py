@@ -21,9 +21,7 @@ from policies.models import Decision, PolicyVersion, Schema
 from policies.ui.common import pretty
 
 REASON_CODES = sorted(
-    value
-    for name, value in vars(reason_codes).items()
-    if name.isupper() and isinstance(value, str) and value == name
+    value for name, value in vars(reason_codes).items() if name.isupper() and isinstance(value, str) and value == name
 )
 
 

@@ -1,3 +1,4 @@
+import time
 import uuid
 from typing import Any
 
@@ -6,7 +7,8 @@ from ninja import Field, Router, Schema, Status
 
 from agents.audit import actor_for_principal
 from agents.auth import AgentAuth, StaffAuth
-from gqlgov.errors import NotFound
+from gqlgov import metrics
+from gqlgov.errors import ApiError, NotFound
 from gqlgov.middleware import client_ip
 from policies import recorder
 from policies.checks import CheckRequest, run_check
@@ -28,17 +30,23 @@ class CheckIn(Schema):
 @router.post("/check", auth=AgentAuth(), operation_id="check_query")
 def check_query(request: HttpRequest, payload: CheckIn):
     """May the calling agent run this GraphQL document? Answers allow, deny or pending_approval with reasons."""
-    result = run_check(
-        identity=request.identity,
-        request=CheckRequest(
-            query=payload.query,
-            schema=payload.schema_name,
-            variables=payload.variables,
-            operation_name=payload.operation_name,
-            context=payload.context,
-        ),
-        client_ip=client_ip(request),
-    )
+    started = time.perf_counter()
+    try:
+        result = run_check(
+            identity=request.identity,
+            request=CheckRequest(
+                query=payload.query,
+                schema=payload.schema_name,
+                variables=payload.variables,
+                operation_name=payload.operation_name,
+                context=payload.context,
+            ),
+            client_ip=client_ip(request),
+        )
+    except ApiError as error:
+        metrics.observe_check_error(error.code, error.status, time.perf_counter() - started)
+        raise
+    metrics.observe_check(result.status, result.body, time.perf_counter() - started)
     response = JsonResponse(result.body, status=result.status)
     for name, value in result.headers.items():
         response[name] = value

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from agents.auth import Identity
+from gqlgov import metrics
 from gqlgov.errors import ApiError
 from policies import engine, ratelimit
 from policies.engine import reasons
@@ -59,7 +60,9 @@ def _analyse(active: ActivePolicy, request: CheckRequest) -> tuple[engine.Analys
     document_hash = hashlib.sha256(request.query.encode("utf-8", "surrogatepass")).hexdigest()
     variables_key = json.dumps(request.variables or {}, sort_keys=True, separators=(",", ":"), default=str)
     key = (active.schema_version_id, document_hash, request.operation_name, variables_key)
-    analysis = analysis_cache().get_or_create(
+    cache = analysis_cache()
+    misses = cache.misses
+    analysis = cache.get_or_create(
         key,
         lambda: engine.analyze(
             active.bundle,
@@ -71,6 +74,7 @@ def _analyse(active: ActivePolicy, request: CheckRequest) -> tuple[engine.Analys
             mutation_base_cost=settings.GQLGOV_MUTATION_BASE_COST,
         ),
     )
+    metrics.ANALYSIS_CACHE.labels("miss" if cache.misses != misses else "hit").inc()
     return analysis, document_hash
 
 
@@ -158,8 +162,9 @@ def _limit_specs(active: ActivePolicy, decision: engine.Decision, agent: str) ->
 
 def _acquire(agent: str, specs: list[ratelimit.LimitSpec]) -> ratelimit.LimitOutcome:
     try:
-        return get_limiter().acquire(agent, specs)
+        outcome = get_limiter().acquire(agent, specs)
     except ratelimit.LimiterUnavailable as exc:
+        metrics.observe_limiter(None)
         raise ApiError(
             "RATE_LIMITER_UNAVAILABLE",
             "The rate limiter is unavailable; retry shortly.",
@@ -167,6 +172,8 @@ def _acquire(agent: str, specs: list[ratelimit.LimitSpec]) -> ratelimit.LimitOut
             details={"retry_after_s": exc.retry_after_s},
             headers={"Retry-After": ratelimit.retry_after_value(exc.retry_after_s)},
         ) from exc
+    metrics.observe_limiter(outcome)
+    return outcome
 
 
 def _throttle(agent: str, decision: engine.Decision, active: ActivePolicy | None) -> Throttle:

@@ -64,8 +64,7 @@ def draft_for_edit(*, schema: Schema, user) -> PolicyVersion:
         if current is not None and current.status == PolicyVersion.Status.IN_REVIEW:
             raise Conflict(
                 "IN_REVIEW",
-                f"Version {current.number} is waiting for review; withdraw it or wait for the decision "
-                "before editing.",
+                f"Version {current.number} is waiting for review; withdraw it or wait for the decision before editing.",
             )
         if current is not None:
             return current
@@ -179,9 +178,7 @@ def rule_delete(*, schema: Schema, user, rule_id: str) -> PolicyVersion:
 
 def _transition(version: PolicyVersion, *, from_status: str, to: dict[str, Any], what: str) -> None:
     """The conditional UPDATE that claims a status change; a concurrent change gets 409."""
-    if not PolicyVersion.objects.filter(pk=version.pk, status=from_status).update(
-        **to, updated_at=timezone.now()
-    ):
+    if not PolicyVersion.objects.filter(pk=version.pk, status=from_status).update(**to, updated_at=timezone.now()):
         version.refresh_from_db()
         raise Conflict(
             "NOT_" + what.upper(),

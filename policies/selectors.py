@@ -65,9 +65,9 @@ def schema_version_report(version: SchemaVersion) -> str:
     for key in ("operations_added", "operations_removed"):
         for operation in diff.get(key, []):
             lines.append(f"{key.replace('_', ' ')}: {operation}")
-    for key in ("breaking", "dangerous"):
+    for key in ("breaking_changes", "dangerous_changes"):
         for change in diff.get(key, []):
-            lines.append(f"{key} change: {change.get('description', change)}")
+            lines.append(f"{key.replace('_changes', '')} change: {change.get('description', change)}")
     coverage = policy_coverage(version.schema.active_policy, version)
     for operation in coverage.ungoverned:
         lines.append(f"ungoverned operation: {operation}")

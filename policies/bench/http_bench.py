@@ -24,6 +24,11 @@ from policies.bench import servers
 
 # The server docker-compose runs (gqlgov/gunicorn.conf.py); tests/bench asserts the two agree.
 PRODUCTION_SERVER = "gunicorn"
+# Settings that switch a hot-path optimisation off, measured as variants of the production server.
+VARIANTS = {
+    "variant.sync_decision_insert": {"GQLGOV_DECISION_STREAM": "false"},
+    "variant.no_auth_cache": {"GQLGOV_AUTH_CACHE": "false"},
+}
 
 _WRK_DONE = r"""
 done = function(summary, latency, requests)
@@ -200,7 +205,7 @@ def _summary(numbers: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_http(*, sdl: str, query: str, workers: int, concurrency: int, duration_s: float, candidates: bool,
-             compare_sync_record: bool, database_url: str | None, redis_url: str | None) -> dict[str, Any]:
+             compare_variants: bool, database_url: str | None, redis_url: str | None) -> dict[str, Any]:
     """All HTTP numbers of one run; the top-level `http.*` keys are the production server's."""
     with contextlib.ExitStack() as stack:
         # GQLGOV_BENCH_KEEP=1 keeps the work directory (server, drainer and Redis logs) for a post-mortem.
@@ -236,14 +241,15 @@ def run_http(*, sdl: str, query: str, workers: int, concurrency: int, duration_s
                         hostile = run_hostile(base, token, "shop")
                         acknowledged += sum(1 for status in hostile["hostile.statuses"].values() if status == 200)
                 results[kind] = _summary(numbers)
-            if compare_sync_record:
-                with servers.web_server(environment, PRODUCTION_SERVER, workers,
-                                        GQLGOV_DECISION_STREAM="false") as (base, process):
+            # The hot-path changes switched off one at a time (before/after in the same run).
+            for name, overrides in (VARIANTS.items() if compare_variants else ()):
+                with servers.web_server(environment, PRODUCTION_SERVER, workers, **overrides) as (base, process):
                     warm = run_load(base, load_check, concurrency=concurrency, duration_s=2, workdir=workdir)
-                    sync = run_load(base, load_check, concurrency=concurrency, duration_s=duration_s, workdir=workdir)
-                    acknowledged += warm.ok + sync.ok
-                results["sync_record"] = {"check_warm_rps": sync.rps, "check_warm_p50_ms": sync.p50_ms,
-                                          "check_warm_p99_ms": sync.p99_ms}
+                    variant = run_load(base, load_check, concurrency=concurrency, duration_s=duration_s,
+                                       workdir=workdir)
+                    acknowledged += warm.ok + variant.ok
+                results[name] = {"check_warm_rps": variant.rps, "check_warm_p50_ms": variant.p50_ms,
+                                 "check_warm_p99_ms": variant.p99_ms}
             stored = _wait_for_drain(environment, acknowledged)
         production = results[PRODUCTION_SERVER]
         report: dict[str, Any] = {f"http.{key}": value for key, value in production.items()
@@ -254,7 +260,9 @@ def run_http(*, sdl: str, query: str, workers: int, concurrency: int, duration_s
             "http.duration_s": duration_s,
             "http.database": database.split(":", 1)[0],
             "http.load_generator": "wrk" if shutil.which("wrk") else "python",
-            "http.candidates": {kind: value for kind, value in results.items() if kind != PRODUCTION_SERVER},
+            "http.candidates": {kind: value for kind, value in results.items()
+                                if kind != PRODUCTION_SERVER and not kind.startswith("variant.")},
+            "http.variants": {kind: value for kind, value in results.items() if kind.startswith("variant.")},
             "limiter.check_rps_on": production["check_warm_rps"],
             "limiter.check_rps_off": production["check_limiter_off_rps"],
             "limiter.on_vs_off": production["limiter_on_vs_off"],

@@ -46,12 +46,8 @@ DEPLOYABLE = "deployable"
 
 def aws_client(service: str, *, region: str, endpoint_url: str = "", max_attempts: int = 8) -> Any:
     """A boto3 client on the standard credential chain, with botocore's standard retry mode."""
-    config = Config(
-        retries={"mode": "standard", "max_attempts": max_attempts}, connect_timeout=5, read_timeout=30
-    )
-    return boto3.session.Session().client(
-        service, region_name=region, endpoint_url=endpoint_url or None, config=config
-    )
+    config = Config(retries={"mode": "standard", "max_attempts": max_attempts}, connect_timeout=5, read_timeout=30)
+    return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint_url or None, config=config)
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -174,9 +170,7 @@ class LiveState:
 
 
 def _pages(client: Any, operation: str, **params: Any) -> list[dict[str, Any]]:
-    return [
-        item for page in client.get_paginator(operation).paginate(**params) for item in page.get("items", [])
-    ]
+    return [item for page in client.get_paginator(operation).paginate(**params) for item in page.get("items", [])]
 
 
 def _owned(tags: dict[str, str] | None, target_name: str) -> bool:
@@ -203,16 +197,12 @@ def read_live(client: Any, plan: dict[str, Any], api: dict[str, Any] | None, own
         api_id = api["id"]
         for resource in _pages(client, "get_resources", restApiId=api_id, embed=["methods"], limit=500):
             live.resources[resource["path"]] = resource
-        live.validators = {
-            v["name"]: v for v in client.get_request_validators(restApiId=api_id).get("items", [])
-        }
+        live.validators = {v["name"]: v for v in client.get_request_validators(restApiId=api_id).get("items", [])}
         live.models = {m["name"]: m for m in client.get_models(restApiId=api_id).get("items", [])}
         live.stages = {s["stageName"]: s for s in client.get_stages(restApiId=api_id).get("item", [])}
     live.usage_plans = [p for p in _pages(client, "get_usage_plans") if _owned(p.get("tags"), target_name)]
     for usage_plan in live.usage_plans:
-        live.usage_plan_keys[usage_plan["id"]] = _pages(
-            client, "get_usage_plan_keys", usagePlanId=usage_plan["id"]
-        )
+        live.usage_plan_keys[usage_plan["id"]] = _pages(client, "get_usage_plan_keys", usagePlanId=usage_plan["id"])
     live.api_keys = [k for k in _pages(client, "get_api_keys") if _owned(k.get("tags"), target_name)]
     return live
 
@@ -238,9 +228,7 @@ def normalise_policy(policy: Any, api_arn_prefix: str = "") -> dict[str, Any] | 
     for statement in policy.get("Statement", []):
         statement = dict(statement)
         resources = [
-            "execute-api:/" + r.split(":", 5)[5].split("/", 1)[1]
-            if r.startswith("arn:") and "execute-api" in r
-            else r
+            "execute-api:/" + r.split(":", 5)[5].split("/", 1)[1] if r.startswith("arn:") and "execute-api" in r else r
             for r in _listify(statement.get("Resource", []))
         ]
         statement["Resource"] = sorted(resources)
@@ -391,9 +379,7 @@ class Applier:
         return tags
 
     def _api_description(self) -> str:
-        return (
-            f"Managed by gqlgov: schema {self.plan['schema']['name']}, target {self.plan['target']['name']}"
-        )
+        return f"Managed by gqlgov: schema {self.plan['schema']['name']}, target {self.plan['target']['name']}"
 
     def _check_stage_limit(self, live: LiveState) -> None:
         stage = self.plan["stage"]["name"]
@@ -416,9 +402,7 @@ class Applier:
         patches = []
         wanted = desired_policy(self.plan, api.get("policy"))
         if normalise_policy(wanted) != normalise_policy(api.get("policy")):
-            patches.append(
-                {"op": "replace", "path": "/policy", "value": canonical_json(wanted) if wanted else ""}
-            )
+            patches.append({"op": "replace", "path": "/policy", "value": canonical_json(wanted) if wanted else ""})
         if live.api_owned:
             if api.get("name") != self.plan["api"]["name"]:
                 patches.append({"op": "replace", "path": "/name", "value": self.plan["api"]["name"]})
@@ -512,9 +496,7 @@ class Applier:
         wanted_paths = {route["path"] for route in self.plan["routes"]}
         # Resources under /graphql that the plan no longer has: deepest first never matters,
         # deleting a resource deletes its subtree, so delete only the topmost stale ones.
-        stale = sorted(
-            p for p in live.resources if p.startswith(GRAPHQL_PATH + "/") and p not in wanted_paths
-        )
+        stale = sorted(p for p in live.resources if p.startswith(GRAPHQL_PATH + "/") and p not in wanted_paths)
         for path in stale:
             if any(path.startswith(other + "/") for other in stale if other != path):
                 continue

@@ -69,11 +69,7 @@ def cloudformation(plan: dict[str, Any]) -> dict[str, Any]:
     method_ids = []
     for route in plan["routes"]:
         path = route["path"]
-        parent = (
-            {"Fn::GetAtt": ["RestApi", "RootResourceId"]}
-            if path == GRAPHQL_PATH
-            else {"Ref": "GraphqlResource"}
-        )
+        parent = {"Fn::GetAtt": ["RestApi", "RootResourceId"]} if path == GRAPHQL_PATH else {"Ref": "GraphqlResource"}
         resource_id = _route_id(path)
         resources[resource_id] = {
             "Type": "AWS::ApiGateway::Resource",
@@ -191,11 +187,7 @@ def terraform(plan: dict[str, Any]) -> dict[str, Any]:
                 "api_key_source": "HEADER",
                 "endpoint_configuration": {"types": ["REGIONAL"]},
                 "tags": tags,
-                **(
-                    {"policy": json.dumps(plan["api"]["policy"], sort_keys=True)}
-                    if plan["api"]["policy"]
-                    else {}
-                ),
+                **({"policy": json.dumps(plan["api"]["policy"], sort_keys=True)} if plan["api"]["policy"] else {}),
             }
         },
         "aws_api_gateway_model": {
@@ -349,9 +341,7 @@ def openapi(plan: dict[str, Any]) -> dict[str, Any]:
                 "requestBody": {
                     "required": True,
                     "content": {
-                        "application/json": {
-                            "schema": {"$ref": f"#/components/schemas/{plan['model']['name']}"}
-                        }
+                        "application/json": {"schema": {"$ref": f"#/components/schemas/{plan['model']['name']}"}}
                     },
                 },
                 "responses": {"200": {"description": "The GraphQL response"}},

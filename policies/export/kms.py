@@ -42,9 +42,7 @@ def decrypt(kms: Any, envelope: Envelope, context: dict[str, str]) -> str:
         KeyId=envelope.kms_key_id,
     )
     aad = canonical_json(context).encode()
-    return (
-        AESGCM(data_key["Plaintext"]).decrypt(bytes(envelope.nonce), bytes(envelope.ciphertext), aad).decode()
-    )
+    return AESGCM(data_key["Plaintext"]).decrypt(bytes(envelope.nonce), bytes(envelope.ciphertext), aad).decode()
 
 
 def rotate(kms: Any, key_id: str) -> None:

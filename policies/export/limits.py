@@ -28,9 +28,7 @@ METHOD_THROTTLE_KEY = re.compile(r"^/[a-zA-Z0-9._:/{}+-]*/(GET|POST|PUT|PATCH|DE
 USAGE_PLAN_NAME = re.compile(r"^[\w .:/=+\-@]{1,255}$")
 API_KEY_VALUE = re.compile(r"^[\x21-\x7e]{20,128}$")
 QUOTA_PERIODS = {"DAY", "WEEK", "MONTH"}
-LAMBDA_ARN = re.compile(
-    r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$"
-)
+LAMBDA_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$")
 
 
 @dataclass(frozen=True)
@@ -49,9 +47,7 @@ class PlanLimitError(ApiError):
 
     def __init__(self, violations: list[Violation]) -> None:
         message = "The export plan exceeds API Gateway limits: " + " ".join(v.message for v in violations)
-        super().__init__(
-            "PLAN_OVER_LIMITS", message, details={"violations": [v.as_dict() for v in violations]}
-        )
+        super().__init__("PLAN_OVER_LIMITS", message, details={"violations": [v.as_dict() for v in violations]})
         self.violations = violations
 
 
@@ -93,9 +89,7 @@ def validate_plan(plan: dict[str, Any]) -> list[Violation]:
     violations += _policy_violations(plan.get("api", {}).get("policy"))
     stage = plan["stage"]
     if not STAGE_NAME.match(stage["name"]):
-        violations.append(
-            Violation("stage_name", f"stage name {stage['name']!r} must match {STAGE_NAME.pattern}.")
-        )
+        violations.append(Violation("stage_name", f"stage name {stage['name']!r} must match {STAGE_NAME.pattern}."))
     for name, value in stage["variables"].items():
         if not STAGE_VARIABLE_NAME.match(name) or not STAGE_VARIABLE_VALUE.match(value):
             violations.append(Violation("stage_variable", f"stage variable {name}={value!r} is not allowed."))
@@ -181,6 +175,4 @@ def _usage_plan_violations(usage_plan: dict[str, Any]) -> list[Violation]:
 def check_api_key_value(value: str) -> None:
     """API key values are 20 to 128 printable ASCII characters."""
     if not API_KEY_VALUE.match(value):
-        raise PlanLimitError(
-            [Violation("api_key_value", "API key values must be 20-128 printable ASCII characters.")]
-        )
+        raise PlanLimitError([Violation("api_key_value", "API key values must be 20-128 printable ASCII characters.")])

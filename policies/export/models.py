@@ -30,21 +30,15 @@ class GatewayTarget(models.Model):
     rest_api_id = models.CharField(
         max_length=40, blank=True, help_text="Empty: gqlgov creates and owns a REST API for this target."
     )
-    resolved_rest_api_id = models.CharField(
-        max_length=40, blank=True, help_text="The API the last export used."
-    )
+    resolved_rest_api_id = models.CharField(max_length=40, blank=True, help_text="The API the last export used.")
     stage_name = models.CharField(max_length=128)
     lambda_arn = models.CharField(max_length=300, blank=True, help_text="Backend Lambda (AWS_PROXY).")
     http_url = models.URLField(max_length=500, blank=True, help_text="Backend URL (HTTP_PROXY).")
     auth_mode = models.CharField(max_length=10, choices=Auth.choices, default=Auth.BOTH)
     kms_key_id = models.CharField(max_length=300, blank=True, help_text="Symmetric key for stored secrets.")
-    signing_key_id = models.CharField(
-        max_length=300, blank=True, help_text="Asymmetric RSA key signing plans."
-    )
+    signing_key_id = models.CharField(max_length=300, blank=True, help_text="Asymmetric RSA key signing plans.")
     endpoint_url = models.CharField(max_length=300, blank=True, help_text="For moto or LocalStack only.")
-    auto_heal = models.BooleanField(
-        default=False, help_text="Re-apply the active version when drift is found."
-    )
+    auto_heal = models.BooleanField(default=False, help_text="Re-apply the active version when drift is found.")
     require_full_coverage = models.BooleanField(
         default=False, help_text="Refuse exports while the schema has operations no rule governs."
     )
@@ -55,9 +49,7 @@ class GatewayTarget(models.Model):
         "policies.ExportRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
-    last_rotation_at = models.DateTimeField(
-        null=True, blank=True, help_text="Last on-demand KMS key rotation."
-    )
+    last_rotation_at = models.DateTimeField(null=True, blank=True, help_text="Last on-demand KMS key rotation.")
     last_drift_check_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=200)
@@ -87,18 +79,14 @@ class ExportRun(models.Model):
         ROLLBACK = "rollback", "Rollback"
 
     target = models.ForeignKey(GatewayTarget, on_delete=models.CASCADE, related_name="runs")
-    policy_version = models.ForeignKey(
-        "policies.PolicyVersion", on_delete=models.PROTECT, related_name="export_runs"
-    )
+    policy_version = models.ForeignKey("policies.PolicyVersion", on_delete=models.PROTECT, related_name="export_runs")
     schema_version = models.ForeignKey(
         "policies.SchemaVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
     trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.MANUAL)
     requested_by = models.CharField(max_length=200)
-    superseded_by = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    superseded_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -158,9 +146,7 @@ class DriftReport(models.Model):
     policy_version = models.ForeignKey("policies.PolicyVersion", on_delete=models.PROTECT, related_name="+")
     detected_at = models.DateTimeField(auto_now_add=True)
     differences = models.JSONField(default=list)
-    heal_run = models.ForeignKey(
-        ExportRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    heal_run = models.ForeignKey(ExportRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["-detected_at"]

@@ -65,11 +65,7 @@ class AgentInfo:
         """Accepts an AgentInfo, a dict or any object with Principal's attribute names."""
         if isinstance(agent, AgentInfo):
             return agent
-        get = (
-            agent.get
-            if isinstance(agent, Mapping)
-            else lambda key, default=None: getattr(agent, key, default)
-        )
+        get = agent.get if isinstance(agent, Mapping) else lambda key, default=None: getattr(agent, key, default)
         status = get("status", "active")
         return cls(
             name=str(get("name")),
@@ -97,11 +93,7 @@ class TargetInfo:
     def of(cls, target: Any) -> TargetInfo:
         if isinstance(target, TargetInfo):
             return target
-        get = (
-            target.get
-            if isinstance(target, Mapping)
-            else lambda key, default=None: getattr(target, key, default)
-        )
+        get = target.get if isinstance(target, Mapping) else lambda key, default=None: getattr(target, key, default)
         return cls(**{name: str(get(name, "") or default) for name, default in _TARGET_DEFAULTS.items()})
 
 
@@ -120,9 +112,7 @@ _TARGET_DEFAULTS = {
 # --- Matching: the one place that decides which rule covers which agent and operation ----
 
 
-def rule_matches(
-    rule: Mapping[str, Any], agent: AgentInfo | None = None, operation: str | None = None
-) -> bool:
+def rule_matches(rule: Mapping[str, Any], agent: AgentInfo | None = None, operation: str | None = None) -> bool:
     """True when the rule covers the agent (its subjects: any listed key matches; no subjects:
     every agent) and the operation (one of its globs matches, fnmatch, case-sensitive).
     A None agent or operation is not checked."""
@@ -229,9 +219,7 @@ def build_plan(
     rules = [rule for rule in document.get("rules") or () if isinstance(rule, Mapping)]
     # Operations no rule names are denied by the pre-check; they get no route at all.
     governed_ops = sorted({op for op in operations if any(rule_matches(rule, None, op) for rule in rules)})
-    agent_infos = sorted(
-        (info for info in map(AgentInfo.of, agents) if info.active), key=lambda info: info.name
-    )
+    agent_infos = sorted((info for info in map(AgentInfo.of, agents) if info.active), key=lambda info: info.name)
     use_iam = target_info.auth_mode in ("iam", "both")
     use_keys = target_info.auth_mode in ("api_key", "both")
 
@@ -345,9 +333,7 @@ def _resource_policy(
     everything = sorted({route_arn(stage, GRAPHQL_PATH), route_arn(stage, GRAPHQL_PATH + "/*")})
     # (effect, source_ips, resources) -> role ARNs: agents with identical access share a statement.
     groups: dict[tuple[str, tuple[str, ...], tuple[str, ...]], set[str]] = {}
-    roles = sorted(
-        {agent.iam_role_arn for agent in agents if agent.iam_role_arn and access[agent.name].admitted}
-    )
+    roles = sorted({agent.iam_role_arn for agent in agents if agent.iam_role_arn and access[agent.name].admitted})
     for agent in agents:
         if not agent.iam_role_arn:
             continue
@@ -392,10 +378,7 @@ def _resource_policy(
 
 def _integration(target: TargetInfo) -> dict[str, Any]:
     if target.lambda_arn:
-        uri = (
-            f"arn:aws:apigateway:{target.region}:lambda:path/2015-03-31/functions/"
-            f"{target.lambda_arn}/invocations"
-        )
+        uri = f"arn:aws:apigateway:{target.region}:lambda:path/2015-03-31/functions/{target.lambda_arn}/invocations"
         return {"type": "AWS_PROXY", "httpMethod": "POST", "uri": uri}
     return {"type": "HTTP_PROXY", "httpMethod": "POST", "uri": target.http_url}
 
@@ -456,9 +439,7 @@ def _report(
         when = rule.get("when") or {}
         effect = rule.get("effect")
         gateway: list[str] = []
-        pre_check: list[str] = [
-            PRE_CHECK_ONLY_CONDITIONS[key] for key in PRE_CHECK_ONLY_CONDITIONS if when.get(key)
-        ]
+        pre_check: list[str] = [PRE_CHECK_ONLY_CONDITIONS[key] for key in PRE_CHECK_ONLY_CONDITIONS if when.get(key)]
         with_roles = [a.name for a in agents if a.iam_role_arn and a.name in matched_agents]
         if effect in ("allow", "require_approval"):
             if use_iam and with_roles:
@@ -469,16 +450,12 @@ def _report(
                 if when.get("source_ips"):
                     gateway.append("aws:SourceIp condition " + ", ".join(when["source_ips"]))
             if effect == "require_approval":
-                pre_check.append(
-                    "require_approval (the gateway admits; the approval is a pre-check decision)"
-                )
+                pre_check.append("require_approval (the gateway admits; the approval is a pre-check decision)")
             limits = _request_limits(rule.get("rate_limits"))
+            throttle = _throttle(limits)
             if limits and use_keys:
-                gateway.append(
-                    "usage plan per-method throttle " + canonical_json(_throttle(limits))
-                    if _throttle(limits)
-                    else ""
-                )
+                if throttle:
+                    gateway.append("usage plan per-method throttle " + canonical_json(throttle))
                 if len(matched_ops) > 1:
                     pre_check.append(
                         "rate_limits as one budget across the rule's operations "
@@ -493,8 +470,7 @@ def _report(
                 pre_check.append("the deny itself (it depends on a condition the gateway cannot check)")
             elif use_iam and with_roles:
                 gateway.append(
-                    f"resource policy: explicit Deny on {len(matched_ops)} route(s) for "
-                    f"{', '.join(with_roles)}"
+                    f"resource policy: explicit Deny on {len(matched_ops)} route(s) for {', '.join(with_roles)}"
                 )
         if rule.get("limits"):
             pre_check.append("limits " + ", ".join(sorted(rule["limits"])))
@@ -509,7 +485,7 @@ def _report(
                 "effect": effect,
                 "operations": matched_ops,
                 "agents": matched_agents,
-                "gateway": [line for line in gateway if line],
+                "gateway": gateway,
                 "pre_check_only": [*pre_check, "depth, aliases, cost and the rest of the document analysis"],
             }
         )

@@ -185,9 +185,7 @@ def export_request(
             status=409,
         )
     if version.schema_id != target.schema_id:
-        raise ApiError(
-            "SCHEMA_MISMATCH", f"Target {target.name} serves schema {target.schema.name}.", status=409
-        )
+        raise ApiError("SCHEMA_MISMATCH", f"Target {target.name} serves schema {target.schema.name}.", status=409)
     with transaction.atomic():
         run = ExportRun.objects.create(
             target=target,
@@ -197,9 +195,7 @@ def export_request(
             schema_version=version.schema.latest_version,
         )
         superseded = list(
-            ExportRun.objects.filter(target=target, status=Status.QUEUED, pk__lt=run.pk).values_list(
-                "pk", flat=True
-            )
+            ExportRun.objects.filter(target=target, status=Status.QUEUED, pk__lt=run.pk).values_list("pk", flat=True)
         )
         if superseded:
             ExportRun.objects.filter(pk__in=superseded, status=Status.QUEUED).update(
@@ -224,13 +220,18 @@ def export_request(
 
 
 def enqueue_exports_for_policy(
-    version: PolicyVersion, *, actor: str = "system", trigger: str = ExportRun.Trigger.APPROVAL
+    version: PolicyVersion, *, actor: str = "system", trigger: str | None = None
 ) -> list[ExportRun]:
-    """Queues the version's export to every enabled target of its schema (tasks sent on commit)."""
+    """Queues the version's export to every enabled target of its schema (tasks sent on commit).
+    Called when a version becomes active: on approval, or on a rollback when a newer approved
+    version exists (the trigger says which unless given)."""
+    if trigger is None:
+        newer = version.schema.policy_versions.filter(
+            number__gt=version.number, status=PolicyVersion.Status.APPROVED
+        ).exists()
+        trigger = ExportRun.Trigger.ROLLBACK if newer else ExportRun.Trigger.APPROVAL
     targets = GatewayTarget.objects.filter(schema_id=version.schema_id, enabled=True).select_related("schema")
-    return [
-        export_request(actor=actor, target=target, version=version, trigger=trigger) for target in targets
-    ]
+    return [export_request(actor=actor, target=target, version=version, trigger=trigger) for target in targets]
 
 
 # --- Running an export --------------------------------------------------------------------------
@@ -285,9 +286,7 @@ def _renew_lease(run: ExportRun) -> None:
 
 
 def _release(run: ExportRun) -> None:
-    GatewayTarget.objects.filter(pk=run.target_id, active_run=run).update(
-        active_run=None, lease_expires_at=None
-    )
+    GatewayTarget.objects.filter(pk=run.target_id, active_run=run).update(active_run=None, lease_expires_at=None)
 
 
 class _CallLog:

@@ -54,9 +54,7 @@ def access_for(document: dict[str, Any] | None, agent: Any, operation: str) -> A
     return Access(APPROVAL, ids)
 
 
-def allowed_agents(
-    document: dict[str, Any] | None, agents: list[Any], operation: str
-) -> list[tuple[Any, Access]]:
+def allowed_agents(document: dict[str, Any] | None, agents: list[Any], operation: str) -> list[tuple[Any, Access]]:
     """The agents the policy admits for `operation` (possibly conditionally or pending approval)."""
     result = []
     for agent in agents:

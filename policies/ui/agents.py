@@ -27,9 +27,7 @@ def _back(principal: Principal):
 def callable_operations(principal: Principal) -> list[dict]:
     """Per schema with an active policy: the operations the agent may call, and how."""
     result = []
-    for schema in Schema.objects.select_related("latest_version", "active_policy").exclude(
-        active_policy=None
-    ):
+    for schema in Schema.objects.select_related("latest_version", "active_policy").exclude(active_policy=None):
         operations = schema.latest_version.operations if schema.latest_version else []
         rows = []
         for operation in operations:

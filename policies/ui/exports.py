@@ -77,20 +77,15 @@ def target_action(request, target_id: int, action: str):
         if action == "sync":
             version = target.schema.active_policy
             if version is None:
-                raise ApiError(
-                    "NO_ACTIVE_POLICY", f"{target.schema.name} has no active policy to export.", status=409
-                )
+                raise ApiError("NO_ACTIVE_POLICY", f"{target.schema.name} has no active policy to export.", status=409)
             run = _export_services().export_request(actor=actor, target=target, version=version)
-            messages.success(
-                request, f"Export run #{run.pk} of v{version.number} to {target.name} is queued."
-            )
+            messages.success(request, f"Export run #{run.pk} of v{version.number} to {target.name} is queued.")
         else:
             number = int(request.POST.get("version", "0") or 0)
             policy_rollback(actor=actor, schema=target.schema, number=number)
             messages.success(
                 request,
-                f"{target.schema.name} policy v{number} is active again; "
-                "its export to every target is queued.",
+                f"{target.schema.name} policy v{number} is active again; its export to every target is queued.",
             )
     except ApiError as exc:
         report(request, exc)
@@ -157,9 +152,7 @@ def register_export_admin(site: admin.AdminSite) -> None:
 
         @admin.display(description="Run")
         def run_link(self, obj):
-            return format_html(
-                '<a href="{}">#{}</a>', reverse("admin:gqlgov_export_run", args=[obj.pk]), obj.pk
-            )
+            return format_html('<a href="{}">#{}</a>', reverse("admin:gqlgov_export_run", args=[obj.pk]), obj.pk)
 
         def change_view(self, request, object_id, form_url="", extra_context=None):
             return redirect("admin:gqlgov_export_run", object_id)

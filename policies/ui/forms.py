@@ -137,8 +137,7 @@ class RuleForm(forms.Form):
     @property
     def rate_limit_rows(self):
         return [
-            [self[f"rl{row}_{part}"] for part in ("kind", "amount", "per", "burst")]
-            for row in range(RATE_LIMIT_ROWS)
+            [self[f"rl{row}_{part}"] for part in ("kind", "amount", "per", "burst")] for row in range(RATE_LIMIT_ROWS)
         ]
 
     @classmethod
@@ -178,9 +177,7 @@ class RuleForm(forms.Form):
     def clean_id(self) -> str:
         value = self.cleaned_data["id"].strip()
         if not _RULE_ID.fullmatch(value):
-            raise forms.ValidationError(
-                "Use letters, digits, '_', '-', '.', ':' (starting with a letter or digit)."
-            )
+            raise forms.ValidationError("Use letters, digits, '_', '-', '.', ':' (starting with a letter or digit).")
         return value
 
     def clean_operations(self) -> list[str]:
@@ -195,9 +192,7 @@ class RuleForm(forms.Form):
             try:
                 networks.append(str(ipaddress.ip_network(text, strict=False)))
             except ValueError:
-                raise forms.ValidationError(
-                    f"{text!r} is not an IP range like 10.0.0.0/8 or 2001:db8::/32."
-                ) from None
+                raise forms.ValidationError(f"{text!r} is not an IP range like 10.0.0.0/8 or 2001:db8::/32.") from None
         return networks
 
     def _clock(self, name: str) -> str:
@@ -216,9 +211,7 @@ class RuleForm(forms.Form):
         data = super().clean()
         start, end = data.get("hours_from"), data.get("hours_to")
         if bool(start) != bool(end) and "hours_from" not in self.errors and "hours_to" not in self.errors:
-            self.add_error(
-                "hours_to" if start else "hours_from", "Give both ends of the time window, or neither."
-            )
+            self.add_error("hours_to" if start else "hours_from", "Give both ends of the time window, or neither.")
         elif start and end and start == end:
             self.add_error("hours_to", "The window must not start and end at the same time.")
         for row in range(RATE_LIMIT_ROWS):
@@ -357,9 +350,7 @@ def parse_json_object(form: forms.Form, name: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise forms.ValidationError(
-            f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
-        ) from None
+        raise forms.ValidationError(f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.") from None
     if not isinstance(value, dict):
         raise forms.ValidationError('Write a JSON object, e.g. {"id": "1"}.')
     return value

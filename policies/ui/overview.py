@@ -87,11 +87,7 @@ def top_deny_reasons(since, limit: int = 6) -> list[tuple[str, int]]:
 
 
 def top_agents(since, limit: int = 6) -> list[dict[str, Any]]:
-    rows = (
-        Decision.objects.filter(created_at__gte=since)
-        .values("agent_name", "decision")
-        .annotate(n=Count("id"))
-    )
+    rows = Decision.objects.filter(created_at__gte=since).values("agent_name", "decision").annotate(n=Count("id"))
     agents: dict[str, Counter] = {}
     for row in rows:
         agents.setdefault(row["agent_name"], Counter())[row["decision"]] += row["n"]

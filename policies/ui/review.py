@@ -17,9 +17,7 @@ from policies.ui.forms import ReviewForm
 
 
 def _version(schema, number: int) -> PolicyVersion:
-    version = (
-        schema.policy_versions.select_related("author", "approver", "schema").filter(number=number).first()
-    )
+    version = schema.policy_versions.select_related("author", "approver", "schema").filter(number=number).first()
     if version is None:
         raise Http404("No such policy version.")
     return version
@@ -27,16 +25,10 @@ def _version(schema, number: int) -> PolicyVersion:
 
 @roles.requires(roles.VIEW)
 def review_list(request):
-    waiting = PolicyVersion.objects.filter(status=PolicyVersion.Status.IN_REVIEW).select_related(
-        "schema", "author"
-    )
-    open_drafts = PolicyVersion.objects.filter(status=PolicyVersion.Status.DRAFT).select_related(
-        "schema", "author"
-    )
+    waiting = PolicyVersion.objects.filter(status=PolicyVersion.Status.IN_REVIEW).select_related("schema", "author")
+    open_drafts = PolicyVersion.objects.filter(status=PolicyVersion.Status.DRAFT).select_related("schema", "author")
     decided = (
-        PolicyVersion.objects.filter(
-            status__in=[PolicyVersion.Status.APPROVED, PolicyVersion.Status.REJECTED]
-        )
+        PolicyVersion.objects.filter(status__in=[PolicyVersion.Status.APPROVED, PolicyVersion.Status.REJECTED])
         .select_related("schema", "author", "approver")
         .order_by("-decided_at")[:20]
     )

@@ -107,9 +107,7 @@ def sample_request(bundle: Any, operation: str) -> tuple[str, dict[str, Any]]:
     operation_name = name[:1].upper() + name[1:]
     header = f"{kind} {operation_name}" + (f"({definitions})" if definitions else "")
     call = name + (f"({arguments})" if arguments else "")
-    return f"{header} {{\n  {call}{selection}\n}}", {
-        arg_name: _sample_value(arg.type) for arg_name, arg in required
-    }
+    return f"{header} {{\n  {call}{selection}\n}}", {arg_name: _sample_value(arg.type) for arg_name, arg in required}
 
 
 def working_document(schema: Schema) -> tuple[dict[str, Any], PolicyVersion | None]:
@@ -161,9 +159,7 @@ def schema_register_view(request):
             form.add_error("sdl", exc.message)
         else:
             if created:
-                messages.success(
-                    request, f"Registered {version.schema.name} schema version {version.number}."
-                )
+                messages.success(request, f"Registered {version.schema.name} schema version {version.number}.")
             else:
                 messages.info(request, f"This SDL is already {version.schema.name} version {version.number}.")
             return redirect("admin:gqlgov_schema", version.schema.name)
@@ -196,8 +192,7 @@ def schema_detail(request, name: str):
                 "operation": operation,
                 "rules": governing,
                 "agents": access.allowed_agents(active_document, agents, operation),
-                "draft_differs": open_version is not None
-                and access.governing_rules(document, operation) != governing,
+                "draft_differs": open_version is not None and access.governing_rules(document, operation) != governing,
             }
         )
     versions = list(schema.versions.order_by("-number"))
@@ -376,8 +371,7 @@ def _rule_form_page(request, schema: Schema, operation: str, existing: dict[str,
             else:
                 messages.success(
                     request,
-                    f"Saved rule {rule['id']} to draft v{draft.number}. "
-                    "Submit the draft for review when it is ready.",
+                    f"Saved rule {rule['id']} to draft v{draft.number}. Submit the draft for review when it is ready.",
                 )
                 return redirect("admin:gqlgov_operation", schema.name, operation)
     else:

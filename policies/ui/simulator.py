@@ -28,9 +28,7 @@ class SimulatorForm(forms.Form):
         help_text='"active", "draft" or a version number.',
         widget=forms.TextInput(attrs={"size": 8, "list": "version-options"}),
     )
-    agent = forms.ChoiceField(
-        required=False, help_text="A registered agent, or leave empty and type a subject."
-    )
+    agent = forms.ChoiceField(required=False, help_text="A registered agent, or leave empty and type a subject.")
     subject = json_object_field(
         "Typed subject",
         'Instead of an agent: {"name": "x", "kind": "ai", "groups": ["support"], '
@@ -150,23 +148,17 @@ def simulator(request):
         form = SimulatorForm(request.POST)
     else:
         initial = {
-            key: request.GET[key]
-            for key in ("schema", "version", "agent", "query", "variables")
-            if key in request.GET
+            key: request.GET[key] for key in ("schema", "version", "agent", "query", "variables") if key in request.GET
         }
         form = SimulatorForm(initial={"version": "active", "ip": "127.0.0.1", "tz": "UTC", **initial})
     result = error = version = None
     if request.method == "POST" and form.is_valid():
-        schema = Schema.objects.select_related("latest_version", "active_policy").get(
-            name=form.cleaned_data["schema"]
-        )
+        schema = Schema.objects.select_related("latest_version", "active_policy").get(name=form.cleaned_data["schema"])
         version = _policy_version(schema, form.cleaned_data["version"])
         if schema.latest_version is None:
             error = f"{schema.name} has no schema version."
         elif version is None:
-            form.add_error(
-                "version", f'{schema.name} has no such policy version ("active", "draft" or a number).'
-            )
+            form.add_error("version", f'{schema.name} has no such policy version ("active", "draft" or a number).')
         else:
             try:
                 result = simulate(schema, version, form.cleaned_data)

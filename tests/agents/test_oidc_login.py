@@ -173,4 +173,12 @@ def test_settings_leave_out_the_password_backend_when_local_login_is_disabled():
         text=True,
         check=True,
     )
-    assert json.loads(result.stdout) == ["agents.oidc.PrincipalOIDCBackend"]
+    # gqlgov.roles.RoleBackend follows: it authenticates nobody, it only grants permissions by role.
+    assert json.loads(result.stdout) == ["agents.oidc.PrincipalOIDCBackend", "gqlgov.roles.RoleBackend"]
+
+
+def test_a_role_group_is_synced_and_makes_the_user_staff(idp, oidc_settings):
+    oidc_settings.GQLGOV_ROLE_GROUPS = {"viewer": [], "editor": ["api-editors"], "approver": [], "admin": []}
+    user = signed_in_user(sign_in(idp, groups=("api-editors", "unrelated")))
+    assert user.is_staff
+    assert list(user.groups.values_list("name", flat=True)) == ["api-editors"]

@@ -69,9 +69,7 @@ def test_editor_adds_a_rule_checks_it_in_the_simulator_and_an_approver_activates
 
     assert "CEL syntax error" in page.locator("#field-expression .errorlist").inner_text()
     assert page.input_value("#id_id") == "billing-refunds"  # what was typed survives the failed save
-    assert page.locator("#id_agents").evaluate("s => [...s.selectedOptions].map(o => o.value)") == [
-        "refund-bot"
-    ]
+    assert page.locator("#id_agents").evaluate("s => [...s.selectedOptions].map(o => o.value)") == ["refund-bot"]
     editor.shot("03-rule-form-error")
     assert not PolicyVersion.objects.filter(status="draft").exists()  # an invalid rule saves nothing
 
@@ -80,10 +78,7 @@ def test_editor_adds_a_rule_checks_it_in_the_simulator_and_an_approver_activates
     page.wait_for_url(re.compile(r"/operations/mutation\.refundOrder/$"))
     rule = page.locator('#rules [data-rule="billing-refunds"]')
     assert "added in draft" in rule.inner_text()
-    assert (
-        shop.policy_versions.get(number=1).document
-        == PolicyVersion.objects.get(pk=shop.active_policy_id).document
-    )
+    assert shop.policy_versions.get(number=1).document == PolicyVersion.objects.get(pk=shop.active_policy_id).document
     editor.shot("04-operation-with-draft")
 
     page.click("#simulate")
@@ -104,9 +99,7 @@ def test_editor_adds_a_rule_checks_it_in_the_simulator_and_an_approver_activates
     review.locator("#waiting").get_by_role("link", name="shop v2").click()
     added = review.locator('#rule-diff [data-rule="billing-refunds"]')
     assert added.get_attribute("data-status") == "added"
-    assert (
-        review.locator('#rule-diff [data-status="changed"], #rule-diff [data-status="removed"]').count() == 0
-    )
+    assert review.locator('#rule-diff [data-status="changed"], #rule-diff [data-status="removed"]').count() == 0
     approver.shot("06-review")
     review.fill("#id_comment", "Refunds by the billing service are fine.")
     review.click("#approve")
@@ -118,9 +111,7 @@ def test_editor_adds_a_rule_checks_it_in_the_simulator_and_an_approver_activates
     run_status = exports.locator(f"#target-{gateway_target.pk} [data-run-status]").first
     assert run_status.get_attribute("data-run-status") == "succeeded"
     approver.shot("07-exports")
-    exports.locator(f"#target-{gateway_target.pk}").get_by_role(
-        "link", name=re.compile(r"^#\d+$")
-    ).first.click()
+    exports.locator(f"#target-{gateway_target.pk}").get_by_role("link", name=re.compile(r"^#\d+$")).first.click()
     assert exports.inner_text("#run-status") == "Succeeded"
     assert exports.locator("#export-calls tbody tr").count() > 1
     approver.shot("08-export-run")
@@ -193,3 +184,16 @@ def test_a_token_is_shown_once_and_a_suspended_agent_is_refused_at_its_next_chec
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "AGENT_SUSPENDED"
     editor.shot("13-agent-suspended")
+
+    decisions = editor.go("/admin/policies/decision/?agent_name=demo-agent")
+    assert decisions.locator("#result_list tbody tr").count() == 1
+    editor.shot("14-decisions")
+    decisions.locator("#result_list tbody tr a").first.click()
+    assert "orders" in decisions.locator(".field-document_pretty").inner_text()
+    editor.shot("15-decision-detail")
+    audit = editor.go("/admin/agents/auditevent/")
+    assert "Chain verified" in audit.inner_text("#chain-status")
+    assert audit.get_by_text("principal.suspended").count() >= 1
+    editor.shot("16-audit-trail")
+    editor.go("/admin/agents/principal/")
+    editor.shot("17-agents")

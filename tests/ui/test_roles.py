@@ -89,9 +89,7 @@ def test_a_viewer_cannot_add_a_rule_by_posting_the_form(shop, viewer, approver):
     assert not PolicyVersion.objects.filter(status="draft").exists()
 
 
-def test_an_editors_first_rule_creates_a_draft_from_the_active_version_and_audits_it(
-    shop, support_bot, editor
-):
+def test_an_editors_first_rule_creates_a_draft_from_the_active_version_and_audits_it(shop, support_bot, editor):
     response = signed_in(editor).post(ADD_RULE, NEW_RULE)
     assert response.status_code == 302
     draft = PolicyVersion.objects.get(status="draft")
@@ -111,9 +109,7 @@ def test_an_editors_first_rule_creates_a_draft_from_the_active_version_and_audit
     assert AuditEvent.objects.filter(action="policy.draft_created", target_id=str(draft.pk)).exists()
 
 
-def test_an_invalid_cel_expression_is_reported_next_to_its_field_and_nothing_is_saved(
-    shop, support_bot, editor
-):
+def test_an_invalid_cel_expression_is_reported_next_to_its_field_and_nothing_is_saved(shop, support_bot, editor):
     response = signed_in(editor).post(ADD_RULE, {**NEW_RULE, "expression": "args.id =="})
     assert response.status_code == 200
     assert "CEL syntax error" in str(response.context["form"].errors["expression"])
@@ -175,9 +171,7 @@ def test_the_author_cannot_approve_or_reject_their_own_draft(shop):
 
 def test_someone_who_edited_anothers_draft_cannot_approve_it_either(shop, draft):
     helper = make_user("hal", "editor", "approver")
-    drafts.rule_upsert(
-        schema=shop, user=helper, rule={"id": "y", "effect": "deny", "operations": ["mutation.login"]}
-    )
+    drafts.rule_upsert(schema=shop, user=helper, rule={"id": "y", "effect": "deny", "operations": ["mutation.login"]})
     drafts.draft_submit(version=draft, user=helper)
     assert signed_in(helper).post(actions()["approve"]).status_code == 403
 

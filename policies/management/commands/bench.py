@@ -89,7 +89,7 @@ fewer repetitions, no candidate server); its ratios are noisier.
             timed("http", lambda: run_http(
                 sdl=sdl, query=documents["medium"].query, workers=opts["workers"],
                 concurrency=opts["concurrency"], duration_s=duration, candidates=not quick,
-                compare_sync_record=not quick, database_url=opts["database_url"], redis_url=opts["redis_url"],
+                compare_variants=not quick, database_url=opts["database_url"], redis_url=opts["redis_url"],
             ))
         report["bench.section_s"] = sections
         report["targets_met"] = _targets(report)

@@ -16,18 +16,12 @@ class Command(BaseCommand):
         backend = parser.add_mutually_exclusive_group(required=True)
         backend.add_argument("--lambda-arn", default="", help="backend Lambda function (AWS_PROXY)")
         backend.add_argument("--http-url", default="", help="backend URL (HTTP_PROXY)")
-        parser.add_argument(
-            "--rest-api-id", default="", help="existing REST API (default: gqlgov creates one)"
-        )
+        parser.add_argument("--rest-api-id", default="", help="existing REST API (default: gqlgov creates one)")
         parser.add_argument("--account-id", default="")
         parser.add_argument("--endpoint-url", default="", help="moto or LocalStack only")
         parser.add_argument("--auth", choices=["iam", "api_key", "both"], default="both")
-        parser.add_argument(
-            "--kms-key-id", default="", help="symmetric KMS key for the API key values gqlgov holds"
-        )
-        parser.add_argument(
-            "--signing-key-id", default="", help="asymmetric RSA KMS key that signs each plan"
-        )
+        parser.add_argument("--kms-key-id", default="", help="symmetric KMS key for the API key values gqlgov holds")
+        parser.add_argument("--signing-key-id", default="", help="asymmetric RSA KMS key that signs each plan")
         parser.add_argument("--auto-heal", action="store_true", help="re-apply when drift is detected")
         parser.add_argument(
             "--require-full-coverage",

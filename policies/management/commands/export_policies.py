@@ -12,9 +12,7 @@ class Command(VersionOptionCommand):
         parser.add_argument("schema")
         parser.add_argument("--target", required=True)
         parser.add_argument("--format", choices=sorted(FORMATS), default="json")
-        parser.add_argument(
-            "--version", type=int, default=None, help="policy version (default: the active one)"
-        )
+        parser.add_argument("--version", type=int, default=None, help="policy version (default: the active one)")
         parser.add_argument("-o", "--output", default="", help="file to write (default: standard output)")
 
     def handle(self, *args, **opts):
@@ -24,8 +22,6 @@ class Command(VersionOptionCommand):
         if opts["output"]:
             with open(opts["output"], "w", encoding="utf-8") as handle:
                 handle.write(text)
-            self.stdout.write(
-                f"Wrote {opts['format']} for {opts['schema']} v{version.number} to {opts['output']}."
-            )
+            self.stdout.write(f"Wrote {opts['format']} for {opts['schema']} v{version.number} to {opts['output']}.")
         else:
             self.stdout.write(text)

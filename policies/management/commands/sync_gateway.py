@@ -15,9 +15,7 @@ class Command(VersionOptionCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("target")
-        parser.add_argument(
-            "--version", type=int, default=None, help="approved version (default: the active one)"
-        )
+        parser.add_argument("--version", type=int, default=None, help="approved version (default: the active one)")
         parser.add_argument("--wait", action="store_true", help="wait for the export and print its outcome")
         parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait with --wait")
 
@@ -25,9 +23,7 @@ class Command(VersionOptionCommand):
         target = run_service(lambda: target_by_name(opts["target"]))
         version = run_service(lambda: policy_version(target.schema.name, opts["version"]))
         run = run_service(lambda: export_request(actor=cli_actor(), target=target, version=version))
-        self.stdout.write(
-            f"Queued export #{run.pk}: {target.schema.name} policy v{version.number} -> {target.name}."
-        )
+        self.stdout.write(f"Queued export #{run.pk}: {target.schema.name} policy v{version.number} -> {target.name}.")
         if not opts["wait"]:
             return
         deadline = time.monotonic() + opts["timeout"]
@@ -45,6 +41,4 @@ class Command(VersionOptionCommand):
         for change in run.changes:
             self.stdout.write(f"  {change['change']}")
         if run.status != ExportRun.Status.SUCCEEDED:
-            raise CommandError(
-                f"export #{run.pk} {run.status}: {run.error} {json.dumps(run.error_details)[:2000]}"
-            )
+            raise CommandError(f"export #{run.pk} {run.status}: {run.error} {json.dumps(run.error_details)[:2000]}")

@@ -10,9 +10,7 @@ from botocore.awsrequest import AWSResponse
 from policies.export.applier import CallRecorder, aws_client
 
 
-def recorded_client(
-    moto_url: str, service: str = "apigateway", *, max_attempts: int = 8
-) -> tuple[Any, CallRecorder]:
+def recorded_client(moto_url: str, service: str = "apigateway", *, max_attempts: int = 8) -> tuple[Any, CallRecorder]:
     client = aws_client(service, region="us-east-1", endpoint_url=moto_url, max_attempts=max_attempts)
     recorder = CallRecorder()
     recorder.attach(client)

@@ -155,9 +155,7 @@ def make_schema(name: str = "shop", sdl: str = SHOP_SDL, operations: list[str] |
     return schema
 
 
-def make_policy(
-    schema, document: dict[str, Any] | None = None, *, status: str = "approved", activate: bool = True
-):
+def make_policy(schema, document: dict[str, Any] | None = None, *, status: str = "approved", activate: bool = True):
     from policies.models import PolicyVersion
 
     number = schema.policy_versions.count() + 1
@@ -197,7 +195,7 @@ def make_kms_keys(moto_url: str) -> tuple[str, str]:
 
     kms = aws_client("kms", region="us-east-1", endpoint_url=moto_url)
     secret_key = kms.create_key(Description="gqlgov secrets")["KeyMetadata"]["KeyId"]
-    signing_key = kms.create_key(
-        KeyUsage="SIGN_VERIFY", KeySpec="RSA_2048", Description="gqlgov plan signatures"
-    )["KeyMetadata"]["KeyId"]
+    signing_key = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="RSA_2048", Description="gqlgov plan signatures")[
+        "KeyMetadata"
+    ]["KeyId"]
     return secret_key, signing_key

@@ -81,9 +81,7 @@ def test_verify_export_checks_the_stored_signature(shop, moto_url, capsys):
     services.export_run_execute(version_id=version.pk, target_id=target.pk)
     call_command("verify_export", str(run.pk))
     assert "is valid" in capsys.readouterr().out
-    ExportRun.objects.filter(pk=run.pk).update(
-        plan={**ExportRun.objects.get(pk=run.pk).plan, "policy_version": 9}
-    )
+    ExportRun.objects.filter(pk=run.pk).update(plan={**ExportRun.objects.get(pk=run.pk).plan, "policy_version": 9})
     with pytest.raises(CommandError, match="does NOT match"):
         call_command("verify_export", str(run.pk))
 
@@ -98,7 +96,7 @@ def test_a_rollback_exports_the_earlier_version(shop):
 
     policy_rollback(actor="test", schema=schema, number=first.number)  # queues the export (sent on commit)
     run = ExportRun.objects.filter(policy_version=first).order_by("-pk").first()
-    assert run.status == ExportRun.Status.QUEUED
+    assert run.status == ExportRun.Status.QUEUED and run.trigger == "rollback"
     outcome = services.export_run_execute(version_id=first.pk, target_id=target.pk)
     run.refresh_from_db()
     assert outcome.status == "succeeded" and run.plan["stage"]["variables"]["gqlgov_policy_version"] == "1"

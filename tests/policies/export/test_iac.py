@@ -44,9 +44,7 @@ def test_the_cloudformation_template_has_every_part_of_the_plan():
         assert f"AWS::ApiGateway::{kind}" in kinds
     api = template["Resources"]["RestApi"]["Properties"]
     assert api["Policy"] == plan["api"]["policy"]
-    usage_plans = [
-        r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::ApiGateway::UsagePlan"
-    ]
+    usage_plans = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::ApiGateway::UsagePlan"]
     support = next(p for p in usage_plans if p["UsagePlanName"].endswith("support-bot"))
     assert support["ApiStages"][0]["Throttle"]["/graphql/query.orders/POST"] == {
         "RateLimit": 1,

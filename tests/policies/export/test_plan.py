@@ -82,9 +82,7 @@ def test_allowed_routes_carry_the_source_ip_condition_of_their_rule():
 def test_deny_rules_become_explicit_denies_shared_by_agents_with_the_same_denial():
     plan = shop_plan()
     denies = [
-        s
-        for s in plan["api"]["policy"]["Statement"]
-        if s["Effect"] == "Deny" and s["Sid"] != "GqlgovDenyUnlisted"
+        s for s in plan["api"]["policy"]["Statement"] if s["Effect"] == "Deny" and s["Sid"] != "GqlgovDenyUnlisted"
     ]
     assert len(denies) == 1
     assert denies[0]["Principal"] == {"AWS": [REPORTS_ROLE, SUPPORT_ROLE]}

@@ -185,9 +185,7 @@ def test_drift_is_recorded_and_auto_heal_requests_an_export(shop):
     assert DriftReport.objects.count() == 2
 
 
-def test_api_key_values_are_envelope_encrypted_rotated_after_deployment_and_the_plan_is_signed(
-    shop, moto_url
-):
+def test_api_key_values_are_envelope_encrypted_rotated_after_deployment_and_the_plan_is_signed(shop, moto_url):
     schema, version, target = shop
     secret_key, signing_key = make_kms_keys(moto_url)
     GatewayTarget.objects.filter(pk=target.pk).update(kms_key_id=secret_key, signing_key_id=signing_key)

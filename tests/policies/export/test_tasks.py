@@ -120,6 +120,4 @@ def test_the_drift_task_heals_a_target_with_auto_heal(shop, celery_worker):
     heal = wait_for(lambda: ExportRun.objects.filter(trigger="drift").first(), what="the heal run")
     heal = wait_for(lambda: finished(heal), what="the heal run to finish")
     assert heal.status == ExportRun.Status.SUCCEEDED
-    assert "/graphql/query.order" in {
-        r["path"] for r in client.get_resources(restApiId=run.rest_api_id)["items"]
-    }
+    assert "/graphql/query.order" in {r["path"] for r in client.get_resources(restApiId=run.rest_api_id)["items"]}

@@ -1,0 +1,119 @@
+"""A per-process cache of API token -> token row and principal, so a request needs no database query.
+
+Each entry is tagged with the auth *generation* read from Redis before the row was loaded. Every
+request reads the current generation (one GET) and uses an entry only when it matches. Anything
+that changes who may authenticate (suspend, resume, revoke, rotate, edits of principals and
+tokens) calls `bump_generation()` once its transaction commits, so the very next request in every
+process loads fresh rows. Reading the generation *before* loading makes a concurrent change safe:
+the entry is tagged with the old generation and dropped on the next request.
+
+No Redis (the embedded default) or Redis unreachable: no caching, one query per request, as before.
+Entries also expire after TTL_S seconds, which bounds staleness if a bump is lost
+(Redis unreachable from the process making the change but reachable from the web processes).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+GENERATION_KEY = "gqlgov:auth:generation"
+MAX_ENTRIES = 10_000
+TTL_S = 30.0
+
+
+def _client() -> redis.Redis:
+    from gqlgov.redis import get_redis
+
+    return get_redis()
+
+
+def current_generation() -> str | None:
+    """The generation every cached entry must carry; None when Redis cannot tell (then nothing is cached)."""
+    try:
+        client = _client()
+        value = client.get(GENERATION_KEY)
+        if value is None:  # a fresh or restarted Redis: start a new generation, never reuse an old one
+            client.set(GENERATION_KEY, uuid.uuid4().hex, nx=True)
+            value = client.get(GENERATION_KEY)
+    except redis.RedisError:
+        return None
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def bump_generation() -> None:
+    """Invalidates every process's cached identities once the current transaction commits."""
+
+    def bump() -> None:
+        try:
+            _client().set(GENERATION_KEY, uuid.uuid4().hex)
+        except redis.RedisError as error:
+            logger.error("could not invalidate cached identities (%s); entries expire within %.0f s", error, TTL_S)
+
+    if settings.GQLGOV_AUTH_CACHE:
+        transaction.on_commit(bump)
+
+
+class IdentityCache:
+    """LRU of lookup id -> (generation, expiry, token row with its principal)."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES, ttl_s: float = TTL_S) -> None:
+        self._entries: OrderedDict[str, tuple[str, float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max_entries = max_entries
+        self._ttl_s = ttl_s
+
+    def lookup(self, lookup_id: str, load: Callable[[], Any]) -> Any:
+        """The cached token for `lookup_id` if still current, else `load()` (cached when found)."""
+        if not settings.GQLGOV_AUTH_CACHE:
+            return load()
+        generation = current_generation()
+        if generation is None:
+            return load()
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(lookup_id)
+            if entry is not None and entry[0] == generation and entry[1] > now:
+                self._entries.move_to_end(lookup_id)
+                return entry[2]
+        token = load()
+        if token is not None:
+            with self._lock:
+                self._entries[lookup_id] = (generation, now + self._ttl_s, token)
+                self._entries.move_to_end(lookup_id)
+                while len(self._entries) > self._max_entries:
+                    self._entries.popitem(last=False)
+        return token
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+identity_cache = IdentityCache()
+
+
+def _changed(sender, **kwargs) -> None:
+    bump_generation()
+
+
+def connect_signals() -> None:
+    """Bumps on any saved or deleted principal or token (the admin, OIDC sync), besides the services' own bumps."""
+    from django.db.models.signals import post_delete, post_save
+
+    from agents.models import ApiToken, Principal
+
+    for model in (Principal, ApiToken):
+        post_save.connect(_changed, sender=model, dispatch_uid=f"identity_cache_{model.__name__}_save")
+        post_delete.connect(_changed, sender=model, dispatch_uid=f"identity_cache_{model.__name__}_delete")
