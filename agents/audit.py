@@ -99,5 +99,7 @@ def verify_chain() -> ChainReport:
     expected_head = head.last_hash if head else ""
     expected_count = head.count if head else 0
     if (expected_head or GENESIS_HASH) != prev_hash or expected_count != count:
-        return ChainReport(False, count, None, f"the newest events were removed ({expected_count} recorded, {count} present)")
+        return ChainReport(
+            False, count, None, f"the newest events were removed ({expected_count} recorded, {count} present)"
+        )
     return ChainReport(True, count)

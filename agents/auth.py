@@ -21,7 +21,8 @@ class AuthError(ApiError):
     status = 401
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(code, message, headers={"WWW-Authenticate": f'Bearer realm="gqlgov", error="{code.lower()}"'})
+        challenge = f'Bearer realm="gqlgov", error="{code.lower()}"'
+        super().__init__(code, message, headers={"WWW-Authenticate": challenge})
 
 
 @dataclass(frozen=True)

@@ -111,3 +111,6 @@ class AuditChainHead(models.Model):
 
     last_hash = models.CharField(max_length=64, default="")
     count = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"audit chain head ({self.count} events)"

@@ -102,7 +102,9 @@ def _set_status(*, actor: str, principal: Principal, status: str, action: str) -
 
 def principal_suspend(*, actor: str, principal: Principal) -> Principal:
     """Suspends the principal; its very next request is refused with AGENT_SUSPENDED."""
-    return _set_status(actor=actor, principal=principal, status=Principal.Status.SUSPENDED, action="principal.suspended")
+    return _set_status(
+        actor=actor, principal=principal, status=Principal.Status.SUSPENDED, action="principal.suspended"
+    )
 
 
 def principal_resume(*, actor: str, principal: Principal) -> Principal:
@@ -128,7 +130,9 @@ def token_issue(
 ) -> tuple[ApiToken, str]:
     """A new token for an active principal and its plaintext, which is never retrievable again."""
     if not principal.is_active:
-        raise ApiError("AGENT_SUSPENDED", f"{principal.name} is suspended; resume it before issuing tokens.", status=409)
+        raise ApiError(
+            "AGENT_SUSPENDED", f"{principal.name} is suspended; resume it before issuing tokens.", status=409
+        )
     if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
         raise InvalidInput("expires_in_days must be between 1 and 3650.")
     with transaction.atomic():

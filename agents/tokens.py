@@ -31,7 +31,9 @@ def generate_token() -> NewToken:
     """A fresh token; `plaintext` must be shown once and then forgotten."""
     lookup_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
-    return NewToken(lookup_id=lookup_id, secret_hash=hash_secret(secret), plaintext=f"{TOKEN_PREFIX}{lookup_id}_{secret}")
+    return NewToken(
+        lookup_id=lookup_id, secret_hash=hash_secret(secret), plaintext=f"{TOKEN_PREFIX}{lookup_id}_{secret}"
+    )
 
 
 def parse_token(raw: str) -> ParsedToken | None:

@@ -30,9 +30,7 @@ class StrictJSONParser(Parser):
         except (ValueError, RecursionError) as exc:
             raise ApiError("MALFORMED_REQUEST", "Request body is not valid JSON.") from exc
         if not isinstance(data, dict):
-            raise ApiError(
-                "MALFORMED_REQUEST", "Request body must be a JSON object (batched arrays are not accepted)."
-            )
+            raise ApiError("MALFORMED_REQUEST", "Request body must be a JSON object (batched arrays are not accepted).")
         return data
 
 
@@ -60,7 +58,11 @@ def _api_error(request, exc: ApiError):
 @api.exception_handler(ValidationError)
 def _validation_error(request, exc: ValidationError):
     errors = [
-        {"loc": [str(part) for part in error.get("loc", [])], "msg": error.get("msg", ""), "type": error.get("type", "")}
+        {
+            "loc": [str(part) for part in error.get("loc", [])],
+            "msg": error.get("msg", ""),
+            "type": error.get("type", ""),
+        }
         for error in exc.errors[:50]
     ]
     return _respond(request, 422, error_body("VALIDATION_ERROR", "The request is invalid.", {"errors": errors}))
@@ -99,7 +101,9 @@ def _http_error(request, exc: HttpError):
 @api.exception_handler(Exception)
 def _unexpected(request, exc):
     logger.exception("unhandled error")
-    return _respond(request, 500, error_body("INTERNAL_ERROR", "Internal error; the request id identifies it in the logs."))
+    return _respond(
+        request, 500, error_body("INTERNAL_ERROR", "Internal error; the request id identifies it in the logs.")
+    )
 
 
 def _mount_routers() -> None:

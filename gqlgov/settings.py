@@ -188,7 +188,9 @@ GQLGOV_RATE_LIMIT_KEY_PREFIX = env.str("GQLGOV_RATE_LIMIT_KEY_PREFIX", default="
 # Append decision records to a Redis Stream before answering, drained into the database in
 # batches (Celery beat policies.drain_decisions, or `manage.py drain_decisions --follow`);
 # off: insert synchronously. Needs REDIS_URL; on by default in production.
-GQLGOV_DECISION_STREAM = bool(REDIS_URL) and env.bool("GQLGOV_DECISION_STREAM", default=IS_PRODUCTION)
+_decision_stream = env.str("GQLGOV_DECISION_STREAM", default="").strip().lower()
+GQLGOV_DECISION_STREAM = bool(REDIS_URL) and (_decision_stream in ("1", "true", "yes", "on") if _decision_stream
+                                             else IS_PRODUCTION)
 GQLGOV_DECISION_STREAM_KEY = env.str("GQLGOV_DECISION_STREAM_KEY", default="gqlgov:decisions")
 GQLGOV_DECISION_DRAIN_INTERVAL_S = env.float("GQLGOV_DECISION_DRAIN_INTERVAL_S", default=1.0)
 if GQLGOV_DECISION_STREAM:

@@ -87,11 +87,17 @@ def _version_out(version, created: bool) -> dict[str, Any]:
     }
 
 
-@router.post("/schemas/{name}/versions", auth=StaffAuth(), response={200: SchemaVersionOut, 201: SchemaVersionOut},
-             operation_id="register_schema_version")
+@router.post(
+    "/schemas/{name}/versions",
+    auth=StaffAuth(),
+    response={200: SchemaVersionOut, 201: SchemaVersionOut},
+    operation_id="register_schema_version",
+)
 def register_schema_version(request: HttpRequest, name: str, payload: SchemaVersionIn):
     """Registers SDL as a new schema version (201), or returns the identical existing one (200)."""
-    version, created = schema_register(actor=actor_for_principal(request.identity.principal), name=name, sdl=payload.sdl)
+    version, created = schema_register(
+        actor=actor_for_principal(request.identity.principal), name=name, sdl=payload.sdl
+    )
     return Status(201 if created else 200, _version_out(version, created))
 
 
@@ -134,8 +140,11 @@ def get_decision(request: HttpRequest, decision_id: str):
         "schema": record.schema_name,
         "schema_version": record.schema_version,
         "policy_version": record.policy_version,
-        "operation": {"name": record.operation_name or None, "type": record.operation_type or None,
-                      "root_fields": record.root_fields},
+        "operation": {
+            "name": record.operation_name or None,
+            "type": record.operation_type or None,
+            "root_fields": record.root_fields,
+        },
         "decision": record.decision,
         "reasons": record.reasons,
         "metrics": record.metrics,

@@ -91,7 +91,8 @@ def subject_of(identity: Identity) -> engine.Subject:
 
 def _no_policy_decision(request: CheckRequest, schema_name: str | None, active: bool | None) -> engine.Decision:
     if active is False:
-        return engine.deny_without_policy(reasons.NO_ACTIVE_POLICY, f"Schema '{schema_name}' has no approved policy yet.")
+        message = f"Schema '{schema_name}' has no approved policy yet."
+        return engine.deny_without_policy(reasons.NO_ACTIVE_POLICY, message)
     if request.schema:
         return engine.deny_without_policy(reasons.UNKNOWN_SCHEMA, f"No schema named '{request.schema}' is registered.")
     return engine.deny_without_policy(reasons.UNKNOWN_SCHEMA, "Name a registered schema in 'schema'.")
@@ -216,7 +217,8 @@ def _refusal_reason(spec: ratelimit.LimitSpec, retry_after_s: float) -> engine.R
     what = "cost budget" if spec.kind == "cost" else "rate limit"
     return engine.Reason(
         code,
-        f"The {what} {spec.policy_name} ({spec.limit} per {spec.period_s} s) is used up; retry in {retry_after_s:.1f} s.",
+        f"The {what} {spec.policy_name} ({spec.limit} per {spec.period_s} s) is used up;"
+        f" retry in {retry_after_s:.1f} s.",
         rule=spec.policy_name,
         limit=spec.limit,
     )

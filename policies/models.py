@@ -93,9 +93,7 @@ class Decision(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     created_at = models.DateTimeField(db_index=True)
-    principal = models.ForeignKey(
-        "agents.Principal", null=True, on_delete=models.SET_NULL, related_name="decisions"
-    )
+    principal = models.ForeignKey("agents.Principal", null=True, on_delete=models.SET_NULL, related_name="decisions")
     agent_name = models.CharField(max_length=100, db_index=True)
     schema_name = models.CharField(max_length=100)
     schema_version = models.PositiveIntegerField(null=True)
@@ -116,4 +114,6 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent_name} {self.operation_name or '-'}: {self.decision}"
-from policies.export.models import *  # noqa: E402,F401,F403
+
+
+from policies.export.models import *  # noqa: E402, F403

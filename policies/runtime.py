@@ -116,11 +116,7 @@ def _pointer(schema_name: str) -> tuple[int, int, int | None] | None:
     cached = _pointers.get(schema_name)
     if cached is not None and cached[0] > now:
         return cached[1]
-    row = (
-        Schema.objects.filter(name=schema_name)
-        .values_list("pk", "latest_version_id", "active_policy_id")
-        .first()
-    )
+    row = Schema.objects.filter(name=schema_name).values_list("pk", "latest_version_id", "active_policy_id").first()
     _pointers[schema_name] = (now + settings.GQLGOV_POLICY_REFRESH_S, row)
     return row
 
@@ -130,7 +126,7 @@ def only_schema_name() -> str | None:
     return names[0] if len(names) == 1 else None
 
 
-def active_policy(schema_name: str) -> ActivePolicy | None | bool:
+def active_policy(schema_name: str) -> ActivePolicy | bool | None:
     """The active policy of a schema; None for an unknown schema, False when it has no active policy."""
     pointer = _pointer(schema_name)
     if pointer is None:

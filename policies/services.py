@@ -44,8 +44,12 @@ def schema_register(*, actor: str, name: str, sdl: str) -> tuple[SchemaVersion, 
     try:
         bundle = engine.build_schema(sdl)
     except engine.SchemaSyntaxError as exc:
-        raise ApiError("SCHEMA_SYNTAX_ERROR", f"The SDL cannot be parsed: {exc}", status=422,
-                       details={"line": getattr(exc, "line", None), "column": getattr(exc, "column", None)}) from exc
+        raise ApiError(
+            "SCHEMA_SYNTAX_ERROR",
+            f"The SDL cannot be parsed: {exc}",
+            status=422,
+            details={"line": getattr(exc, "line", None), "column": getattr(exc, "column", None)},
+        ) from exc
     content_hash = hashlib.sha256(sdl.encode("utf-8")).hexdigest()
     with transaction.atomic():
         schema, _ = Schema.objects.get_or_create(name=name)
@@ -72,8 +76,13 @@ def schema_register(*, actor: str, name: str, sdl: str) -> tuple[SchemaVersion, 
             actor=actor,
             action="schema.registered",
             target=version,
-            details={"schema": name, "version": version.number, "content_hash": content_hash,
-                     "lenient": bundle.lenient, "operations_added": diff.get("operations_added", [])},
+            details={
+                "schema": name,
+                "version": version.number,
+                "content_hash": content_hash,
+                "lenient": bundle.lenient,
+                "operations_added": diff.get("operations_added", []),
+            },
         )
     forget_active_versions()
     return version, True
@@ -153,7 +162,9 @@ def _activate(version: PolicyVersion, *, actor: str, action: str) -> None:
     schema.active_policy = version
     schema.save(update_fields=["active_policy"])
     record_event(
-        actor=actor, action=action, target=version,
+        actor=actor,
+        action=action,
+        target=version,
         details={"schema": schema.name, "version": version.number, "previous_active": previous},
     )
     transaction.on_commit(forget_active_versions)

@@ -56,7 +56,9 @@ def throwaway_redis() -> Iterator[str]:
 def throwaway_postgres() -> Iterator[str]:
     bindirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
     if not bindirs:
-        raise SystemExit("PostgreSQL binaries not found: set DATABASE_URL or install postgresql (make test does, as root)")
+        raise SystemExit(
+            "PostgreSQL binaries not found: set DATABASE_URL or install postgresql (make test does, as root)"
+        )
     bindir = bindirs[-1]
     port = free_port()
     datadir = tempfile.mkdtemp(prefix="gqlgov-pg-")
@@ -64,16 +66,33 @@ def throwaway_postgres() -> Iterator[str]:
     as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     if as_user:
         shutil.chown(datadir, "postgres")
-    subprocess.run([*as_user, f"{bindir}/initdb", "-D", datadir, "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-                   check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", datadir, "-w", "-l", f"{datadir}/log",
-                    "-o", f"-p {port} -h 127.0.0.1 -k {datadir} -c fsync=off", "start"],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [*as_user, f"{bindir}/initdb", "-D", datadir, "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    subprocess.run(
+        [
+            *as_user,
+            f"{bindir}/pg_ctl",
+            "-D",
+            datadir,
+            "-w",
+            "-l",
+            f"{datadir}/log",
+            "-o",
+            f"-p {port} -h 127.0.0.1 -k {datadir} -c fsync=off",
+            "start",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     try:
         yield f"postgres://postgres@127.0.0.1:{port}/gqlgov"
     finally:
-        subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", datadir, "-m", "immediate", "stop"],
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [*as_user, f"{bindir}/pg_ctl", "-D", datadir, "-m", "immediate", "stop"], stdout=subprocess.DEVNULL
+        )
         shutil.rmtree(datadir, ignore_errors=True)
 
 

@@ -61,7 +61,7 @@ def test_new_version_records_the_diff_and_ungoverned_operations(shop, tmp_path, 
 def test_garbage_sdl_is_refused_with_the_parser_line(tmp_path):
     path = tmp_path / "bad.graphql"
     path.write_text("type Query {\n  orders: [Order\n}\n")
-    with pytest.raises(CommandError, match="SCHEMA_SYNTAX_ERROR.*line"):
+    with pytest.raises(CommandError, match=r"SCHEMA_SYNTAX_ERROR.*line"):
         call_command("register_schema", "shop", str(path))
     assert not Schema.objects.exists()
 

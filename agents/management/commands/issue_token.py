@@ -14,12 +14,16 @@ class Command(BaseCommand):
         parser.add_argument("--label", default="")
 
     def handle(self, *args, **opts):
-        token, plaintext = run_service(lambda: token_issue(
-            actor=cli_actor(),
-            principal=principal_by_name(opts["name"]),
-            expires_in_days=opts["expires_in"],
-            label=opts["label"],
-        ))
+        token, plaintext = run_service(
+            lambda: token_issue(
+                actor=cli_actor(),
+                principal=principal_by_name(opts["name"]),
+                expires_in_days=opts["expires_in"],
+                label=opts["label"],
+            )
+        )
         expiry = token.expires_at.isoformat() if token.expires_at else "never"
-        self.stderr.write(f"Token {token.prefix} for {opts['name']} (expires: {expiry}). Store it now; it is not shown again.")
+        self.stderr.write(
+            f"Token {token.prefix} for {opts['name']} (expires: {expiry}). Store it now; it is not shown again."
+        )
         self.stdout.write(plaintext)

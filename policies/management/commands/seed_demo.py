@@ -16,7 +16,7 @@ DEMO_PASSWORD = "gqlgov-demo"
 
 
 class Command(BaseCommand):
-    help = "Load demo data (admin users, a demo agent with a fresh token, the shop schema and policy) and say how to use it."
+    help = "Load demo data (users, a demo agent with a fresh token, the shop schema and policy) and say how to use it."
 
     def add_arguments(self, parser):
         parser.add_argument("--base-url", default="http://127.0.0.1:8000")
@@ -28,8 +28,12 @@ class Command(BaseCommand):
             admin = _demo_user("admin")
             reviewer = _demo_user("reviewer")
             agent = Principal.objects.filter(name="demo-agent").first() or principal_create(
-                actor="demo", name="demo-agent", kind="ai", owner=admin,
-                groups=["support"], attributes={"team": "support", "env": "demo"},
+                actor="demo",
+                name="demo-agent",
+                kind="ai",
+                owner=admin,
+                groups=["support"],
+                attributes={"team": "support", "env": "demo"},
             )
             schema_register(actor="demo", name="shop", sdl=(DEMO_DIR / "shop.graphql").read_text())
             if Schema.objects.get(name="shop").active_policy_id is None:
@@ -45,7 +49,7 @@ class Command(BaseCommand):
             f"    curl -s -H 'Authorization: Bearer {plaintext}' {base}/api/v1/agents/me\n"
             f"  A pre-check:\n"
             f"    curl -s -H 'Authorization: Bearer {plaintext}' -H 'Content-Type: application/json' "
-            f"-d '{{\"query\": \"{{ orders(first: 5) {{ edges {{ node {{ id total }} }} }} }}\"}}' {base}/api/v1/check\n"
+            f'-d \'{{"query": "{{ orders(first: 5) {{ edges {{ node {{ id total }} }} }} }}"}}\' {base}/api/v1/check\n'
         )
 
 
