@@ -23,9 +23,7 @@ install: $(VENV)/.installed-demo
 install-test: $(VENV)/.installed-test
 
 run: install
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo --base-url http://$(HOST):$(PORT)
-	DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	DEBUG=true $(BIN)/python manage.py rundemo --addr $(HOST):$(PORT)
 
 system-packages:
 	sh .ci/system-packages

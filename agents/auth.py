@@ -41,7 +41,8 @@ def authenticate_api_token(raw: str) -> Identity:
     if parsed is None:
         raise AuthError("INVALID_TOKEN", "The bearer token is not a valid gqlgov API token.")
     token = identity_cache.lookup(
-        parsed.lookup_id, lambda: ApiToken.objects.select_related("principal").filter(lookup_id=parsed.lookup_id).first()
+        parsed.lookup_id,
+        lambda: ApiToken.objects.select_related("principal").filter(lookup_id=parsed.lookup_id).first(),
     )
     if token is None or not secret_matches(parsed.secret, token.secret_hash):
         raise AuthError("INVALID_TOKEN", "The bearer token is not a valid gqlgov API token.")

@@ -62,6 +62,9 @@ def bump_generation() -> None:
             logger.error("could not invalidate cached identities (%s); entries expire within %.0f s", error, TTL_S)
 
     if settings.GQLGOV_AUTH_CACHE:
+        # Now (so this process, and tests inside one transaction, see it at once) and again after the
+        # commit (so an entry loaded between the two, from the old rows, is dropped too).
+        bump()
         transaction.on_commit(bump)
 
 

@@ -111,10 +111,12 @@ def _mount_routers() -> None:
     from gqlgov.health import router as health_router
     from gqlgov.metrics import router as metrics_router
     from policies.api import router as policies_router
+    from policies.export.api import router as exports_router
 
     api.add_router("/", health_router)
     api.add_router("/", metrics_router)
     api.add_router("/", policies_router)
+    api.add_router("/exports", exports_router)
     api.add_router("/agents", agents_router)
 
 

@@ -33,7 +33,7 @@ from ninja.security import HttpBearer
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
-from prometheus_client import (  # noqa: E402 (the directory must exist before the first value is created)
+from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
@@ -42,7 +42,7 @@ from prometheus_client import (  # noqa: E402 (the directory must exist before t
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily  # noqa: E402
+from prometheus_client.core import GaugeMetricFamily
 
 DECISIONS = Counter("gqlgov_decisions_total", "Checks answered with a decision.", ["decision"])
 DECISION_REASONS = Counter("gqlgov_decision_reasons_total", "Reason codes in check decisions.", ["decision", "code"])
@@ -92,6 +92,9 @@ def observe_limiter(outcome: Any | None) -> None:
 
 class _StreamBacklog:
     """Scrape-time gauge: the decision stream's length (the drainer's lag)."""
+
+    def describe(self):
+        return []  # registering must not touch Redis
 
     def collect(self):
         from policies.recorder import stream_backlog

@@ -253,11 +253,11 @@ def drain(*, batch_size: int = 500, block_ms: int | None = None, claim_idle_ms: 
 
 def _store_entries(client: redis.Redis, key: str, entries: Iterable[tuple[bytes, dict[bytes, bytes]]]) -> int:
     ids, records = [], []
-    for entry_id, fields in entries:
+    for entry_id, values in entries:
         ids.append(entry_id)
-        if fields and b"r" in fields:  # a claimed entry that was deleted meanwhile has no fields
+        if values and b"r" in values:  # a claimed entry that was deleted meanwhile has no fields
             try:
-                records.append(DecisionRecord.from_json(fields[b"r"]))
+                records.append(DecisionRecord.from_json(values[b"r"]))
             except (ValueError, TypeError, KeyError):
                 logger.exception("unreadable decision record %s kept in the stream's pending list", entry_id)
                 ids.pop()

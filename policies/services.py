@@ -11,6 +11,7 @@ from django.utils import timezone
 from agents.audit import actor_for_user, record_event
 from gqlgov.errors import ApiError
 from policies import engine
+from policies.export.services import enqueue_exports_for_policy
 from policies.models import PolicyVersion, Schema, SchemaVersion
 from policies.runtime import forget_active_versions
 
@@ -168,15 +169,7 @@ def _activate(version: PolicyVersion, *, actor: str, action: str) -> None:
         details={"schema": schema.name, "version": version.number, "previous_active": previous},
     )
     transaction.on_commit(forget_active_versions)
-    _enqueue_exports(version)
-
-
-def _enqueue_exports(version: PolicyVersion) -> None:
-    try:
-        from policies.export.services import enqueue_exports_for_policy
-    except ImportError:  # the exporter is optional in a minimal install
-        return
-    enqueue_exports_for_policy(version)
+    enqueue_exports_for_policy(version, actor=actor)
 
 
 def user_by_username(username: str):

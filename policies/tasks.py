@@ -43,7 +43,7 @@ def detect_drift() -> dict:
 
 @shared_task(name="policies.drain_decisions", acks_late=True, ignore_result=True)
 def drain_decisions() -> int:
-    """Moves decision records from the Redis stream into the database (Celery beat, GQLGOV_DECISION_DRAIN_INTERVAL_S)."""
+    """Moves decision records from the Redis stream into the database (beat: GQLGOV_DECISION_DRAIN_INTERVAL_S)."""
     from policies.recorder import drain
 
     return drain()

@@ -108,6 +108,8 @@ def main() -> int:
     extra = sys.argv[1:]
     base_env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
     base_env.setdefault("GQLGOV_DATA_DIR", tempfile.mkdtemp(prefix="gqlgov-test-data-"))
+    # Tasks run in-process unless a test starts a real worker (tests/fixtures/celery_worker.py does).
+    base_env.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
     with contextlib.ExitStack() as stack:
         database_url = os.environ.get("DATABASE_URL") or stack.enter_context(throwaway_postgres())
         redis_url = os.environ.get("REDIS_URL") or stack.enter_context(throwaway_redis())

@@ -5,7 +5,9 @@ import re
 import pytest
 from django.core.management import call_command
 
+from policies.export.models import ExportRun
 from tests.conftest import bearer
+from tests.fixtures.moto_server import aws_credentials, moto_server, moto_url  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -30,3 +32,11 @@ def test_seed_demo_is_repeatable_and_the_demo_policy_allows_orders(client, capsy
         **bearer(token),
     )
     assert response.json()["decision"] == "allow"
+
+
+@pytest.mark.slow
+def test_seed_demo_exports_the_demo_policy_to_the_local_aws_stand_in(moto_url, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", "--aws-endpoint", moto_url)
+    run = ExportRun.objects.get()
+    assert run.status == "succeeded", run.error

@@ -51,7 +51,7 @@ def generated_sdl(types: int = 1500, seed: int = 7) -> str:
             fields.append(f"rel{offset}: {other}")
         other = f"T{(index + 1 + rng.randrange(types)) % types}"
         fields.append(
-            f'items(first: Int = 10, after: String, order: Order = ASC, filter: Filter): {other}Connection! '
+            f"items(first: Int = 10, after: String, order: Order = ASC, filter: Filter): {other}Connection! "
             f'@listSize(slicingArguments: ["first"], sizedFields: ["edges", "nodes"])'
         )
         parts.append(f"type {name} implements Node {{ {' '.join(fields)} }}")
@@ -68,7 +68,8 @@ def generated_sdl(types: int = 1500, seed: int = 7) -> str:
     roots.append("node(id: ID!): Node")
     parts.append("type Query { " + " ".join(roots) + " }")
     parts.append(
-        "type Mutation { " + " ".join(f"updateT{index}(id: ID!, name: String): T{index}" for index in range(0, types, 5))
+        "type Mutation { "
+        + " ".join(f"updateT{index}(id: ID!, name: String): T{index}" for index in range(0, types, 5))
         + " }"
     )
     return "\n".join(parts) + "\n"

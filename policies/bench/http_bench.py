@@ -92,7 +92,8 @@ def run_load(base: str, load: Load, *, concurrency: int, duration_s: float, work
     result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=duration_s + 60)
     line = next((line for line in result.stdout.splitlines() if line.startswith("WRK_JSON ")), None)
     if line is None:
-        raise RuntimeError(f"load generator failed ({result.returncode}): {result.stdout[-1000:]} {result.stderr[-1000:]}")
+        output = f"{result.stdout[-999:]} {result.stderr[-999:]}"
+        raise RuntimeError(f"load generator failed ({result.returncode}): {output}")
     data = json.loads(line.removeprefix("WRK_JSON "))
     errors = data["connect"] + data["read"] + data["write"] + data["status"] + data["timeout"]
     seconds = data["duration_us"] / 1e6
@@ -138,7 +139,8 @@ def hostile_bodies(schema: str) -> list[tuple[str, bytes]]:
     cases += [
         ("non_utf8_body", b'{"query": "{ order(id: 1) { id } }", "x": "\xff\xfe"}'),
         ("json_array_batching", _json_bytes([{"schema": schema, "query": "{ __typename }"}] * 100)),
-        ("deeply_nested_json_body", b'{"query": "{ __typename }", "variables": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
+        ("deeply_nested_json_body",
+         b'{"query": "{ __typename }", "variables": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
         ("invalid_json", b'{"query": '),
         ("two_megabyte_body", b'{"query": "' + b" " * (2 << 20) + b'"}'),
         ("query_not_a_string", _json_bytes({"schema": schema, "query": {"a": 1}})),

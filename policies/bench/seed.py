@@ -36,7 +36,8 @@ def seed(sdl_file: str) -> dict:
     schemas = {
         "bench": (sdl, bench_policy_document("bench", rate_limits=True)),
         "bench_open": (sdl, bench_policy_document("bench_open", rate_limits=False)),
-        "shop": ((demo / "shop.graphql").read_text(), engine.parse_policy_yaml((demo / "shop-policy.yaml").read_text())),
+        "shop": ((demo / "shop.graphql").read_text(),
+                 engine.parse_policy_yaml((demo / "shop-policy.yaml").read_text())),
     }
     for name, (text, policy) in schemas.items():
         schema_register(actor="bench", name=name, sdl=text)

@@ -159,10 +159,12 @@ def granian_available() -> bool:
 
 
 @contextlib.contextmanager
-def web_server(environment: BenchEnvironment, kind: str, workers: int, **overrides: str) -> Iterator[tuple[str, subprocess.Popen]]:
+def web_server(
+    environment: BenchEnvironment, kind: str, workers: int, **overrides: str
+) -> Iterator[tuple[str, subprocess.Popen]]:
     port = free_port()
     env = environment.env(GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY=str(workers), **overrides)
-    log = open(environment.workdir / f"{kind}-{port}.log", "wb")  # noqa: SIM115 (closed below)
+    log = open(environment.workdir / f"{kind}-{port}.log", "wb")
     process = subprocess.Popen(server_command(kind, port, workers), env=env, cwd=ROOT, stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -177,7 +179,7 @@ def web_server(environment: BenchEnvironment, kind: str, workers: int, **overrid
 @contextlib.contextmanager
 def drainer(environment: BenchEnvironment) -> Iterator[subprocess.Popen]:
     """`manage.py drain_decisions --follow`: moves decision records from the Redis stream into the database."""
-    log = open(environment.workdir / "drainer.log", "wb")  # noqa: SIM115 (closed below)
+    log = open(environment.workdir / "drainer.log", "wb")
     process = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "drain_decisions", "--follow"],
                                env=environment.env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:

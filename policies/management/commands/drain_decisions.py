@@ -18,7 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         if not settings.GQLGOV_DECISION_STREAM:
-            raise CommandError("GQLGOV_DECISION_STREAM is off (or REDIS_URL unset): decisions are stored synchronously.")
+            raise CommandError("GQLGOV_DECISION_STREAM is off (or REDIS_URL unset): records are stored synchronously.")
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
         total = 0

@@ -1,0 +1,93 @@
+"""Decision records on the Redis stream: durable before the answer, drained idempotently, never lost."""
+
+import json
+
+import pytest
+
+from agents.models import AuditEvent
+from policies import recorder
+from policies.models import Decision
+from tests.conftest import bearer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORDERS = "{ orders(first: 5) { edges { node { id } } } }"
+
+
+def check(client, token, query=ORDERS, **extra):
+    body = {"schema": "shop", "query": query, **extra}
+    return client.post("/api/v1/check", json.dumps(body), content_type="application/json", **bearer(token))
+
+
+def test_check_appends_its_record_to_the_stream_and_the_drain_stores_it(client, shop, agent_token, redis_settings):
+    response = check(client, agent_token)
+    assert response.status_code == 200
+    decision_id = response.json()["decision_id"]
+    assert not Decision.objects.filter(pk=decision_id).exists()  # not yet: it is on the stream
+    assert recorder.stream_backlog() == 1
+    assert recorder.drain() == 1
+    assert Decision.objects.get(pk=decision_id).decision == "allow"
+    assert recorder.stream_backlog() == 0
+
+
+def test_reading_a_decision_still_on_the_stream_finds_it(client, shop, agent_token, redis_settings):
+    decision_id = check(client, agent_token).json()["decision_id"]
+    response = client.get(f"/api/v1/decisions/{decision_id}", **bearer(agent_token))
+    assert response.status_code == 200
+    assert response.json()["decision"] == "allow"
+
+
+def test_a_mutation_check_gets_its_audit_event_when_drained(client, shop, agent_token, redis_settings):
+    mutation = 'mutation Pay { updatePayment(customerId: "1", card: "4111-0000") { id } }'
+    decision_id = check(client, agent_token, mutation).json()["decision_id"]
+    recorder.drain()
+    assert AuditEvent.objects.filter(action="agent.mutation_checked", target_id=decision_id).count() == 1
+    assert "4111-0000" not in json.dumps(list(Decision.objects.values()), default=str)
+
+
+def test_storing_a_batch_twice_inserts_each_record_and_audit_event_once(client, shop, agent_token, redis_settings):
+    mutation = 'mutation Pay { updatePayment(customerId: "1", card: "4111-0000") { id } }'
+    check(client, agent_token, mutation)
+    check(client, agent_token)
+    client_redis = recorder.stream_client()
+    entries = client_redis.xrange(redis_settings.GQLGOV_DECISION_STREAM_KEY)
+    records = [recorder.DecisionRecord.from_json(fields[b"r"]) for _id, fields in entries]
+    assert len(recorder.store_records(records)) == 2
+    assert recorder.store_records(records) == []  # a drainer that died before acknowledging: no duplicates
+    assert recorder.drain() == 0
+    assert Decision.objects.count() == 2
+    assert AuditEvent.objects.filter(action="agent.mutation_checked").count() == 1
+
+
+def test_records_a_dead_drainer_had_read_are_claimed_and_stored(client, shop, agent_token, redis_settings):
+    decision_id = check(client, agent_token).json()["decision_id"]
+    key = redis_settings.GQLGOV_DECISION_STREAM_KEY
+    redis = recorder.stream_client()
+    recorder._ensure_group(redis, key)
+    # A drainer reads the entry, then dies before storing or acknowledging it.
+    assert redis.xreadgroup(recorder.DRAIN_GROUP, "dead-drainer", {key: ">"}, count=10)
+    assert recorder.drain(claim_idle_ms=0) == 1
+    assert Decision.objects.filter(pk=decision_id).exists()
+    assert redis.xpending(key, recorder.DRAIN_GROUP)["pending"] == 0
+
+
+def test_without_redis_the_check_falls_back_to_the_synchronous_insert(client, shop, agent_token, redis_settings):
+    from gqlgov.redis import get_redis
+
+    real_url, redis_settings.REDIS_URL = redis_settings.REDIS_URL, "redis://127.0.0.1:1/0"  # nothing listens there
+    get_redis.cache_clear()
+    recorder._stream._skip_until = 0.0
+    record = recorder.DecisionRecord.from_json(json.dumps({
+        "id": "3f1c8a1e-0d7c-4a8e-9f39-1d1b0d1b2c3d", "created_at": "2026-01-05T12:00:00+00:00",
+        "principal_id": None, "agent_name": "support-bot", "schema_name": "shop", "schema_version": 1,
+        "policy_version": 1, "operation": {"type": "query", "root_fields": ["orders"]}, "decision": "allow",
+        "reasons": [], "metrics": {}, "client_ip": "127.0.0.1", "variables_redacted": {},
+        "document_redacted": ORDERS, "document_hash": "x",
+    }))
+    try:
+        recorder.record_decision(record)
+    finally:
+        redis_settings.REDIS_URL = real_url
+        get_redis.cache_clear()
+        recorder._stream._skip_until = 0.0
+    assert Decision.objects.filter(pk=record.id).exists()
