@@ -69,7 +69,10 @@ def oidc_login(*, claims: dict[str, Any], idp_actor: str):
         raise SuspiciousOperation("The provider sent no subject.")
     with transaction.atomic():
         principal = (
-            Principal.objects.select_for_update().select_related("user").filter(oidc_subject=subject).first()
+            Principal.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .filter(oidc_subject=subject)
+            .first()
         )
         if principal is None:
             user = _new_user(claims)
@@ -81,9 +84,7 @@ def oidc_login(*, claims: dict[str, Any], idp_actor: str):
                 user=user,
             )
         elif principal.kind != Principal.Kind.HUMAN or not principal.is_active:
-            raise PermissionDenied(
-                f"Subject {subject!r} belongs to a {principal.kind} {principal.status} principal."
-            )
+            raise PermissionDenied(f"Subject {subject!r} belongs to a {principal.kind} {principal.status} principal.")
         elif principal.user is None:
             principal = principal_update(actor=idp_actor, principal=principal, user=_new_user(claims))
         user = principal.user
@@ -101,9 +102,7 @@ def _new_user(claims: dict[str, Any]):
     wanted = claims.get("preferred_username") or claims.get("email") or claims["sub"]
     username = re.sub(r"[^\w.@+-]+", "-", str(wanted)) or "user"
     User = get_user_model()
-    username = first_free_value(
-        User.objects.all(), "username", username, User._meta.get_field("username").max_length
-    )
+    username = first_free_value(User.objects.all(), "username", username, User._meta.get_field("username").max_length)
     # No usable password: this person signs in through the provider only.
     return User.objects.create_user(username, email=claims.get("email") or "")
 
@@ -117,11 +116,13 @@ def synced_groups(claims: dict[str, Any]) -> set[str]:
     if not isinstance(groups, list):
         groups = []
     prefix = settings.OIDC_GROUP_PREFIX
-    allowed = {*settings.OIDC_GROUP_ALLOWLIST, *settings.OIDC_STAFF_GROUPS, *settings.OIDC_SUPERUSER_GROUPS,
-               *_role_groups()}
-    return {
-        str(group) for group in groups if (prefix and str(group).startswith(prefix)) or str(group) in allowed
+    allowed = {
+        *settings.OIDC_GROUP_ALLOWLIST,
+        *settings.OIDC_STAFF_GROUPS,
+        *settings.OIDC_SUPERUSER_GROUPS,
+        *_role_groups(),
     }
+    return {str(group) for group in groups if (prefix and str(group).startswith(prefix)) or str(group) in allowed}
 
 
 def _role_groups() -> set[str]:

@@ -2,7 +2,8 @@
 
 `seed SDL_FILE`: an agent with a token, the bench schema twice (`bench` with rate limits, `bench_open`
 without: limiter on vs off) and the demo `shop` schema (the hostile corpus names its fields), each
-with an approved policy; prints JSON with the token. `count`: prints how many decision records exist.
+with an approved policy; prints JSON with the token. `count`: how many decision records and audit
+events exist. `ids`: every stored decision id.
 """
 
 from __future__ import annotations
@@ -57,12 +58,20 @@ def count() -> dict:
     return {"decisions": Decision.objects.count(), "audit_events": AuditEvent.objects.count()}
 
 
+def ids() -> dict:
+    from policies.models import Decision
+
+    return {"ids": [str(pk) for pk in Decision.objects.values_list("pk", flat=True)]}
+
+
 def main(argv: list[str]) -> int:
     _setup()
     if argv[:1] == ["seed"] and len(argv) == 2:
         print(json.dumps(seed(argv[1])))
     elif argv[:1] == ["count"]:
         print(json.dumps(count()))
+    elif argv[:1] == ["ids"]:
+        print(json.dumps(ids()))
     else:
         print(__doc__, file=sys.stderr)
         return 2

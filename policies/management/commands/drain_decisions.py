@@ -1,9 +1,16 @@
+import logging
 import signal
+import time
+
+import redis
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from policies.recorder import drain
+
+logger = logging.getLogger("gqlgov.drain")
 
 
 class Command(BaseCommand):
@@ -24,7 +31,14 @@ class Command(BaseCommand):
         total = 0
         while True:
             # A blocking read returns at once when records arrive; the loop re-checks the stop flag each second.
-            total += drain(batch_size=opts["batch_size"], block_ms=1000 if opts["follow"] else None)
+            try:
+                total += drain(batch_size=opts["batch_size"], block_ms=1000 if opts["follow"] else None)
+            except (redis.RedisError, DatabaseError) as error:
+                if not opts["follow"]:
+                    raise
+                # Redis or the database is away: records wait on the stream (or in its pending list).
+                logger.error("drain failed (%s); retrying in 1 s", error)
+                time.sleep(1)
             if not opts["follow"] or stopping:
                 break
         self.stdout.write(f"{total} decision record(s) stored")

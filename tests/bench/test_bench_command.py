@@ -1,0 +1,64 @@
+"""`manage.py bench`: one JSON object with every key issue 7 names, measured in one run."""
+
+import json
+from io import StringIO
+from pathlib import Path
+
+import pytest
+import yaml
+from django.core.management import call_command
+
+from policies.bench.http_bench import PRODUCTION_SERVER
+
+ROOT = Path(__file__).resolve().parents[2]
+ENGINE_KEYS = {"engine.cold_ratio", "engine.warm_us", "engine.warm_vs_cold", "scale.rules_ratio",
+               "scale.agents_ratio", "schema.build_s", "hostile.engine_max_ms"}
+HTTP_KEYS = {"http.bare_rps", "http.check_warm_rps", "http.ratio_warm", "http.bare_p50_ms", "http.bare_p99_ms",
+             "http.check_warm_p50_ms", "http.check_warm_p99_ms", "memory.rss_mb", "hostile.max_ms",
+             "hostile.errors_5xx", "limiter.check_rps_on", "limiter.check_rps_off", "records.lost"}
+
+
+def run_bench(*args: str) -> dict:
+    out = StringIO()
+    call_command("bench", "--json", "--quick", "--types", "80", *args, stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_in_process_numbers_and_cost_conformance(tmp_path):
+    (tmp_path / "schema.graphql").write_text(
+        "directive @listSize(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!]) on FIELD_DEFINITION\n"
+        "type Query { items(first: Int = 10): [Item!]! @listSize(slicingArguments: [\"first\"]) }\n"
+        "type Item { id: ID! child: Item }\n"
+    )
+    cases = [
+        {"id": "sized", "schema_file": "schema.graphql", "query": "{ items(first: 3) { child { id } } }",
+         "variables": {}, "default_list_size": 100, "expected_cost": 6.0},
+        {"id": "wrong-on-purpose", "schema_file": "schema.graphql", "query": "{ items { id } }",
+         "variables": {}, "default_list_size": 100, "expected_cost": 1.0},
+    ]
+    (tmp_path / "cases.json").write_text(json.dumps({"cases": cases}))
+    report = run_bench("--skip-http", "--cost-conformance", str(tmp_path), "-o", str(tmp_path / "out.json"))
+    assert ENGINE_KEYS <= set(report)
+    assert set(report["engine.cold_ratio"]) == {"small", "medium", "large"}
+    assert report["cost.conformance_total"] == 2
+    assert report["cost.conformance_passed"] == 1
+    assert [d["id"] for d in report["cost.conformance_differences"]] == ["wrong-on-purpose"]
+    assert json.loads((tmp_path / "out.json").read_text()) == report
+    assert report["hostile.engine_exceptions"] == []
+
+
+def test_the_bench_measures_the_server_docker_compose_runs():
+    web = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]
+    command = " ".join(web["command"])
+    assert PRODUCTION_SERVER == "gunicorn"
+    assert "gunicorn -c gqlgov/gunicorn.conf.py gqlgov.wsgi:application" in command
+
+
+@pytest.mark.slow
+def test_http_numbers_from_the_production_server(db):
+    report = run_bench()
+    assert HTTP_KEYS <= set(report)
+    assert report["http.errors"] == 0
+    assert report["hostile.errors_5xx"] == 0
+    assert report["records.lost"] == 0
+    assert report["http.bare_rps"] > 0 and report["http.check_warm_rps"] > 0
