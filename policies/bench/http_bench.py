@@ -114,7 +114,10 @@ def _post(base: str, path: str, body: bytes, headers: dict[str, str], timeout_s:
     parts = urlsplit(base)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout_s)
     try:
-        connection.request("POST", path, body=body, headers={"Content-Length": str(len(body)), **headers})
+        try:
+            connection.request("POST", path, body=body, headers={"Content-Length": str(len(body)), **headers})
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered (413) before reading the whole body: its answer is still readable
         response = connection.getresponse()
         return response.status, response.read()
     finally:

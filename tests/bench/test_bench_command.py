@@ -24,6 +24,7 @@ def run_bench(*args: str) -> dict:
     return json.loads(out.getvalue())
 
 
+@pytest.mark.slow
 def test_in_process_numbers_and_cost_conformance(tmp_path):
     (tmp_path / "schema.graphql").write_text(
         "directive @listSize(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!]) on FIELD_DEFINITION\n"

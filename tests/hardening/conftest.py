@@ -11,8 +11,8 @@ def redis_settings(settings, redis_url):  # noqa: F811
     """Redis-backed hot path: the decision stream (own key), the identity cache, the Redis limiter."""
     import uuid
 
-    from policies.limiter import get_limiter
     from gqlgov.redis import get_redis
+    from policies.limiter import get_limiter
 
     settings.REDIS_URL = redis_url
     settings.GQLGOV_DECISION_STREAM = True

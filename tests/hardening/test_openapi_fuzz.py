@@ -8,7 +8,7 @@ import schemathesis
 from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
+from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from tests.conftest import issue_token_for, make_principal
 from tests.policies.conftest import SHOP_POLICY, SHOP_SDL, activate_policy

@@ -3,7 +3,6 @@ import signal
 import time
 
 import redis
-
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
