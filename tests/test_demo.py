@@ -7,9 +7,9 @@ from django.core.management import call_command
 
 from policies.export.models import ExportRun
 from tests.conftest import bearer
-from tests.fixtures.moto_server import aws_credentials, moto_server, moto_url  # noqa: F401
 
 pytestmark = pytest.mark.django_db
+pytest_plugins = ["tests.fixtures.moto_server"]
 
 
 def test_seed_demo_prints_a_token_that_gets_the_demo_agent_back(client, capsys):
