@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint install install-test system-packages demo-data clean
+.PHONY: run test lint install install-test system-packages clean lock audit bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,20 @@ lint: install-test
 
 test: system-packages install-test lint
 	$(BIN)/python -m tests.run
+
+# Pinned, hashed dependency set for reproducible deployments: `pip install --require-hashes -r requirements.lock`.
+lock: install-test
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+		--no-emit-find-links --extra demo --extra test -o requirements.lock pyproject.toml
+
+# Known-vulnerability scan of the locked set (needs the PyPI/OSV advisory services).
+audit: install-test
+	$(BIN)/pip-audit --strict -r requirements.lock --disable-pip --no-deps
+
+# All performance figures in one run; see `python manage.py bench --help`.
+bench: install-test
+	mkdir -p var
+	$(BIN)/python manage.py bench --json -o var/bench.json
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

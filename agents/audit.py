@@ -16,6 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from agents.models import AuditChainHead, AuditEvent
+from gqlgov.storable import storable
 
 GENESIS_HASH = "0" * 64
 
@@ -29,7 +30,7 @@ def actor_for_principal(principal) -> str:
 
 
 def _normalise(details: dict[str, Any] | None) -> dict[str, Any]:
-    return json.loads(json.dumps(details or {}, default=str))
+    return storable(json.loads(json.dumps(details or {}, default=str)))
 
 
 def _event_hash(prev_hash: str, event: AuditEvent) -> str:

@@ -5,6 +5,7 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -96,6 +97,25 @@ def _too_big(request, exc):
 def _http_error(request, exc: HttpError):
     codes = {400: "MALFORMED_REQUEST", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
     return _respond(request, exc.status_code, error_body(codes.get(exc.status_code, "MALFORMED_REQUEST"), str(exc)))
+
+
+# Seconds a caller should wait after DATABASE_UNAVAILABLE: a restart or failover takes a few.
+DATABASE_RETRY_AFTER_S = 2
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def _database_unavailable(request, exc):
+    # The database is unreachable or dropped the connection (restart, failover): a documented 503,
+    # not a bug. The next request opens a fresh connection (CONN_HEALTH_CHECKS): no restart needed.
+    first_line = next(iter(str(exc).strip().splitlines()), type(exc).__name__)
+    logger.error("database unavailable: %s", first_line)
+    return _respond(
+        request,
+        503,
+        error_body("DATABASE_UNAVAILABLE", "The database is unavailable; retry shortly."),
+        {"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+    )
 
 
 @api.exception_handler(Exception)

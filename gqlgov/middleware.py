@@ -52,7 +52,7 @@ class RequestContextMiddleware:
         agent_token = agent_var.set("")
         try:
             is_api = request.path.startswith("/api/")
-            response = self._too_large(request) if is_api else None
+            response = self._refused_early(request) if is_api else None
             if response is None:
                 response = self.get_response(request)
             if is_api and response.status_code >= 400 and not _is_json(response):
@@ -74,7 +74,9 @@ class RequestContextMiddleware:
             request_id_var.reset(request_token)
 
     @staticmethod
-    def _too_large(request: HttpRequest) -> HttpResponse | None:
+    def _refused_early(request: HttpRequest) -> HttpResponse | None:
+        if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
+            return JsonResponse(error_body("MALFORMED_REQUEST", "NUL characters are not accepted in URLs."), status=400)
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

@@ -21,7 +21,7 @@ router = Router(tags=["policies"])
 
 class CheckIn(Schema):
     query: str
-    schema_name: str | None = Field(None, alias="schema", max_length=100)
+    schema_name: str | None = Field(None, alias="schema", max_length=100, pattern=r"^[-a-zA-Z0-9_]+$")
     variables: dict[str, Any] | None = None
     operation_name: str | None = Field(None, alias="operationName", max_length=1000)
     context: dict[str, Any] = Field(default_factory=dict)

@@ -35,6 +35,7 @@ from django.db import connection, transaction
 
 from agents.audit import record_event
 from gqlgov import metrics
+from gqlgov.storable import storable
 from policies import engine
 from policies.models import Decision
 
@@ -146,8 +147,7 @@ def store_records(records: Sequence[DecisionRecord], *, idempotent: bool = True)
 
 def _row(record: DecisionRecord) -> Decision:
     operation = record.operation or {}
-    return Decision(
-        id=record.id,
+    return Decision(id=record.id, **storable(dict(
         created_at=record.created_at,
         principal_id=record.principal_id,
         agent_name=record.agent_name,
@@ -164,7 +164,7 @@ def _row(record: DecisionRecord) -> Decision:
         variables_redacted=record.variables_redacted,
         document_redacted=record.document_redacted,
         document_hash=record.document_hash,
-    )
+    )))
 
 
 def _audit_mutation_check(record: DecisionRecord) -> None:
@@ -227,8 +227,12 @@ def _ensure_group(client: redis.Redis, key: str) -> None:
 
 
 def drain(*, batch_size: int = 500, block_ms: int | None = None, claim_idle_ms: int = 30_000,
-          max_batches: int | None = None, client: redis.Redis | None = None) -> int:
-    """Moves decision records from the stream into the database until it is empty; returns how many were new."""
+          max_batches: int | None = None, client: redis.Redis | None = None, retry_own_pending: bool = False) -> int:
+    """Moves decision records from the stream into the database until it is empty; returns how many were new.
+
+    `retry_own_pending` first retries the entries this consumer read but did not store (its last
+    store failed: the database was away) instead of leaving them to the claim after `claim_idle_ms`.
+    """
     # Its own client: a blocking read outlasts the web client's short socket timeout.
     client = client or redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2,
                                             socket_timeout=(block_ms or 0) / 1000 + 5)
@@ -237,6 +241,11 @@ def drain(*, batch_size: int = 500, block_ms: int | None = None, claim_idle_ms: 
     _ensure_group(client, key)
     stored = 0
     batches = 0
+    if retry_own_pending:
+        # Read once, not in the loop: a record that cannot be stored must not be retried forever here.
+        answer = client.xreadgroup(DRAIN_GROUP, consumer, {key: "0"}, count=batch_size)
+        if answer and answer[0][1]:
+            stored += _store_entries(client, key, answer[0][1])
     while max_batches is None or batches < max_batches:
         # Entries another drainer read but never acknowledged (it died): take them over first.
         _next, entries, *_deleted = client.xautoclaim(key, DRAIN_GROUP, consumer, claim_idle_ms, "0-0",

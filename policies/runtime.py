@@ -155,6 +155,16 @@ def active_policy(schema_name: str) -> ActivePolicy | bool | None:
     return active
 
 
+def warm_active_policies() -> int:
+    """Builds the schema and policy of every schema with an approved policy; returns how many.
+
+    For a server worker before it accepts requests (gqlgov/gunicorn.conf.py): a large schema takes
+    seconds to build, which would otherwise stall the first checks after every (re)start.
+    """
+    names = Schema.objects.filter(active_policy__isnull=False).values_list("name", flat=True)
+    return sum(1 for name in names if isinstance(active_policy(name), ActivePolicy))
+
+
 def analysis_cache() -> BoundedCache[Any]:
     return _analyses
 

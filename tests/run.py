@@ -7,9 +7,7 @@ pytest's exit code 5 (nothing collected) counts as a failure: a suite that runs 
 """
 
 import contextlib
-import glob
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,6 +16,8 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from tests.fixtures.postgres_server import throwaway_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,50 +50,6 @@ def throwaway_redis() -> Iterator[str]:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=10)
-
-
-@contextlib.contextmanager
-def throwaway_postgres() -> Iterator[str]:
-    bindirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-    if not bindirs:
-        raise SystemExit(
-            "PostgreSQL binaries not found: set DATABASE_URL or install postgresql (make test does, as root)"
-        )
-    bindir = bindirs[-1]
-    port = free_port()
-    datadir = tempfile.mkdtemp(prefix="gqlgov-pg-")
-    # initdb refuses to run as root; run the server as the postgres system user then.
-    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    if as_user:
-        shutil.chown(datadir, "postgres")
-    subprocess.run(
-        [*as_user, f"{bindir}/initdb", "-D", datadir, "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    subprocess.run(
-        [
-            *as_user,
-            f"{bindir}/pg_ctl",
-            "-D",
-            datadir,
-            "-w",
-            "-l",
-            f"{datadir}/log",
-            "-o",
-            f"-p {port} -h 127.0.0.1 -k {datadir} -c fsync=off",
-            "start",
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        yield f"postgres://postgres@127.0.0.1:{port}/gqlgov"
-    finally:
-        subprocess.run(
-            [*as_user, f"{bindir}/pg_ctl", "-D", datadir, "-m", "immediate", "stop"], stdout=subprocess.DEVNULL
-        )
-        shutil.rmtree(datadir, ignore_errors=True)
 
 
 def pytest(args: list[str], env: dict[str, str], label: str) -> int:

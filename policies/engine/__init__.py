@@ -18,7 +18,6 @@ from .limits import DEFAULT_CAPS, DIMENSIONS, Limits
 from .policy import (
     CompiledPolicy,
     PolicyValidationError,
-    RateLimit,
     Rule,
     StaleReference,
     compile_policy,
@@ -27,6 +26,7 @@ from .policy import (
     stale_references,
     ungoverned_operations,
 )
+from .ratelimits import MAX_UNITS_PER_SECOND, RateLimit, RateLimitProblem, parse_rate_limits
 from .reasons import Reason
 from .redaction import REDACTED, redact
 from .schema import (
@@ -44,6 +44,7 @@ __all__ = [
     "DEFAULT_CAPS",
     "DENY",
     "DIMENSIONS",
+    "MAX_UNITS_PER_SECOND",
     "PENDING_APPROVAL",
     "REDACTED",
     "Analysis",
@@ -54,6 +55,7 @@ __all__ = [
     "Metrics",
     "PolicyValidationError",
     "RateLimit",
+    "RateLimitProblem",
     "Reason",
     "RequestContext",
     "RootField",
@@ -73,6 +75,7 @@ __all__ = [
     "diff_schemas",
     "dump_policy_yaml",
     "parse_policy_yaml",
+    "parse_rate_limits",
     "redact",
     "stale_references",
     "ungoverned_operations",

@@ -16,6 +16,9 @@ from typing import Any
 from graphql import (
     ASTValidationRule,
     BooleanValueNode,
+    DeferStreamDirectiveLabel,
+    DeferStreamDirectiveOnRootField,
+    DeferStreamDirectiveOnValidOperationsRule,
     DirectiveNode,
     DocumentNode,
     FieldNode,
@@ -27,11 +30,19 @@ from graphql import (
     GraphQLNamedType,
     GraphQLSyntaxError,
     InlineFragmentNode,
+    KnownDirectivesRule,
+    NoUndefinedVariablesRule,
+    NoUnusedVariablesRule,
     OperationDefinitionNode,
     OverlappingFieldsCanBeMergedRule,
     SelectionNode,
     Source,
+    StreamDirectiveOnListField,
+    UniqueDirectivesPerLocationRule,
+    UniqueVariableNamesRule,
     ValidationContext,
+    VariablesAreInputTypesRule,
+    VariablesInAllowedPositionRule,
     get_named_type,
     specified_rules,
     validate,
@@ -53,6 +64,10 @@ class AnalysisLimits:
     # Validating hundreds of operations takes graphql-core longer than a check may; agents
     # send one (a few in persisted documents).
     max_operations: int = 50
+    # graphql-core compares every pair of same-named fields in a selection set, so
+    # `{ order { id } order { id } ... }` costs it quadratic time; no real document repeats
+    # one response key that often (fragments that all select `id` stay far below).
+    max_repeated_selections: int = 100
     max_validation_errors: int = 20
     # graphql-core's budget for comparing overlapping fields (its default, 500,000, lets one
     # document spend most of a second there).
@@ -250,6 +265,14 @@ def _analyze_document(request: AnalysisRequest) -> Analysis:
         for dimension in DIMENSIONS
         if (cap := caps.get(dimension)) is not None and metrics.for_dimension(dimension) > cap
     ]
+    most_repeated, repeats = walker.most_repeated
+    if repeats > request.limits.max_repeated_selections:
+        over_caps.append(
+            reasons.validation_failed(
+                f"The document selects {most_repeated!r} {repeats} times in one selection set;"
+                f" at most {request.limits.max_repeated_selections} are accepted."
+            )
+        )
     if over_caps:
         return _failed(request, *over_caps, metrics=metrics, document=document)
     errors = _validate(request, document)
@@ -301,31 +324,73 @@ def _effective_variables(operation: OperationDefinitionNode, provided: Mapping[s
     return variables
 
 
+# Rules with nothing to check in a document without a `$` (no variable is defined or used) or
+# without an `@` (no directive). The variable rules walk the whole operation a second time to
+# collect variable usages, which is ~40% of validating a document that has none.
+_VARIABLE_RULES: frozenset[type[ASTValidationRule]] = frozenset(
+    {
+        VariablesAreInputTypesRule,
+        UniqueVariableNamesRule,
+        NoUndefinedVariablesRule,
+        NoUnusedVariablesRule,
+        VariablesInAllowedPositionRule,
+    }
+)
+_DIRECTIVE_RULES: frozenset[type[ASTValidationRule]] = frozenset(
+    {
+        KnownDirectivesRule,
+        UniqueDirectivesPerLocationRule,
+        DeferStreamDirectiveLabel,
+        DeferStreamDirectiveOnRootField,
+        DeferStreamDirectiveOnValidOperationsRule,
+        StreamDirectiveOnListField,
+    }
+)
+
+
 @functools.cache
-def _validation_rules(budget: int) -> tuple[type[ASTValidationRule], ...]:
-    """graphql-core's specified rules, with the overlapping-fields rule on a smaller budget."""
+def _validation_rules(
+    budget: int, *, variables: bool = True, directives: bool = True
+) -> tuple[type[ASTValidationRule], ...]:
+    """graphql-core's specified rules, with the overlapping-fields rule on a smaller budget,
+    without the variable or directive rules when the document has no variable or directive."""
 
     class BudgetedOverlappingFieldsRule(OverlappingFieldsCanBeMergedRule):
         def __init__(self, context: ValidationContext) -> None:
             super().__init__(context)
             self.rule_context.remaining_complexity_budget = budget
 
+    skipped = (frozenset() if variables else _VARIABLE_RULES) | (frozenset() if directives else _DIRECTIVE_RULES)
     return tuple(
         BudgetedOverlappingFieldsRule if rule is OverlappingFieldsCanBeMergedRule else rule
         for rule in specified_rules
+        if rule not in skipped
     )
 
 
 def _validate(request: AnalysisRequest, document: DocumentNode) -> list[Reason]:
     limits = request.limits
+    # A `$` or `@` inside a string or comment only keeps rules that then find nothing.
     errors = validate(
         request.bundle.schema,
         document,
-        _validation_rules(limits.validation_budget),
+        _validation_rules(
+            limits.validation_budget, variables="$" in request.query, directives="@" in request.query
+        ),
         max_errors=limits.max_validation_errors,
         hide_suggestions=True,  # "Did you mean ...?" would reveal the schema
     )
-    return [reasons.validation_failed(_located(error)) for error in errors]
+    return [
+        reasons.validation_failed(_ABORTED if error.message == "Validation aborted." else _located(error))
+        for error in errors
+    ]
+
+
+# graphql-core's bare message when the overlapping-fields budget runs out (or its stack does).
+_ABORTED = (
+    "Validation aborted: the document is too complex to validate"
+    " (it selects the same fields too often, or nests too deeply)."
+)
 
 
 # Schema coordinate -> the first response path that selects it.
@@ -389,6 +454,8 @@ class _Walker:
         self.default_list_size = default_list_size
         self.fragment_measures: dict[tuple[str, _Sizing | None], _FragmentMeasure] = {}
         self.in_progress: set[tuple[str, _Sizing | None]] = set()
+        # The response key selected most often in one selection set, and how often.
+        self.most_repeated: tuple[str, int] = ("", 0)
 
     def measure_root(
         self,
@@ -409,6 +476,7 @@ class _Walker:
         )
         root_fields = []
         for (_, key), group in groups.items():
+            self._note_repeats(key, group)
             coordinates: _Coordinates = {}
             measure, arguments = self._measure_field(group, key, None, coordinates, ())
             total.add(measure)
@@ -423,6 +491,10 @@ class _Walker:
                 )
             )
         return tuple(root_fields), total
+
+    def _note_repeats(self, key: str, group: _FieldGroup) -> None:
+        if len(group.nodes) > self.most_repeated[1]:
+            self.most_repeated = (key, len(group.nodes))
 
     def _collect(
         self,
@@ -492,6 +564,7 @@ class _Walker:
         spreads: dict[str, bool] = {}
         measure = _Measure(directives=self._collect(parent, selections, False, groups, spreads, None))
         for (_, key), group in groups.items():
+            self._note_repeats(key, group)
             measure.add(self._measure_field(group, key, sizing, coordinates, path)[0])
         for name, skipped in spreads.items():
             fragment = self._measure_fragment(name, sizing)

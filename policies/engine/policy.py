@@ -16,13 +16,14 @@ import cel
 import yaml
 
 from .limits import DIMENSIONS, Limits
+from .ratelimits import PERIOD_SECONDS as PERIOD_SECONDS  # re-exported for the admin forms
+from .ratelimits import RateLimit, parse_rate_limits
 from .schema import SchemaBundle
 
 EFFECTS = ("allow", "deny", "require_approval")
 SUBJECT_KEYS = ("agents", "kinds", "groups")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CEL_VARIABLES = frozenset({"agent", "claims", "request", "args", "context"})
-PERIOD_SECONDS = {"second": 1, "minute": 60, "hour": 3_600, "day": 86_400}
 
 _TOP_KEYS = frozenset({"schema", "description", "defaults", "sensitive_arguments", "rules"})
 _DEFAULTS_KEYS = frozenset({"limits", "introspection", "rate_limits"})
@@ -31,7 +32,6 @@ _RULE_KEYS = frozenset(
 )
 _WHEN_KEYS = frozenset({"hours", "source_ips", "expression"})
 _HOURS_KEYS = frozenset({"from", "to", "days", "tz"})
-_RATE_LIMIT_KEYS = frozenset({"requests", "cost", "per", "burst"})
 _RULE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}")
 _OPERATION_GLOB = re.compile(r"(\*|query|mutation|subscription|[a-z*?\[\]!]+)\.[A-Za-z0-9_*?\[\]!]+|\*")
 _COORDINATE_GLOB = re.compile(r"[A-Za-z0-9_*?\[\]!]+(\.[A-Za-z0-9_*?\[\]!]+){1,2}")
@@ -91,20 +91,6 @@ def dump_policy_yaml(document: Mapping[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------------- compiled form
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimit:
-    """One rate limit of a rule or of the defaults (enforced by the limiter, not the engine)."""
-
-    kind: str  # "requests" | "cost"
-    limit: int
-    per: str
-    burst: int
-
-    @property
-    def period_seconds(self) -> int:
-        return PERIOD_SECONDS[self.per]
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,22 +283,11 @@ class _Compiler:
         if not isinstance(value, list):
             self.fail(where, "must be a list")
             return ()
-        compiled = []
-        for position, item in enumerate(value):
-            at = f"{where}[{position}]"
-            entry = self.mapping(item, at, _RATE_LIMIT_KEYS)
-            kinds = [kind for kind in ("requests", "cost") if kind in entry]
-            if len(kinds) != 1:
-                self.fail(at, "needs exactly one of 'requests' or 'cost'")
-                continue
-            limit = self.integer(entry[kinds[0]], f"{at}.{kinds[0]}")
-            per = entry.get("per")
-            if per not in PERIOD_SECONDS:
-                self.fail(f"{at}.per", f"must be one of {', '.join(PERIOD_SECONDS)}")
-            burst = self.integer(entry["burst"], f"{at}.burst") if "burst" in entry else limit
-            if limit is not None and burst is not None and per in PERIOD_SECONDS:
-                compiled.append(RateLimit(kind=kinds[0], limit=limit, per=per, burst=burst))
-        return tuple(compiled)
+        limits, problems = parse_rate_limits(value)
+        for problem in problems:
+            at = f"{where}[{problem.position}]"
+            self.fail(f"{at}.{problem.key}" if problem.key else at, problem.message)
+        return limits
 
     def operation_globs(self, value: Any, where: str) -> tuple[str, ...]:
         globs = self.strings(value, where)

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
+
+# The policy syntax and its rules belong to the engine, which refuses at load time what the
+# limiter could not enforce; this module only turns valid entries into specs.
+from policies.engine.ratelimits import KINDS, PERIOD_SECONDS, max_units, parse_rate_limits
 
 Kind = Literal["requests", "cost"]
 
-_KINDS: tuple[Kind, ...] = ("requests", "cost")
-
-PERIODS: dict[str, int] = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+PERIODS: dict[str, int] = PERIOD_SECONDS
 
 MICROSECONDS = 1_000_000
 
@@ -35,12 +37,11 @@ class LimitSpec:
     policy_name: str
 
     def __post_init__(self) -> None:
-        if self.kind not in _KINDS:
+        if self.kind not in KINDS:
             raise ValueError(f"{self.policy_name}: kind must be 'requests' or 'cost', not {self.kind!r}")
         if self.limit < 1 or self.period_s < 1 or self.burst < 1 or self.weight < 0:
             raise ValueError(f"{self.policy_name}: limit, period and burst must be positive, weight >= 0")
-        # State is kept in whole microseconds, so one unit needs at least one microsecond.
-        if self.limit > self.period_s * MICROSECONDS:
+        if self.limit > max_units(self.period_s):
             raise ValueError(f"{self.policy_name}: more than 1,000,000 units per second is not supported")
 
     @classmethod
@@ -98,43 +99,27 @@ def specs_from_policy(
     with `/<period>` appended when the scope has several limits of one kind. Raises ValueError
     naming the offending entry.
     """
-    parsed = [_parse_entry(entry, scope) for entry in rate_limits]
-    kinds = Counter(kind for kind, _, _, _ in parsed)
-    if len({(kind, per) for kind, _, per, _ in parsed}) < len(parsed):
-        raise ValueError(f"{_scope_label(scope)}: two rate limits with the same kind and period")
+    limits, problems = parse_rate_limits(rate_limits)
+    if problems:
+        problem = problems[0]
+        entry = rate_limits[problem.position]
+        shown = dict(entry) if isinstance(entry, Mapping) else entry
+        raise ValueError(f"{_scope_label(scope)}: rate limit {shown!r}: {problem.describe()}")
+    kinds = Counter(limit.kind for limit in limits)
     label = _scope_label(scope)
     return [
         LimitSpec.for_agent(
             agent,
-            kind=kind,
-            limit=limit,
-            period_s=PERIODS[per],
-            burst=burst,
+            kind=cast(Kind, limit.kind),
+            limit=limit.limit,
+            period_s=limit.period_seconds,
+            burst=limit.burst,
             scope=scope,
-            weight=cost if kind == "cost" else 1,
-            policy_name=f"{label}/{kind}/{per}" if kinds[kind] > 1 else f"{label}/{kind}",
+            weight=cost if limit.kind == "cost" else 1,
+            policy_name=f"{label}/{limit.kind}/{limit.per}" if kinds[limit.kind] > 1 else f"{label}/{limit.kind}",
         )
-        for kind, limit, per, burst in parsed
+        for limit in limits
     ]
-
-
-def _parse_entry(entry: Mapping[str, Any], scope: str) -> tuple[Kind, int, str, int | None]:
-    where = f"{_scope_label(scope)}: rate limit {dict(entry)!r}"
-    unknown = set(entry) - {"requests", "cost", "per", "burst"}
-    if unknown:
-        raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
-    kinds = [kind for kind in _KINDS if kind in entry]
-    if len(kinds) != 1:
-        raise ValueError(f"{where}: needs exactly one of 'requests' or 'cost'")
-    kind = kinds[0]
-    per = entry.get("per")
-    if per not in PERIODS:
-        raise ValueError(f"{where}: 'per' must be one of {', '.join(PERIODS)}")
-    limit, burst = entry[kind], entry.get("burst")
-    for name, value in ((kind, limit), ("burst", burst)):
-        if value is not None and (type(value) is not int or value < 1):
-            raise ValueError(f"{where}: {name!r} must be a positive integer")
-    return kind, limit, per, burst
 
 
 def denied_checks_spec(agent: str, per_minute: int = 300) -> LimitSpec:

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 
 from policies.bench import servers
 from policies.bench.http_bench import _post
+from tests.fixtures.production_server import CheckLoad, deploy, wait_until_stored
 
 pytestmark = pytest.mark.slow
 
@@ -46,52 +46,14 @@ class PersistentRedis:
         self.process.wait(timeout=10)
 
 
-class Load:
-    """Threads posting checks; keeps every acknowledged decision id and every status seen."""
-
-    def __init__(self, base: str, token: str, threads: int = 4) -> None:
-        self.base, self.token = base, token
-        self.acknowledged: list[str] = []
-        self.statuses: dict[int, int] = {}
-        self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self.run) for _ in range(threads)]
-
-    def run(self) -> None:
-        body = json.dumps({"schema": "bench_open", "query": QUERY}).encode()
-        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"}
-        while not self.stop.is_set():
-            try:
-                status, payload = _post(self.base, "/api/v1/check", body, headers, timeout_s=10)
-            except OSError:
-                status, payload = 0, b""  # the connection of a killed worker: no answer, nothing acknowledged
-            self.statuses[status] = self.statuses.get(status, 0) + 1
-            if status == 200:
-                self.acknowledged.append(json.loads(payload)["decision_id"])
-            time.sleep(0.002)
-
-    def __enter__(self):
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(timeout=30)
-
-
 def test_worker_sigkill_and_redis_restart_under_load(tmp_path):
     redis = PersistentRedis(tmp_path)
     redis.start()
-    (tmp_path / "data").mkdir()
-    environment = servers.BenchEnvironment(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite3'}", redis.url, extra={
-        "GQLGOV_DECISION_STREAM": "true", "GQLGOV_DENIED_CHECKS_PER_MINUTE": "100000"})
-    (tmp_path / "schema.graphql").write_text((Path(servers.ROOT) / "policies/demo/shop.graphql").read_text())
-    environment.manage("migrate", "--noinput")
-    token = json.loads(environment.module("policies.bench.seed", "seed", str(tmp_path / "schema.graphql")))["token"]
+    deployment = deploy(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite3'}", redis.url)
+    environment, token = deployment.environment, deployment.token
     try:
         with servers.drainer(environment), servers.web_server(environment, "gunicorn", 2) as (base, master):
-            with Load(base, token) as load:
+            with CheckLoad(base, token) as load:
                 time.sleep(2)
                 victim = servers.children(master.pid)[0]
                 os.kill(victim, signal.SIGKILL)  # gunicorn replaces it; in-flight requests get no answer
@@ -106,13 +68,7 @@ def test_worker_sigkill_and_redis_restart_under_load(tmp_path):
             recovered = _post(base, "/api/v1/check", json.dumps({"schema": "bench", "query": QUERY}).encode(),
                               {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
             # Every acknowledged record reaches the database.
-            deadline = time.monotonic() + 30
-            while True:
-                stored = set(json.loads(environment.module("policies.bench.seed", "ids"))["ids"])
-                missing = set(load.acknowledged) - stored
-                if not missing or time.monotonic() > deadline:
-                    break
-                time.sleep(1)
+            missing, _audits = wait_until_stored(environment, load.acknowledged, timeout_s=30)
     finally:
         redis.kill()
     assert len(load.acknowledged) > 50, load.statuses

@@ -161,3 +161,21 @@ def test_oversized_body_gets_413(client, shop, agent_token):
 def test_check_requires_authentication(client, shop):
     response = client.post(CHECK, data="{}", content_type="application/json")
     assert response.status_code == 401
+
+
+def test_nul_characters_in_variables_are_stored_without_error(client, shop, agent_token):
+    response = check(client, agent_token, query=ORDERS, variables={"a\u0000": "b\u0000"}, operationName="x\u0000")
+    assert response.status_code == 200
+    assert list(Decision.objects.get().variables_redacted) == ["a\ufffd"]
+
+
+def test_schema_names_that_cannot_exist_are_refused(client, shop, agent_token):
+    response = check(client, agent_token, schema="sh\u0000op", query=ORDERS)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+
+
+def test_nul_in_a_url_is_a_malformed_request(client, shop, agent_token):
+    response = client.get("/api/v1/decisions/a%00b", **bearer(agent_token))
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "MALFORMED_REQUEST"

@@ -28,15 +28,20 @@ class Command(BaseCommand):
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
         total = 0
+        failed = False
         while True:
             # A blocking read returns at once when records arrive; the loop re-checks the stop flag each second.
             try:
-                total += drain(batch_size=opts["batch_size"], block_ms=1000 if opts["follow"] else None)
+                total += drain(batch_size=opts["batch_size"], block_ms=1000 if opts["follow"] else None,
+                               retry_own_pending=failed)
+                failed = False
             except (redis.RedisError, DatabaseError) as error:
                 if not opts["follow"]:
                     raise
-                # Redis or the database is away: records wait on the stream (or in its pending list).
+                # Redis or the database is away: records wait on the stream (or in our pending list,
+                # retried first once the drain succeeds again).
                 logger.error("drain failed (%s); retrying in 1 s", error)
+                failed = True
                 time.sleep(1)
             if not opts["follow"] or stopping:
                 break

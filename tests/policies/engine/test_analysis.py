@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from policies.engine import AnalysisLimits, Limits, analyze
+from policies.engine import analysis as analysis_module
 from policies.engine.analysis import COST_CEILING
 from policies.engine.reasons import (
     DOCUMENT_TOO_LARGE,
@@ -194,6 +195,87 @@ def test_alias_bomb_is_denied_before_validation() -> None:
     analysis = analyze(shop(), query, limits=AnalysisLimits(caps=Limits(max_aliases=10)))
 
     assert [(reason.code, reason.actual) for reason in analysis.failure] == [("ALIAS_LIMIT", 50)]
+
+
+def test_a_field_selected_hundreds_of_times_is_refused_before_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+    # graphql-core compares every pair of same-named fields: 800 copies are 320,000 comparisons.
+    monkeypatch.setattr(analysis_module, "_validate", _validation_must_not_run)
+    query = "{ " + "order(id: 1) { id } " * 800 + "}"
+
+    analysis = analysis_of(query)
+
+    assert [reason.code for reason in analysis.failure] == [GRAPHQL_VALIDATION_FAILED]
+    assert "selects 'order' 800 times in one selection set; at most 100" in analysis.failure[0].message
+    assert analysis.metrics is not None and analysis.metrics.root_fields == 1  # they merge into one
+
+
+def test_repeats_through_fragments_count_where_they_merge() -> None:
+    query = (
+        "{ order(id: 1) { ...A ...B } } "
+        "fragment A on Order { " + "id " * 60 + "} fragment B on Order { " + "id " * 60 + "}"
+    )
+
+    assert analysis_of(query).ok
+    assert "'id' 120 times" in analysis_of("{ ...C } fragment C on Query { " + "order(id: 1) { id } " * 120 + "}").failure[0].message
+
+
+def test_a_field_repeated_up_to_the_bound_is_validated_normally() -> None:
+    assert analysis_of("{ order(id: 1) { " + "id " * 100 + "} }").ok
+
+
+def test_a_directive_flood_is_refused_by_the_directive_cap_before_validation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(analysis_module, "_validate", _validation_must_not_run)
+    query = "{ order(id: 1) " + "@include(if: true) " * 1_000 + "{ id } }"
+
+    analysis = analyze(shop(), query, limits=AnalysisLimits(caps=Limits(max_directives=500)))
+
+    assert [(reason.code, reason.limit, reason.actual) for reason in analysis.failure] == [
+        ("DIRECTIVE_LIMIT", 500, 1000)
+    ]
+
+
+def test_overlapping_fields_beyond_the_budget_fail_validation_with_a_readable_message() -> None:
+    query = "{ " + "order(id: 1) { id customer { id name } lines { sku } } " * 99 + "}"
+
+    analysis = analysis_of(query)
+
+    assert [reason.code for reason in analysis.failure] == [GRAPHQL_VALIDATION_FAILED]
+    assert "too complex to validate" in analysis.failure[0].message
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("{ order(id: $missing) { id } }", 'Variable "$missing" is not defined.'),
+        ("query Q($unused: ID) { order(id: 1) { id } }", 'Variable "$unused" is never used'),
+        ("query Q($id: String) { order(id: $id) { id } }", 'Variable "$id" of type \'String\' used'),
+        ("{ order(id: 1) @nope { id } }", "Unknown directive '@nope'."),
+        ("{ order(id: 1) @skip(if: true) @skip(if: false) { id } }", "can only be used once"),
+    ],
+)
+def test_variable_and_directive_rules_run_when_the_document_has_variables_or_directives(
+    query: str, message: str
+) -> None:
+    analysis = analysis_of(query)
+
+    assert any(message in reason.message for reason in analysis.failure), analysis.failure
+
+
+def test_documents_without_variables_or_directives_skip_only_the_rules_that_check_those() -> None:
+    from graphql import specified_rules
+
+    lean = analysis_module._validation_rules(100, variables=False, directives=False)
+    skipped = {rule.__name__ for rule in specified_rules} - {rule.__name__ for rule in lean}
+
+    assert all("Variable" in name or "Directive" in name for name in skipped)
+    assert "OverlappingFieldsCanBeMergedRule" in skipped  # replaced by the budgeted subclass
+    assert len(lean) == len(specified_rules) - 11
+
+
+def _validation_must_not_run(*args: object) -> object:
+    raise AssertionError("validation ran")
 
 
 def test_fragment_bomb_is_measured_without_expansion() -> None:

@@ -83,11 +83,31 @@ def test_the_example_policy_compiles_with_its_rules_and_defaults() -> None:
             "rules[0].rate_limits[0]",
             "exactly one",
         ),
-        (rule(rate_limits=[{"cost": 0, "per": "minute"}]), "rules[0].rate_limits[0].cost", "integer >= 1"),
+        (rule(rate_limits=[{"cost": 0, "per": "minute"}]), "rules[0].rate_limits[0].cost", "positive integer"),
         (
             rule(rate_limits=[{"requests": 5, "per": "minute", "burst": "lots"}]),
             "rules[0].rate_limits[0].burst",
-            "integer >= 1",
+            "positive integer",
+        ),
+        (
+            rule(rate_limits=[{"requests": 100_000_000, "per": "second"}]),
+            "rules[0].rate_limits[0].requests",
+            "at most 1,000,000 per second",
+        ),
+        (
+            rule(rate_limits=[{"cost": 86_400_000_001, "per": "day"}]),
+            "rules[0].rate_limits[0].cost",
+            "at most 86,400,000,000 per day",
+        ),
+        (
+            rule(rate_limits=[{"requests": 5, "per": "minute"}, {"requests": 50, "per": "minute"}]),
+            "rules[0].rate_limits[1]",
+            "same kind and period as rate limit [0]",
+        ),
+        (
+            rule(rate_limits=[{"requests": 5, "per": "minute", "window": 3}]),
+            "rules[0].rate_limits[0]",
+            "unknown keys ['window']",
         ),
     ],
 )
@@ -158,6 +178,23 @@ def test_dumping_and_reading_back_is_stable() -> None:
 
     assert parse_policy_yaml(dumped) == original
     assert dump_policy_yaml(parse_policy_yaml(dumped)) == dumped
+
+
+def test_default_rate_limits_beyond_what_the_limiter_enforces_fail_the_load() -> None:
+    document = policy_document(
+        defaults={"rate_limits": [{"requests": 100_000_000, "per": "second"}, {"cost": -5, "per": "hour"}]}
+    )
+
+    assert [(e["rule"], e["field"]) for e in errors_of(document)] == [
+        (None, "defaults.rate_limits[0].requests"),
+        (None, "defaults.rate_limits[1].cost"),
+    ]
+
+
+def test_the_fastest_rate_the_limiter_enforces_loads() -> None:
+    policy = compile_policy(policy_document(rules=[rule(rate_limits=[{"requests": 1_000_000, "per": "second"}])]))
+
+    assert [limit.limit for limit in policy.rules[0].rate_limits] == [1_000_000]
 
 
 def test_burst_defaults_to_the_limit() -> None:

@@ -27,10 +27,17 @@ class _Body:
 
 class Throttler:
     """Answers the first `times` attempts of mutating requests with 429 TooManyRequestsException,
-    before they reach moto (botocore's ``before-send`` hook), the way API Gateway throttles."""
+    before they reach moto (botocore's ``before-send`` hook), the way API Gateway throttles.
 
-    def __init__(self, times: int) -> None:
+    With `status` and `code` it answers a 5xx instead (500 InternalFailure, 503 ServiceUnavailable);
+    with `after_write` the request reaches moto first and only its answer is lost: the write took
+    effect, but the caller saw an error and retries it.
+    """
+
+    def __init__(self, times: int, *, status: int = 429, code: str = "TooManyRequestsException",
+                 after_write: bool = False) -> None:
         self.remaining = times
+        self.status, self.code, self.after_write = status, code, after_write
         self.injected: list[str] = []
 
     def attach(self, client: Any) -> None:
@@ -41,9 +48,14 @@ class Throttler:
             return None
         self.remaining -= 1
         self.injected.append(f"{request.method} {request.url}")
-        body = json.dumps({"message": "Too Many Requests"}).encode()
-        headers = {"x-amzn-ErrorType": "TooManyRequestsException", "Content-Type": "application/json"}
-        return AWSResponse(request.url, 429, headers, _Body(body))
+        if self.after_write:
+            import requests
+
+            requests.request(request.method, request.url, headers=dict(request.headers), data=request.body,
+                             timeout=30)
+        body = json.dumps({"message": self.code}).encode()
+        headers = {"x-amzn-ErrorType": self.code, "Content-Type": "application/json"}
+        return AWSResponse(request.url, self.status, headers, _Body(body))
 
 
 def counts(calls) -> dict[str, int]:

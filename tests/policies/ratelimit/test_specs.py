@@ -81,6 +81,11 @@ def test_two_limits_of_one_kind_and_period_are_refused() -> None:
         )
 
 
+def test_rates_the_limiter_cannot_keep_are_refused_naming_the_entry() -> None:
+    with pytest.raises(ValueError, match=r"^defaults: rate limit .*'requests' must be at most 1,000,000 per second"):
+        specs_from_policy([{"requests": 100_000_000, "per": "second"}], agent="a", scope="default", cost=1)
+
+
 def test_denied_checks_have_their_own_ceiling_per_agent() -> None:
     spec = denied_checks_spec("support-bot")
 
