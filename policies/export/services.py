@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from agents.audit import record_event
 from agents.models import Principal
+from gqlgov import metrics
 from gqlgov.errors import ApiError
 from policies.export import kms as kms_ops
 from policies.export.applier import (
@@ -454,6 +455,7 @@ def _finish_succeeded(run: ExportRun, result, rotation: dict[str, Any] | None) -
                 "key_rotation": rotation,
             },
         )
+    metrics.EXPORT_RUNS.labels(Status.SUCCEEDED).inc()
     return ExecuteOutcome(Status.SUCCEEDED, run.pk)
 
 
@@ -469,6 +471,7 @@ def _finish_failed(run: ExportRun, message: str, details: Any) -> ExecuteOutcome
             target=run,
             details={"target": run.target.name, "version": run.policy_version.number, "error": message},
         )
+    metrics.EXPORT_RUNS.labels(Status.FAILED).inc()
     return ExecuteOutcome(Status.FAILED, run.pk, message)
 
 
@@ -622,6 +625,7 @@ def drift_check(*, target: GatewayTarget) -> DriftReport | None:
                 actor="system", target=target, version=version, trigger=ExportRun.Trigger.DRIFT
             )
             report.save(update_fields=["heal_run"])
+    metrics.EXPORT_DRIFT.labels(target.name).inc()
     return report
 
 
