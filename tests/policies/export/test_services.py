@@ -68,6 +68,15 @@ def test_an_export_records_its_run_every_call_and_the_audit_trail(shop):
     assert target.active_run_id is None and target.resolved_rest_api_id == run.rest_api_id
 
 
+def test_export_outcomes_are_counted_for_prometheus(shop):
+    from gqlgov.metrics import EXPORT_RUNS
+
+    _, version, target = shop
+    before = EXPORT_RUNS.labels("succeeded")._value.get()
+    run_export(version, target)
+    assert EXPORT_RUNS.labels("succeeded")._value.get() == before + 1
+
+
 def test_exporting_the_same_version_again_makes_no_mutating_call(shop):
     _, version, target = shop
     run_export(version, target)
