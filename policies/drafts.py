@@ -176,53 +176,54 @@ def rule_delete(*, schema: Schema, user, rule_id: str) -> PolicyVersion:
     return draft
 
 
-def _transition(version: PolicyVersion, *, from_status: str, to: dict[str, Any], what: str) -> None:
-    """The conditional UPDATE that claims a status change; a concurrent change gets 409."""
-    if not PolicyVersion.objects.filter(pk=version.pk, status=from_status).update(**to, updated_at=timezone.now()):
-        version.refresh_from_db()
-        raise Conflict(
-            "NOT_" + what.upper(),
-            f"Version {version.number} is {version.get_status_display().lower()}; it cannot be {what} now.",
+def _transition(
+    version: PolicyVersion,
+    *,
+    user,
+    from_status: str,
+    to: dict[str, Any],
+    what: str,
+    details: dict[str, Any] | None = None,
+) -> PolicyVersion:
+    """Claims a status change with a conditional UPDATE (a concurrent change gets 409) and audits it."""
+    with transaction.atomic():
+        if not PolicyVersion.objects.filter(pk=version.pk, status=from_status).update(**to, updated_at=timezone.now()):
+            version.refresh_from_db()
+            raise Conflict(
+                "NOT_" + what.upper(),
+                f"Version {version.number} is {version.get_status_display().lower()}; it cannot be {what} now.",
+            )
+        record_event(
+            actor=actor_for_user(user),
+            action=f"policy.{what}",
+            target=version,
+            details={"schema": version.schema.name, "version": version.number, **(details or {})},
         )
+    version.refresh_from_db()
+    return version
 
 
 def draft_submit(*, version: PolicyVersion, user) -> PolicyVersion:
     """Sends a draft for review; it must compile. Approvers then see it in Reviews."""
     validate_document(version.schema, version.document)
-    with transaction.atomic():
-        _transition(
-            version,
-            from_status=PolicyVersion.Status.DRAFT,
-            to={"status": PolicyVersion.Status.IN_REVIEW, "submitted_at": timezone.now()},
-            what="submitted",
-        )
-        record_event(
-            actor=actor_for_user(user),
-            action="policy.submitted",
-            target=version,
-            details={"schema": version.schema.name, "version": version.number},
-        )
-    version.refresh_from_db()
-    return version
+    return _transition(
+        version,
+        user=user,
+        from_status=PolicyVersion.Status.DRAFT,
+        to={"status": PolicyVersion.Status.IN_REVIEW, "submitted_at": timezone.now()},
+        what="submitted",
+    )
 
 
 def draft_withdraw(*, version: PolicyVersion, user) -> PolicyVersion:
     """Takes a version back from review into draft so it can be edited again."""
-    with transaction.atomic():
-        _transition(
-            version,
-            from_status=PolicyVersion.Status.IN_REVIEW,
-            to={"status": PolicyVersion.Status.DRAFT, "submitted_at": None},
-            what="withdrawn",
-        )
-        record_event(
-            actor=actor_for_user(user),
-            action="policy.withdrawn",
-            target=version,
-            details={"schema": version.schema.name, "version": version.number},
-        )
-    version.refresh_from_db()
-    return version
+    return _transition(
+        version,
+        user=user,
+        from_status=PolicyVersion.Status.IN_REVIEW,
+        to={"status": PolicyVersion.Status.DRAFT, "submitted_at": None},
+        what="withdrawn",
+    )
 
 
 def contributors(version: PolicyVersion) -> set[str]:
@@ -285,26 +286,19 @@ def policy_reject(*, version: PolicyVersion, user, comment: str) -> PolicyVersio
             status=422,
             details={"fields": {"comment": ["Say why the version is rejected."]}},
         )
-    with transaction.atomic():
-        _transition(
-            version,
-            from_status=PolicyVersion.Status.IN_REVIEW,
-            to={
-                "status": PolicyVersion.Status.REJECTED,
-                "approver": user,
-                "decided_at": timezone.now(),
-                "review_comment": comment.strip(),
-            },
-            what="rejected",
-        )
-        record_event(
-            actor=actor_for_user(user),
-            action="policy.rejected",
-            target=version,
-            details={"schema": version.schema.name, "version": version.number, "comment": comment.strip()},
-        )
-    version.refresh_from_db()
-    return version
+    return _transition(
+        version,
+        user=user,
+        from_status=PolicyVersion.Status.IN_REVIEW,
+        to={
+            "status": PolicyVersion.Status.REJECTED,
+            "approver": user,
+            "decided_at": timezone.now(),
+            "review_comment": comment.strip(),
+        },
+        what="rejected",
+        details={"comment": comment.strip()},
+    )
 
 
 # --- Reads -----------------------------------------------------------------------------
