@@ -33,17 +33,29 @@ class Identity:
     method: str  # "api_token" | "jwt"
     claims: dict[str, Any] = field(default_factory=dict)
     token_prefix: str = ""
+    # A cached identity's auth generation (agents/identity_cache.py) that must still be current
+    # before anything is done for this request; None when confirmed or not cached.
+    unconfirmed_generation: str | None = None
 
 
-def authenticate_api_token(raw: str) -> Identity:
-    """The identity behind an API token, or AuthError with the precise reason."""
+def authenticate_api_token(raw: str, *, confirm_later: bool = False) -> Identity:
+    """The identity behind an API token, or AuthError with the precise reason.
+
+    `confirm_later`: a cached token is used without reading the auth generation; the identity's
+    `unconfirmed_generation` is then what the caller must confirm (see IdentityCache.lookup_unconfirmed).
+    """
     parsed = parse_token(raw)
     if parsed is None:
         raise AuthError("INVALID_TOKEN", "The bearer token is not a valid gqlgov API token.")
-    token = identity_cache.lookup(
-        parsed.lookup_id,
-        lambda: ApiToken.objects.select_related("principal").filter(lookup_id=parsed.lookup_id).first(),
-    )
+
+    def load() -> ApiToken | None:
+        return ApiToken.objects.select_related("principal").filter(lookup_id=parsed.lookup_id).first()
+
+    generation = None
+    if confirm_later:
+        token, generation = identity_cache.lookup_unconfirmed(parsed.lookup_id, load)
+    else:
+        token = identity_cache.lookup(parsed.lookup_id, load)
     if token is None or not secret_matches(parsed.secret, token.secret_hash):
         raise AuthError("INVALID_TOKEN", "The bearer token is not a valid gqlgov API token.")
     now = timezone.now()
@@ -54,7 +66,8 @@ def authenticate_api_token(raw: str) -> Identity:
             raise AuthError("TOKEN_REVOKED", f"Token {token.prefix} was rotated and its grace period is over.")
         raise AuthError("TOKEN_EXPIRED", f"Token {token.prefix} expired at {token.expires_at.isoformat()}.")
     _touch_last_used(token, now)
-    return Identity(principal=token.principal, method="api_token", token_prefix=token.prefix)
+    return Identity(principal=token.principal, method="api_token", token_prefix=token.prefix,
+                    unconfirmed_generation=generation)
 
 
 def _touch_last_used(token: ApiToken, now) -> None:
@@ -68,9 +81,9 @@ def _touch_last_used(token: ApiToken, now) -> None:
     token.last_used_at = now  # the row may be cached (identity_cache): next request skips the write
 
 
-def authenticate_bearer(raw: str) -> Identity:
+def authenticate_bearer(raw: str, *, confirm_later: bool = False) -> Identity:
     if looks_like_api_token(raw):
-        identity = authenticate_api_token(raw)
+        identity = authenticate_api_token(raw, confirm_later=confirm_later)
     elif raw.count(".") == 2:
         from agents.jwt import authenticate_jwt
 
@@ -85,11 +98,20 @@ def authenticate_bearer(raw: str) -> Identity:
 class AgentAuth(HttpBearer):
     """Any active principal, by API token or IdP JWT; sets `request.identity`."""
 
+    confirm_later = False
+
     def authenticate(self, request: HttpRequest, token: str) -> Identity:
-        identity = authenticate_bearer(token.strip())
+        identity = authenticate_bearer(token.strip(), confirm_later=self.confirm_later)
         request.identity = identity
         agent_var.set(identity.principal.name)
         return identity
+
+
+class CheckAuth(AgentAuth):
+    """AgentAuth for POST /check: a cached identity is confirmed by the check's one Redis round
+    trip (the limiter's guard) instead of a read of its own; the check redoes it when stale."""
+
+    confirm_later = True
 
 
 def is_api_staff(principal: Principal) -> bool:

@@ -7,6 +7,10 @@ tokens) calls `bump_generation()` once its transaction commits, so the very next
 process loads fresh rows. Reading the generation *before* loading makes a concurrent change safe:
 the entry is tagged with the old generation and dropped on the next request.
 
+The check (POST /api/v1/check) defers that read: it uses a cached entry at once and sends the
+entry's generation with its rate-limit script, which charges and records nothing unless the
+generation is still current (`lookup_unconfirmed`); on a mismatch the check starts again with `lookup`.
+
 No Redis (the embedded default) or Redis unreachable: no caching, one query per request, as before.
 Entries also expire after TTL_S seconds, which bounds staleness if a bump is lost
 (Redis unreachable from the process making the change but reachable from the web processes).
@@ -98,6 +102,22 @@ class IdentityCache:
                 while len(self._entries) > self._max_entries:
                     self._entries.popitem(last=False)
         return token
+
+    def lookup_unconfirmed(self, lookup_id: str, load: Callable[[], Any]) -> tuple[Any, str | None]:
+        """Like `lookup`, but a cached entry is returned without reading the generation (no round trip).
+
+        Returns (token, generation): when `generation` is not None, the caller must confirm that it
+        is still current before acting on the token, atomically with its own Redis work (the check
+        sends it as the limiter's guard), and redo the request with `lookup` if it is not.
+        """
+        if settings.GQLGOV_AUTH_CACHE:
+            now = time.monotonic()
+            with self._lock:
+                entry = self._entries.get(lookup_id)
+                if entry is not None and entry[1] > now:
+                    self._entries.move_to_end(lookup_id)
+                    return entry[2], entry[0]
+        return self.lookup(lookup_id, load), None
 
     def clear(self) -> None:
         with self._lock:

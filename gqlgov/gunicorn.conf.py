@@ -30,13 +30,14 @@ def on_starting(server):
 
 
 def post_worker_init(worker):
-    # Build the active schemas and policies before this worker accepts its first request.
+    # Build the active schemas and policies before this worker accepts its first request,
+    # heartbeating after each so a slow build is not taken for a hung worker (`timeout`).
     from django.db import close_old_connections
 
     from policies.runtime import warm_active_policies
 
     try:
-        warm_active_policies()
+        warm_active_policies(after_each=worker.notify)
     except Exception:  # the database may be away at boot: the first checks then build lazily
         worker.log.exception("could not warm the active policies")
     finally:

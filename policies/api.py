@@ -6,13 +6,14 @@ from django.http import HttpRequest, JsonResponse
 from ninja import Field, Router, Schema, Status
 
 from agents.audit import actor_for_principal
-from agents.auth import AgentAuth, StaffAuth
+from agents.auth import AgentAuth, CheckAuth, StaffAuth
 from gqlgov import metrics
 from gqlgov.errors import ApiError, NotFound
 from gqlgov.middleware import client_ip
 from policies import recorder
 from policies.checks import CheckRequest, run_check
 from policies.models import Decision
+from policies.ratelimit import GuardFailed
 from policies.selectors import policy_coverage, schema_by_name
 from policies.services import schema_register
 
@@ -27,22 +28,25 @@ class CheckIn(Schema):
     context: dict[str, Any] = Field(default_factory=dict)
 
 
-@router.post("/check", auth=AgentAuth(), operation_id="check_query")
+@router.post("/check", auth=CheckAuth(), operation_id="check_query")
 def check_query(request: HttpRequest, payload: CheckIn):
     """May the calling agent run this GraphQL document? Answers allow, deny or pending_approval with reasons."""
     started = time.perf_counter()
+    check = CheckRequest(
+        query=payload.query,
+        schema=payload.schema_name,
+        variables=payload.variables,
+        operation_name=payload.operation_name,
+        context=payload.context,
+    )
     try:
-        result = run_check(
-            identity=request.identity,
-            request=CheckRequest(
-                query=payload.query,
-                schema=payload.schema_name,
-                variables=payload.variables,
-                operation_name=payload.operation_name,
-                context=payload.context,
-            ),
-            client_ip=client_ip(request),
-        )
+        try:
+            result = run_check(identity=request.identity, request=check, client_ip=client_ip(request))
+        except GuardFailed:
+            # The cached identity was stale (suspended, revoked, changed): nothing was charged or
+            # recorded. Authenticate from the database (401/403 if no longer allowed) and redo it.
+            identity = AgentAuth()(request)
+            result = run_check(identity=identity, request=check, client_ip=client_ip(request))
     except ApiError as error:
         metrics.observe_check_error(error.code, error.status, time.perf_counter() - started)
         raise

@@ -14,13 +14,14 @@ from django.conf import settings
 from django.utils import timezone
 
 from agents.auth import Identity
+from agents.identity_cache import GENERATION_KEY, current_generation
 from gqlgov import metrics
 from gqlgov.errors import ApiError
 from policies import engine, ratelimit
 from policies.engine import reasons
 from policies.limiter import get_limiter
-from policies.recorder import DecisionRecord, record_decision
-from policies.runtime import ActivePolicy, active_policy, analysis_cache, only_schema_name
+from policies.recorder import DecisionRecord, appended_to_stream, record_decision, stream_key_for_append
+from policies.runtime import ActivePolicy, active_policy, analysis_cache, limit_specs_cache, only_schema_name
 
 logger = logging.getLogger("gqlgov.check")
 
@@ -43,13 +44,15 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class Throttle:
-    """What the limiter said about an otherwise-final decision."""
+    """What the limiter said about an otherwise-final decision (`admitted`)."""
 
+    admitted: engine.Decision
     decision: engine.Decision
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     rate_limit: dict[str, Any] | None = None
     refusal: dict[str, Any] | None = None
+    recorded: bool = False  # the admitted decision's record went onto the stream with the charge
 
 
 def _hard_caps() -> engine.Limits:
@@ -101,12 +104,16 @@ def _no_policy_decision(request: CheckRequest, schema_name: str | None, active: 
 def run_check(*, identity: Identity, request: CheckRequest, client_ip: str) -> CheckResult:
     """Decides one check and records it; the result carries the HTTP status, body and headers.
 
-    Raises RATE_LIMITER_UNAVAILABLE (503) when Redis is down and the limiter fails closed.
+    Raises RATE_LIMITER_UNAVAILABLE (503) when Redis is down and the limiter fails closed, and
+    ratelimit.GuardFailed, having charged and recorded nothing, when the identity came from the
+    cache unconfirmed and is stale: authenticate afresh and call again.
     """
     now = timezone.now()
     schema_name = request.schema or only_schema_name()
-    active = active_policy(schema_name) if schema_name else None
-    if isinstance(active, ActivePolicy):
+    found = active_policy(schema_name) if schema_name else None
+    active: ActivePolicy | None = None
+    if isinstance(found, ActivePolicy):
+        active = found
         analysis, document_hash = _analyse(active, request)
         decision = engine.decide(
             active.policy,
@@ -115,18 +122,20 @@ def run_check(*, identity: Identity, request: CheckRequest, client_ip: str) -> C
             request=engine.RequestContext(ip=client_ip, now=now, context=request.context),
             caps=_hard_caps(),
         )
-        throttle = _throttle(identity.principal.name, decision, active)
     else:
         analysis, document_hash = None, ""
-        decision = _no_policy_decision(request, schema_name, active)
-        throttle = _throttle(identity.principal.name, decision, None)
-
-    decision = throttle.decision
+        decision = _no_policy_decision(request, schema_name, found)
+    # The record as it stands if the limiter admits: then the limiter's round trip appends it.
     record = DecisionRecord.build(
         identity=identity, request=request, client_ip=client_ip, now=now, decision=decision,
-        active=active if isinstance(active, ActivePolicy) else None, analysis=analysis, document_hash=document_hash,
+        active=active, analysis=analysis, document_hash=document_hash,
     )
-    record_decision(record)
+    throttle = _throttle(identity, decision, active, record)
+    decision = throttle.decision
+    if not throttle.recorded:
+        if decision is not throttle.admitted:
+            record = record.with_decision(decision)
+        record_decision(record)
     body: dict[str, Any] = {
         "decision": decision.decision,
         "decision_id": str(record.id),
@@ -151,6 +160,14 @@ def _policy_entries(rate_limits: tuple[engine.RateLimit, ...]) -> list[dict[str,
 
 def _limit_specs(active: ActivePolicy, decision: engine.Decision, agent: str) -> list[ratelimit.LimitSpec]:
     cost = int((decision.metrics or {}).get("cost") or 0)
+    key = (active.policy_version_id, tuple(decision.admitting_rules), agent, cost)
+    specs = limit_specs_cache().get_or_create(key, lambda: tuple(_build_limit_specs(active, decision, agent, cost)))
+    return list(specs)
+
+
+def _build_limit_specs(
+    active: ActivePolicy, decision: engine.Decision, agent: str, cost: int
+) -> list[ratelimit.LimitSpec]:
     specs = ratelimit.specs_from_policy(
         _policy_entries(active.policy.default_rate_limits), agent=agent, scope="default", cost=cost
     )
@@ -161,9 +178,23 @@ def _limit_specs(active: ActivePolicy, decision: engine.Decision, agent: str) ->
     return specs
 
 
-def _acquire(agent: str, specs: list[ratelimit.LimitSpec]) -> ratelimit.LimitOutcome:
+def _piggyback(identity: Identity, record: DecisionRecord) -> ratelimit.Piggyback | None:
+    """The rest of the check's Redis work, for the limiter's one round trip: confirm a cached
+    identity's generation, append the record."""
+    generation = identity.unconfirmed_generation
+    stream_key = stream_key_for_append()
+    if generation is None and stream_key is None:
+        return None
+    return ratelimit.Piggyback(
+        guard=(GENERATION_KEY, generation) if generation is not None else None,
+        append=(stream_key, record.to_json()) if stream_key is not None else None,
+    )
+
+
+def _acquire(identity: Identity, specs: list[ratelimit.LimitSpec],
+             piggyback: ratelimit.Piggyback | None) -> ratelimit.LimitOutcome:
     try:
-        outcome = get_limiter().acquire(agent, specs)
+        outcome = get_limiter().acquire(identity.principal.name, specs, piggyback=piggyback)
     except ratelimit.LimiterUnavailable as exc:
         metrics.observe_limiter(None)
         raise ApiError(
@@ -173,21 +204,31 @@ def _acquire(agent: str, specs: list[ratelimit.LimitSpec]) -> ratelimit.LimitOut
             details={"retry_after_s": exc.retry_after_s},
             headers={"Retry-After": ratelimit.retry_after_value(exc.retry_after_s)},
         ) from exc
+    if piggyback is not None and piggyback.guard is not None and (outcome.never_admissible or outcome.degraded):
+        # The limiter answered without its script (no Redis work, or Redis away): confirm apart.
+        if current_generation() != piggyback.guard[1]:
+            raise ratelimit.GuardFailed()
     metrics.observe_limiter(outcome)
+    if outcome.appended:
+        appended_to_stream()
     return outcome
 
 
-def _throttle(agent: str, decision: engine.Decision, active: ActivePolicy | None) -> Throttle:
+def _throttle(identity: Identity, decision: engine.Decision, active: ActivePolicy | None,
+              record: DecisionRecord) -> Throttle:
     """Charges an allow against its limits; a denial only against the denied-checks ceiling."""
+    agent = identity.principal.name
+    piggyback = _piggyback(identity, record)
     if decision.decision == engine.ALLOW and active is not None:
-        outcome = _acquire(agent, _limit_specs(active, decision, agent))
+        outcome = _acquire(identity, _limit_specs(active, decision, agent), piggyback)
     else:
-        outcome = _acquire(agent, [ratelimit.denied_checks_spec(agent, settings.GQLGOV_DENIED_CHECKS_PER_MINUTE)])
+        spec = ratelimit.denied_checks_spec(agent, settings.GQLGOV_DENIED_CHECKS_PER_MINUTE)
+        outcome = _acquire(identity, [spec], piggyback)
         if outcome.allowed:
-            return Throttle(decision)
+            return Throttle(decision, decision, recorded=outcome.appended)
     headers = ratelimit.ratelimit_headers(outcome)
     if outcome.never_admissible and outcome.refused is not None:
-        return Throttle(_denied(decision, _budget_capacity_reason(outcome.refused)), headers=headers)
+        return Throttle(decision, _denied(decision, _budget_capacity_reason(outcome.refused)), headers=headers)
     if not outcome.allowed and outcome.refused is not None:
         reason = _refusal_reason(outcome.refused, outcome.retry_after_s)
         headers["Retry-After"] = ratelimit.retry_after_value(outcome.retry_after_s)
@@ -196,7 +237,7 @@ def _throttle(agent: str, decision: engine.Decision, active: ActivePolicy | None
             "message": reason.message,
             "details": {"policy": reason.rule, "limit": reason.limit, "retry_after_s": round(outcome.retry_after_s, 3)},
         }
-        return Throttle(_denied(decision, reason), status=429, headers=headers, refusal=refusal)
+        return Throttle(decision, _denied(decision, reason), status=429, headers=headers, refusal=refusal)
     rate_limit = None
     if outcome.tightest is not None:
         rate_limit = {
@@ -205,7 +246,7 @@ def _throttle(agent: str, decision: engine.Decision, active: ActivePolicy | None
             "reset_after_s": round(outcome.tightest.reset_after_s, 3),
             "policy": outcome.tightest.policy_name,
         }
-    return Throttle(decision, headers=headers, rate_limit=rate_limit)
+    return Throttle(decision, decision, headers=headers, rate_limit=rate_limit, recorded=outcome.appended)
 
 
 def _denied(decision: engine.Decision, reason: engine.Reason) -> engine.Decision:

@@ -17,6 +17,7 @@ Two ways to store them, chosen by GQLGOV_DECISION_STREAM:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -45,6 +46,7 @@ DRAIN_GROUP = "gqlgov-drainers"
 # Any 64-bit key of our own: serialises concurrent drainers on PostgreSQL (SQLite writers queue anyway).
 _DRAIN_LOCK_KEY = 0x6771_6C67_6F76_0001
 _STREAM_RETRY_S = 1.0
+_LINGER_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,11 @@ class DecisionRecord:
             document_hash=document_hash,
         )
 
+    def with_decision(self, decision: engine.Decision) -> DecisionRecord:
+        """This record for the final decision (the limiter turned an allow into a deny)."""
+        return dataclasses.replace(self, decision=decision.decision,
+                                   reasons=[reason.as_dict() for reason in decision.reasons])
+
     def to_json(self) -> str:
         # Shallow on purpose: asdict() deep-copies every nested value, a tenth of a check's time.
         data = {name: getattr(self, name) for name in _RECORD_FIELDS}
@@ -108,6 +115,21 @@ class DecisionRecord:
 
 
 _RECORD_FIELDS = tuple(field.name for field in fields(DecisionRecord))
+
+
+def stream_key_for_append() -> str | None:
+    """The stream a check may append its record to within its limiter round trip (None: stream off or failing).
+
+    A record appended that way is durable just as one `record_decision` appends; count it with
+    `appended_to_stream()`.
+    """
+    if settings.GQLGOV_DECISION_STREAM and time.monotonic() >= _stream._skip_until:
+        return settings.GQLGOV_DECISION_STREAM_KEY
+    return None
+
+
+def appended_to_stream() -> None:
+    metrics.DECISION_RECORDS.labels("stream").inc()
 
 
 def record_decision(record: DecisionRecord) -> None:
@@ -227,8 +249,14 @@ def _ensure_group(client: redis.Redis, key: str) -> None:
 
 
 def drain(*, batch_size: int = 500, block_ms: int | None = None, claim_idle_ms: int = 30_000,
-          max_batches: int | None = None, client: redis.Redis | None = None, retry_own_pending: bool = False) -> int:
+          max_batches: int | None = None, client: redis.Redis | None = None, retry_own_pending: bool = False,
+          linger_s: float | None = None) -> int:
     """Moves decision records from the stream into the database until it is empty; returns how many were new.
+
+    After a batch smaller than `batch_size`, waits `linger_s` (default: 0.2 s when blocking, i.e. a
+    following drainer) so records accumulate: a batch's fixed cost (claim, read, existence query,
+    insert, acknowledge) then spreads over many records instead of the one or two that arrived
+    while the previous batch was stored. The records wait on the stream, already durable.
 
     `retry_own_pending` first retries the entries this consumer read but did not store (its last
     store failed: the database was away) instead of leaving them to the claim after `claim_idle_ms`.
@@ -241,6 +269,7 @@ def drain(*, batch_size: int = 500, block_ms: int | None = None, claim_idle_ms: 
     _ensure_group(client, key)
     stored = 0
     batches = 0
+    linger = (_LINGER_S if block_ms else 0.0) if linger_s is None else linger_s
     if retry_own_pending:
         # Read once, not in the loop: a record that cannot be stored must not be retried forever here.
         answer = client.xreadgroup(DRAIN_GROUP, consumer, {key: "0"}, count=batch_size)
@@ -257,6 +286,8 @@ def drain(*, batch_size: int = 500, block_ms: int | None = None, claim_idle_ms: 
             return stored
         stored += _store_entries(client, key, entries)
         batches += 1
+        if linger and len(entries) < batch_size:
+            time.sleep(linger)
     return stored
 
 

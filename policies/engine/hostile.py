@@ -54,7 +54,11 @@ def hostile_corpus() -> list[HostileCase]:
         ("directive_flood", "{ order(id: 1) " + "@include(if: true) " * 1_500 + "{ id } }", None),
         # Under the token cap, so only the directive cap or validation can stop them.
         ("directive_flood_under_token_cap", "{ order(id: 1) " + "@include(if: true) " * 1_000 + "{ id } }", None),
-        ("repeated_fields_under_repeat_bound", "{ " + "order(id: 1) { id customer { id } lines { sku } } " * 99 + "}", None),
+        (
+            "repeated_fields_under_repeat_bound",
+            "{ " + "order(id: 1) { id customer { id } lines { sku } } " * 99 + "}",
+            None,
+        ),
         ("unknown_directive_flood", "{ order(id: 1) { id " + "@a " * 3_000 + "} }", None),
         ("fragment_cycle", "query { ...A } fragment A on Query { ...B } fragment B on Query { ...A }", None),
         ("fragment_self_cycle", "query { ...A } fragment A on Query { order(id: 1) { id } ...A }", None),

@@ -8,18 +8,27 @@ shared by all processes; `LocalLimiter` is the single-process embedded default.
 
 from policies.ratelimit.headers import ratelimit_headers, retry_after_value
 from policies.ratelimit.local import LocalLimiter
-from policies.ratelimit.outcome import Limiter, LimiterUnavailable, LimitOutcome, LimitStatus
+from policies.ratelimit.outcome import (
+    GuardFailed,
+    Limiter,
+    LimiterUnavailable,
+    LimitOutcome,
+    LimitStatus,
+    Piggyback,
+)
 from policies.ratelimit.redis_limiter import RedisLimiter, redis_client_for_limiter
 from policies.ratelimit.specs import PERIODS, LimitSpec, denied_checks_spec, specs_from_policy
 
 __all__ = [
     "PERIODS",
+    "GuardFailed",
     "LimitOutcome",
     "LimitSpec",
     "LimitStatus",
     "Limiter",
     "LimiterUnavailable",
     "LocalLimiter",
+    "Piggyback",
     "RedisLimiter",
     "denied_checks_spec",
     "ratelimit_headers",

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from policies.ratelimit.outcome import LimitOutcome, outcome_from_state, outcome_without_state
+from policies.ratelimit.outcome import LimitOutcome, Piggyback, outcome_from_state, outcome_without_state
 from policies.ratelimit.specs import LimitSpec
 
 # Sweep expired state once the table has grown past this size (then past twice its live size).
@@ -25,8 +25,11 @@ class LocalLimiter:
         self._tats_us: dict[str, int] = {}
         self._sweep_at = _MIN_SWEEP_SIZE
 
-    def acquire(self, agent: str, specs: Sequence[LimitSpec]) -> LimitOutcome:
-        """Charge every spec if all admit the request, or none; say which refused and when to retry."""
+    def acquire(self, agent: str, specs: Sequence[LimitSpec], *, piggyback: Piggyback | None = None) -> LimitOutcome:
+        """Charge every spec if all admit the request, or none; say which refused and when to retry.
+
+        A piggyback is ignored (there is no Redis): the outcome's `appended` stays False.
+        """
         decided = outcome_without_state(agent, specs)
         if decided is not None:
             return decided

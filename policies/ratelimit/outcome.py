@@ -52,10 +52,29 @@ class LimitOutcome:
     retry_after_s: float = 0.0
     never_admissible: bool = False
     degraded: bool = False
+    appended: bool = False  # the Piggyback's record went onto its stream in the same round trip
+
+
+@dataclass(frozen=True, slots=True)
+class Piggyback:
+    """Redis work done atomically with the charge, in the limiter's one round trip (RedisLimiter only).
+
+    `guard`: (key, value) that must hold, else nothing is charged or appended and the limiter
+    raises GuardFailed (the caller's cached identity is stale: it reloads and asks again).
+    `append`: (stream key, record) XADDed as field `r` when the request is admitted.
+    These keys are not the agent's: on Redis Cluster pass no piggyback.
+    """
+
+    guard: tuple[str, str] | None = None
+    append: tuple[str, str] | None = None
+
+
+class GuardFailed(Exception):
+    """The Piggyback's guard did not hold: nothing was charged or appended."""
 
 
 class Limiter(Protocol):
-    def acquire(self, agent: str, specs: Sequence[LimitSpec]) -> LimitOutcome:
+    def acquire(self, agent: str, specs: Sequence[LimitSpec], *, piggyback: Piggyback | None = None) -> LimitOutcome:
         """Charge every spec if all admit the request, or none; say which refused and when to retry."""
         ...
 

@@ -1,5 +1,8 @@
 """Redis limiter: all limits of a request checked and charged by one Lua script in one round trip.
 
+The same round trip can carry a check's other Redis work (a Piggyback): the identity cache's
+generation guard and the decision record's XADD, so a warm check talks to Redis once.
+
 Works on Redis Cluster/ElastiCache: every key of a request carries the agent's hash tag, so they
 share one slot. Each key holds one integer (the GCRA TAT in microseconds of Redis server time)
 and expires when it would mean "full" anyway.
@@ -7,6 +10,7 @@ and expires when it would mean "full" anyway.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
@@ -20,8 +24,10 @@ from redis.exceptions import ConnectionError, ReadOnlyError, TimeoutError
 from redis.retry import Retry
 
 from policies.ratelimit.outcome import (
+    GuardFailed,
     LimiterUnavailable,
     LimitOutcome,
+    Piggyback,
     outcome_from_state,
     outcome_without_state,
 )
@@ -29,30 +35,40 @@ from policies.ratelimit.specs import LimitSpec
 
 logger = logging.getLogger(__name__)
 
-# Mirrors LocalLimiter.acquire. KEYS[i] holds one limit's TAT; ARGV has (interval_us, burst, weight)
-# per key. TIME is Redis server time, so web process clocks never matter (Redis 5+ replicates a
-# script's effects, not the script, so calling TIME before writing is allowed).
-# Returns {refused index (1-based, 0 if admitted), retry_us, backlog_us of each key}.
+# Mirrors LocalLimiter.acquire. ARGV[1] is the number n of limits; KEYS[i] (i <= n) holds one
+# limit's TAT and ARGV has (interval_us, burst, weight) per limit from ARGV[4]. TIME is Redis
+# server time, so web process clocks never matter (Redis 5+ replicates a script's effects, not
+# the script, so calling TIME before writing is allowed).
+# The piggyback (see Piggyback), in the same atomic step: ARGV[2] non-empty requires
+# GET KEYS[n+1] == ARGV[2] before anything else (else returns {-1}); ARGV[3] non-empty is XADDed
+# (field 'r') to the last key when the request is admitted.
+# Returns {refused index (1-based, 0 if admitted), retry_us, appended (0/1), backlog_us of each key}.
 _GCRA_SCRIPT = """
+local n, guard, record = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+if guard ~= '' and redis.call('GET', KEYS[n + 1]) ~= guard then return {-1} end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local tats, refused, retry = {}, 0, 0
-for i, key in ipairs(KEYS) do
-  local interval, burst, weight = tonumber(ARGV[3*i-2]), tonumber(ARGV[3*i-1]), tonumber(ARGV[3*i])
-  tats[i] = math.max(tonumber(redis.call('GET', key)) or now, now)
+for i = 1, n do
+  local interval, burst, weight = tonumber(ARGV[3*i+1]), tonumber(ARGV[3*i+2]), tonumber(ARGV[3*i+3])
+  tats[i] = math.max(tonumber(redis.call('GET', KEYS[i])) or now, now)
   local wait = tats[i] + (weight - burst) * interval - now
   if wait > retry then refused, retry = i, wait end
 end
-local result = {refused, retry}
-for i, key in ipairs(KEYS) do
-  local weight = tonumber(ARGV[3*i])
+local result = {refused, retry, 0}
+for i = 1, n do
+  local weight = tonumber(ARGV[3*i+3])
   if refused == 0 and weight > 0 then
-    tats[i] = tats[i] + weight * tonumber(ARGV[3*i-2])
+    tats[i] = tats[i] + weight * tonumber(ARGV[3*i+1])
     -- '%d' keeps all digits; Lua's default number formatting would round to 14 significant digits.
     local ttl_ms = math.ceil((tats[i] - now) / 1000)
-    redis.call('SET', key, string.format('%d', tats[i]), 'PX', string.format('%d', ttl_ms))
+    redis.call('SET', KEYS[i], string.format('%d', tats[i]), 'PX', string.format('%d', ttl_ms))
   end
-  result[i + 2] = tats[i] - now
+  result[i + 3] = tats[i] - now
+end
+if refused == 0 and record ~= '' then
+  redis.call('XADD', KEYS[#KEYS], '*', 'r', record)
+  result[3] = 1
 end
 return result
 """
@@ -102,22 +118,40 @@ class RedisLimiter:
         self._last_outage_log = -math.inf
         self._unlogged_failures = 0
 
-    def acquire(self, agent: str, specs: Sequence[LimitSpec]) -> LimitOutcome:
-        """Charge every spec if all admit the request, or none; say which refused and when to retry."""
+    def acquire(self, agent: str, specs: Sequence[LimitSpec], *, piggyback: Piggyback | None = None) -> LimitOutcome:
+        """Charge every spec if all admit the request, or none; say which refused and when to retry.
+
+        With a piggyback, its guard is checked first (GuardFailed: nothing charged) and its record
+        appended on admission, all in the same single round trip; `appended` says whether it was.
+        """
         decided = outcome_without_state(agent, specs)
-        if decided is not None:
+        if decided is not None and (piggyback is None or not decided.allowed):
             return decided
         if time.monotonic() < self._next_probe:
             return self._unavailable(None)
         keys = [self._key_prefix + spec.key for spec in specs]
-        args = [value for spec in specs for value in (spec.interval_us, spec.burst, spec.weight)]
+        args: list[Any] = [len(specs), "", ""]
+        if piggyback is not None:
+            if piggyback.guard is not None:
+                keys.append(piggyback.guard[0])
+                args[1] = piggyback.guard[1]
+            if piggyback.append is not None:
+                keys.append(piggyback.append[0])
+                args[2] = piggyback.append[1]
+        args += [value for spec in specs for value in (spec.interval_us, spec.burst, spec.weight)]
         try:
-            refused, retry_us, *backlogs_us = self._script(keys=keys, args=args)
+            refused, *rest = self._script(keys=keys, args=args)
         except _UNAVAILABLE_ERRORS as error:
             return self._unavailable(error)
         if self._outage_started is not None:
             self._end_outage()
-        return outcome_from_state(specs, refused - 1 if refused else None, retry_us, backlogs_us)
+        if refused < 0:
+            raise GuardFailed()
+        retry_us, appended, *backlogs_us = rest
+        if not specs:
+            return LimitOutcome(allowed=True, appended=bool(appended))
+        outcome = outcome_from_state(specs, refused - 1 if refused else None, retry_us, backlogs_us)
+        return dataclasses.replace(outcome, appended=True) if appended else outcome
 
     def _unavailable(self, error: Exception | None) -> LimitOutcome:
         with self._lock:

@@ -41,8 +41,7 @@ def test_a_database_error_gets_503_database_unavailable_with_retry_after(client,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_records_read_before_a_failed_store_are_retried_at_once(client, shop, agent_token, redis_settings,
-                                                               monkeypatch):
+def test_records_read_before_a_failed_store_are_retried_at_once(client, shop, agent_token, redis_settings, monkeypatch):
     decision_id = post_check(client, agent_token).json()["decision_id"]
 
     def database_away(records, **kwargs):
@@ -60,8 +59,12 @@ def test_records_read_before_a_failed_store_are_retried_at_once(client, shop, ag
 
 def check(base: str, token: str, schema_query: tuple[str, str]) -> requests.Response:
     schema, query = schema_query
-    return requests.post(f"{base}/api/v1/check", json={"schema": schema, "query": query},
-                         headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    return requests.post(
+        f"{base}/api/v1/check",
+        json={"schema": schema, "query": query},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
 
 
 @pytest.mark.slow
@@ -70,8 +73,9 @@ def check(base: str, token: str, schema_query: tuple[str, str]) -> requests.Resp
 def test_postgres_restarted_under_load_gives_503s_at_most_recovers_and_loses_nothing(tmp_path, throwaway_redis_server):
     with PostgresCluster() as cluster:
         # Every check reads the active-policy pointer, so every check during the outage meets it.
-        deployment = deploy(tmp_path, cluster.create_database(), throwaway_redis_server.url,
-                            GQLGOV_POLICY_REFRESH_S="0")
+        deployment = deploy(
+            tmp_path, cluster.create_database(), throwaway_redis_server.url, GQLGOV_POLICY_REFRESH_S="0"
+        )
         environment, token = deployment.environment, deployment.token
         with servers.drainer(environment), servers.web_server(environment, "gunicorn", 2) as (base, _master):
             with CheckLoad(base, token, [ALLOWED, DENIED, MUTATION], rate=80) as load:
@@ -87,7 +91,8 @@ def test_postgres_restarted_under_load_gives_503s_at_most_recovers_and_loses_not
             recovered = [check(base, token, ALLOWED) for _ in range(4)]  # both workers, neither restarted
             started = time.monotonic()
             missing_records, missing_audits = wait_until_stored(
-                environment, load.acknowledged, load.acknowledged_mutations, timeout_s=60)
+                environment, load.acknowledged, load.acknowledged_mutations, timeout_s=60
+            )
             drained_s = time.monotonic() - started
             audit = environment.manage("verify_audit")
 

@@ -18,10 +18,21 @@ pytestmark = pytest.mark.slow
 SERVER_ERRORS = [(500, "InternalFailure"), (503, "ServiceUnavailableException")]
 
 
-@pytest.mark.parametrize("after_write", [False, True], ids=["before-write", "after-write"])
+# botocore's standard retry mode repeats a Create* call whose 5xx arrived after AWS made the write;
+# API Gateway has no idempotency token, so each repeat creates another REST API (usage plan, API
+# key). Known bug, not fixed yet: the applier must look for what it created before creating again.
+AFTER_WRITE = pytest.param(
+    True,
+    id="after-write",
+    marks=pytest.mark.xfail(
+        strict=True, reason="retried Create* calls duplicate what a 5xx-answered write already created"
+    ),
+)
+
+
+@pytest.mark.parametrize("after_write", [pytest.param(False, id="before-write"), AFTER_WRITE])
 @pytest.mark.parametrize(("status", "code"), SERVER_ERRORS, ids=["500", "503"])
-def test_aws_5xx_answers_are_retried_and_the_export_converges_without_duplicates(moto_url, status, code,
-                                                                                 after_write):
+def test_aws_5xx_answers_are_retried_and_the_export_converges_without_duplicates(moto_url, status, code, after_write):
     client, recorder = recorded_client(moto_url)
     failing = Throttler(times=4, status=status, code=code, after_write=after_write)
     failing.attach(client)

@@ -20,19 +20,29 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 def check(base: str, token: str) -> requests.Response:
     schema, query = ALLOWED
-    return requests.post(f"{base}/api/v1/check", json={"schema": schema, "query": query},
-                         headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    return requests.post(
+        f"{base}/api/v1/check",
+        json={"schema": schema, "query": query},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
 
 
 def test_jwks_endpoint_down_under_load_keeps_cached_keys_working(tmp_path, oidc_provider, throwaway_redis_server):
     with servers.bench_database(tmp_path, os.environ.get("DATABASE_URL")) as database_url:
-        deployment = deploy(tmp_path, database_url, throwaway_redis_server.url,
-                            AGENT_JWT_ISSUER=oidc_provider.issuer, AGENT_JWT_AUDIENCE=AGENT_AUDIENCE,
-                            AGENT_JWT_JWKS_URL=oidc_provider.jwks_url,
-                            AGENT_JWT_JWKS_CACHE_S="2")  # the scheduled refresh falls due during the outage
+        deployment = deploy(
+            tmp_path,
+            database_url,
+            throwaway_redis_server.url,
+            AGENT_JWT_ISSUER=oidc_provider.issuer,
+            AGENT_JWT_AUDIENCE=AGENT_AUDIENCE,
+            AGENT_JWT_JWKS_URL=oidc_provider.jwks_url,
+            AGENT_JWT_JWKS_CACHE_S="2",
+        )  # the scheduled refresh falls due during the outage
         environment = deployment.environment
-        environment.manage("create_agent", "jwt-bot", "--kind", "ai", "--group", "bench", "--oidc-subject",
-                           "agent-sub-1")
+        environment.manage(
+            "create_agent", "jwt-bot", "--kind", "ai", "--group", "bench", "--oidc-subject", "agent-sub-1"
+        )
         token = oidc_provider.issue_token(sub="agent-sub-1", exp_in=600)
         with servers.drainer(environment), servers.web_server(environment, "gunicorn", 2) as (base, _master):
             with CheckLoad(base, token, [ALLOWED, DENIED], rate=60) as load:
@@ -40,8 +50,9 @@ def test_jwks_endpoint_down_under_load_keeps_cached_keys_working(tmp_path, oidc_
                 oidc_provider.jwks_down = True
                 fetches_before = oidc_provider.jwks_requests
                 time.sleep(5)
-                unknown_kid = [check(base, oidc_provider.issue_token(sub="agent-sub-1", kid=f"rotated-{n}"))
-                               for n in range(6)]
+                unknown_kid = [
+                    check(base, oidc_provider.issue_token(sub="agent-sub-1", kid=f"rotated-{n}")) for n in range(6)
+                ]
                 # A worker started during the outage has no key at all.
                 with servers.web_server(environment, "gunicorn", 1) as (fresh_base, _fresh):
                     never_fetched = check(fresh_base, token)

@@ -49,11 +49,11 @@ def test_steady_load_for_100_s_gives_no_errors_bounded_latency_and_bounded_memor
                 workers_at_end = sorted(servers.children(master.pid))
                 latencies = list(load.latencies_s[warm_count:])
             missing_records, missing_audits = wait_until_stored(
-                environment, load.acknowledged, load.acknowledged_mutations, timeout_s=60)
+                environment, load.acknowledged, load.acknowledged_mutations, timeout_s=60
+            )
 
     growth = {pid: round(end[pid] - warm[pid], 1) for pid in workers}
     report = f"{soaked / soak_s:.0f} req/s, p99 {percentile(latencies, 0.99) * 1000:.0f} ms, RSS {warm} -> {end}"
-    print("REPORT", report, growth)
     assert set(load.answers) == {(200, "")}, load.answers  # no 5xx, no refusal, no dropped connection
     assert soaked >= 0.9 * RATE * SOAK_S, report  # the rate held
     assert percentile(latencies, 0.99) < MAX_P99_S, report

@@ -92,10 +92,11 @@ fewer repetitions, no candidate server); its ratios are noisier. While tuning th
             from policies.bench.http_bench import run_http
 
             duration = 2.0 if quick else opts["duration"]
+            others = not (quick or opts["no_candidates"])
             timed("http", lambda: run_http(
                 sdl=sdl, query=documents["medium"].query, workers=opts["workers"],
-                concurrency=opts["concurrency"], duration_s=duration, candidates=not (quick or opts["no_candidates"]),
-                compare_variants=not (quick or opts["no_candidates"]), database_url=opts["database_url"], redis_url=opts["redis_url"],
+                concurrency=opts["concurrency"], duration_s=duration, candidates=others,
+                compare_variants=others, database_url=opts["database_url"], redis_url=opts["redis_url"],
             ))
         report["bench.section_s"] = sections
         report["targets_met"] = _targets(report)

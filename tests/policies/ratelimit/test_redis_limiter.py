@@ -11,7 +11,14 @@ import pytest
 import redis
 from redis.crc import key_slot
 
-from policies.ratelimit import LimiterUnavailable, LimitSpec, RedisLimiter, redis_client_for_limiter
+from policies.ratelimit import (
+    GuardFailed,
+    LimiterUnavailable,
+    LimitSpec,
+    Piggyback,
+    RedisLimiter,
+    redis_client_for_limiter,
+)
 from tests.fixtures.redis_server import RedisServer
 from tests.policies.ratelimit.factories import AGENT, cost_spec, redis_client, redis_now_us, requests_spec
 
@@ -217,3 +224,64 @@ def test_never_admissible_weight_is_answered_without_redis(throwaway_redis_serve
     outcome = limiter.acquire(AGENT, [requests_spec(100, 60), cost_spec(1000, 60, weight=1001)])
 
     assert outcome.never_admissible and not outcome.allowed
+
+
+def _stream_length(client: redis.Redis[Any], key: str) -> int:
+    return int(client.xlen(key)) if client.exists(key) else 0
+
+
+def test_a_piggyback_is_guarded_and_appended_in_the_same_round_trip(redis_url: str, key_prefix: str) -> None:
+    guard, stream = f"{key_prefix}generation", f"{key_prefix}stream"
+    limiter = RedisLimiter(_counting_client(redis_url), key_prefix=key_prefix)
+    with redis_client(redis_url) as client:
+        client.set(guard, "g1")
+        limiter.acquire(AGENT, _five_limits())  # connects
+        _CountingConnection.sent.clear()
+
+        outcome = limiter.acquire(AGENT, _five_limits(), piggyback=Piggyback(guard=(guard, "g1"), append=(stream, "r1")))
+
+        assert outcome.allowed and outcome.appended
+        assert _CountingConnection.sent == ["EVALSHA"]
+        assert [fields[b"r"] for _id, fields in client.xrange(stream)] == [b"r1"]
+        assert outcome.statuses[0].remaining == 598
+
+
+def test_a_failed_guard_charges_and_appends_nothing(redis_url: str, key_prefix: str) -> None:
+    guard, stream = f"{key_prefix}generation", f"{key_prefix}stream"
+    limiter = RedisLimiter(redis_client(redis_url), key_prefix=key_prefix)
+    with redis_client(redis_url) as client:
+        client.set(guard, "g2")
+        for stale in ("g1", None):
+            if stale is None:
+                client.delete(guard)  # a restarted Redis: no generation is not a match either
+            with pytest.raises(GuardFailed):
+                limiter.acquire(AGENT, _five_limits(), piggyback=Piggyback(guard=(guard, "g1"), append=(stream, "r")))
+        assert list(client.scan_iter(match=f"{key_prefix}{{*")) == []
+        assert _stream_length(client, stream) == 0
+
+
+def test_a_refused_request_is_not_appended(redis_url: str, key_prefix: str) -> None:
+    stream = f"{key_prefix}stream"
+    limiter = RedisLimiter(redis_client(redis_url), key_prefix=key_prefix)
+    one_per_hour = [requests_spec(1, 3600)]
+    with redis_client(redis_url) as client:
+        admitted = limiter.acquire(AGENT, one_per_hour, piggyback=Piggyback(append=(stream, "first")))
+        refused = limiter.acquire(AGENT, one_per_hour, piggyback=Piggyback(append=(stream, "second")))
+
+        assert admitted.appended and not refused.allowed and not refused.appended
+        assert [fields[b"r"] for _id, fields in client.xrange(stream)] == [b"first"]
+
+
+def test_a_piggyback_without_limits_still_takes_one_round_trip(redis_url: str, key_prefix: str) -> None:
+    guard, stream = f"{key_prefix}generation", f"{key_prefix}stream"
+    limiter = RedisLimiter(_counting_client(redis_url), key_prefix=key_prefix)
+    with redis_client(redis_url) as client:
+        client.set(guard, "g1")
+        limiter.acquire(AGENT, [], piggyback=Piggyback(guard=(guard, "g1")))  # connects
+        _CountingConnection.sent.clear()
+
+        outcome = limiter.acquire(AGENT, [], piggyback=Piggyback(guard=(guard, "g1"), append=(stream, "r")))
+
+        assert outcome.allowed and outcome.appended and not outcome.statuses
+        assert _CountingConnection.sent == ["EVALSHA"]
+        assert _stream_length(client, stream) == 1
