@@ -14,6 +14,8 @@ target's stage. Everything else is read and left alone.
 from __future__ import annotations
 
 import json
+import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +23,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
 from policies.export.limits import MAX_STAGES_PER_API, PlanLimitError, Violation
 from policies.export.plan import GRAPHQL_PATH, HTTP_METHOD, MANAGED_BY, SID_PREFIX, canonical_json
@@ -29,8 +31,9 @@ from policies.export.plan import GRAPHQL_PATH, HTTP_METHOD, MANAGED_BY, SID_PREF
 READ_PREFIXES = ("Get", "List", "Describe")
 # KMS cryptographic calls change no AWS state (RotateKeyOnDemand does, and counts as a write).
 STATELESS_ACTIONS = {"Sign", "Verify", "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateRandom"}
-# Transient: retried by botocore (standard mode: exponential backoff with jitter) and, when
-# botocore gives up, by the Celery task. Everything else fails the run with AWS's message.
+# Transient: retried by botocore (standard mode: exponential backoff with jitter; creates only
+# when refused, see NON_IDEMPOTENT_ACTIONS) and, when botocore gives up, by the Celery task.
+# Everything else fails the run with AWS's message.
 TRANSIENT_CODES = {
     "TooManyRequestsException",
     "ThrottlingException",
@@ -42,12 +45,84 @@ TRANSIENT_CODES = {
     "RequestTimeout",
 }
 DEPLOYABLE = "deployable"
+# Answers saying AWS refused the request without acting on it: safe to repeat any call.
+THROTTLING_CODES = {"TooManyRequestsException", "ThrottlingException", "Throttling", "LimitExceededException"}
+# Calls that create something and carry no idempotency token. When AWS answers 5xx (or the
+# connection drops) the write may have taken effect anyway, and a blind repeat makes a twin (a
+# second REST API, usage plan, API key, deployment) or fails with a conflict (resource, method,
+# model, usage-plan key). botocore repeats them only when AWS refused them (throttling) or the
+# request never left; on any other transient failure the applier re-reads what exists before
+# creating again (`Applier._create`). Reads, updates (PATCH, PUT integration, tags) and deletes
+# stay with botocore's retries.
+NON_IDEMPOTENT_ACTIONS = frozenset(
+    {
+        "CreateRestApi",
+        "CreateResource",
+        "PutMethod",
+        "CreateModel",
+        "CreateRequestValidator",
+        "CreateApiKey",
+        "CreateUsagePlan",
+        "CreateUsagePlanKey",
+        "CreateDeployment",
+    }
+)
+# A create that failed transiently is tried as many times as botocore tries other calls (each
+# time after a re-read, with full-jitter backoff); then the error reaches the task, which requeues
+# the run and starts again from live state.
+CREATE_BACKOFF_S = 0.2
+CREATE_BACKOFF_CAP_S = 5.0
+
+logger = logging.getLogger("gqlgov.export")
 
 
 def aws_client(service: str, *, region: str, endpoint_url: str = "", max_attempts: int = 8) -> Any:
     """A boto3 client on the standard credential chain, with botocore's standard retry mode."""
     config = Config(retries={"mode": "standard", "max_attempts": max_attempts}, connect_timeout=5, read_timeout=30)
     return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint_url or None, config=config)
+
+
+def guard_non_idempotent_retries(client: Any) -> Any:
+    """The client, with botocore's automatic retry of NON_IDEMPOTENT_ACTIONS limited to requests
+    AWS refused (throttling) or that never reached it. Safe to call more than once."""
+    service_model = client.meta.service_model
+    service = service_model.service_id.hyphenize()
+    for action in sorted(NON_IDEMPOTENT_ACTIONS & set(service_model.operation_names)):
+        client.meta.events.register_first(
+            f"needs-retry.{service}.{action}",
+            _retry_only_if_refused,
+            unique_id=f"gqlgov-no-blind-retry-{service}-{action}",
+        )
+    return client
+
+
+def _retry_only_if_refused(response: Any = None, caught_exception: Any = None, **kwargs: Any) -> bool | None:
+    """A ``needs-retry`` handler that runs before botocore's own: False forbids the retry (botocore
+    treats a False answer as "do not retry"), None leaves the decision to botocore."""
+    if caught_exception is not None:
+        # Could not connect: the request never left, a repeat is safe. A read timeout or a
+        # dropped connection may follow a write that took effect.
+        never_sent = isinstance(caught_exception, (EndpointConnectionError, ConnectTimeoutError))
+        return None if never_sent else False
+    if response is None:
+        return None
+    http_response, parsed = response
+    if http_response.status_code < 300:
+        return None
+    code = (parsed or {}).get("Error", {}).get("Code")
+    return None if http_response.status_code == 429 or code in THROTTLING_CODES else False
+
+
+def _max_attempts(client: Any) -> int:
+    """How many times in all the client's retry configuration lets botocore try a call."""
+    retries = client.meta.config.retries or {}
+    if retries.get("total_max_attempts"):
+        return int(retries["total_max_attempts"])
+    return int(retries.get("max_attempts", 2)) + 1  # botocore counts retries here, not attempts
+
+
+def _error_code(exc: BaseException) -> str:
+    return exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -190,6 +265,20 @@ def find_api(client: Any, plan: dict[str, Any]) -> tuple[dict[str, Any] | None, 
     return None, True
 
 
+def _or_none(read: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
+    """The read's answer, or None when AWS says the object does not exist."""
+    try:
+        return read()
+    except ClientError as exc:
+        if _error_code(exc) == "NotFoundException":
+            return None
+        raise
+
+
+def _first(items: list[dict[str, Any]], **match: Any) -> dict[str, Any] | None:
+    return next((item for item in items if all(item.get(k) == v for k, v in match.items())), None)
+
+
 def read_live(client: Any, plan: dict[str, Any], api: dict[str, Any] | None, owned: bool) -> LiveState:
     live = LiveState(api=api, api_owned=owned)
     target_name = plan["target"]["name"]
@@ -320,7 +409,7 @@ class Applier:
     def __init__(
         self, client: Any, plan: dict[str, Any], *, dry_run: bool = False, secrets: SecretSource | None = None
     ) -> None:
-        self.client = client
+        self.client = guard_non_idempotent_retries(client)
         self.plan = plan
         self.dry_run = dry_run
         self.secrets = secrets or SecretSource()
@@ -329,14 +418,60 @@ class Applier:
         self._pending = 0
 
     # Every mutating call goes through here, so a dry run sees exactly what a run would do.
-    def _call(self, action: str, describe: str, *, deployable: bool = False, **params: Any) -> dict[str, Any]:
+    # A create (NON_IDEMPOTENT_ACTIONS) passes `find`: how to recognise what it creates in the
+    # live state, should a transient failure leave open whether the write took effect.
+    def _call(
+        self,
+        action: str,
+        describe: str,
+        *,
+        deployable: bool = False,
+        find: Callable[[], dict[str, Any] | None] | None = None,
+        **params: Any,
+    ) -> dict[str, Any]:
         self.result.changes.append({"action": action, "change": describe})
         if deployable:
             self.deployable_changed = True
         if self.dry_run:
             self._pending += 1
             return {"id": f"pending-{self._pending}", "item": []}
-        return getattr(self.client, action)(**params)
+        if find is not None:
+            return self._create(action, describe, find, params)
+        try:
+            return getattr(self.client, action)(**params)
+        except ClientError as exc:
+            # botocore repeated a delete whose first answer was lost: the first one did the work.
+            retried = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+            if action.startswith("delete_") and retried and _error_code(exc) == "NotFoundException":
+                return {}
+            raise
+
+    def _create(
+        self, action: str, describe: str, find: Callable[[], dict[str, Any] | None], params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Makes the create call; after a transient failure looks for what it would have made
+        (the write may have taken effect) and creates again only when it is not there."""
+        ambiguous = False
+        attempts = _max_attempts(self.client)
+        for attempt in range(1, attempts + 1):
+            try:
+                return getattr(self.client, action)(**params)
+            except (ClientError, BotoCoreError) as exc:
+                # A conflict after an unanswered attempt: that attempt made it after all.
+                conflict = ambiguous and _error_code(exc) == "ConflictException"
+                if not conflict and (not is_transient(exc) or attempt == attempts):
+                    raise
+                logger.warning("%s failed (%s); looking for it before trying again", describe, aws_message(exc))
+                ambiguous = True
+                if not conflict:
+                    time.sleep(random.uniform(0, min(CREATE_BACKOFF_CAP_S, CREATE_BACKOFF_S * 2**attempt)))
+                found = find()
+                if found is not None:
+                    logger.info("%s: found what the failed call created", describe)
+                    return found
+                if conflict:
+                    raise
+        raise AssertionError("unreachable")
 
     def run(self) -> ApplyResult:
         plan = self.plan
@@ -352,6 +487,7 @@ class Applier:
                 apiKeySource="HEADER",
                 policy=canonical_json(plan["api"]["policy"]) if plan["api"]["policy"] else None,
                 tags=self._tags(),
+                find=lambda: find_api(self.client, plan)[0],
             )
             api.setdefault("policy", canonical_json(plan["api"]["policy"]) if plan["api"]["policy"] else None)
             api.setdefault("rootResourceId", "pending-root")
@@ -432,6 +568,7 @@ class Applier:
                 contentType=model["contentType"],
                 schema=schema,
                 description="gqlgov: a GraphQL request body with a query string",
+                find=lambda: _or_none(lambda: self.client.get_model(restApiId=api_id, modelName=model["name"])),
             )
         elif json.loads(existing.get("schema") or "{}") != model["schema"]:
             self._call(
@@ -456,6 +593,10 @@ class Applier:
                 name=wanted["name"],
                 validateRequestBody=wanted["validateRequestBody"],
                 validateRequestParameters=wanted["validateRequestParameters"],
+                find=lambda: _first(
+                    self.client.get_request_validators(restApiId=live.api["id"], limit=500).get("items", []),
+                    name=wanted["name"],
+                ),
             )
             return created["id"]
         patches = [
@@ -486,6 +627,7 @@ class Applier:
             restApiId=live.api["id"],
             parentId=parent["id"],
             pathPart=part,
+            find=lambda: _first(_pages(self.client, "get_resources", restApiId=live.api["id"], limit=500), path=path),
         )
         resource = {"id": created["id"], "path": path, "resourceMethods": {}}
         live.resources[path] = resource
@@ -549,6 +691,7 @@ class Applier:
                     resourceId=resource["id"],
                     httpMethod=HTTP_METHOD,
                     operationName=route["operation"] or "graphql",
+                    find=self._find_method(api_id, resource["id"]),
                     **wanted_method,
                 )
             live_integration = (existing or {}).get("methodIntegration") or {}
@@ -608,7 +751,7 @@ class Applier:
             value = None if self.dry_run else self.secrets.value_for(usage_plan["agent"])
             if value:
                 params["value"] = value
-            created = self._call("create_api_key", f"create API key {name}", **params)
+            created = self._call("create_api_key", f"create API key {name}", find=self._find_api_key(name), **params)
             key_ids[name] = created["id"]
             if not self.dry_run:
                 self.secrets.remember_key_id(usage_plan["agent"], created["id"])
@@ -673,7 +816,10 @@ class Applier:
             if desired["quota"]:
                 params["quota"] = desired["quota"]
             verb = "replace" if replaced else "create"
-            created = self._call("create_usage_plan", f"{verb} usage plan {name}", **params)
+            known = {usage_plan["id"] for usage_plan in live.usage_plans}
+            created = self._call(
+                "create_usage_plan", f"{verb} usage plan {name}", find=self._find_usage_plan(name, known), **params
+            )
             if replaced is not None:
                 for key in live.usage_plan_keys.get(replaced["id"], []):
                     self._call(
@@ -689,6 +835,51 @@ class Applier:
                     f"delete the replaced usage plan {name} ({replaced['id']})",
                     usagePlanId=replaced["id"],
                 )
+
+    def _find_method(self, api_id: str, resource_id: str) -> Callable[[], dict[str, Any] | None]:
+        return lambda: _or_none(
+            lambda: self.client.get_method(restApiId=api_id, resourceId=resource_id, httpMethod=HTTP_METHOD)
+        )
+
+    def _find_api_key(self, name: str) -> Callable[[], dict[str, Any] | None]:
+        target = self.plan["target"]["name"]
+        return lambda: next(
+            (
+                key
+                for key in _pages(self.client, "get_api_keys")
+                if key.get("name") == name and _owned(key.get("tags"), target)
+            ),
+            None,
+        )
+
+    def _find_usage_plan(self, name: str, known: set[str]) -> Callable[[], dict[str, Any] | None]:
+        """A plan of that name that the live state did not have (a replaced plan keeps its name)."""
+        target = self.plan["target"]["name"]
+        return lambda: next(
+            (
+                usage_plan
+                for usage_plan in _pages(self.client, "get_usage_plans")
+                if usage_plan.get("name") == name
+                and usage_plan["id"] not in known
+                and _owned(usage_plan.get("tags"), target)
+            ),
+            None,
+        )
+
+    def _find_deployment(
+        self, api_id: str, stage: str, before: str | None, description: str
+    ) -> Callable[[], dict[str, Any] | None]:
+        """The stage's deployment when it is a new one with this run's description."""
+
+        def find() -> dict[str, Any] | None:
+            live_stage = _or_none(lambda: self.client.get_stage(restApiId=api_id, stageName=stage))
+            deployment_id = (live_stage or {}).get("deploymentId")
+            if not deployment_id or deployment_id == before:
+                return None
+            deployment = _or_none(lambda: self.client.get_deployment(restApiId=api_id, deploymentId=deployment_id))
+            return deployment if deployment and deployment.get("description") == description else None
+
+        return find
 
     @staticmethod
     def _stage_matches(usage_plan: dict[str, Any], api_id: str, stage: str, desired: dict[str, Any]) -> bool:
@@ -739,6 +930,7 @@ class Applier:
                 usagePlanId=plan_id,
                 keyId=key_id,
                 keyType="API_KEY",
+                find=lambda: _first(_pages(self.client, "get_usage_plan_keys", usagePlanId=plan_id), id=key_id),
             )
 
     def _delete_usage_plan(self, usage_plan: dict[str, Any], live: LiveState) -> None:
@@ -762,16 +954,17 @@ class Applier:
         api_id = live.api["id"]
         if live_stage is None or self.deployable_changed or (live_stage.get("variables") or {}) != variables:
             version = self.plan["policy_version"]
+            description = (
+                f"gqlgov: {self.plan['schema']['name']} policy v{version}, plan {variables['gqlgov_plan_hash'][:12]}"
+            )
             deployment = self._call(
                 "create_deployment",
                 f"deploy stage {stage['name']} (policy v{version})",
                 restApiId=api_id,
                 stageName=stage["name"],
                 variables=variables,
-                description=(
-                    f"gqlgov: {self.plan['schema']['name']} policy v{version}, "
-                    f"plan {variables['gqlgov_plan_hash'][:12]}"
-                ),
+                description=description,
+                find=self._find_deployment(api_id, stage["name"], (live_stage or {}).get("deploymentId"), description),
             )
             self.result.deployed = True
             self.result.deployment_id = deployment.get("id", "")

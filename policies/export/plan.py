@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
+from policies.engine.ratelimits import PERIOD_SECONDS
+
 PLAN_FORMAT = 1
 GRAPHQL_PATH = "/graphql"
 HTTP_METHOD = "POST"
@@ -33,7 +35,6 @@ MODEL_NAME = "GqlgovGraphQLRequest"
 VALIDATOR_NAME = "gqlgov-body"
 MANAGED_BY = ("managed-by", "gqlgov")
 SID_PREFIX = "Gqlgov"
-PERIOD_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 # What the gateway cannot check; each is enforced by the pre-check (POST /api/v1/check) only.
 PRE_CHECK_ONLY_CONDITIONS = {"hours": "when.hours (time windows)", "expression": "when.expression (CEL)"}
 

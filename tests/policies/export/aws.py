@@ -31,17 +31,27 @@ class Throttler:
 
     With `status` and `code` it answers a 5xx instead (500 InternalFailure, 503 ServiceUnavailable);
     with `after_write` the request reaches moto first and only its answer is lost: the write took
-    effect, but the caller saw an error and retries it.
+    effect, but the caller saw an error and retries it. With `operations` (e.g. "CreateUsagePlan")
+    only requests of those operations are answered so.
     """
 
-    def __init__(self, times: int, *, status: int = 429, code: str = "TooManyRequestsException",
-                 after_write: bool = False) -> None:
+    def __init__(
+        self,
+        times: int,
+        *,
+        status: int = 429,
+        code: str = "TooManyRequestsException",
+        after_write: bool = False,
+        operations: tuple[str, ...] = (),
+    ) -> None:
         self.remaining = times
         self.status, self.code, self.after_write = status, code, after_write
+        self.operations = operations
         self.injected: list[str] = []
 
     def attach(self, client: Any) -> None:
-        client.meta.events.register("before-send.apigateway", self)
+        for event in [f"before-send.apigateway.{op}" for op in self.operations] or ["before-send.apigateway"]:
+            client.meta.events.register(event, self)
 
     def __call__(self, request, **kwargs) -> AWSResponse | None:
         if request.method == "GET" or self.remaining <= 0:
@@ -51,8 +61,7 @@ class Throttler:
         if self.after_write:
             import requests
 
-            requests.request(request.method, request.url, headers=dict(request.headers), data=request.body,
-                             timeout=30)
+            requests.request(request.method, request.url, headers=dict(request.headers), data=request.body, timeout=30)
         body = json.dumps({"message": self.code}).encode()
         headers = {"x-amzn-ErrorType": self.code, "Content-Type": "application/json"}
         return AWSResponse(request.url, self.status, headers, _Body(body))
