@@ -24,7 +24,7 @@ class Command(BaseCommand):
 In-process: cold analysis vs graphql-core parse+validate (small/medium/large documents), warm
 decisions, 10 vs 10,000 rules and agents, schema build time, the hostile corpus, and (with
 --cost-conformance) Apollo's demand-control cost cases. Over HTTP: the real app served by the
-production server configuration (gunicorn -c gqlgov/gunicorn.conf.py, WEB_CONCURRENCY = CPU count;
+production server configuration (gunicorn -c gqlgov/gunicorn.conf.py, WEB_CONCURRENCY = CPU count + 1;
 granian WSGI measured as a candidate), its own SQLite file (or a fresh database on the PostgreSQL
 of DATABASE_URL) and Redis (REDIS_URL, else a throwaway redis-server), loaded by wrk from a
 separate process on loopback at fixed concurrency for a fixed time; the bare baseline is
@@ -48,7 +48,8 @@ fewer repetitions, no candidate server); its ratios are noisier. While tuning th
         parser.add_argument("--cost-conformance", metavar="DIR", help="directory with Apollo's cases.json")
         parser.add_argument("--duration", type=float, default=10.0, help="seconds per HTTP load run")
         parser.add_argument("--concurrency", type=int, default=8, help="concurrent connections of the load generator")
-        parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="web server worker processes")
+        parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1,
+                            help="web server worker processes (default: gqlgov/gunicorn.conf.py's, CPU count + 1)")
         parser.add_argument("--quick", action="store_true", help="short runs for smoke tests")
         parser.add_argument("--skip-http", action="store_true", help="in-process numbers only")
         parser.add_argument("--only", choices=["http"],
