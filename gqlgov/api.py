@@ -16,6 +16,11 @@ from gqlgov.errors import ApiError, error_body
 logger = logging.getLogger("gqlgov.api")
 
 
+def _refuse_non_standard_number(token: str):
+    # NaN and Infinity are not JSON; PostgreSQL's jsonb and SQLite's JSON refuse to store them.
+    raise ValueError(f"{token} is not valid JSON")
+
+
 class StrictJSONParser(Parser):
     """Rejects bodies that are not UTF-8 JSON objects before any view sees them."""
 
@@ -27,7 +32,7 @@ class StrictJSONParser(Parser):
         if not text.strip():
             return {}
         try:
-            data = json.loads(text)
+            data = json.loads(text, parse_constant=_refuse_non_standard_number)
         except (ValueError, RecursionError) as exc:
             raise ApiError("MALFORMED_REQUEST", "Request body is not valid JSON.") from exc
         if not isinstance(data, dict):

@@ -32,7 +32,7 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 
 from agents.audit import record_event
 from gqlgov import metrics
@@ -301,7 +301,10 @@ def _store_entries(client: redis.Redis, key: str, entries: Iterable[tuple[bytes,
             except (ValueError, TypeError, KeyError):
                 logger.exception("unreadable decision record %s kept in the stream's pending list", entry_id)
                 ids.pop()
-    inserted = store_records(records)
+    try:
+        inserted = store_records(records)
+    except (DataError, IntegrityError):
+        inserted = _store_one_by_one(client, key, records)
     metrics.DECISION_RECORDS.labels("drained").inc(len(inserted))
     if ids:
         pipe = client.pipeline(transaction=False)
@@ -309,6 +312,19 @@ def _store_entries(client: redis.Redis, key: str, entries: Iterable[tuple[bytes,
         pipe.xdel(key, *ids)
         pipe.execute()
     return len(inserted)
+
+
+def _store_one_by_one(client: redis.Redis, key: str, records: list[DecisionRecord]) -> list[uuid.UUID]:
+    """A batch the database refused: stores what it can; a record it can never store goes to the
+    dead-letter stream `<key>:dead`, so it neither blocks the stream nor disappears."""
+    inserted: list[uuid.UUID] = []
+    for record in records:
+        try:
+            inserted.extend(store_records([record]))
+        except (DataError, IntegrityError):
+            logger.exception("decision record %s cannot be stored; moved to %s:dead", record.id, key)
+            client.xadd(f"{key}:dead", {"r": record.to_json()})
+    return inserted
 
 
 def drain_for_read() -> bool:

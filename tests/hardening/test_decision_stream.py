@@ -91,3 +91,32 @@ def test_without_redis_the_check_falls_back_to_the_synchronous_insert(client, sh
         get_redis.cache_clear()
         recorder._stream._skip_until = 0.0
     assert Decision.objects.filter(pk=record.id).exists()
+
+
+def test_lone_surrogates_in_variables_are_stored(client, shop, agent_token, redis_settings):
+    body = '{"schema": "shop", "query": "{ orders(first: 5) { edges { node { id } } } }", "variables": {"\\ud800": "x"}}'
+    response = client.post("/api/v1/check", body, content_type="application/json", **bearer(agent_token))
+    assert response.status_code == 200
+    recorder.drain()
+    assert Decision.objects.filter(pk=response.json()["decision_id"]).exists()
+
+
+def test_a_record_the_database_refuses_goes_to_the_dead_letter_stream_and_blocks_nothing(
+    client, shop, agent_token, redis_settings
+):
+    import dataclasses
+    import uuid
+
+    good_id = check(client, agent_token).json()["decision_id"]
+    template = recorder.DecisionRecord.from_json(
+        recorder.stream_client().xrange(redis_settings.GQLGOV_DECISION_STREAM_KEY)[0][1][b"r"]
+    )
+    poison = dataclasses.replace(template, id=uuid.uuid4(), principal_id=10**12)  # no such principal
+    recorder.stream_client().xadd(redis_settings.GQLGOV_DECISION_STREAM_KEY, {"r": poison.to_json()})
+    recorder.drain()
+    assert Decision.objects.filter(pk=good_id).exists()
+    assert not Decision.objects.filter(pk=poison.id).exists()
+    dead = recorder.stream_client().xrange(f"{redis_settings.GQLGOV_DECISION_STREAM_KEY}:dead")
+    assert [recorder.DecisionRecord.from_json(fields[b"r"]).id for _id, fields in dead] == [poison.id]
+    assert recorder.stream_backlog() == 0
+    recorder.stream_client().delete(f"{redis_settings.GQLGOV_DECISION_STREAM_KEY}:dead")

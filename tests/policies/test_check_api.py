@@ -139,10 +139,11 @@ def test_another_agents_decision_is_not_found(client, shop, agent_token):
         (b"\xff\xfe\x00garbage", 400, "MALFORMED_REQUEST"),
         (b'[{"query": "{ orders { totalCount } }"}]', 400, "MALFORMED_REQUEST"),
         (b"[" * 100000 + b"]" * 100000, 400, "MALFORMED_REQUEST"),
+        (b'{"query": "{ orders { totalCount } }", "variables": {"x": NaN}}', 400, "MALFORMED_REQUEST"),
         (b'{"variables": {}}', 422, "VALIDATION_ERROR"),
         (b'{"query": 42}', 422, "VALIDATION_ERROR"),
     ],
-    ids=["bad-json", "not-utf8", "batched-array", "deep-json", "missing-query", "wrong-type"],
+    ids=["bad-json", "not-utf8", "batched-array", "deep-json", "nan", "missing-query", "wrong-type"],
 )
 def test_malformed_bodies_get_documented_errors(client, shop, agent_token, body, status, code):
     response = client.post(CHECK, data=body, content_type="application/json", **bearer(agent_token))
