@@ -2,12 +2,13 @@ import time
 import uuid
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
 
 from agents.audit import actor_for_principal
 from agents.auth import AgentAuth, CheckAuth, StaffAuth
-from gqlgov import metrics
+from gqlgov import jsonfast, metrics
 from gqlgov.errors import ApiError, NotFound
 from gqlgov.middleware import client_ip
 from policies import recorder
@@ -51,7 +52,12 @@ def check_query(request: HttpRequest, payload: CheckIn):
         metrics.observe_check_error(error.code, error.status, time.perf_counter() - started)
         raise
     metrics.observe_check(result.status, result.body, time.perf_counter() - started)
-    response = JsonResponse(result.body, status=result.status)
+    # What JsonResponse would send, encoded by orjson (the body is plain JSON data).
+    response = HttpResponse(
+        jsonfast.dumps(result.body, default=DjangoJSONEncoder().default),
+        status=result.status,
+        content_type="application/json",
+    )
     for name, value in result.headers.items():
         response[name] = value
     response.gqlgov_outcome = result.body.get("decision")

@@ -35,7 +35,7 @@ from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
 
 from agents.audit import record_event
-from gqlgov import metrics
+from gqlgov import jsonfast, metrics
 from gqlgov.storable import storable
 from policies import engine
 from policies.models import Decision
@@ -104,7 +104,7 @@ class DecisionRecord:
         data = {name: getattr(self, name) for name in _RECORD_FIELDS}
         data["id"] = str(self.id)
         data["created_at"] = self.created_at.isoformat()
-        return json.dumps(data, separators=(",", ":"), default=str)
+        return jsonfast.dumps(data, default=str).decode("utf-8")
 
     @classmethod
     def from_json(cls, text: str | bytes) -> DecisionRecord:

@@ -222,11 +222,13 @@ class _Evaluation:
 
     def _forbid_fields(self, rule: Rule, root: RootField) -> None:
         self.field_denials.setdefault(root.response_key, []).append(rule)
-        if not rule.denies_field.may_match_any(root.coordinates.keys()):
+        matched = self.policy.denied_coordinates(rule, root.coordinates.keys())
+        if not matched:
             return
         reported: set[tuple[str, ...]] = set()
-        for coordinate, path in root.coordinates.items():
-            if path not in reported and rule.denies_field(coordinate):
+        for coordinate in matched:
+            path = root.coordinates[coordinate]
+            if path not in reported:
                 reported.add(path)
                 self.violations.append(reasons.forbidden_field(coordinate, path, rule.id))
 

@@ -152,6 +152,10 @@ class CompiledPolicy:
     _by_subject: dict[tuple[str, str], tuple[int, ...]] = field(init=False)
     _by_operation: dict[str, frozenset[int]] = field(init=False, default_factory=dict)
     _operation_pattern: dict[int, re.Pattern[str]] = field(init=False)
+    # (rule index, a root field's coordinates) -> those its `fields.deny` globs match (bounded).
+    _denied_coordinates: dict[tuple[int, tuple[str, ...]], tuple[str, ...]] = field(
+        init=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         self.rules_by_id = {rule.id: rule for rule in self.rules}
@@ -191,9 +195,26 @@ class CompiledPolicy:
                 self._by_operation[operation] = indexes
         return indexes
 
+    def denied_coordinates(self, rule: Rule, coordinates: Collection[str]) -> tuple[str, ...]:
+        """The `coordinates` that `rule`'s `fields.deny` globs match, in order (memoised per rule and
+        coordinate set: a cached document's root fields are matched once, not on every check)."""
+        if not rule.denies_field.may_match_any(coordinates):
+            return ()
+        key = (rule.index, tuple(coordinates))
+        matched = self._denied_coordinates.get(key)
+        if matched is None:
+            matched = tuple(coordinate for coordinate in coordinates if rule.denies_field(coordinate))
+            if len(self._denied_coordinates) >= _DENIED_COORDINATES_MEMO:
+                self._denied_coordinates.clear()  # odd documents cannot grow it without bound
+            self._denied_coordinates[key] = matched
+        return matched
+
     def rate_limits_of(self, rule_id: str) -> tuple[RateLimit, ...]:
         rule = self.rules_by_id.get(rule_id)
         return rule.rate_limits if rule else ()
+
+
+_DENIED_COORDINATES_MEMO = 4096
 
 
 def _glob_pattern(globs: Sequence[str]) -> re.Pattern[str]:

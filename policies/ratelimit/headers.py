@@ -11,6 +11,7 @@ a burst smaller than the quota is shown as `gqlgov-burst`, as the draft suggests
 
 from __future__ import annotations
 
+import functools
 import math
 
 from policies.ratelimit.outcome import LimitOutcome, LimitStatus
@@ -44,6 +45,7 @@ def _policy_item(status: LimitStatus) -> str:
     return item
 
 
+@functools.lru_cache(maxsize=4096)  # policy names: a handful per policy, quoted on every check
 def _sf_string(value: str) -> str:
     # RFC 8941 sf-string: printable ASCII only, with `"` and `\` escaped.
     printable = "".join(char for char in value if " " <= char <= "~")

@@ -475,3 +475,29 @@ def test_the_decision_cost_does_not_grow_with_unrelated_rules_and_agents() -> No
 
     assert len(policy.candidate_rules("support-bot", "ai", ["support"])) == 1
     assert check(ORDERS, policy=policy).admitting_rules == ["mine"]
+
+
+def test_field_denies_are_memoised_per_policy_and_stay_correct_when_the_memo_is_full(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib
+
+    policy_module = importlib.import_module("policies.engine.policy")
+
+    policy = policy_with_rules(
+        allow(),
+        {"id": "no-emails", "effect": "deny", "operations": ["*"], "fields": {"deny": ["*.email"]}},
+    )
+    with_email, without = "{ customer(id: 1) { name email } }", "{ customer(id: 1) { name } }"
+    first = check(with_email, policy=policy)
+    assert [(r.code, r.path) for r in first.reasons] == [(FORBIDDEN_FIELD, ("customer", "email"))]
+    memo = dict(policy._denied_coordinates)
+    assert check(with_email, policy=policy).reasons == first.reasons
+    assert policy._denied_coordinates == memo  # answered from the memo
+    monkeypatch.setattr(policy_module, "_DENIED_COORDINATES_MEMO", 1)
+    only_email = check("{ customer(id: 2) { email } }", policy=policy)
+    assert [(r.code, r.path) for r in only_email.reasons] == [(FORBIDDEN_FIELD, ("customer", "email"))]
+    assert len(policy._denied_coordinates) == 1  # full: emptied before the new entry
+    for _ in range(2):
+        assert check(without, policy=policy).decision == "allow"
+        assert check(with_email, policy=policy).reasons == first.reasons
