@@ -7,6 +7,7 @@ may not approve or reject it.
 """
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -102,6 +103,29 @@ def _index_of(rules: list[dict[str, Any]], rule_id: str) -> int | None:
     return None
 
 
+def _edit_rules(
+    *, schema: Schema, user, action: str, edit: Callable[[list[Any], PolicyVersion], dict[str, Any]]
+) -> PolicyVersion:
+    """Applies `edit` to the rules of the schema's draft (created from the active version if
+    needed), compiles the result and saves it with an audit event; an invalid result saves nothing.
+    `edit` changes the rules in place and returns the audit details."""
+    with transaction.atomic():
+        draft = draft_for_edit(schema=schema, user=user)
+        draft = PolicyVersion.objects.select_for_update().get(pk=draft.pk)
+        document = copy.deepcopy(draft.document)
+        details = edit(_rules(document), draft)
+        validate_document(schema, document)
+        draft.document = document
+        draft.save(update_fields=["document", "updated_at"])
+        record_event(
+            actor=actor_for_user(user),
+            action=action,
+            target=draft,
+            details={"schema": schema.name, "version": draft.number, **details},
+        )
+    return draft
+
+
 def rule_upsert(*, schema: Schema, user, rule: dict[str, Any], replaces: str | None = None) -> PolicyVersion:
     """Adds `rule` to the schema's draft, or replaces the rule with id `replaces`; returns the draft.
 
@@ -109,11 +133,8 @@ def rule_upsert(*, schema: Schema, user, rule: dict[str, Any], replaces: str | N
     rule id and field of every error) and creates no draft.
     """
     rule_id = str(rule.get("id") or "")
-    with transaction.atomic():
-        draft = draft_for_edit(schema=schema, user=user)
-        draft = PolicyVersion.objects.select_for_update().get(pk=draft.pk)
-        document = copy.deepcopy(draft.document)
-        rules = _rules(document)
+
+    def upsert(rules: list[Any], draft: PolicyVersion) -> dict[str, Any]:
         index = _index_of(rules, replaces) if replaces else None
         if replaces and index is None:
             raise NotFound(f"rule '{replaces}' in {schema.name} policy v{draft.number}")
@@ -134,46 +155,22 @@ def rule_upsert(*, schema: Schema, user, rule: dict[str, Any], replaces: str | N
             rules.append(rule)
         else:
             rules[index] = rule
-        validate_document(schema, document)
-        draft.document = document
-        draft.save(update_fields=["document", "updated_at"])
-        record_event(
-            actor=actor_for_user(user),
-            action="policy.rule_saved",
-            target=draft,
-            details={
-                "schema": schema.name,
-                "version": draft.number,
-                "rule": rule_id,
-                "change": "added" if before is None else "changed",
-                "before": before,
-                "after": rule,
-            },
-        )
-    return draft
+        change = "added" if before is None else "changed"
+        return {"rule": rule_id, "change": change, "before": before, "after": rule}
+
+    return _edit_rules(schema=schema, user=user, action="policy.rule_saved", edit=upsert)
 
 
 def rule_delete(*, schema: Schema, user, rule_id: str) -> PolicyVersion:
     """Removes the rule from the schema's draft (created from the active version if needed)."""
-    with transaction.atomic():
-        draft = draft_for_edit(schema=schema, user=user)
-        draft = PolicyVersion.objects.select_for_update().get(pk=draft.pk)
-        document = copy.deepcopy(draft.document)
-        rules = _rules(document)
+
+    def delete(rules: list[Any], draft: PolicyVersion) -> dict[str, Any]:
         index = _index_of(rules, rule_id)
         if index is None:
             raise NotFound(f"rule '{rule_id}' in {schema.name} policy v{draft.number}")
-        removed = rules.pop(index)
-        validate_document(schema, document)
-        draft.document = document
-        draft.save(update_fields=["document", "updated_at"])
-        record_event(
-            actor=actor_for_user(user),
-            action="policy.rule_deleted",
-            target=draft,
-            details={"schema": schema.name, "version": draft.number, "rule": rule_id, "before": removed},
-        )
-    return draft
+        return {"rule": rule_id, "before": rules.pop(index)}
+
+    return _edit_rules(schema=schema, user=user, action="policy.rule_deleted", edit=delete)
 
 
 def _transition(
