@@ -615,6 +615,16 @@ class Applier:
             )
         return existing["id"]
 
+    def _delete_method(self, api_id: str, resource: dict[str, Any], http_method: str, label: str) -> None:
+        self._call(
+            "delete_method",
+            label,
+            deployable=True,
+            restApiId=api_id,
+            resourceId=resource["id"],
+            httpMethod=http_method,
+        )
+
     def _ensure_resource(self, live: LiveState, path: str) -> dict[str, Any]:
         if path in live.resources:
             return live.resources[path]
@@ -661,26 +671,12 @@ class Applier:
             resource = self._ensure_resource(live, route["path"])
             methods = resource.get("resourceMethods") or {}
             for other in sorted(set(methods) - {HTTP_METHOD}):
-                self._call(
-                    "delete_method",
-                    f"delete method {other} {route['path']}",
-                    deployable=True,
-                    restApiId=api_id,
-                    resourceId=resource["id"],
-                    httpMethod=other,
-                )
+                self._delete_method(api_id, resource, other, f"delete method {other} {route['path']}")
             existing = methods.get(HTTP_METHOD)
             if existing is not None and self._method_differs(existing, wanted_method):
                 # Some fields (authorization, models) need the method re-created; moto has no
                 # UpdateMethod at all, and a re-put keeps both worlds on one code path.
-                self._call(
-                    "delete_method",
-                    f"re-create method {HTTP_METHOD} {route['path']}",
-                    deployable=True,
-                    restApiId=api_id,
-                    resourceId=resource["id"],
-                    httpMethod=HTTP_METHOD,
-                )
+                self._delete_method(api_id, resource, HTTP_METHOD, f"re-create method {HTTP_METHOD} {route['path']}")
                 existing = None
             if existing is None:
                 self._call(
