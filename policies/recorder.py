@@ -21,6 +21,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -32,7 +33,7 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from django.db import DataError, IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, DataError, IntegrityError, connections, transaction
 
 from agents.audit import record_event
 from gqlgov import jsonfast, metrics
@@ -108,13 +109,25 @@ class DecisionRecord:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> DecisionRecord:
+        """The record `to_json` wrote, ready for `store_records` (NULs and lone surrogates replaced)."""
         data = json.loads(text)
+        # Only a JSON escape can put a NUL or a lone surrogate into a parsed string (raw ones are
+        # not valid UTF-8): most records have neither and skip the walk over every value.
+        if _MAY_NEED_CLEANING.search(text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")):
+            data = storable(data)
         data["id"] = uuid.UUID(data["id"])
         data["created_at"] = datetime.fromisoformat(data["created_at"])
         return cls(**data)
 
+    def cleaned(self) -> DecisionRecord:
+        """This record with every NUL and lone surrogate in its values replaced (PostgreSQL refuses both)."""
+        values = storable({name: getattr(self, name) for name in _RECORD_FIELDS if name not in ("id", "created_at")})
+        return dataclasses.replace(self, **values)
+
 
 _RECORD_FIELDS = tuple(field.name for field in fields(DecisionRecord))
+# JSON escapes of NUL and of UTF-16 surrogates (a lone one among them, or a pair `storable` keeps).
+_MAY_NEED_CLEANING = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
 def stream_key_for_append() -> str | None:
@@ -137,7 +150,7 @@ def record_decision(record: DecisionRecord) -> None:
     if settings.GQLGOV_DECISION_STREAM and _stream.append(record):
         metrics.DECISION_RECORDS.labels("stream").inc()
         return
-    store_records([record], idempotent=False)
+    store_records([record.cleaned()], idempotent=False)
     metrics.DECISION_RECORDS.labels("sync").inc()
 
 
@@ -146,47 +159,66 @@ def store_records(records: Sequence[DecisionRecord], *, idempotent: bool = True)
 
     Returns the ids inserted now. With `idempotent`, records whose id exists are skipped, so a
     batch may be stored any number of times (a drainer that died before acknowledging it).
+    The records must be storable: `DecisionRecord.from_json` and `.cleaned()` make them so.
     """
     if not records:
         return []
+    database = connections[DEFAULT_DB_ALIAS]  # not the `connection` proxy: it is read for every value
+    table = database.ops.quote_name(Decision._meta.db_table)
+    rows = {record.id: _insert_row(database, record) for record in records}
     with transaction.atomic():
-        if idempotent:
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
+        with database.cursor() as cursor:
+            if idempotent:
+                if database.vendor == "postgresql":
                     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_DRAIN_LOCK_KEY])
-            existing = set(Decision.objects.filter(id__in=[r.id for r in records]).values_list("id", flat=True))
-            unique: dict[uuid.UUID, DecisionRecord] = {}
-            for record in records:
-                if record.id not in existing:
-                    unique.setdefault(record.id, record)
-            records = list(unique.values())
-        Decision.objects.bulk_create([_row(record) for record in records])
-        for record in records:
+                placeholders = ", ".join(["%s"] * len(rows))
+                cursor.execute(f"SELECT id FROM {table} WHERE id IN ({placeholders})",  # noqa: S608
+                               [row[0] for row in rows.values()])
+                for (stored_id,) in cursor.fetchall():
+                    rows.pop(stored_id if isinstance(stored_id, uuid.UUID) else uuid.UUID(stored_id), None)
+            if rows:
+                columns = ", ".join(database.ops.quote_name(field.column) for field in _COLUMNS)
+                placeholders = ", ".join(["%s"] * len(_COLUMNS))
+                cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608
+                                   list(rows.values()))
+        inserted = [record for record in records if rows.pop(record.id, None) is not None]
+        for record in inserted:
             if (record.operation or {}).get("type") == "mutation":
                 _audit_mutation_check(record)
-    return [record.id for record in records]
+    return [record.id for record in inserted]
 
 
-def _row(record: DecisionRecord) -> Decision:
+_COLUMNS = Decision._meta.concrete_fields
+
+
+def _insert_row(database, record: DecisionRecord) -> list[Any]:
+    """The record's column values adapted by their model fields, as bulk_create would, without
+    building model instances (through bulk_create, the drainer's main cost)."""
+    values = _column_values(record)
+    return [field.get_db_prep_save(values[field.attname], database) for field in _COLUMNS]
+
+
+def _column_values(record: DecisionRecord) -> dict[str, Any]:
     operation = record.operation or {}
-    return Decision(id=record.id, **storable(dict(
-        created_at=record.created_at,
-        principal_id=record.principal_id,
-        agent_name=record.agent_name,
-        schema_name=record.schema_name,
-        schema_version=record.schema_version,
-        policy_version=record.policy_version,
-        operation_name=operation.get("name") or "",
-        operation_type=operation.get("type") or "",
-        root_fields=list(operation.get("root_fields") or []),
-        decision=record.decision,
-        reasons=record.reasons,
-        metrics=record.metrics,
-        client_ip=record.client_ip,
-        variables_redacted=record.variables_redacted,
-        document_redacted=record.document_redacted,
-        document_hash=record.document_hash,
-    )))
+    return {
+        "id": record.id,
+        "created_at": record.created_at,
+        "principal_id": record.principal_id,
+        "agent_name": record.agent_name,
+        "schema_name": record.schema_name,
+        "schema_version": record.schema_version,
+        "policy_version": record.policy_version,
+        "operation_name": operation.get("name") or "",
+        "operation_type": operation.get("type") or "",
+        "root_fields": list(operation.get("root_fields") or []),
+        "decision": record.decision,
+        "reasons": record.reasons,
+        "metrics": record.metrics,
+        "client_ip": record.client_ip,
+        "variables_redacted": record.variables_redacted,
+        "document_redacted": record.document_redacted,
+        "document_hash": record.document_hash,
+    }
 
 
 def _audit_mutation_check(record: DecisionRecord) -> None:

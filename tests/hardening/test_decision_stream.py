@@ -101,6 +101,20 @@ def test_lone_surrogates_in_variables_are_stored(client, shop, agent_token, redi
     assert Decision.objects.filter(pk=response.json()["decision_id"]).exists()
 
 
+def test_nul_characters_on_the_stream_are_stored_replaced(client, shop, agent_token, redis_settings):
+    response = check(client, agent_token, variables={"a\u0000": "b"}, operationName=None)
+    assert response.status_code == 200
+    recorder.drain()
+    assert list(Decision.objects.get(pk=response.json()["decision_id"]).variables_redacted) == ["a\ufffd"]
+
+
+def test_non_ascii_values_on_the_stream_are_stored_unchanged(client, shop, agent_token, redis_settings):
+    variables = {"note": "caf\u00e9 \u2713 \U0001f600"}
+    response = check(client, agent_token, variables=variables)
+    recorder.drain()
+    assert Decision.objects.get(pk=response.json()["decision_id"]).variables_redacted == variables
+
+
 def test_a_record_the_database_refuses_goes_to_the_dead_letter_stream_and_blocks_nothing(
     client, shop, agent_token, redis_settings
 ):
