@@ -138,9 +138,10 @@ def _mount_routers() -> None:
     from policies.api import router as policies_router
     from policies.export.api import router as exports_router
 
+    # Django tries URL patterns in order and each miss costs: the check, the hot path, comes first.
+    api.add_router("/", policies_router)
     api.add_router("/", health_router)
     api.add_router("/", metrics_router)
-    api.add_router("/", policies_router)
     api.add_router("/exports", exports_router)
     api.add_router("/agents", agents_router)
 

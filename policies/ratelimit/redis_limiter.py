@@ -11,8 +11,10 @@ and expires when it would mean "full" anyway.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -20,7 +22,7 @@ from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError, ReadOnlyError, TimeoutError
+from redis.exceptions import ConnectionError, NoScriptError, ReadOnlyError, TimeoutError
 from redis.retry import Retry
 
 from policies.ratelimit.outcome import (
@@ -88,6 +90,66 @@ def redis_client_for_limiter(url: str, *, timeout_s: float = 0.25) -> redis.Redi
     )
 
 
+class ScriptCaller:
+    """EVALSHA of one Lua script on a connection of its own per thread, loading the script on NOSCRIPT.
+
+    The check's one round trip without redis-py's per-command work: no pool checkout with its
+    readiness poll, and the command's RESP bytes written directly. The connection is redis-py's
+    (so TLS, AUTH, database selection and timeouts are the client's), reconnected on failure.
+    """
+
+    def __init__(self, client: redis.Redis[Any], script: str) -> None:
+        self._pool = client.connection_pool
+        self._script = script
+        self._sha = hashlib.sha1(script.encode("utf-8"), usedforsecurity=False).hexdigest()
+        self._local = threading.local()
+
+    def __call__(self, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+        """The script's reply; raises redis errors. A broken connection is replaced and the call
+        sent once more at once (a Redis restart leaves one behind; see redis_client_for_limiter)."""
+        command = _resp_command(["EVALSHA", self._sha, len(keys), *keys, *args])
+        try:
+            return self._send(self._connection(), command)
+        except (ConnectionError, TimeoutError):
+            return self._send(self._connection(), command)
+
+    def _send(self, connection: redis.Connection, command: bytes) -> Any:
+        try:
+            connection.send_packed_command([command], check_health=False)
+            try:
+                return connection.read_response()
+            except NoScriptError:  # a restarted or flushed Redis: load the script, then run it
+                connection.send_command("SCRIPT LOAD", self._script)
+                connection.read_response()
+                connection.send_packed_command([command], check_health=False)
+                return connection.read_response()
+        except BaseException:
+            # Broken, or out of step with its replies (one may still be on its way): never reuse it.
+            self._drop_connection()
+            raise
+
+    def _connection(self) -> redis.Connection:
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():  # never share a socket across a fork
+            local.connection, local.pid = self._pool.connection_class(**self._pool.connection_kwargs), os.getpid()
+        return local.connection  # type: ignore[no-any-return]
+
+    def _drop_connection(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None and getattr(self._local, "pid", None) == os.getpid():
+            connection.disconnect()
+        self._local.pid = None
+
+
+def _resp_command(parts: Sequence[str | int | bytes]) -> bytes:
+    """A command in the Redis protocol (RESP): an array of bulk strings."""
+    chunks = [b"*%d\r\n" % len(parts)]
+    for part in parts:
+        data = part if isinstance(part, bytes) else str(part).encode("utf-8")
+        chunks.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(chunks)
+
+
 class RedisLimiter:
     """GCRA limits shared by every process using the same Redis.
 
@@ -106,8 +168,7 @@ class RedisLimiter:
         probe_interval_s: float = 1.0,
         outage_log_interval_s: float = 30.0,
     ) -> None:
-        # redis-py's Script runs EVALSHA and, on NOSCRIPT, loads the script and runs it again.
-        self._script = redis_client.register_script(_GCRA_SCRIPT)
+        self._script = ScriptCaller(redis_client, _GCRA_SCRIPT)
         self._fail_open = fail_open
         self._key_prefix = key_prefix
         self._probe_interval_s = probe_interval_s
@@ -140,7 +201,7 @@ class RedisLimiter:
                 args[2] = piggyback.append[1]
         args += [value for spec in specs for value in (spec.interval_us, spec.burst, spec.weight)]
         try:
-            refused, *rest = self._script(keys=keys, args=args)
+            refused, *rest = self._script(keys, args)
         except _UNAVAILABLE_ERRORS as error:
             return self._unavailable(error)
         if self._outage_started is not None:
