@@ -173,7 +173,7 @@ def store_records(records: Sequence[DecisionRecord], *, idempotent: bool = True)
                     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_DRAIN_LOCK_KEY])
                 placeholders = ", ".join(["%s"] * len(rows))
                 cursor.execute(f"SELECT id FROM {table} WHERE id IN ({placeholders})",  # noqa: S608
-                               [row[0] for row in rows.values()])
+                               [row[_ID_COLUMN] for row in rows.values()])
                 for (stored_id,) in cursor.fetchall():
                     rows.pop(stored_id if isinstance(stored_id, uuid.UUID) else uuid.UUID(stored_id), None)
             if rows:
@@ -181,6 +181,7 @@ def store_records(records: Sequence[DecisionRecord], *, idempotent: bool = True)
                 placeholders = ", ".join(["%s"] * len(_COLUMNS))
                 cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608
                                    list(rows.values()))
+        # `rows` now holds exactly the records inserted (a batch may name one record twice).
         inserted = [record for record in records if rows.pop(record.id, None) is not None]
         for record in inserted:
             if (record.operation or {}).get("type") == "mutation":
@@ -189,6 +190,7 @@ def store_records(records: Sequence[DecisionRecord], *, idempotent: bool = True)
 
 
 _COLUMNS = Decision._meta.concrete_fields
+_ID_COLUMN = _COLUMNS.index(Decision._meta.pk)
 
 
 def _insert_row(database, record: DecisionRecord) -> list[Any]:

@@ -99,7 +99,7 @@ class ScriptCaller:
     """
 
     def __init__(self, client: redis.Redis[Any], script: str) -> None:
-        self._pool = client.connection_pool
+        self.connection_pool = client.connection_pool  # its class and settings make the connections
         self._script = script
         self._sha = hashlib.sha1(script.encode("utf-8"), usedforsecurity=False).hexdigest()
         self._local = threading.local()
@@ -131,7 +131,8 @@ class ScriptCaller:
     def _connection(self) -> redis.Connection:
         local = self._local
         if getattr(local, "pid", None) != os.getpid():  # never share a socket across a fork
-            local.connection, local.pid = self._pool.connection_class(**self._pool.connection_kwargs), os.getpid()
+            pool = self.connection_pool
+            local.connection, local.pid = pool.connection_class(**pool.connection_kwargs), os.getpid()
         return local.connection  # type: ignore[no-any-return]
 
     def _drop_connection(self) -> None:

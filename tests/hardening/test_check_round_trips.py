@@ -3,13 +3,13 @@
 import json
 
 import pytest
-import redis
 
 from agents.identity_cache import identity_cache
 from agents.services import principal_suspend, principal_update
 from gqlgov.redis import get_redis
 from policies import recorder
 from tests.conftest import bearer
+from tests.policies.ratelimit.factories import CountingConnection
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,16 +19,6 @@ ORDERS = "{ orders(first: 5) { edges { node { id } } } }"
 def check(client, token, query=ORDERS):
     body = {"schema": "shop", "query": query}
     return client.post("/api/v1/check", json.dumps(body), content_type="application/json", **bearer(token))
-
-
-class _CountingConnection(redis.Connection):
-    """Records the name of every command sent: each one is a round trip."""
-
-    sent: list[str] = []
-
-    def send_command(self, *args, **kwargs):
-        self.sent.append(str(args[0]).upper())
-        super().send_command(*args, **kwargs)
 
 
 @pytest.fixture(autouse=True)
@@ -42,12 +32,12 @@ def _cache(redis_settings):
 def counted(monkeypatch, redis_settings):
     from policies.limiter import get_limiter
 
-    pools = [get_redis().connection_pool, get_limiter()._script.registered_client.connection_pool]
+    pools = [get_redis().connection_pool, get_limiter()._script.connection_pool]
     for pool in pools:
-        monkeypatch.setattr(pool, "connection_class", _CountingConnection)
+        monkeypatch.setattr(pool, "connection_class", CountingConnection)
         pool.disconnect()
-    _CountingConnection.sent.clear()
-    return _CountingConnection.sent
+    CountingConnection.sent.clear()
+    return CountingConnection.sent
 
 
 def test_a_warm_check_is_one_redis_round_trip(client, shop, agent_token, counted):

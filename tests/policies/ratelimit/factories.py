@@ -39,3 +39,23 @@ def redis_client(url: str, **kwargs: Any) -> redis.Redis[Any]:
 def redis_now_us(client: redis.Redis[Any]) -> int:
     seconds, microseconds = client.time()
     return int(seconds) * 1_000_000 + int(microseconds)
+
+
+class CountingConnection(redis.Connection):
+    """Records the name of every command sent: each one is a round trip."""
+
+    sent: list[str] = []
+    _packing = False
+
+    def send_command(self, *args: Any, **kwargs: Any) -> None:
+        self.sent.append(str(args[0]).upper())
+        self._packing = True
+        try:
+            super().send_command(*args, **kwargs)
+        finally:
+            self._packing = False
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        if not self._packing:  # a command sent already encoded: its name is its first bulk string
+            self.sent.append(b"".join(command).split(b"\r\n")[2].decode().upper())
+        super().send_packed_command(command, check_health)

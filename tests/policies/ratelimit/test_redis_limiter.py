@@ -20,7 +20,14 @@ from policies.ratelimit import (
     redis_client_for_limiter,
 )
 from tests.fixtures.redis_server import RedisServer
-from tests.policies.ratelimit.factories import AGENT, cost_spec, redis_client, redis_now_us, requests_spec
+from tests.policies.ratelimit.factories import (
+    AGENT,
+    CountingConnection,
+    cost_spec,
+    redis_client,
+    redis_now_us,
+    requests_spec,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -61,29 +68,9 @@ def test_four_processes_admit_at_most_the_burst_plus_the_refill(redis_url: str, 
     assert spec.burst <= admitted <= spec.burst + elapsed_us // spec.interval_us
 
 
-class _CountingConnection(redis.Connection):
-    """Records the name of every command sent: each one is a round trip."""
-
-    sent: list[str] = []
-    _packing = False
-
-    def send_command(self, *args: Any, **kwargs: Any) -> None:
-        self.sent.append(str(args[0]).upper())
-        self._packing = True
-        try:
-            super().send_command(*args, **kwargs)
-        finally:
-            self._packing = False
-
-    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
-        if not self._packing:  # a command sent already encoded: its name is its first bulk string
-            self.sent.append(b"".join(command).split(b"\r\n")[2].decode().upper())
-        super().send_packed_command(command, check_health)
-
-
 def _counting_client(url: str) -> redis.Redis[Any]:
     return redis.Redis(
-        connection_pool=redis.ConnectionPool.from_url(url, connection_class=_CountingConnection)
+        connection_pool=redis.ConnectionPool.from_url(url, connection_class=CountingConnection)
     )
 
 
@@ -100,12 +87,12 @@ def _five_limits() -> list[LimitSpec]:
 def test_one_acquire_is_one_round_trip_whatever_the_number_of_limits(redis_url: str, key_prefix: str) -> None:
     limiter = RedisLimiter(_counting_client(redis_url), key_prefix=key_prefix)
     limiter.acquire(AGENT, _five_limits())  # connects (the handshake is not part of a check)
-    _CountingConnection.sent.clear()
+    CountingConnection.sent.clear()
 
     outcome = limiter.acquire(AGENT, _five_limits())
 
     assert outcome.allowed and len(outcome.statuses) == 5
-    assert _CountingConnection.sent == ["EVALSHA"]
+    assert CountingConnection.sent == ["EVALSHA"]
 
 
 def test_script_flush_is_survived_by_reloading_the_script(throwaway_redis_server: RedisServer) -> None:
@@ -113,14 +100,14 @@ def test_script_flush_is_survived_by_reloading_the_script(throwaway_redis_server
     assert limiter.acquire(AGENT, _five_limits()).allowed
     with throwaway_redis_server.client() as admin:
         admin.script_flush()
-    _CountingConnection.sent.clear()
+    CountingConnection.sent.clear()
 
     after_flush = limiter.acquire(AGENT, _five_limits())
     next_check = limiter.acquire(AGENT, _five_limits())
 
     assert after_flush.allowed and next_check.allowed
     assert next_check.statuses[0].remaining == 597
-    assert _CountingConnection.sent == ["EVALSHA", "SCRIPT LOAD", "EVALSHA", "EVALSHA"]
+    assert CountingConnection.sent == ["EVALSHA", "SCRIPT LOAD", "EVALSHA", "EVALSHA"]
 
 
 def test_keys_hold_one_integer_share_the_agents_cluster_slot_and_expire(
@@ -246,12 +233,12 @@ def test_a_piggyback_is_guarded_and_appended_in_the_same_round_trip(redis_url: s
     with redis_client(redis_url) as client:
         client.set(guard, "g1")
         limiter.acquire(AGENT, _five_limits())  # connects
-        _CountingConnection.sent.clear()
+        CountingConnection.sent.clear()
 
         outcome = limiter.acquire(AGENT, _five_limits(), piggyback=Piggyback(guard=(guard, "g1"), append=(stream, "r1")))
 
         assert outcome.allowed and outcome.appended
-        assert _CountingConnection.sent == ["EVALSHA"]
+        assert CountingConnection.sent == ["EVALSHA"]
         assert [fields[b"r"] for _id, fields in client.xrange(stream)] == [b"r1"]
         assert outcome.statuses[0].remaining == 598
 
@@ -288,10 +275,10 @@ def test_a_piggyback_without_limits_still_takes_one_round_trip(redis_url: str, k
     with redis_client(redis_url) as client:
         client.set(guard, "g1")
         limiter.acquire(AGENT, [], piggyback=Piggyback(guard=(guard, "g1")))  # connects
-        _CountingConnection.sent.clear()
+        CountingConnection.sent.clear()
 
         outcome = limiter.acquire(AGENT, [], piggyback=Piggyback(guard=(guard, "g1"), append=(stream, "r")))
 
         assert outcome.allowed and outcome.appended and not outcome.statuses
-        assert _CountingConnection.sent == ["EVALSHA"]
+        assert CountingConnection.sent == ["EVALSHA"]
         assert _stream_length(client, stream) == 1
