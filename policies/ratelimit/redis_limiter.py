@@ -80,10 +80,11 @@ _UNAVAILABLE_ERRORS = (ConnectionError, TimeoutError, ReadOnlyError)
 
 
 def redis_client_for_limiter(url: str, *, timeout_s: float = 0.25) -> redis.Redis[Any]:
-    """A client whose calls fail within about 2 x `timeout_s` when Redis is down.
+    """A client whose connections give up within `timeout_s` per attempt when Redis is away.
 
-    One immediate retry replaces pooled connections that a Redis restart left broken (a retry
-    after a lost reply may charge twice: conservative, never admits more).
+    Its retry re-attempts a failed connect once; replacing a connection that a Redis restart left
+    broken is ScriptCaller's one immediate resend (after a lost reply it may charge twice:
+    conservative, never admits more).
     """
     return redis.Redis.from_url(
         url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s, retry=Retry(NoBackoff(), 1)
@@ -105,8 +106,8 @@ class ScriptCaller:
         self._local = threading.local()
 
     def __call__(self, keys: Sequence[str], args: Sequence[str | int]) -> Any:
-        """The script's reply; raises redis errors. A broken connection is replaced and the call
-        sent once more at once (a Redis restart leaves one behind; see redis_client_for_limiter)."""
+        """The script's reply; raises redis errors. A broken connection (a Redis restart leaves one
+        behind) is replaced and the call sent once more at once."""
         command = _resp_command(["EVALSHA", self._sha, len(keys), *keys, *args])
         try:
             return self._send(self._connection(), command)
