@@ -1,6 +1,5 @@
 """The one NinjaAPI, mounted at /api/v1/, and the handlers that give every error one shape."""
 
-import json
 import logging
 
 from django.conf import settings
@@ -12,32 +11,16 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
 from gqlgov.errors import ApiError, error_body
+from gqlgov.request_body import json_object
 
 logger = logging.getLogger("gqlgov.api")
-
-
-def _refuse_non_standard_number(token: str):
-    # NaN and Infinity are not JSON; PostgreSQL's jsonb and SQLite's JSON refuse to store them.
-    raise ValueError(f"{token} is not valid JSON")
 
 
 class StrictJSONParser(Parser):
     """Rejects bodies that are not UTF-8 JSON objects before any view sees them."""
 
     def parse_body(self, request: HttpRequest):
-        try:
-            text = request.body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ApiError("MALFORMED_REQUEST", "Request body is not valid UTF-8.") from exc
-        if not text.strip():
-            return {}
-        try:
-            data = json.loads(text, parse_constant=_refuse_non_standard_number)
-        except (ValueError, RecursionError) as exc:
-            raise ApiError("MALFORMED_REQUEST", "Request body is not valid JSON.") from exc
-        if not isinstance(data, dict):
-            raise ApiError("MALFORMED_REQUEST", "Request body must be a JSON object (batched arrays are not accepted).")
-        return data
+        return json_object(request)
 
 
 api = NinjaAPI(

@@ -152,6 +152,17 @@ def test_malformed_bodies_get_documented_errors(client, shop, agent_token, body,
     assert not Decision.objects.exists()
 
 
+def test_validation_errors_name_the_offending_field(client, shop, agent_token):
+    body = {"query": 42, "schema": "no spaces allowed", "operationName": "x" * 1001}
+    response = client.post(CHECK, data=json.dumps(body), content_type="application/json", **bearer(agent_token))
+    assert response.status_code == 422
+    errors = response.json()["error"]["details"]["errors"]
+    assert sorted(tuple(error["loc"]) for error in errors) == [
+        ("body", "payload", "operationName"), ("body", "payload", "query"), ("body", "payload", "schema"),
+    ]
+    assert {error["type"] for error in errors} == {"string_type", "string_pattern_mismatch", "string_too_long"}
+
+
 def test_oversized_body_gets_413(client, shop, agent_token):
     body = json.dumps({"query": "{ orders { totalCount } }", "variables": {"x": "y" * 300_000}})
     response = client.post(CHECK, data=body, content_type="application/json", **bearer(agent_token))
