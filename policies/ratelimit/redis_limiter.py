@@ -95,7 +95,7 @@ class ScriptCaller:
     """EVALSHA of one Lua script on a connection of its own per thread, loading the script on NOSCRIPT.
 
     The check's one round trip without redis-py's per-command work: no pool checkout with its
-    readiness poll, and the command's RESP bytes written directly. The connection is redis-py's
+    readiness poll, and the command packed by the connection and written directly. The connection is redis-py's
     (so TLS, AUTH, database selection and timeouts are the client's), reconnected on failure.
     """
 
@@ -108,21 +108,22 @@ class ScriptCaller:
     def __call__(self, keys: Sequence[str], args: Sequence[str | int]) -> Any:
         """The script's reply; raises redis errors. A broken connection (a Redis restart leaves one
         behind) is replaced and the call sent once more at once."""
-        command = _resp_command(["EVALSHA", self._sha, len(keys), *keys, *args])
+        parts = ("EVALSHA", self._sha, len(keys), *keys, *args)
         try:
-            return self._send(self._connection(), command)
+            return self._send(self._connection(), parts)
         except (ConnectionError, TimeoutError):
-            return self._send(self._connection(), command)
+            return self._send(self._connection(), parts)
 
-    def _send(self, connection: redis.Connection, command: bytes) -> Any:
+    def _send(self, connection: redis.Connection, parts: Sequence[str | int]) -> Any:
         try:
-            connection.send_packed_command([command], check_health=False)
+            command = connection.pack_command(*parts)
+            connection.send_packed_command(command, check_health=False)
             try:
                 return connection.read_response()
             except NoScriptError:  # a restarted or flushed Redis: load the script, then run it
                 connection.send_command("SCRIPT LOAD", self._script)
                 connection.read_response()
-                connection.send_packed_command([command], check_health=False)
+                connection.send_packed_command(command, check_health=False)
                 return connection.read_response()
         except BaseException:
             # Broken, or out of step with its replies (one may still be on its way): never reuse it.
@@ -141,15 +142,6 @@ class ScriptCaller:
         if connection is not None and getattr(self._local, "pid", None) == os.getpid():
             connection.disconnect()
         self._local.pid = None
-
-
-def _resp_command(parts: Sequence[str | int | bytes]) -> bytes:
-    """A command in the Redis protocol (RESP): an array of bulk strings."""
-    chunks = [b"*%d\r\n" % len(parts)]
-    for part in parts:
-        data = part if isinstance(part, bytes) else str(part).encode("utf-8")
-        chunks.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(chunks)
 
 
 class RedisLimiter:
