@@ -144,6 +144,8 @@ def hostile_bodies(schema: str) -> list[tuple[str, bytes]]:
         ("json_array_batching", _json_bytes([{"schema": schema, "query": "{ __typename }"}] * 100)),
         ("deeply_nested_json_body",
          b'{"query": "{ __typename }", "variables": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
+        # Decodable JSON, deeper than the CEL evaluator can take natively on a small thread stack.
+        ("deeply_nested_context", b'{"query": "{ __typename }", "context": ' + b'{"a": ' * 900 + b"{}" + b"}" * 901),
         ("invalid_json", b'{"query": '),
         ("two_megabyte_body", b'{"query": "' + b" " * (2 << 20) + b'"}'),
         ("query_not_a_string", _json_bytes({"schema": schema, "query": {"a": 1}})),

@@ -38,6 +38,18 @@ _COORDINATE_GLOB = re.compile(r"[A-Za-z0-9_*?\[\]!]+(\.[A-Za-z0-9_*?\[\]!]+){1,2
 _CLOCK = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 # Names a CEL comprehension binds (`list.exists(x, ...)`), which are not free variables.
 _CEL_BOUND = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,")
+# cel-go's default parser limits. The CEL library we use has none: it recurses once per nesting
+# level while compiling and evaluating, and a few thousand levels overflow the native stack and
+# kill the process (no Python exception), so an expression is measured before it is compiled.
+MAX_CEL_EXPRESSION_CHARS = 100_000
+MAX_CEL_NESTING = 250
+_CEL_STRING = re.compile("|".join((
+    r"[rR][bB]?'''[\s\S]*?'''", r'[rR][bB]?"""[\s\S]*?"""', r"[rR][bB]?'[^'\n]*'", r'[rR][bB]?"[^"\n]*"',
+    r"[bB]?'''(?:\\[\s\S]|[\s\S])*?'''", r'[bB]?"""(?:\\[\s\S]|[\s\S])*?"""',
+    r"[bB]?'(?:\\.|[^'\\\n])*'", r'[bB]?"(?:\\.|[^"\\\n])*"',
+)))
+# Each operator, selection, index or call opens at most one level of the expression's tree.
+_CEL_NESTING_TOKEN = re.compile(r"&&|\|\||[=!<>]=|[-+*/%<>!?.\[(]|\bin\b")
 
 
 class PolicyValidationError(ValueError):
@@ -53,7 +65,22 @@ class PolicyValidationError(ValueError):
 
 class _PolicyLoader(yaml.SafeLoader):
     """YAML 1.2 scalars: `18:00` stays a string (YAML 1.1 reads it as the number 1080), and
-    only true/false are booleans (`on`, `no`, `off` stay strings)."""
+    only true/false are booleans (`on`, `no`, `off` stay strings). A key repeated in one mapping
+    is an error, as YAML 1.2 says: PyYAML keeps the last silently, so a reviewer would approve
+    rules that are never loaded."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen = set()
+        for key_node, _value in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # keys merged in with `<<` may be overridden, as YAML intends
+            key = self.construct_object(key_node)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 _YAML_1_1_SCALARS = ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
@@ -78,6 +105,9 @@ def parse_policy_yaml(text: str) -> dict[str, Any]:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error)
         raise PolicyValidationError([_error(None, "", f"YAML syntax error{where}: {problem}")]) from None
+    except RecursionError:
+        # PyYAML's parser and composer recurse once per nesting level.
+        raise PolicyValidationError([_error(None, "", "YAML nested too deeply")]) from None
     if not isinstance(document, dict):
         raise PolicyValidationError([_error(None, "", "A policy must be a YAML mapping.")])
     return document
@@ -256,6 +286,11 @@ def _error(rule: str | None, where: str, message: str) -> dict[str, str | None]:
     return {"rule": rule, "field": where, "message": message}
 
 
+def _shortened(message: str, limit: int = 300) -> str:
+    """A library message cut to `limit` characters: the CEL parser quotes the whole expression."""
+    return message if len(message) <= limit else message[: limit - 1] + "…"
+
+
 class _Compiler:
     """Checks a policy document, collecting every problem, and builds its compiled form."""
 
@@ -372,10 +407,18 @@ class _Compiler:
         if not isinstance(value, str) or not value.strip():
             self.fail(where, "must be a CEL expression string")
             return None
+        if len(value) > MAX_CEL_EXPRESSION_CHARS:
+            self.fail(where, f"longer than {MAX_CEL_EXPRESSION_CHARS:,} characters")
+            return None
+        nesting = len(_CEL_NESTING_TOKEN.findall(_CEL_STRING.sub('""', value)))
+        if nesting > MAX_CEL_NESTING:
+            self.fail(where, f"nested too deeply: {nesting} operators, selections and brackets,"
+                             f" at most {MAX_CEL_NESTING}")
+            return None
         try:
             program = cel.compile(value)
         except Exception as error:
-            self.fail(where, f"CEL syntax error: {str(error).splitlines()[0]}")
+            self.fail(where, f"CEL syntax error: {_shortened(str(error).splitlines()[0])}")
             return None
         bound = set(_CEL_BOUND.findall(value))
         unknown = sorted(set(program.variables()) - CEL_VARIABLES - bound)

@@ -152,6 +152,25 @@ def test_malformed_bodies_get_documented_errors(client, shop, agent_token, body,
     assert not Decision.objects.exists()
 
 
+def nested(levels: int) -> dict:
+    value: dict = {}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
+def test_bodies_nest_at_most_128_levels(client, shop, agent_token):
+    at_the_limit = check(client, agent_token, query=ORDERS, context=nested(127))
+    beyond = check(client, agent_token, query=ORDERS, context=nested(128))
+
+    assert at_the_limit.status_code == 200
+    assert beyond.status_code == 400
+    assert beyond.json()["error"] == {
+        "code": "MALFORMED_REQUEST", "message": "Request body is nested deeper than 128 levels.", "details": {},
+    }
+    assert Decision.objects.count() == 1
+
+
 def test_validation_errors_name_the_offending_field(client, shop, agent_token):
     body = {"query": 42, "schema": "no spaces allowed", "operationName": "x" * 1001}
     response = client.post(CHECK, data=json.dumps(body), content_type="application/json", **bearer(agent_token))

@@ -65,6 +65,13 @@ def test_the_example_policy_compiles_with_its_rules_and_defaults() -> None:
             "non-empty list",
         ),
         (rule(when={"expression": "args.first <="}), "rules[0].when.expression", "CEL syntax error"),
+        # Would overflow the CEL library's native stack on evaluation and kill the web worker.
+        (rule(when={"expression": "1" + " + 1" * 20_000 + " > 0"}), "rules[0].when.expression", "nested too deeply"),
+        (
+            rule(when={"expression": '"' + "a" * 100_000 + '" != ""'}),
+            "rules[0].when.expression",
+            "longer than 100,000 characters",
+        ),
         (
             rule(when={"expression": "user.admin == true"}),
             "rules[0].when.expression",
@@ -163,6 +170,40 @@ def test_yaml_syntax_errors_carry_line_and_column() -> None:
         parse_policy_yaml("schema: shop\nrules: [\n")
 
     assert "line 3" in raised.value.errors[0]["message"]
+
+
+def test_operators_inside_string_literals_do_not_count_as_nesting() -> None:
+    expression = 'agent.name in ["' + "+".join(["a"] * 400) + '", r"\\", \'\'\'-(-(-\'\'\']'
+    document = policy_document(rules=[rule(when={"expression": expression})])
+
+    assert compile_policy(document).rules[0].expression is not None
+
+
+def test_cel_syntax_errors_do_not_quote_a_whole_long_expression() -> None:
+    [error] = errors_of(policy_document(rules=[rule(when={"expression": "(" * 200 + "x" * 10_000})]))
+
+    assert error["message"].startswith("CEL syntax error")
+    assert len(error["message"]) < 400
+
+
+def test_a_key_repeated_in_one_mapping_fails_the_load() -> None:
+    with pytest.raises(PolicyValidationError) as raised:
+        parse_policy_yaml("schema: shop\nrules:\n  - {id: a, effect: allow}\nrules: []\n")
+
+    assert raised.value.errors[0]["message"] == "YAML syntax error at line 4, column 1: duplicate key 'rules'"
+
+
+def test_keys_merged_in_may_be_overridden() -> None:
+    document = parse_policy_yaml("base: &base {effect: allow, id: a}\nrule: {<<: *base, id: b}\n")
+
+    assert document["rule"] == {"effect": "allow", "id": "b"}
+
+
+def test_yaml_nested_beyond_the_parser_gets_an_error() -> None:
+    with pytest.raises(PolicyValidationError) as raised:
+        parse_policy_yaml("schema: " + "[" * 100_000)
+
+    assert raised.value.errors[0]["message"] == "YAML nested too deeply"
 
 
 def test_unquoted_clock_times_stay_strings() -> None:
