@@ -412,7 +412,7 @@ class _Compiler:
             return None
         nesting = len(_CEL_NESTING_TOKEN.findall(_CEL_STRING.sub('""', value)))
         if nesting > MAX_CEL_NESTING:
-            self.fail(where, f"nested too deeply: {nesting} operators, selections and brackets,"
+            self.fail(where, f"too complex: {nesting} operators, selections and brackets,"
                              f" at most {MAX_CEL_NESTING}")
             return None
         try:

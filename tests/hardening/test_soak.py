@@ -1,5 +1,5 @@
 """Soak: the production server (gunicorn per gqlgov/gunicorn.conf.py) at a steady modest rate of mixed
-allow / deny / rate-limited / mutation checks for about 100 s.
+allow / deny / rate-limited / mutation checks for three minutes (after a 10 s warm-up).
 
 No error of any kind, a bounded p99, bounded memory growth of every worker, the workers never
 replaced, and every acknowledged decision record and mutation-check audit event stored.
@@ -21,17 +21,17 @@ from tests.fixtures.production_server import (
     wait_until_stored,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]
 
 RATE = 100  # checks per second
 WARM_UP_S = 10
-SOAK_S = 90
+SOAK_S = 180
 RATE_LIMITED = ("bench", ALLOWED[1])  # the same query on the schema whose policy has rate limits (Redis)
 MAX_P99_S = 0.5  # generous: the load generator shares the two cores with the server
 MAX_RSS_GROWTH_MB = 30
 
 
-def test_steady_load_for_100_s_gives_no_errors_bounded_latency_and_bounded_memory(tmp_path, throwaway_redis_server):
+def test_steady_load_for_three_minutes_gives_no_errors_bounded_latency_and_bounded_memory(tmp_path, throwaway_redis_server):
     with servers.bench_database(tmp_path, os.environ.get("DATABASE_URL")) as database_url:
         deployment = deploy(tmp_path, database_url, throwaway_redis_server.url)
         environment = deployment.environment

@@ -91,6 +91,9 @@ def test_a_worker_killed_mid_export_is_redelivered_and_converges(shop, start_cel
         run.refresh_from_db()
         assert run.status == ExportRun.Status.RUNNING and run.attempts == 1
 
+        # A starting worker restores unacknowledged messages older than the visibility timeout at
+        # once; a younger one waits for kombu's next sweep, 100 s later (10 s interval x throttle 10).
+        time.sleep(float(short["CELERY_VISIBILITY_TIMEOUT_S"]) + 0.5)
         start_celery_worker(**short)
         run = wait_for(lambda: finished(run), timeout_s=120, what="the redelivered export")
         assert run.status == ExportRun.Status.SUCCEEDED, run.error
