@@ -18,6 +18,8 @@ request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id
 agent_var: contextvars.ContextVar[str] = contextvars.ContextVar("agent", default="")
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# The one route whose bodies may exceed GQLGOV_MAX_BODY_BYTES (policies/api.py: register_schema_version).
+_SCHEMA_UPLOAD = re.compile(r"^/api/v1/schemas/[^/]+/versions/?$")
 _CODES_BY_STATUS = {
     400: "MALFORMED_REQUEST",
     401: "AUTHENTICATION_REQUIRED",
@@ -81,16 +83,24 @@ class RequestContextMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return JsonResponse(error_body("MALFORMED_REQUEST", "Invalid Content-Length header."), status=400)
-        if length > settings.GQLGOV_MAX_BODY_BYTES:
-            return JsonResponse(
-                error_body(
-                    "PAYLOAD_TOO_LARGE",
-                    f"Request body exceeds {settings.GQLGOV_MAX_BODY_BYTES} bytes.",
-                    {"limit": settings.GQLGOV_MAX_BODY_BYTES, "actual": length},
-                ),
-                status=413,
-            )
+        if length > min(settings.GQLGOV_MAX_BODY_BYTES, settings.GQLGOV_MAX_SCHEMA_BYTES):
+            limit = _body_limit(request)
+            if length > limit:
+                return JsonResponse(
+                    error_body(
+                        "PAYLOAD_TOO_LARGE",
+                        f"Request body exceeds {limit} bytes.",
+                        {"limit": limit, "actual": length},
+                    ),
+                    status=413,
+                )
         return None
+
+
+def _body_limit(request: HttpRequest) -> int:
+    if request.method == "POST" and _SCHEMA_UPLOAD.match(request.path):
+        return settings.GQLGOV_MAX_SCHEMA_BYTES
+    return settings.GQLGOV_MAX_BODY_BYTES
 
 
 def _is_json(response: HttpResponse) -> bool:

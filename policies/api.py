@@ -3,6 +3,7 @@ import uuid
 from typing import Any
 
 import pydantic
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
@@ -89,7 +90,7 @@ def check_query(request: HttpRequest):
 
 
 class SchemaVersionIn(Schema):
-    sdl: str = Field(max_length=8 * 1024 * 1024)
+    sdl: str = Field(max_length=settings.GQLGOV_MAX_SCHEMA_BYTES)
 
 
 class SchemaVersionOut(Schema):

@@ -3,6 +3,7 @@
 import hashlib
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -13,7 +14,7 @@ from gqlgov.errors import ApiError
 from policies import engine
 from policies.export.services import enqueue_exports_for_policy
 from policies.models import PolicyVersion, Schema, SchemaVersion
-from policies.runtime import forget_active_versions
+from policies.runtime import forget_active_versions, schema_bundle
 
 
 class PolicyInvalid(ApiError):
@@ -40,10 +41,19 @@ def _next_number(queryset) -> int:
 def schema_register(*, actor: str, name: str, sdl: str) -> tuple[SchemaVersion, bool]:
     """A new immutable schema version, or the existing one when the SDL is unchanged (created=False).
 
-    Raises SCHEMA_SYNTAX_ERROR (422) with the parser's message and line for unparseable SDL.
+    Raises SCHEMA_SYNTAX_ERROR (422) with the parser's message and line for unparseable SDL, and
+    SCHEMA_TOO_LARGE (413) for SDL over GQLGOV_MAX_SCHEMA_TOKENS.
     """
     try:
-        bundle = engine.build_schema(sdl)
+        bundle = engine.build_schema(sdl, max_tokens=settings.GQLGOV_MAX_SCHEMA_TOKENS)
+    except engine.SchemaTooLarge as exc:
+        raise ApiError(
+            "SCHEMA_TOO_LARGE",
+            f"{exc} Raise GQLGOV_MAX_SCHEMA_TOKENS (and the web server's timeout: a schema builds at"
+            " ~30 µs a token) to register it.",
+            status=413,
+            details={"max_tokens": exc.max_tokens},
+        ) from exc
     except engine.SchemaSyntaxError as exc:
         raise ApiError(
             "SCHEMA_SYNTAX_ERROR",
@@ -59,7 +69,7 @@ def schema_register(*, actor: str, name: str, sdl: str) -> tuple[SchemaVersion, 
         if existing is not None:
             return existing, False
         previous = schema.latest_version
-        diff = engine.diff_schemas(engine.build_schema(previous.sdl), bundle).as_dict() if previous else {}
+        diff = engine.diff_schemas(schema_bundle(previous), bundle).as_dict() if previous else {}
         version = SchemaVersion.objects.create(
             schema=schema,
             number=_next_number(schema.versions),
@@ -90,7 +100,7 @@ def schema_register(*, actor: str, name: str, sdl: str) -> tuple[SchemaVersion, 
 
 
 def _compile_for(schema: Schema, document: dict[str, Any]) -> None:
-    bundle = engine.build_schema(schema.latest_version.sdl) if schema.latest_version else None
+    bundle = schema_bundle(schema.latest_version) if schema.latest_version else None
     try:
         engine.compile_policy(document, schema=bundle)
     except engine.PolicyValidationError as exc:

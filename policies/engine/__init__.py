@@ -35,6 +35,7 @@ from .schema import (
     SchemaDiff,
     SchemaError,
     SchemaSyntaxError,
+    SchemaTooLarge,
     build_schema,
     diff_schemas,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "SchemaDiff",
     "SchemaError",
     "SchemaSyntaxError",
+    "SchemaTooLarge",
     "StaleReference",
     "Subject",
     "analyze",

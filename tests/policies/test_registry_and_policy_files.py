@@ -151,3 +151,60 @@ def test_schema_api_registers_for_staff_only(client, db):
     assert garbage.json()["error"]["code"] == "SCHEMA_SYNTAX_ERROR"
     listed = client.get("/api/v1/schemas/shop", **bearer(staff)).json()
     assert "mutation.login" in listed["ungoverned"]
+
+
+def wide_sdl(fields: int) -> str:
+    """A valid schema of `fields` root query fields: 3 tokens each, ~12 bytes each."""
+    return "type Query { " + " ".join(f"f{i}: Int" for i in range(fields)) + " }"
+
+
+@pytest.fixture
+def staff_token(db):
+    return issue_token_for(make_principal("ci-bot", "service", groups=["gqlgov-admins"]))
+
+
+def register(client, token, sdl: str):
+    return client.post("/api/v1/schemas/wide/versions", data=json.dumps({"sdl": sdl}),
+                       content_type="application/json", **bearer(token))
+
+
+def test_schema_registration_takes_bodies_beyond_the_general_body_limit(client, staff_token, settings):
+    sdl = wide_sdl(30_000)
+    assert len(sdl) > settings.GQLGOV_MAX_BODY_BYTES
+
+    assert register(client, staff_token, sdl).status_code == 201
+    check = client.post("/api/v1/check", data=json.dumps({"query": "{ f0 }", "pad": sdl}),
+                        content_type="application/json", **bearer(staff_token))
+    assert check.status_code == 413
+
+
+def test_schema_registration_bodies_over_their_own_limit_get_413(client, staff_token, settings):
+    settings.GQLGOV_MAX_SCHEMA_BYTES = 10_000
+    response = register(client, staff_token, wide_sdl(2_000))
+
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert response.json()["error"]["details"]["limit"] == 10_000
+
+
+def test_sdl_over_the_token_limit_is_refused_before_it_is_built_and_nothing_is_stored(client, staff_token, settings):
+    settings.GQLGOV_MAX_SCHEMA_TOKENS = 1_000
+    at_the_limit = register(client, staff_token, wide_sdl(330))  # 4 + 3 x 330 = 994 tokens
+    beyond = register(client, staff_token, wide_sdl(340))
+
+    assert at_the_limit.status_code == 201
+    assert beyond.status_code == 413
+    assert beyond.json()["error"]["code"] == "SCHEMA_TOO_LARGE"
+    assert beyond.json()["error"]["details"] == {"max_tokens": 1_000}
+    assert SchemaVersion.objects.count() == 1
+    assert AuditEvent.objects.filter(action="schema.registered").count() == 1
+
+
+def test_register_schema_command_applies_the_token_limit(tmp_path, settings):
+    settings.GQLGOV_MAX_SCHEMA_TOKENS = 1_000
+    path = tmp_path / "wide.graphql"
+    path.write_text(wide_sdl(340))
+
+    with pytest.raises(CommandError, match="SCHEMA_TOO_LARGE"):
+        call_command("register_schema", "wide", str(path))
+    assert not SchemaVersion.objects.exists()
