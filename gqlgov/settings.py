@@ -154,10 +154,10 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if IS_PRODUCTION e
 # --- Request limits -------------------------------------------------------------------
 GQLGOV_MAX_BODY_BYTES = env.int("GQLGOV_MAX_BODY_BYTES", default=256 * 1024)
 # Schema registration (POST /api/v1/schemas/{name}/versions) has its own, larger body limit, and a
-# token limit: building a schema costs ~30 µs a token here, so 500,000 tokens (ten GitHubs) take
-# ~15 s, well inside the web server's 30 s timeout.
+# token limit: building a schema costs ~30 µs a token here, so 300,000 tokens (six GitHubs) take
+# ~9 s; a registration may build the previous version too (for the diff), inside the 30 s timeout.
 GQLGOV_MAX_SCHEMA_BYTES = env.int("GQLGOV_MAX_SCHEMA_BYTES", default=8 * 1024 * 1024)
-GQLGOV_MAX_SCHEMA_TOKENS = env.int("GQLGOV_MAX_SCHEMA_TOKENS", default=500_000)
+GQLGOV_MAX_SCHEMA_TOKENS = env.int("GQLGOV_MAX_SCHEMA_TOKENS", default=300_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(GQLGOV_MAX_BODY_BYTES, GQLGOV_MAX_SCHEMA_BYTES)
 # Proxies whose X-Forwarded-For is believed; everyone else's client address is the socket peer.
 GQLGOV_TRUSTED_PROXIES = env.list("GQLGOV_TRUSTED_PROXIES", default=[])

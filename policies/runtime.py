@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
+from django.db import transaction
 
 from policies import engine
 from policies.models import PolicyVersion, Schema, SchemaVersion
@@ -106,6 +107,17 @@ def schema_bundle(version: SchemaVersion) -> Any:
         # generations stops every GC pass from walking them (timings swung 3-4x without this).
         gc.freeze()
     return bundle
+
+
+def remember_schema_bundle(version: SchemaVersion, bundle: Any) -> None:
+    """Keeps the bundle a registration built, once its version is committed: the policy load and
+    the next registration that follow would otherwise build it again."""
+
+    def remember() -> None:
+        _bundles.put(version.pk, bundle)
+        gc.freeze()
+
+    transaction.on_commit(remember)
 
 
 def compiled_policy(version: PolicyVersion, bundle: Any) -> Any:

@@ -14,7 +14,7 @@ from gqlgov.errors import ApiError
 from policies import engine
 from policies.export.services import enqueue_exports_for_policy
 from policies.models import PolicyVersion, Schema, SchemaVersion
-from policies.runtime import forget_active_versions, schema_bundle
+from policies.runtime import forget_active_versions, remember_schema_bundle, schema_bundle
 
 
 class PolicyInvalid(ApiError):
@@ -83,6 +83,7 @@ def schema_register(*, actor: str, name: str, sdl: str) -> tuple[SchemaVersion, 
         )
         schema.latest_version = version
         schema.save(update_fields=["latest_version"])
+        remember_schema_bundle(version, bundle)
         record_event(
             actor=actor,
             action="schema.registered",
