@@ -179,6 +179,13 @@ def test_operators_inside_string_literals_do_not_count_as_nesting() -> None:
     assert compile_policy(document).rules[0].expression is not None
 
 
+def test_unclosed_string_literals_are_measured_in_linear_time() -> None:
+    # Exponential for a regular expression with escapes: 60 backslashes would take hours.
+    [error] = errors_of(policy_document(rules=[rule(when={"expression": "'''" + "\\" * 50_000})]))
+
+    assert error["message"].startswith("CEL syntax error")
+
+
 def test_cel_syntax_errors_do_not_quote_a_whole_long_expression() -> None:
     [error] = errors_of(policy_document(rules=[rule(when={"expression": "(" * 200 + "x" * 10_000})]))
 
