@@ -16,10 +16,8 @@ from django.utils import timezone
 from agents.audit import actor_for_user, record_event
 from agents.models import AuditEvent
 from gqlgov.errors import ApiError, NotFound
-from policies import engine
 from policies.models import PolicyVersion, Schema
-from policies.runtime import schema_bundle
-from policies.services import Conflict, PolicyInvalid, _next_number, policy_approve
+from policies.services import Conflict, PolicyInvalid, _next_number, policy_approve, validate_document
 
 OPEN_STATUSES = (PolicyVersion.Status.DRAFT, PolicyVersion.Status.IN_REVIEW)
 # Audit actions that make someone a contributor of a draft.
@@ -43,15 +41,6 @@ def open_version(schema: Schema) -> PolicyVersion | None:
 
 def empty_document(schema: Schema) -> dict[str, Any]:
     return {"schema": schema.name, "rules": []}
-
-
-def validate_document(schema: Schema, document: dict[str, Any]) -> None:
-    """Compiles the document against the schema's latest version; PolicyInvalid lists every error."""
-    bundle = schema_bundle(schema.latest_version) if schema.latest_version_id else None
-    try:
-        engine.compile_policy(document, schema=bundle)
-    except engine.PolicyValidationError as exc:
-        raise PolicyInvalid(list(exc.errors)) from exc
 
 
 def draft_for_edit(*, schema: Schema, user) -> PolicyVersion:

@@ -100,12 +100,13 @@ def schema_register(*, actor: str, name: str, sdl: str) -> tuple[SchemaVersion, 
     return version, True
 
 
-def _compile_for(schema: Schema, document: dict[str, Any]) -> None:
-    bundle = schema_bundle(schema.latest_version) if schema.latest_version else None
+def validate_document(schema: Schema, document: dict[str, Any]) -> None:
+    """Compiles the document against the schema's latest version; PolicyInvalid lists every error."""
+    bundle = schema_bundle(schema.latest_version) if schema.latest_version_id else None
     try:
         engine.compile_policy(document, schema=bundle)
     except engine.PolicyValidationError as exc:
-        raise PolicyInvalid(exc.errors) from exc
+        raise PolicyInvalid(list(exc.errors)) from exc
 
 
 def policy_load(*, author, document: dict[str, Any]) -> PolicyVersion:
@@ -116,7 +117,7 @@ def policy_load(*, author, document: dict[str, Any]) -> PolicyVersion:
     schema = Schema.objects.filter(name=name).first()
     if schema is None:
         raise PolicyInvalid([{"rule": None, "field": "schema", "message": f"no schema named '{name}' is registered"}])
-    _compile_for(schema, document)
+    validate_document(schema, document)
     for _attempt in range(3):
         try:
             with transaction.atomic():
@@ -145,7 +146,7 @@ def policy_approve(*, approver, version: PolicyVersion) -> PolicyVersion:
         raise ApiError("PERMISSION_DENIED", f"{approver.get_username()} may not approve policies.", status=403)
     if version.author_id is not None and version.author_id == approver.pk:
         raise ApiError("SELF_APPROVAL", "The author of a policy version cannot approve it.", status=403)
-    _compile_for(version.schema, version.document)
+    validate_document(version.schema, version.document)
     with transaction.atomic():
         claimed = PolicyVersion.objects.filter(
             pk=version.pk, status__in=[PolicyVersion.Status.DRAFT, PolicyVersion.Status.IN_REVIEW]
