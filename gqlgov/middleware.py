@@ -83,17 +83,15 @@ class RequestContextMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return JsonResponse(error_body("MALFORMED_REQUEST", "Invalid Content-Length header."), status=400)
-        if length > min(settings.GQLGOV_MAX_BODY_BYTES, settings.GQLGOV_MAX_SCHEMA_BYTES):
-            limit = _body_limit(request)
-            if length > limit:
-                return JsonResponse(
-                    error_body(
-                        "PAYLOAD_TOO_LARGE",
-                        f"Request body exceeds {limit} bytes.",
-                        {"limit": limit, "actual": length},
-                    ),
-                    status=413,
-                )
+        # The route's limit is looked up only for a body over the smaller of the two.
+        if length > min(settings.GQLGOV_MAX_BODY_BYTES, settings.GQLGOV_MAX_SCHEMA_BYTES) and length > (
+            limit := _body_limit(request)
+        ):
+            return JsonResponse(
+                error_body("PAYLOAD_TOO_LARGE", f"Request body exceeds {limit} bytes.",
+                           {"limit": limit, "actual": length}),
+                status=413,
+            )
         return None
 
 

@@ -135,7 +135,7 @@ def _json_bytes(value: Any) -> bytes:
 
 def hostile_bodies(schema: str) -> list[tuple[str, bytes]]:
     """The engine's hostile corpus as check bodies, plus the request-level classes (bodies, not documents)."""
-    from policies.engine.hostile import hostile_corpus
+    from policies.engine.hostile import hostile_corpus, nested_json
 
     cases = [(name, _json_bytes({"schema": schema, "query": query, "variables": variables}))
              for name, query, variables in hostile_corpus()]
@@ -145,7 +145,7 @@ def hostile_bodies(schema: str) -> list[tuple[str, bytes]]:
         ("deeply_nested_json_body",
          b'{"query": "{ __typename }", "variables": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
         # Decodable JSON, deeper than the CEL evaluator can take natively on a small thread stack.
-        ("deeply_nested_context", b'{"query": "{ __typename }", "context": ' + b'{"a": ' * 900 + b"{}" + b"}" * 901),
+        ("deeply_nested_context", _json_bytes({"query": "{ __typename }", "context": nested_json(900)})),
         ("invalid_json", b'{"query": '),
         ("two_megabyte_body", b'{"query": "' + b" " * (2 << 20) + b'"}'),
         ("query_not_a_string", _json_bytes({"schema": schema, "query": {"a": 1}})),

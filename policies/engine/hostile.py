@@ -28,9 +28,10 @@ def _fragment_bomb(levels: int, width: int) -> str:
     )
 
 
-def _nested_json(depth: int) -> dict[str, Any]:
+def nested_json(levels: int) -> dict[str, Any]:
+    """A JSON object nested `levels` levels deep."""
     value: dict[str, Any] = {}
-    for _ in range(depth):
+    for _ in range(levels - 1):
         value = {"inner": value}
     return value
 
@@ -86,7 +87,7 @@ def hostile_corpus() -> list[HostileCase]:
         (
             "deeply_nested_json_variables",
             "query Q($t: String!) { search(text: $t) { __typename } }",
-            {"t": _nested_json(5_000)},
+            {"t": nested_json(5_001)},
         ),
         (
             "deeply_nested_list_literal",

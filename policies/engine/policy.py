@@ -39,8 +39,9 @@ _CLOCK = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 # Names a CEL comprehension binds (`list.exists(x, ...)`), which are not free variables.
 _CEL_BOUND = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,")
 # cel-go's default parser limits. The CEL library we use has none: it recurses once per nesting
-# level while compiling and evaluating, and a few thousand levels overflow the native stack and
-# kill the process (no Python exception), so an expression is measured before it is compiled.
+# level while compiling and evaluating, and too many levels (20,000 on an 8 MB stack, 400 on a
+# 256 KB one) overflow the native stack and kill the process (no Python exception), so an
+# expression is measured before it is compiled.
 MAX_CEL_EXPRESSION_CHARS = 100_000
 MAX_CEL_NESTING = 250
 # Each operator, selection, index or call opens at most one level of the expression's tree.

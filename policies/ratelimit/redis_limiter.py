@@ -95,8 +95,9 @@ class ScriptCaller:
     """EVALSHA of one Lua script on a connection of its own per thread, loading the script on NOSCRIPT.
 
     The check's one round trip without redis-py's per-command work: no pool checkout with its
-    readiness poll, and the command packed by the connection and written directly. The connection is redis-py's
-    (so TLS, AUTH, database selection and timeouts are the client's), reconnected on failure.
+    readiness poll, and the command packed by the connection and written directly. The connection
+    is redis-py's (so TLS, AUTH, database selection and timeouts are the client's), reconnected on
+    failure.
     """
 
     def __init__(self, client: redis.Redis[Any], script: str) -> None:

@@ -6,6 +6,7 @@ import logging
 import pytest
 
 from agents.models import AuditEvent
+from policies.engine.hostile import nested_json
 from policies.models import Decision
 from tests.conftest import bearer, issue_token_for, make_principal
 
@@ -152,16 +153,9 @@ def test_malformed_bodies_get_documented_errors(client, shop, agent_token, body,
     assert not Decision.objects.exists()
 
 
-def nested(levels: int) -> dict:
-    value: dict = {}
-    for _ in range(levels - 1):
-        value = {"a": value}
-    return value
-
-
 def test_bodies_nest_at_most_128_levels(client, shop, agent_token):
-    at_the_limit = check(client, agent_token, query=ORDERS, context=nested(127))
-    beyond = check(client, agent_token, query=ORDERS, context=nested(128))
+    at_the_limit = check(client, agent_token, query=ORDERS, context=nested_json(127))
+    beyond = check(client, agent_token, query=ORDERS, context=nested_json(128))
 
     assert at_the_limit.status_code == 200
     assert beyond.status_code == 400
