@@ -10,7 +10,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
-from gqlgov.errors import ApiError, error_body
+from gqlgov.errors import ApiError, error_body, first_line
 from gqlgov.request_body import json_object
 
 logger = logging.getLogger("gqlgov.api")
@@ -96,8 +96,7 @@ DATABASE_RETRY_AFTER_S = 2
 def _database_unavailable(request, exc):
     # The database is unreachable or dropped the connection (restart, failover): a documented 503,
     # not a bug. The next request opens a fresh connection (CONN_HEALTH_CHECKS): no restart needed.
-    first_line = next(iter(str(exc).strip().splitlines()), type(exc).__name__)
-    logger.error("database unavailable: %s", first_line)
+    logger.error("database unavailable: %s", first_line(exc))
     return _respond(
         request,
         503,

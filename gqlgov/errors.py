@@ -30,6 +30,11 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
+def first_line(error: BaseException) -> str:
+    """An expected failure (the database or Redis away) as one log line: its message's first line."""
+    return next(iter(str(error).strip().splitlines()), type(error).__name__)
+
+
 class NotFound(ApiError):
     status = 404
 

@@ -164,16 +164,31 @@ def web_server(
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     port = free_port()
     env = environment.env(GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY=str(workers), **overrides)
-    log = open(environment.workdir / f"{kind}-{port}.log", "wb")
+    log_path = environment.workdir / f"{kind}-{port}.log"
+    log = open(log_path, "wb")
     process = subprocess.Popen(server_command(kind, port, workers), env=env, cwd=ROOT, stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(f"{base}/api/v1/health", process=process)
+        if kind == "gunicorn":
+            # The first worker answers while the others may still be building the policies.
+            wait_for_ready_workers(log_path, workers, process)
         yield base, process
     finally:
         stop(process)
         log.close()
+
+
+def wait_for_ready_workers(log: Path, workers: int, process: subprocess.Popen, timeout_s: float = 60.0) -> None:
+    """Waits until `workers` gunicorn workers have logged "worker ready" (gqlgov/gunicorn.conf.py)."""
+    deadline = time.monotonic() + timeout_s
+    while log.read_bytes().count(b"worker ready") < workers:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{workers} workers were not ready within {timeout_s:.0f} s")
+        time.sleep(0.1)
 
 
 @contextlib.contextmanager

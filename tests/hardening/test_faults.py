@@ -15,7 +15,7 @@ import pytest
 
 from policies.bench import servers
 from policies.bench.http_bench import _post
-from tests.fixtures.production_server import CheckLoad, deploy, wait_until_stored
+from tests.fixtures.production_server import CheckLoad, deploy, server_log, wait_until_stored
 
 pytestmark = pytest.mark.slow
 
@@ -77,5 +77,5 @@ def test_worker_sigkill_and_redis_restart_under_load(tmp_path):
     status, payload = during_outage
     assert status == 503 and json.loads(payload)["error"]["code"] == "RATE_LIMITER_UNAVAILABLE"
     assert recovered[0] == 200, recovered
-    log = "".join(path.read_text() for path in tmp_path.glob("gunicorn-*.log"))
+    log = server_log(tmp_path)
     assert token not in log and token.split("_")[-1] not in log

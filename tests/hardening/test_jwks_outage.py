@@ -13,7 +13,15 @@ import requests
 
 from policies.bench import servers
 from tests.fixtures.oidc_provider import AGENT_AUDIENCE
-from tests.fixtures.production_server import ALLOWED, DENIED, CheckLoad, deploy, wait_until_stored
+from tests.fixtures.production_server import (
+    ALLOWED,
+    DENIED,
+    CheckLoad,
+    deploy,
+    first_traceback,
+    server_log,
+    wait_until_stored,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -70,6 +78,6 @@ def test_jwks_endpoint_down_under_load_keeps_cached_keys_working(tmp_path, oidc_
     assert never_fetched.json()["error"]["code"] == "IDP_UNAVAILABLE"
     assert int(never_fetched.headers["Retry-After"]) > 0
     assert missing == set(), f"{len(missing)} acknowledged decision records lost"
-    log = "".join(path.read_text() for path in tmp_path.glob("gunicorn-*.log"))
+    log = server_log(tmp_path)
     assert token.rsplit(".", 1)[-1] not in log  # the signature never reaches the logs
-    assert "Traceback" not in log, log[-3000:]
+    assert "Traceback" not in log, first_traceback(log)

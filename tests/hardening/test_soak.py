@@ -1,7 +1,7 @@
 """Soak: the production server (gunicorn per gqlgov/gunicorn.conf.py) at a steady modest rate of mixed
 allow / deny / rate-limited / mutation checks for three minutes (after a 10 s warm-up).
 
-No error of any kind, a bounded p99, bounded memory growth of every worker, the workers never
+No error of any kind (in answers or in the server's log), a bounded p99, bounded memory growth of every worker, the workers never
 replaced, and every acknowledged decision record and mutation-check audit event stored.
 """
 
@@ -17,7 +17,9 @@ from tests.fixtures.production_server import (
     MUTATION,
     CheckLoad,
     deploy,
+    first_traceback,
     percentile,
+    server_log,
     wait_until_stored,
 )
 
@@ -63,3 +65,5 @@ def test_steady_load_for_three_minutes_gives_no_errors_bounded_latency_and_bound
     assert missing_records == set(), f"{len(missing_records)} acknowledged decision records lost"
     assert missing_audits == set(), f"{len(missing_audits)} mutation-check audit events lost"
     assert load.acknowledged_mutations
+    log = server_log(tmp_path)
+    assert "Traceback" not in log, first_traceback(log)

@@ -5,8 +5,10 @@ import time
 import redis
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError
+from django.db import Error as DatabaseError  # InterfaceError (a closed connection) included
+from django.db import close_old_connections
 
+from gqlgov.errors import first_line
 from policies.recorder import drain
 
 logger = logging.getLogger("gqlgov.drain")
@@ -40,8 +42,9 @@ class Command(BaseCommand):
                     raise
                 # Redis or the database is away: records wait on the stream (or in our pending list,
                 # retried first once the drain succeeds again).
-                logger.error("drain failed (%s); retrying in 1 s", error)
+                logger.error("drain failed (%s); retrying in 1 s", first_line(error))
                 failed = True
+                close_old_connections()  # a connection the outage broke is replaced on the next try
                 time.sleep(1)
             if not opts["follow"] or stopping:
                 break
