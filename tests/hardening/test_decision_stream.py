@@ -1,8 +1,13 @@
 """Decision records on the Redis stream: durable before the answer, drained idempotently, never lost."""
 
+import io
 import json
+import os
+import signal
 
 import pytest
+from django.core.management import call_command
+from django.db import InterfaceError
 
 from agents.models import AuditEvent
 from policies import recorder
@@ -134,3 +139,30 @@ def test_a_record_the_database_refuses_goes_to_the_dead_letter_stream_and_blocks
     assert [recorder.DecisionRecord.from_json(fields[b"r"]).id for _id, fields in dead] == [poison.id]
     assert recorder.stream_backlog() == 0
     recorder.stream_client().delete(f"{redis_settings.GQLGOV_DECISION_STREAM_KEY}:dead")
+
+
+def test_the_following_drainer_outlives_a_closed_database_connection_and_stores_the_record(
+    client, shop, agent_token, redis_settings, monkeypatch
+):
+    decision_id = check(client, agent_token).json()["decision_id"]
+    store = recorder.store_records
+    attempts = []
+
+    def closed_on_the_first_attempt(records, **kwargs):
+        attempts.append(len(records))
+        if len(attempts) == 1:
+            raise InterfaceError("connection already closed")
+        stored = store(records, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)  # the drainer's stop signal: it ends after this pass
+        return stored
+
+    monkeypatch.setattr(recorder, "store_records", closed_on_the_first_attempt)
+    output = io.StringIO()
+    previous_handler = signal.getsignal(signal.SIGTERM)
+    try:
+        call_command("drain_decisions", "--follow", stdout=output)
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+    assert attempts == [1, 1]  # the record the failed pass read is retried, not lost
+    assert Decision.objects.filter(pk=decision_id).exists()
+    assert "1 decision record(s) stored" in output.getvalue()
