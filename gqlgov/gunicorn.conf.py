@@ -35,7 +35,7 @@ def post_worker_init(worker):
     # Build the active schemas and policies before this worker accepts its first request,
     # heartbeating after each so a slow build is not taken for a hung worker (`timeout`).
     # Each outcome logs one "worker ready" line (policies.bench.servers waits for one per worker).
-    from django.db import Error as DatabaseError
+    from django.db import Error as AnyDatabaseError
     from django.db import close_old_connections
 
     from gqlgov.errors import first_line
@@ -43,7 +43,7 @@ def post_worker_init(worker):
 
     try:
         built = warm_active_policies(after_each=worker.notify)
-    except DatabaseError as error:
+    except AnyDatabaseError as error:
         # The database away at boot (a restart, a failover) is an expected condition, not a bug:
         # one line, no traceback; the first checks build the policies once it is back.
         worker.log.error("worker ready, active policies not built: database unavailable (%s)", first_line(error))

@@ -133,23 +133,22 @@ def test_rollback_reactivates_an_earlier_approved_version(shop):
     assert AuditEvent.objects.filter(action="policy.rolled_back").count() == 1
 
 
-def test_schema_api_registers_for_staff_only(client, db):
-    staff = issue_token_for(make_principal("ci-bot", "service", groups=["gqlgov-admins"]))
+def test_schema_api_registers_for_staff_only(client, staff_token):
     agent = issue_token_for(make_principal("plain-bot", "ai"))
     url = "/api/v1/schemas/shop/versions"
     body = json.dumps({"sdl": SHOP_SDL})
     refused = client.post(url, data=body, content_type="application/json", **bearer(agent))
     assert refused.status_code == 403
-    created = client.post(url, data=body, content_type="application/json", **bearer(staff))
+    created = client.post(url, data=body, content_type="application/json", **bearer(staff_token))
     assert created.status_code == 201
     assert created.json()["version"] == 1
-    again = client.post(url, data=body, content_type="application/json", **bearer(staff))
+    again = client.post(url, data=body, content_type="application/json", **bearer(staff_token))
     assert again.status_code == 200
     assert again.json()["created"] is False
-    garbage = client.post(url, data=json.dumps({"sdl": "type {"}), content_type="application/json", **bearer(staff))
+    garbage = client.post(url, data=json.dumps({"sdl": "type {"}), content_type="application/json", **bearer(staff_token))
     assert garbage.status_code == 422
     assert garbage.json()["error"]["code"] == "SCHEMA_SYNTAX_ERROR"
-    listed = client.get("/api/v1/schemas/shop", **bearer(staff)).json()
+    listed = client.get("/api/v1/schemas/shop", **bearer(staff_token)).json()
     assert "mutation.login" in listed["ungoverned"]
 
 
