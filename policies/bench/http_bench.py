@@ -9,12 +9,14 @@ import contextlib
 import http.client
 import json
 import os
+import resource
 import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -187,8 +189,27 @@ def _merged(results: list[LoadResult]) -> LoadResult:
                       errors=sum(result.errors for result in results))
 
 
+class CpuMeter:
+    """CPU seconds used so far by the processes a load keeps busy, by role: the web server (master
+    and workers), the drainer and Redis (when on this machine), and the load generator (this
+    process's finished children: wrk runs, and exits, once per load)."""
+
+    def __init__(self, roles: dict[str, list[int]]) -> None:
+        self.roles = roles
+
+    def read(self) -> Counter[str]:
+        used = Counter({role: sum(servers.cpu_s(pid) for pid in pids) for role, pids in self.roles.items()})
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        used["load_generator"] = children.ru_utime + children.ru_stime
+        return used
+
+
+def _per_request_us(spent: Counter[str], requests: int) -> dict[str, float]:
+    return {role: round(seconds * 1e6 / requests, 1) for role, seconds in sorted(spent.items())} if requests else {}
+
+
 def _server_numbers(base: str, process, load_check: Load, load_open: Load, *, concurrency: int, duration_s: float,
-                    workdir: Path) -> dict[str, Any]:
+                    workdir: Path, side_pids: dict[str, list[int]]) -> dict[str, Any]:
     def load(shape: Load, seconds: float = duration_s) -> LoadResult:
         return run_load(base, shape, concurrency=concurrency, duration_s=seconds, workdir=workdir)
 
@@ -201,21 +222,33 @@ def _server_numbers(base: str, process, load_check: Load, load_open: Load, *, co
         if warm[-1].ok and warm[-2].ok:
             break
     load(HEALTH, 1.0)
+    workers = servers.children(process.pid) or [process.pid]
+    meter = CpuMeter({"server": sorted({process.pid, *workers}), **side_pids})
     # Bare and check alternate in rounds of ~2 s: on a shared machine the background load drifts,
     # and the ratio must compare the two endpoints under the same conditions.
     rounds = max(1, round(duration_s / 2))
-    bare_rounds, check_rounds = [], []
+    shapes = {"bare": HEALTH, "check": load_check}
+    results: dict[str, list[LoadResult]] = {name: [] for name in shapes}
+    spent: dict[str, Counter[str]] = {name: Counter() for name in shapes}
     for _round in range(rounds):
-        bare_rounds.append(load(HEALTH, duration_s / rounds))
-        check_rounds.append(load(load_check, duration_s / rounds))
-    bare, check = _merged(bare_rounds), _merged(check_rounds)
+        for name, shape in shapes.items():
+            before = meter.read()
+            results[name].append(load(shape, duration_s / rounds))
+            spent[name].update(meter.read() - before)
+    bare, check = _merged(results["bare"]), _merged(results["check"])
+    # The health check touches neither Redis nor the drainer: what they do during its rounds is
+    # the drainer storing the records of the check round before, so it is the check's.
+    for role in side_pids:
+        spent["check"][role] += spent["bare"].pop(role, 0.0)
+    cpu_us = {"bare": _per_request_us(spent["bare"], bare.requests),
+              "check": _per_request_us(spent["check"], check.requests)}
     check_open = load(load_open)
-    workers = servers.children(process.pid) or [process.pid]
     return {
-        "answered_checks": sum(result.ok for result in [*warm, *check_rounds, check_open]),
+        "answered_checks": sum(result.ok for result in [*warm, *results["check"], check_open]),
         "bare": bare,
         "check": check,
         "check_open": check_open,
+        "cpu_us": cpu_us,
         "rss_mb": max(servers.rss_mb(pid) for pid in workers),
         "workers": len(workers),
     }
@@ -223,11 +256,14 @@ def _server_numbers(base: str, process, load_check: Load, load_open: Load, *, co
 
 def _summary(numbers: dict[str, Any]) -> dict[str, Any]:
     bare, check, check_open = numbers["bare"], numbers["check"], numbers["check_open"]
+    bare_cpu, check_cpu = (sum(numbers["cpu_us"][name].values()) for name in ("bare", "check"))
     return {
         "bare_rps": bare.rps, "check_warm_rps": check.rps,
         "ratio_warm": round(check.rps / bare.rps, 3) if bare.rps else None,
         "bare_p50_ms": bare.p50_ms, "bare_p99_ms": bare.p99_ms,
         "check_warm_p50_ms": check.p50_ms, "check_warm_p99_ms": check.p99_ms,
+        "cpu_us": numbers["cpu_us"],
+        "cpu_ratio_warm": round(bare_cpu / check_cpu, 3) if bare_cpu and check_cpu else None,
         "check_limiter_off_rps": check_open.rps,
         "limiter_on_vs_off": round(check.rps / check_open.rps, 3) if check_open.rps else None,
         "errors": bare.errors + check.errors + check_open.errors,
@@ -262,11 +298,13 @@ def run_http(*, sdl: str, query: str, workers: int, concurrency: int, duration_s
         results: dict[str, Any] = {}
         hostile: dict[str, Any] = {}
         acknowledged = 0
-        with servers.drainer(environment):
+        with servers.drainer(environment) as drainer:
+            redis_pid = servers.redis_pid(redis)
+            side_pids = {"drainer": [drainer.pid], **({"redis": [redis_pid]} if redis_pid else {})}
             for kind in kinds:
                 with servers.web_server(environment, kind, workers) as (base, process):
                     numbers = _server_numbers(base, process, load_check, load_open, concurrency=concurrency,
-                                              duration_s=duration_s, workdir=workdir)
+                                              duration_s=duration_s, workdir=workdir, side_pids=side_pids)
                     acknowledged += numbers["answered_checks"]
                     if kind == PRODUCTION_SERVER:
                         hostile = run_hostile(base, token, "shop")

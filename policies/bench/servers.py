@@ -18,6 +18,9 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import redis
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -211,6 +214,25 @@ def children(pid: int) -> list[int]:
         with contextlib.suppress(OSError):
             found += [int(child) for child in (task / "children").read_text().split()]
     return found
+
+
+def cpu_s(pid: int) -> float:
+    """User plus system CPU seconds a process has used so far (0 once it is gone)."""
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        # Fields after the parenthesised command name, which may itself hold spaces.
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
+def redis_pid(url: str) -> int | None:
+    """The pid of the Redis at `url` when it runs on this machine (its CPU is then readable)."""
+    if urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
+        return None
+    with contextlib.suppress(redis.RedisError):
+        pid = int(redis.Redis.from_url(url, socket_timeout=2).info("server")["process_id"])
+        return pid if Path(f"/proc/{pid}").exists() else None
+    return None
 
 
 def rss_mb(pid: int) -> float:

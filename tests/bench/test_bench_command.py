@@ -63,3 +63,15 @@ def test_http_numbers_from_the_production_server(db):
     assert report["hostile.errors_5xx"] == 0
     assert report["records.lost"] == 0
     assert report["http.bare_rps"] > 0 and report["http.check_warm_rps"] > 0
+
+
+@pytest.mark.slow
+def test_http_cpu_per_request_by_process_shows_where_a_check_costs_more_than_the_bare_endpoint(db):
+    report = run_bench("--no-candidates", "--only", "http")
+    bare, check = report["http.cpu_us"]["bare"], report["http.cpu_us"]["check"]
+    # The health check never touches Redis or the drainer; the check's record goes through both.
+    assert set(bare) == {"server", "load_generator"}
+    assert set(check) == {"server", "load_generator", "redis", "drainer"}
+    assert all(value > 0 for value in [*bare.values(), *check.values()])
+    assert check["server"] > bare["server"]
+    assert report["http.cpu_ratio_warm"] == round(sum(bare.values()) / sum(check.values()), 3)
