@@ -28,7 +28,8 @@ production server configuration (gunicorn -c gqlgov/gunicorn.conf.py, WEB_CONCUR
 granian WSGI measured as a candidate), its own SQLite file (or a fresh database on the PostgreSQL
 of DATABASE_URL) and Redis (REDIS_URL, else a throwaway redis-server), loaded by wrk from a
 separate process on loopback at fixed concurrency for a fixed time; the bare baseline is
-GET /api/v1/health in the same app.
+GET /api/v1/health in the same app. http.cpu_us gives each request's CPU by process (server,
+Redis and drainer when local, load generator); http.cpu_ratio_warm is the ratio those imply.
 
 Reproduce the README figures (2-core machine, wrk and redis-server installed):
 
