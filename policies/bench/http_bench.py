@@ -189,19 +189,14 @@ def _merged(results: list[LoadResult]) -> LoadResult:
                       errors=sum(result.errors for result in results))
 
 
-class CpuMeter:
-    """CPU seconds used so far by the processes a load keeps busy, by role: the web server (master
-    and workers), the drainer and Redis (when on this machine), and the load generator (this
-    process's finished children: wrk runs, and exits, once per load)."""
-
-    def __init__(self, roles: dict[str, list[int]]) -> None:
-        self.roles = roles
-
-    def read(self) -> Counter[str]:
-        used = Counter({role: sum(servers.cpu_s(pid) for pid in pids) for role, pids in self.roles.items()})
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        used["load_generator"] = children.ru_utime + children.ru_stime
-        return used
+def _cpu_used(roles: dict[str, list[int]]) -> Counter[str]:
+    """CPU seconds used so far by the processes a load keeps busy, by role (the web server's master
+    and workers, the drainer and Redis when on this machine), plus the load generator: this
+    process's finished children (wrk runs, and exits, once per load)."""
+    used = Counter({role: sum(servers.cpu_s(pid) for pid in pids) for role, pids in roles.items()})
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used["load_generator"] = children.ru_utime + children.ru_stime
+    return used
 
 
 def _per_request_us(spent: Counter[str], requests: int) -> dict[str, float]:
@@ -223,7 +218,7 @@ def _server_numbers(base: str, process, load_check: Load, load_open: Load, *, co
             break
     load(HEALTH, 1.0)
     workers = servers.children(process.pid) or [process.pid]
-    meter = CpuMeter({"server": sorted({process.pid, *workers}), **side_pids})
+    roles = {"server": sorted({process.pid, *workers}), **side_pids}
     # Bare and check alternate in rounds of ~2 s: on a shared machine the background load drifts,
     # and the ratio must compare the two endpoints under the same conditions.
     rounds = max(1, round(duration_s / 2))
@@ -232,9 +227,9 @@ def _server_numbers(base: str, process, load_check: Load, load_open: Load, *, co
     spent: dict[str, Counter[str]] = {name: Counter() for name in shapes}
     for _round in range(rounds):
         for name, shape in shapes.items():
-            before = meter.read()
+            before = _cpu_used(roles)
             results[name].append(load(shape, duration_s / rounds))
-            spent[name].update(meter.read() - before)
+            spent[name].update(_cpu_used(roles) - before)
     bare, check = _merged(results["bare"]), _merged(results["check"])
     # The health check touches neither Redis nor the drainer: what they do during its rounds is
     # the drainer storing the records of the check round before, so it is the check's.
