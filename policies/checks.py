@@ -1,4 +1,5 @@
-"""The pre-check pipeline: resolve the active policy, analyse (cached), decide, rate-limit, record.
+"""The pre-check pipeline: resolve the active policy, analyse (cached), decide (cached while no rule
+condition takes part), rate-limit, record.
 
 The decision itself is the pure engine's; this module only orchestrates I/O around it.
 """
@@ -8,6 +9,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -21,7 +23,14 @@ from policies import engine, ratelimit
 from policies.engine import reasons
 from policies.limiter import get_limiter
 from policies.recorder import DecisionRecord, appended_to_stream, record_decision, stream_key_for_append
-from policies.runtime import ActivePolicy, active_policy, analysis_cache, limit_specs_cache, only_schema_name
+from policies.runtime import (
+    ActivePolicy,
+    active_policy,
+    analysis_cache,
+    decision_cache,
+    limit_specs_cache,
+    only_schema_name,
+)
 
 logger = logging.getLogger("gqlgov.check")
 
@@ -59,7 +68,8 @@ def _hard_caps() -> engine.Limits:
     return engine.Limits(**settings.GQLGOV_HARD_CAPS)
 
 
-def _analyse(active: ActivePolicy, request: CheckRequest) -> tuple[engine.Analysis, str]:
+def _analyse(active: ActivePolicy, request: CheckRequest) -> tuple[engine.Analysis, str, tuple[Any, ...]]:
+    """The (cached) analysis, the document's hash and the analysis cache key."""
     document_hash = hashlib.sha256(request.query.encode("utf-8", "surrogatepass")).hexdigest()
     variables_key = json.dumps(request.variables or {}, sort_keys=True, separators=(",", ":"), default=str)
     key = (active.schema_version_id, document_hash, request.operation_name, variables_key)
@@ -78,7 +88,27 @@ def _analyse(active: ActivePolicy, request: CheckRequest) -> tuple[engine.Analys
         ),
     )
     metrics.ANALYSIS_CACHE.labels("miss" if cache.misses != misses else "hit").inc()
-    return analysis, document_hash
+    return analysis, document_hash, key
+
+
+def _decide(active: ActivePolicy, analysis: engine.Analysis, analysis_key: tuple[Any, ...], identity: Identity,
+            request: CheckRequest, client_ip: str, now: datetime) -> engine.Decision:
+    """The engine's decision; an unconditional one is reused for the same document, policy version and agent."""
+    principal = identity.principal
+    key = (active.policy_version_id, analysis_key, principal.name, principal.kind, tuple(principal.groups))
+    cache = decision_cache() if settings.GQLGOV_DECISION_CACHE else None
+    decision = cache.get(key) if cache is not None else None
+    if decision is None:
+        decision = engine.decide(
+            active.policy,
+            analysis,
+            subject=subject_of(identity),
+            request=engine.RequestContext(ip=client_ip, now=now, context=request.context),
+            caps=_hard_caps(),
+        )
+        if cache is not None and not decision.conditional:
+            cache.put(key, decision)
+    return decision
 
 
 def subject_of(identity: Identity) -> engine.Subject:
@@ -114,14 +144,8 @@ def run_check(*, identity: Identity, request: CheckRequest, client_ip: str) -> C
     active: ActivePolicy | None = None
     if isinstance(found, ActivePolicy):
         active = found
-        analysis, document_hash = _analyse(active, request)
-        decision = engine.decide(
-            active.policy,
-            analysis,
-            subject=subject_of(identity),
-            request=engine.RequestContext(ip=client_ip, now=now, context=request.context),
-            caps=_hard_caps(),
-        )
+        analysis, document_hash, analysis_key = _analyse(active, request)
+        decision = _decide(active, analysis, analysis_key, identity, request, client_ip, now)
     else:
         analysis, document_hash = None, ""
         decision = _no_policy_decision(request, schema_name, found)

@@ -93,6 +93,13 @@ _analyses: BoundedCache[Any] = BoundedCache(
 # (policy version, admitting rules, agent, cost) -> the check's rate-limit specs (policies/checks.py):
 # parsing a policy's limits again on every check cost ~35 µs, a tenth of a warm check.
 _limit_specs: BoundedCache[Any] = BoundedCache(capacity=10_000)
+# (policy version, analysis key, agent name, kind, groups) -> an unconditional decision
+# (engine.Decision.conditional is False), so a warm check of the same document by the same kind
+# of agent skips the rules. Sized like the analyses it derives from: ~1 KB plus any suggested query.
+_decisions: BoundedCache[Any] = BoundedCache(
+    capacity=settings.GQLGOV_ANALYSIS_CACHE_BYTES // 4,
+    size_of=lambda decision: 1024 + sum(len(hint.get("query", "")) for hint in decision.hints),
+)
 _pointers: dict[str, tuple[float, tuple[int, int, int | None] | None]] = {}
 _build_lock = threading.Lock()
 
@@ -193,13 +200,17 @@ def limit_specs_cache() -> BoundedCache[Any]:
     return _limit_specs
 
 
+def decision_cache() -> BoundedCache[Any]:
+    return _decisions
+
+
 def forget_active_versions() -> None:
     """Drops the cached active-version pointers so this process sees a change at once."""
     _pointers.clear()
 
 
 def clear_caches() -> None:
-    """Forgets every cached schema, policy and analysis (tests; a process that must free memory)."""
-    for cache in (_bundles, _policies, _analyses, _limit_specs):
+    """Forgets every cached schema, policy, analysis and decision (tests; a process that must free memory)."""
+    for cache in (_bundles, _policies, _analyses, _limit_specs, _decisions):
         cache.clear()
     forget_active_versions()

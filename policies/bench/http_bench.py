@@ -30,6 +30,7 @@ PRODUCTION_SERVER = "gunicorn"
 VARIANTS = {
     "variant.sync_decision_insert": {"GQLGOV_DECISION_STREAM": "false"},
     "variant.no_auth_cache": {"GQLGOV_AUTH_CACHE": "false"},
+    "variant.no_decision_cache": {"GQLGOV_DECISION_CACHE": "false"},
 }
 
 _WRK_DONE = r"""

@@ -57,6 +57,11 @@ class Decision:
     admitting_rules: list[str] = field(default_factory=list)
     deciding_rule: str | None = None
     hints: list[dict[str, Any]] = field(default_factory=list)
+    # A rule condition (hours, source_ips, expression) was evaluated: the same document may be
+    # decided otherwise at another time, from another address, with other context, attributes or
+    # claims. Otherwise the decision follows from the policy, the analysis and the subject's name,
+    # kind and groups alone, and the caller may reuse it for them.
+    conditional: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -127,7 +132,9 @@ def _decide(
             if suggest and {reason.code for reason in violations} & _PRUNABLE
             else []
         )
-        return Decision(DENY, violations, metrics, operation, admitting, deciding, hints)
+        return Decision(
+            DENY, violations, metrics, operation, admitting, deciding, hints, conditional=evaluation.conditional
+        )
     if evaluation.approvals:
         return Decision(
             PENDING_APPROVAL,
@@ -136,8 +143,10 @@ def _decide(
             operation,
             admitting,
             evaluation.approvals[0].rule,
+            conditional=evaluation.conditional,
         )
-    return Decision(ALLOW, [], metrics, operation, admitting, admitting[0] if admitting else None)
+    deciding = admitting[0] if admitting else None
+    return Decision(ALLOW, [], metrics, operation, admitting, deciding, conditional=evaluation.conditional)
 
 
 def _plain(value: int | float) -> int | float:
@@ -187,6 +196,7 @@ class _Evaluation:
         self.cel_context: cel.Context | None = None
         # Per rule index: hours, source_ips, and the expression when it does not read `args`.
         self.static_conditions: dict[int, bool] = {}
+        self.conditional = False  # see Decision.conditional
         self.violations: list[Reason] = []
         self.approvals: list[Reason] = []
         self.admitting: dict[str, Rule] = {}
@@ -235,6 +245,7 @@ class _Evaluation:
     def _conditions_hold(self, rule: Rule, arguments: Mapping[str, Any]) -> bool:
         if not rule.has_conditions:
             return True
+        self.conditional = True
         static = self.static_conditions.get(rule.index)
         if static is None:
             static = self._time_and_place_hold(rule) and (
@@ -325,6 +336,7 @@ def _suggestions(
         default_list_size=original.default_list_size,
         mutation_base_cost=original.mutation_base_cost,
     )
+    # Its root fields are some of the original's, so the conditions it evaluates were evaluated already.
     if _decide(policy, retry, subject, request, caps, suggest=False).decision != ALLOW:
         return []
     return [{"kind": "suggested_query", "query": query, "removed_paths": [list(path) for path in removed]}]

@@ -9,6 +9,7 @@ from agents.models import AuditEvent
 from policies.engine.hostile import nested_json
 from policies.models import Decision
 from tests.conftest import bearer, issue_token_for, make_principal
+from tests.policies.conftest import SHOP_POLICY, activate_policy
 
 pytestmark = pytest.mark.django_db
 
@@ -17,8 +18,9 @@ ORDERS = "{ orders(first: 5) { edges { node { id customer { name } } } } }"
 SECRET_CARD = "4111111111111111"
 
 
-def check(client, token, **body):
-    return client.post(CHECK, data=json.dumps(body), content_type="application/json", **bearer(token))
+def check(client, token, REMOTE_ADDR="127.0.0.1", **body):
+    return client.post(CHECK, data=json.dumps(body), content_type="application/json", REMOTE_ADDR=REMOTE_ADDR,
+                       **bearer(token))
 
 
 def codes(response) -> list[str]:
@@ -204,3 +206,22 @@ def test_nul_in_a_url_is_a_malformed_request(client, shop, agent_token):
     response = client.get("/api/v1/decisions/a%00b", **bearer(agent_token))
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "MALFORMED_REQUEST"
+
+
+def test_a_repeated_check_follows_a_newly_approved_policy(client, shop, agent_token,
+                                                          django_capture_on_commit_callbacks):
+    assert check(client, agent_token, query=ORDERS).json()["decision"] == "allow"
+    with django_capture_on_commit_callbacks(execute=True):
+        activate_policy(SHOP_POLICY.replace('"query.orders*", ', ""))
+
+    assert codes(check(client, agent_token, query=ORDERS)) == ["NO_MATCHING_RULE"]
+
+
+def test_a_repeated_check_is_decided_afresh_where_a_rule_condition_applies(client, shop_schema, agent_token):
+    office_only = "    when: {source_ips: [10.0.0.0/8]}\n    limits: {max_depth: 6"
+    activate_policy(SHOP_POLICY.replace("    limits: {max_depth: 6", office_only, 1))
+
+    def decision_from(address: str) -> str:
+        return check(client, agent_token, query=ORDERS, REMOTE_ADDR=address).json()["decision"]
+
+    assert [decision_from(address) for address in ("10.1.2.3", "192.0.2.1", "10.1.2.3")] == ["allow", "deny", "allow"]

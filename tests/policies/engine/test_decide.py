@@ -230,6 +230,34 @@ def test_cel_conditions_are_evaluated_per_root_field_arguments() -> None:
     assert [(r.code, r.path) for r in decision.reasons] == [(CONDITION_NOT_MET, ("big",))]
 
 
+@pytest.mark.parametrize(
+    "when",
+    [
+        {"hours": {"from": "08:00", "to": "18:00", "tz": "UTC"}},
+        {"source_ips": ["10.0.0.0/8"]},
+        {"expression": 'agent.attributes.team == "support"'},
+        {"expression": "args.first <= 10"},
+    ],
+)
+def test_a_decision_a_rule_condition_took_part_in_is_conditional_whatever_it_decided(when: dict) -> None:
+    policy = policy_with_rules(allow(when=when))
+
+    decisions = [check(ORDERS, policy=policy, request=office_request(ip=ip)) for ip in ("10.1.2.3", "192.0.2.1")]
+
+    assert all(decision.conditional for decision in decisions)
+
+
+def test_a_decision_only_unconditional_rules_took_part_in_is_not_conditional() -> None:
+    night = {"hours": {"from": "22:00", "to": "06:00", "tz": "UTC"}}
+    policy = policy_with_rules(allow(), allow("nightly-mutations", ("mutation.*",), when=night))
+
+    allowed = check(ORDERS, policy=policy)
+    denied = check("{ orders(first: 5) { edges { node { id } } } __schema { types { name } } }", policy=policy)
+
+    assert (allowed.decision, allowed.conditional) == ("allow", False)
+    assert (denied.decision, denied.conditional) == ("deny", False)
+
+
 def test_fields_deny_reports_every_forbidden_field_with_its_path_through_fragments_and_interfaces() -> None:
     query = """
       query { node(id: 1) { ... on Customer { ssn } } customer(id: 2) { ...Secret } }
