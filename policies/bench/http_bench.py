@@ -250,6 +250,28 @@ def _server_numbers(base: str, process, load_check: Load, load_open: Load, *, co
     }
 
 
+def _variant_numbers(production: str, variant: str, load_check: Load, *, concurrency: int, duration_s: float,
+                     workdir: Path) -> tuple[dict[str, Any], int]:
+    """A variant's check load in rounds alternating with the production server's, so the two are
+    compared under the same background load; and how many checks both answered."""
+    def load(base: str, seconds: float) -> LoadResult:
+        return run_load(base, load_check, concurrency=concurrency, duration_s=seconds, workdir=workdir)
+
+    warm = [load(production, 1.0), load(variant, 2.0)]
+    rounds = max(1, round(duration_s / 2))
+    results: dict[str, list[LoadResult]] = {production: [], variant: []}
+    for index in range(rounds):
+        for base in (production, variant) if index % 2 == 0 else (variant, production):
+            results[base].append(load(base, duration_s / rounds))
+    ours, theirs = _merged(results[variant]), _merged(results[production])
+    answered = sum(result.ok for result in [*warm, *results[production], *results[variant]])
+    return {
+        "check_warm_rps": ours.rps, "check_warm_p50_ms": ours.p50_ms, "check_warm_p99_ms": ours.p99_ms,
+        "production_check_warm_rps": theirs.rps,
+        "vs_production": round(ours.rps / theirs.rps, 3) if theirs.rps else None,
+    }, answered
+
+
 def _summary(numbers: dict[str, Any]) -> dict[str, Any]:
     bare, check, check_open = numbers["bare"], numbers["check"], numbers["check_open"]
     bare_cpu, check_cpu = (sum(numbers["cpu_us"][name].values()) for name in ("bare", "check"))
@@ -305,16 +327,15 @@ def run_http(*, sdl: str, query: str, workers: int, concurrency: int, duration_s
                     if kind == PRODUCTION_SERVER:
                         hostile = run_hostile(base, token, "shop")
                         acknowledged += sum(1 for status in hostile["hostile.statuses"].values() if status == 200)
+                        # The hot-path changes switched off one at a time, against this server.
+                        for name, overrides in (VARIANTS.items() if compare_variants else ()):
+                            with servers.web_server(environment, PRODUCTION_SERVER, workers,
+                                                    **overrides) as (variant_base, _process):
+                                results[name], answered = _variant_numbers(
+                                    base, variant_base, load_check, concurrency=concurrency,
+                                    duration_s=duration_s, workdir=workdir)
+                            acknowledged += answered
                 results[kind] = _summary(numbers)
-            # The hot-path changes switched off one at a time (before/after in the same run).
-            for name, overrides in (VARIANTS.items() if compare_variants else ()):
-                with servers.web_server(environment, PRODUCTION_SERVER, workers, **overrides) as (base, process):
-                    warm = run_load(base, load_check, concurrency=concurrency, duration_s=2, workdir=workdir)
-                    variant = run_load(base, load_check, concurrency=concurrency, duration_s=duration_s,
-                                       workdir=workdir)
-                    acknowledged += warm.ok + variant.ok
-                results[name] = {"check_warm_rps": variant.rps, "check_warm_p50_ms": variant.p50_ms,
-                                 "check_warm_p99_ms": variant.p99_ms}
             stored = _wait_for_drain(environment, acknowledged)
         production = results[PRODUCTION_SERVER]
         report: dict[str, Any] = {f"http.{key}": value for key, value in production.items()

@@ -30,6 +30,9 @@ of DATABASE_URL) and Redis (REDIS_URL, else a throwaway redis-server), loaded by
 separate process on loopback at fixed concurrency for a fixed time; the bare baseline is
 GET /api/v1/health in the same app. http.cpu_us gives each request's CPU by process (server,
 Redis and drainer when local, load generator); http.cpu_ratio_warm is the ratio those imply.
+http.variants has the check with one hot-path optimisation switched off (no_auth_cache,
+no_decision_cache, sync_decision_insert), each loaded in rounds alternating with the production
+server: vs_production is its throughput over the production server's in those rounds.
 
 Reproduce the README figures (2-core machine, wrk and redis-server installed):
 
