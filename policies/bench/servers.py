@@ -166,7 +166,9 @@ def web_server(
     environment: BenchEnvironment, kind: str, workers: int, **overrides: str
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     port = free_port()
-    env = environment.env(GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY=str(workers), **overrides)
+    # Metrics in multi-process mode, as docker-compose runs the web container (a directory per server).
+    env = environment.env(**{"GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers),
+                             "PROMETHEUS_MULTIPROC_DIR": str(environment.workdir / f"metrics-{port}"), **overrides})
     log_path = environment.workdir / f"{kind}-{port}.log"
     log = open(log_path, "wb")
     process = subprocess.Popen(server_command(kind, port, workers), env=env, cwd=ROOT, stdout=log,
