@@ -7,6 +7,7 @@ import re
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from agents.models import Principal
 from agents.services import principal_create
@@ -189,7 +190,8 @@ def test_a_token_is_shown_once_and_a_suspended_agent_is_refused_at_its_next_chec
     assert decisions.locator("#result_list tbody tr").count() == 1
     editor.shot("14-decisions")
     decisions.locator("#result_list tbody tr a").first.click()
-    assert "orders" in decisions.locator(".field-document_pretty").inner_text()
+    # Retried until the detail page has rendered it: a locator read at once may meet a half-parsed page.
+    expect(decisions.locator(".field-document_pretty")).to_contain_text("orders")
     editor.shot("15-decision-detail")
     audit = editor.go("/admin/agents/auditevent/")
     assert "Chain verified" in audit.inner_text("#chain-status")
