@@ -3,6 +3,10 @@
 import multiprocessing
 import os
 
+# Imported here, in the master, before any worker exists: importing it lazily in child_exit let a
+# second SIGCHLD re-enter that hook mid-import during shutdown (a circular-import traceback).
+from prometheus_client import multiprocess
+
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # One more sync worker than cores: a worker waiting on its check's Redis round trip leaves its core
 # to another (2 cores, `manage.py bench`: ratio_warm 0.41/0.49 with 3 workers vs 0.34-0.39 with 2).
@@ -57,6 +61,4 @@ def post_worker_init(worker):
 
 def child_exit(server, worker):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         multiprocess.mark_process_dead(worker.pid)
