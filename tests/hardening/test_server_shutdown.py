@@ -16,8 +16,8 @@ WORKERS = 6
 STOPS = 3  # the race showed on 3 stops out of 5 with six workers
 
 
-def test_many_workers_stopping_together_exit_cleanly(tmp_path):
-    deployment = deploy(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite3'}", "redis://127.0.0.1:6379/15")
+def test_many_workers_stopping_together_exit_cleanly(tmp_path, redis_url):
+    deployment = deploy(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite3'}", redis_url)
     for _ in range(STOPS):
         with servers.web_server(deployment.environment, "gunicorn", WORKERS) as (_base, master):
             pass
