@@ -12,8 +12,8 @@ from tests.fixtures.production_server import deploy, first_traceback, server_log
 
 pytestmark = pytest.mark.slow
 
-WORKERS = 6
-STOPS = 3  # the race showed on 3 stops out of 5 with six workers
+WORKERS = 10
+STOPS = 5  # without the fix, 6 stops in 8 showed the race with ten workers
 
 
 def test_many_workers_stopping_together_exit_cleanly(tmp_path, redis_url):
