@@ -3,6 +3,11 @@
 import multiprocessing
 import os
 
+# An empty PROMETHEUS_MULTIPROC_DIR is off, as in gqlgov/metrics.py: settled before prometheus-client
+# is imported, since its import is what reads the variable.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+
 # Imported here, in the master, before any worker exists: importing it lazily in child_exit let a
 # second SIGCHLD re-enter that hook mid-import during shutdown (a circular-import traceback).
 from prometheus_client import multiprocess

@@ -30,8 +30,12 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Router
 from ninja.security import HttpBearer
 
+# prometheus-client turns multi-process mode on when the variable merely exists, so an empty one
+# (a blank line in an env file) would scatter its files into the working directory: empty is off.
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+else:
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,

@@ -1,6 +1,10 @@
 """GET /api/v1/metrics: Prometheus text for the scraper token and staff, refused to everyone else."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -41,3 +45,32 @@ def test_staff_and_the_scraper_read_decision_metrics(client, shop, agent_token, 
         assert "gqlgov_check_duration_seconds_bucket" in text
         assert 'gqlgov_analysis_cache_total{result="miss"}' in text
         assert "gqlgov_ratelimit_outcomes_total" in text
+
+
+# Each as a process would first import prometheus-client: gunicorn's master from its config file,
+# every other process (workers, Celery, manage.py) through gqlgov.metrics once Django is set up.
+FIRST_IMPORTS = {
+    "gunicorn master": "runpy.run_path(os.path.join(sys.path[0], 'gqlgov', 'gunicorn.conf.py'))",
+    "django process": "import django; django.setup(); import gqlgov.metrics",
+}
+
+
+@pytest.mark.parametrize("first_import", FIRST_IMPORTS.values(), ids=FIRST_IMPORTS.keys())
+def test_an_empty_multiprocess_directory_means_single_process_metrics(tmp_path, first_import):
+    """A blank PROMETHEUS_MULTIPROC_DIR= line in an env file must not leave metric files in the
+    working directory (prometheus-client alone would write them there)."""
+    root = Path(__file__).resolve().parents[2]
+    program = (
+        "import os, runpy, sys\n"
+        f"sys.path.insert(0, {str(root)!r})\n"
+        "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'gqlgov.settings')\n"
+        f"{first_import}\n"
+        "from prometheus_client import Counter\n"
+        "Counter('probe_total', 'probe').inc()\n"
+        "print(os.environ.get('PROMETHEUS_MULTIPROC_DIR', 'unset'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], cwd=tmp_path, capture_output=True, text=True,
+                          env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": ""}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["unset"]
+    assert list(tmp_path.iterdir()) == []
