@@ -60,7 +60,9 @@ def paired_median_us(
                 samples[index].append((time.perf_counter_ns() - begin) / 1000)
             rounds += 1
             if rounds % 50 == 0:
-                gc.collect()  # outside any timed call: bounds memory held by cyclic garbage
+                # Outside any timed call: frees the rounds' cyclic garbage (all of it young) without
+                # walking the whole heap, which a 10,000-rule policy makes large.
+                gc.collect(1)
             if rounds > 50 * repeat:
                 break
     finally:
@@ -156,8 +158,10 @@ class EngineBench:
         return paired_median_us(cold, baseline, repeat=self._repeat(document),
                                 min_time_s=0.4 if self.quick else 2.0)
 
-    def warm_us(self, document: BenchDocument, active: ActivePolicy | None = None, subjects: list[Any] | None = None,
-                repeat: int = 2000) -> float:
+    def warm_decision(self, document: BenchDocument, active: ActivePolicy | None = None,
+                      subjects: list[Any] | None = None) -> Callable[[], None]:
+        """One warm decision as a check makes it (the analysis from the check's cache, the rules
+        evaluated), for the next of `subjects` at each call; the cache is filled before it returns."""
         active = active or self.active
         request = checks.CheckRequest(query=document.query, schema="bench")
         subjects = subjects or [self._subject()]
@@ -168,8 +172,8 @@ class EngineBench:
             subject = subjects[next(cursor) % len(subjects)]
             engine.decide(active.policy, analysis, subject=subject, request=self._request(), caps=self.caps)
 
-        run()  # fill the cache
-        return median_us(run, repeat=repeat // (4 if self.quick else 1))
+        run()
+        return run
 
     def _repeat(self, document: BenchDocument) -> int:
         base = {"small": 300, "medium": 100, "large": 30}[document.size]
@@ -181,7 +185,7 @@ class EngineBench:
         for size, document in self.documents.items():
             cold[size], baseline[size] = self.cold_and_baseline_us(document)
             ratio[size] = round(cold[size] / baseline[size], 3)
-            warm[size] = self.warm_us(document)
+            warm[size] = median_us(self.warm_decision(document), repeat=2000 // (4 if self.quick else 1))
         medium = "medium"
         return {
             "engine.cold_ratio": ratio,
@@ -218,13 +222,17 @@ class EngineBench:
             subjects = [engine.Subject(name=name, kind="ai", groups=(BENCH_GROUP,)) for name in names]
             return self._active(policy, version_id=version_id), subjects
 
-        repeat = 3000
-        few_rules = self.warm_us(document, rules_policy(small, -2), repeat=repeat)
-        many_rules = self.warm_us(document, rules_policy(large, -3), repeat=repeat)
+        # Each pair in alternating rounds (as cold against graphql-core): measured one after the
+        # other, a drift in the machine's speed between the two moved a ratio by up to 0.5.
+        repeat = 3000 // (4 if self.quick else 1)
+        few_rules, many_rules = paired_median_us(self.warm_decision(document, rules_policy(small, -2)),
+                                                 self.warm_decision(document, rules_policy(large, -3)), repeat=repeat)
         few_active, few_subjects = agents_case(small, -4)
         many_active, many_subjects = agents_case(large, -5)
-        few_agents = self.warm_us(document, few_active, few_subjects, repeat=repeat)
-        many_agents = self.warm_us(document, many_active, many_subjects, repeat=max(repeat, large))
+        # A full run decides for each of the many agents at least once; a quick one only smoke-tests.
+        few_agents, many_agents = paired_median_us(self.warm_decision(document, few_active, few_subjects),
+                                                   self.warm_decision(document, many_active, many_subjects),
+                                                   repeat=repeat if self.quick else max(repeat, large))
         return {
             "scale.rules_ratio": round(many_rules / few_rules, 3),
             "scale.agents_ratio": round(many_agents / few_agents, 3),
