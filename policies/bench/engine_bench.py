@@ -175,6 +175,9 @@ class EngineBench:
         run()
         return run
 
+    def _warm_calls(self, full: int) -> int:
+        return full // 4 if self.quick else full
+
     def _repeat(self, document: BenchDocument) -> int:
         base = {"small": 300, "medium": 100, "large": 30}[document.size]
         return max(5, base // 5) if self.quick else base
@@ -185,7 +188,7 @@ class EngineBench:
         for size, document in self.documents.items():
             cold[size], baseline[size] = self.cold_and_baseline_us(document)
             ratio[size] = round(cold[size] / baseline[size], 3)
-            warm[size] = median_us(self.warm_decision(document), repeat=2000 // (4 if self.quick else 1))
+            warm[size] = median_us(self.warm_decision(document), repeat=self._warm_calls(2000))
         medium = "medium"
         return {
             "engine.cold_ratio": ratio,
@@ -224,7 +227,7 @@ class EngineBench:
 
         # Each pair in alternating rounds (as cold against graphql-core): measured one after the
         # other, a drift in the machine's speed between the two moved a ratio by up to 0.5.
-        repeat = 3000 // (4 if self.quick else 1)
+        repeat = self._warm_calls(3000)
         few_rules, many_rules = paired_median_us(self.warm_decision(document, rules_policy(small, -2)),
                                                  self.warm_decision(document, rules_policy(large, -3)), repeat=repeat)
         few_active, few_subjects = agents_case(small, -4)
