@@ -18,7 +18,6 @@ Two ways to store them, chosen by GQLGOV_DECISION_STREAM:
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import re
@@ -110,7 +109,7 @@ class DecisionRecord:
     @classmethod
     def from_json(cls, text: str | bytes) -> DecisionRecord:
         """The record `to_json` wrote, ready for `store_records` (NULs and lone surrogates replaced)."""
-        data = json.loads(text)
+        data = jsonfast.loads(text)
         # Only a JSON escape can put a NUL or a lone surrogate into a parsed string (raw ones are
         # not valid UTF-8): most records have neither and skip the walk over every value.
         if _MAY_NEED_CLEANING.search(text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")):

@@ -120,6 +120,13 @@ def test_non_ascii_values_on_the_stream_are_stored_unchanged(client, shop, agent
     assert Decision.objects.get(pk=response.json()["decision_id"]).variables_redacted == variables
 
 
+def test_integers_beyond_64_bits_on_the_stream_are_stored_exactly(client, shop, agent_token, redis_settings):
+    variables = {"big": 2**70, "negative": -(2**64) - 1, "long_digits_in_a_string": "1" * 30}
+    response = check(client, agent_token, variables=variables)
+    recorder.drain()
+    assert Decision.objects.get(pk=response.json()["decision_id"]).variables_redacted == variables
+
+
 def test_a_record_the_database_refuses_goes_to_the_dead_letter_stream_and_blocks_nothing(
     client, shop, agent_token, redis_settings
 ):
