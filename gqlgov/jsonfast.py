@@ -35,7 +35,6 @@ def dumps(value: Any, *, default: Callable[[Any], Any] | None = None) -> bytes:
         return json.dumps(value, separators=(",", ":"), default=default).encode("utf-8")
 
 
-
 # A run of 19 digits may be an integer beyond 64 bits. Digits mapped to one byte and searched for as
 # a substring: a regular expression took longer than the decoding it guards.
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")

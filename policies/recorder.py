@@ -109,10 +109,11 @@ class DecisionRecord:
     @classmethod
     def from_json(cls, text: str | bytes) -> DecisionRecord:
         """The record `to_json` wrote, ready for `store_records` (NULs and lone surrogates replaced)."""
-        data = jsonfast.loads(text)
+        raw = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
+        data = jsonfast.loads(raw)
         # Only a JSON escape can put a NUL or a lone surrogate into a parsed string (raw ones are
         # not valid UTF-8): most records have neither and skip the walk over every value.
-        if _MAY_NEED_CLEANING.search(text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")):
+        if _MAY_NEED_CLEANING.search(raw):
             data = storable(data)
         data["id"] = uuid.UUID(data["id"])
         data["created_at"] = datetime.fromisoformat(data["created_at"])

@@ -26,6 +26,6 @@ def test_decoding_reads_what_json_reads_even_where_orjson_would_not():
     texts = ['{"big": 1180591620717411303424, "small": -9223372036854775808}', '{"n": NaN, "i": -Infinity}',
              '{"s": "\\ud800"}', '{"a": [1, 2.5, null, true], "b": {"c": "é☃"}}', '{"d": "1234567890123456789012"}']
     for text in texts:
-        decoded, expected = jsonfast.loads(text), json.loads(text)
-        assert repr(decoded) == repr(expected)  # repr: NaN != NaN, and 2**70 == float(2**70)
-        assert jsonfast.loads(text.encode("utf-8", "surrogatepass")).keys() == expected.keys()
+        expected = repr(json.loads(text))  # repr: NaN != NaN, and 2**70 == float(2**70)
+        assert repr(jsonfast.loads(text)) == expected
+        assert repr(jsonfast.loads(text.encode("utf-8", "surrogatepass"))) == expected
