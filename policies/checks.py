@@ -68,11 +68,13 @@ def _hard_caps() -> engine.Limits:
     return engine.Limits(**settings.GQLGOV_HARD_CAPS)
 
 
-def _analyse(active: ActivePolicy, request: CheckRequest) -> tuple[engine.Analysis, str, tuple[Any, ...]]:
-    """The (cached) analysis, the document's hash and the analysis cache key."""
-    document_hash = hashlib.sha256(request.query.encode("utf-8", "surrogatepass")).hexdigest()
+def _analyse(active: ActivePolicy, request: CheckRequest) -> tuple[engine.Analysis, tuple[Any, ...]]:
+    """The (cached) analysis and its cache key."""
+    # The digest of the raw document keys this process's cache only: derived from unredacted
+    # values, it is never stored, logged or shown (records carry the redacted document's).
+    document_digest = hashlib.sha256(request.query.encode("utf-8", "surrogatepass")).digest()
     variables_key = json.dumps(request.variables or {}, sort_keys=True, separators=(",", ":"), default=str)
-    key = (active.schema_version_id, document_hash, request.operation_name, variables_key)
+    key = (active.schema_version_id, document_digest, request.operation_name, variables_key)
     cache = analysis_cache()
     misses = cache.misses
     analysis = cache.get_or_create(
@@ -88,7 +90,7 @@ def _analyse(active: ActivePolicy, request: CheckRequest) -> tuple[engine.Analys
         ),
     )
     metrics.ANALYSIS_CACHE.labels("miss" if cache.misses != misses else "hit").inc()
-    return analysis, document_hash, key
+    return analysis, key
 
 
 def _decide(active: ActivePolicy, analysis: engine.Analysis, analysis_key: tuple[Any, ...], identity: Identity,
@@ -144,15 +146,15 @@ def run_check(*, identity: Identity, request: CheckRequest, client_ip: str) -> C
     active: ActivePolicy | None = None
     if isinstance(found, ActivePolicy):
         active = found
-        analysis, document_hash, analysis_key = _analyse(active, request)
+        analysis, analysis_key = _analyse(active, request)
         decision = _decide(active, analysis, analysis_key, identity, request, client_ip, now)
     else:
-        analysis, document_hash = None, ""
+        analysis = None
         decision = _no_policy_decision(request, schema_name, found)
     # The record as it stands if the limiter admits: then the limiter's round trip appends it.
     record = DecisionRecord.build(
         identity=identity, request=request, client_ip=client_ip, now=now, decision=decision,
-        active=active, analysis=analysis, document_hash=document_hash,
+        active=active, analysis=analysis,
     )
     throttle = _throttle(identity, decision, active, record)
     decision = throttle.decision

@@ -18,6 +18,7 @@ Two ways to store them, chosen by GQLGOV_DECISION_STREAM:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import os
 import re
@@ -68,7 +69,7 @@ class DecisionRecord:
     document_hash: str
 
     @classmethod
-    def build(cls, *, identity, request, client_ip, now, decision, active, analysis, document_hash) -> DecisionRecord:
+    def build(cls, *, identity, request, client_ip, now, decision, active, analysis) -> DecisionRecord:
         if active is not None and analysis is not None:
             variables, document = engine.redact(
                 active.bundle, analysis, request.variables or {}, active.policy.sensitive_globs
@@ -91,7 +92,7 @@ class DecisionRecord:
             client_ip=client_ip or None,
             variables_redacted=variables or {},
             document_redacted=document,
-            document_hash=document_hash,
+            document_hash=redacted_document_hash(document),
         )
 
     def with_decision(self, decision: engine.Decision) -> DecisionRecord:
@@ -123,6 +124,14 @@ class DecisionRecord:
         """This record with every NUL and lone surrogate in its values replaced (PostgreSQL refuses both)."""
         values = storable({name: getattr(self, name) for name in _RECORD_FIELDS if name not in ("id", "created_at")})
         return dataclasses.replace(self, **values)
+
+
+def redacted_document_hash(document_redacted: str) -> str:
+    """The SHA-256 of the redacted document (empty for none): it groups identical requests, and,
+    computed after redaction, cannot be brute-forced back to a redacted secret."""
+    if not document_redacted:
+        return ""
+    return hashlib.sha256(document_redacted.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 _RECORD_FIELDS = tuple(field.name for field in fields(DecisionRecord))

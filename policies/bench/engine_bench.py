@@ -168,7 +168,7 @@ class EngineBench:
         cursor = iter(range(1 << 62))
 
         def run() -> None:
-            analysis, _hash, _key = checks._analyse(active, request)
+            analysis, _key = checks._analyse(active, request)
             subject = subjects[next(cursor) % len(subjects)]
             engine.decide(active.policy, analysis, subject=subject, request=self._request(), caps=self.caps)
 
@@ -271,6 +271,29 @@ class EngineBench:
         slowest_case = max(times, key=times.__getitem__)
         return {"hostile.engine_max_ms": times[slowest_case], "hostile.engine_slowest": slowest_case,
                 "hostile.engine_ms": times, "hostile.engine_exceptions": errors}
+
+
+    def hostile_cel_in_process(self, runs: int = 3) -> dict[str, Any]:
+        """Decision time per worst-case rule condition (policies/engine/hostile.py), the slowest of `runs`."""
+        from policies.engine.hostile import hostile_cel_cases
+
+        analysis = engine.analyze(self.bundle, self.documents["medium"].query, limits=analysis_limits())
+        times: dict[str, float] = {}
+        for name, expression, context in hostile_cel_cases():
+            rule = {"id": "cel", "effect": "allow", "subjects": {"kinds": ["ai"]}, "operations": ["*"],
+                    "when": {"expression": expression}}
+            policy = engine.compile_policy({**bench_policy_document("bench"), "rules": [rule]}, schema=self.bundle)
+            request = engine.RequestContext(ip="127.0.0.1", now=self.now, context=context)
+            slowest = 0.0
+            for run in range(runs + 1):
+                begin = time.perf_counter()
+                engine.decide(policy, analysis, subject=self._subject(), request=request, caps=self.caps)
+                if run:
+                    slowest = max(slowest, time.perf_counter() - begin)
+            times[name] = round(slowest * 1000, 2)
+        slowest_case = max(times, key=times.__getitem__)
+        return {"hostile.cel_max_ms": times[slowest_case], "hostile.cel_slowest": slowest_case,
+                "hostile.cel_ms": times}
 
 
 def _tokens(bundle: Any, query: str) -> int:

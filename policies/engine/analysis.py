@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
+    ArgumentNode,
     ASTValidationRule,
     BooleanValueNode,
     DeferStreamDirectiveLabel,
@@ -28,11 +30,17 @@ from graphql import (
     GraphQLInputObjectType,
     GraphQLInputType,
     GraphQLNamedType,
+    GraphQLNonNull,
+    GraphQLSchema,
     GraphQLSyntaxError,
     InlineFragmentNode,
     KnownDirectivesRule,
+    ListValueNode,
+    Node,
     NoUndefinedVariablesRule,
     NoUnusedVariablesRule,
+    ObjectFieldNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     OverlappingFieldsCanBeMergedRule,
     SelectionNode,
@@ -41,13 +49,23 @@ from graphql import (
     UniqueDirectivesPerLocationRule,
     UniqueVariableNamesRule,
     ValidationContext,
+    ValueNode,
+    VariableDefinitionNode,
+    VariableNode,
     VariablesAreInputTypesRule,
     VariablesInAllowedPositionRule,
+    coerce_input_value,
     get_named_type,
+    is_input_type,
+    print_ast,
     specified_rules,
+    type_from_ast,
     validate,
 )
+from graphql.language import Lexer, TokenKind
 from graphql.language.parser import Parser
+from graphql.pyutils import Undefined
+from graphql.utilities import validate_input_value
 
 from . import reasons
 from .limits import DEFAULT_CAPS, DIMENSIONS, METRIC_OF_DIMENSION, Limits
@@ -186,7 +204,8 @@ def analyze(
         return _failed(request, reasons.validation_failed("The variables must be a JSON object."))
     size = _utf8_length(query)
     if size > limits.max_document_bytes:
-        return _failed(request, reasons.document_too_large(limits.max_document_bytes, size))
+        return _failed(request, reasons.document_too_large(limits.max_document_bytes, size),
+                       operation_type=_attempted_mutation(query, limits.caps.max_tokens))
     try:
         return _analyze_document(request)
     except RecursionError:
@@ -204,14 +223,40 @@ def _failed(
     *failure: Reason,
     metrics: Metrics | None = None,
     document: DocumentNode | None = None,
+    operation: OperationDefinitionNode | None = None,
+    operation_type: str | None = None,
 ) -> Analysis:
+    """A failed analysis; it keeps the operation's type when known (a failed mutation is audited)."""
     return Analysis(
         request=request,
         failure=failure,
         metrics=metrics,
+        operation_name=operation.name.value if operation is not None and operation.name else None,
+        operation_type=operation.operation.value if operation is not None else operation_type,
         approx_size_bytes=_approx_size(request, ()),
         parsed=[document] if document else [],
     )
+
+
+def _attempted_mutation(text: str, max_tokens: int | None) -> str | None:
+    """"mutation" when an unparseable document starts a definition with `mutation`, read token by
+    token up to the syntax error (or the token cap)."""
+    lexer = Lexer(Source(text))
+    depth = 0
+    try:
+        for _ in range(max_tokens or DEFAULT_CAPS.max_tokens or 0):
+            token = lexer.advance()
+            if token.kind is TokenKind.EOF:
+                break
+            if token.kind is TokenKind.BRACE_L:
+                depth += 1
+            elif token.kind is TokenKind.BRACE_R:
+                depth -= 1
+            elif depth == 0 and token.kind is TokenKind.NAME and token.value == "mutation":
+                return "mutation"
+    except GraphQLError:
+        pass
+    return None
 
 
 def _analyze_document(request: AnalysisRequest) -> Analysis:
@@ -223,10 +268,13 @@ def _analyze_document(request: AnalysisRequest) -> Analysis:
         if caps.max_tokens is not None and error.message.endswith(
             f"more than {caps.max_tokens} tokens. Parsing aborted."
         ):
-            return _failed(request, reasons.limit_exceeded("max_tokens", caps.max_tokens, None, None))
-        return _failed(request, reasons.parse_failed(_located(error)))
+            return _failed(request, reasons.limit_exceeded("max_tokens", caps.max_tokens, None, None),
+                           operation_type=_attempted_mutation(request.query, caps.max_tokens))
+        return _failed(request, reasons.parse_failed(_located(error)),
+                       operation_type=_attempted_mutation(request.query, caps.max_tokens))
     except RecursionError:
-        return _failed(request, reasons.parse_failed("Syntax Error: Document is nested too deeply."))
+        return _failed(request, reasons.parse_failed("Syntax Error: Document is nested too deeply."),
+                       operation_type=_attempted_mutation(request.query, caps.max_tokens))
 
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if len(operations) > request.limits.max_operations:
@@ -246,7 +294,9 @@ def _analyze_document(request: AnalysisRequest) -> Analysis:
     for definition in document.definitions:
         if isinstance(definition, FragmentDefinitionNode):
             fragments.setdefault(definition.name.value, definition)
-    variables = _effective_variables(operation, request.variables)
+    variables, variable_problems = _coerced_variables(
+        request.bundle.schema, operation, request.variables, request.limits.max_validation_errors
+    )
     walker = _Walker(request.bundle, fragments, variables, request.default_list_size)
     operation_type = operation.operation.value
     root_type = request.bundle.schema.get_root_type(operation.operation)
@@ -274,10 +324,10 @@ def _analyze_document(request: AnalysisRequest) -> Analysis:
             )
         )
     if over_caps:
-        return _failed(request, *over_caps, metrics=metrics, document=document)
-    errors = _validate(request, document)
+        return _failed(request, *over_caps, metrics=metrics, document=document, operation=operation)
+    errors = _validate(request, document) or variable_problems
     if errors:
-        return _failed(request, *errors, metrics=metrics, document=document)
+        return _failed(request, *errors, metrics=metrics, document=document, operation=operation)
     introspection = tuple(
         path
         for root in root_fields
@@ -298,10 +348,47 @@ def _analyze_document(request: AnalysisRequest) -> Analysis:
 
 
 def _located(error: GraphQLError) -> str:
+    """The error's message without any literal value of the document, with where it is.
+
+    Messages are stored and shown beside the redacted document, so a literal they quoted
+    (`String cannot represent a non string value: 12345678`) would undo the redaction; the
+    agent that sent the value still learns where it is.
+    """
+    message = _without_literals(error)
     if not error.locations:
-        return error.message
+        return message
     location = error.locations[0]
-    return f"{error.message} (line {location.line}, column {location.column})"
+    return f"{message} (line {location.line}, column {location.column})"
+
+
+_LITERAL_SHOWN = "a literal"
+# How graphql-core's lexer and parser quote a literal token: `found Int '99'`, `Unexpected String 'x'`.
+_QUOTED_TOKEN = re.compile(r"\b(Int|Float|String|BlockString) '.*'(?=\.$)", re.DOTALL)
+
+
+def _without_literals(error: GraphQLError) -> str:
+    message = _QUOTED_TOKEN.sub(r"\1", error.message)
+    printed = {print_ast(node) for node in _literal_nodes(error.nodes or ())}
+    for text in sorted(printed, key=len, reverse=True):
+        message = message.replace(text, _LITERAL_SHOWN)
+    return message
+
+
+def _literal_nodes(nodes: Iterable[Node]) -> Iterator[ValueNode]:
+    """Every literal value node in `nodes` and inside them (lists, objects, arguments)."""
+    pending = list(nodes)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ListValueNode):
+            pending.extend(node.values)
+        elif isinstance(node, ObjectValueNode):
+            pending.extend(field.value for field in node.fields)
+        elif isinstance(node, ArgumentNode | ObjectFieldNode):
+            pending.append(node.value)
+        elif isinstance(node, DirectiveNode | FieldNode):
+            pending.extend(node.arguments or ())
+        if isinstance(node, ValueNode) and not isinstance(node, VariableNode):
+            yield node
 
 
 def _select_operation(
@@ -314,14 +401,52 @@ def _select_operation(
     return candidates[0] if len(candidates) == 1 else None
 
 
-def _effective_variables(operation: OperationDefinitionNode, provided: Mapping[str, Any]) -> dict[str, Any]:
-    """The variables sent, completed with the operation's declared defaults."""
-    variables = dict(provided)
+def _coerced_variables(
+    schema: GraphQLSchema, operation: OperationDefinitionNode, provided: Mapping[str, Any], max_errors: int
+) -> tuple[dict[str, Any], list[Reason]]:
+    """The declared variables coerced to their types by graphql-core, as execution would see them
+    (defaults completed, "100000" refused for an Int), and a reason per variable that is not.
+
+    A variable that fails keeps the value sent, so the document is still measured; undeclared
+    variables are left out (execution ignores them).
+    """
+    variables: dict[str, Any] = {}
+    problems: list[Reason] = []
     for definition in operation.variable_definitions or ():
         name = definition.variable.name.value
-        if name not in variables and definition.default_value is not None:
-            variables[name] = to_json(definition.default_value, {})
-    return variables
+        type_ = type_from_ast(schema, definition.type)
+        if type_ is None or not is_input_type(type_):
+            continue  # validation reports it
+        if name not in provided:
+            if definition.default_value is not None:
+                variables[name] = to_json(definition.default_value, {})
+            elif isinstance(type_, GraphQLNonNull):
+                problems.append(reasons.validation_failed(
+                    f"Variable '${name}' of required type '{print_ast(definition.type)}' was not provided."
+                ))
+            continue
+        value = provided[name]
+        coerced = coerce_input_value(value, type_)
+        if coerced is Undefined:
+            problems.append(reasons.validation_failed(_invalid_variable(name, value, type_, definition)))
+            variables[name] = value
+        else:
+            variables[name] = coerced
+        if len(problems) >= max_errors:
+            break
+    return variables, problems
+
+
+def _invalid_variable(name: str, value: Any, type_: GraphQLInputType, definition: VariableDefinitionNode) -> str:
+    """Which variable is invalid and where inside it, never its value (it may be a secret)."""
+    paths: list[str] = []
+
+    def on_error(_error: GraphQLError, path: Sequence[str | int]) -> None:
+        paths.append("".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in path))
+
+    validate_input_value(value, type_, on_error, hide_suggestions=True)
+    where = f" at {name}{paths[0]}" if paths and paths[0] else ""
+    return f"Variable '${name}' got an invalid value{where}; expected type '{print_ast(definition.type)}'."
 
 
 # Rules with nothing to check in a document without a `$` (no variable is defined or used) or
@@ -649,7 +774,9 @@ class _Walker:
                 upstream = sizing.size if sizing and (name,) in sizing.paths else None
                 size = next((s for s in (upstream, own_size) if s is not None), None)
                 count = float(self.default_list_size if size is None else size)
-            measure.cost = count * (info.weight + child.cost) + self._arguments_cost(info, provided)
+            # Clamped at zero, as graphql-query-complexity does ("should not allow negative cost"): a
+            # negative @cost must not let a field pay for (hide) the cost of its siblings.
+            measure.cost = max(0.0, count * (info.weight + child.cost) + self._arguments_cost(info, provided))
         return measure, arguments
 
     def _arguments_cost(self, info: FieldInfo, provided: Mapping[str, Any]) -> float:

@@ -12,7 +12,7 @@ from typing import Any
 
 import cel
 
-from . import reasons
+from . import cel_bounds, reasons
 from .analysis import Analysis, RootField, analyze
 from .limits import DIMENSIONS, Limits
 from .policy import CompiledPolicy, Rule
@@ -103,7 +103,8 @@ def _decide(
 ) -> Decision:
     metrics = analysis.metrics.as_dict() if analysis.metrics else {}
     if not analysis.ok:
-        return Decision(DENY, list(analysis.failure), metrics, None)
+        return Decision(DENY, [*analysis.failure, *_measured_violations(policy, analysis, caps)], metrics,
+                        _failed_operation(analysis))
     operation = {
         "name": analysis.operation_name,
         "type": analysis.operation_type,
@@ -114,6 +115,9 @@ def _decide(
         if root.governed:
             evaluation.judge(root)
     violations = evaluation.violations
+    # Unevaluated conditions fail closed: a deny rule that could not be evaluated must not let
+    # another rule's allow through.
+    violations.extend(evaluation.refusals.values())
     if analysis.introspection_paths and not policy.introspection_allowed:
         violations.extend(reasons.introspection_disabled(path) for path in analysis.introspection_paths)
     assert analysis.metrics is not None
@@ -147,6 +151,32 @@ def _decide(
         )
     deciding = admitting[0] if admitting else None
     return Decision(ALLOW, [], metrics, operation, admitting, deciding, conditional=evaluation.conditional)
+
+
+def _measured_violations(policy: CompiledPolicy, analysis: Analysis, caps: Limits) -> list[Reason]:
+    """The limits a document that cannot be decided on its merits exceeds as well (the policy's
+    defaults and the caps: no rule admitted it), so the agent learns every problem at once."""
+    if analysis.metrics is None:
+        return []
+    reported = {reason.code for reason in analysis.failure}
+    violations = []
+    effective = _effective_limits(policy, (), caps)
+    for dimension in DIMENSIONS:
+        if dimension not in effective:
+            continue
+        limit, rule_id = effective[dimension]
+        actual = analysis.metrics.for_dimension(dimension)
+        reason = reasons.limit_exceeded(dimension, limit, _plain(actual), rule_id)
+        if actual > limit and reason.code not in reported:
+            violations.append(reason)
+    return violations
+
+
+def _failed_operation(analysis: Analysis) -> dict[str, Any] | None:
+    """What is known of the operation of a document that failed (its type, for the audit trail)."""
+    if analysis.operation_type is None:
+        return None
+    return {"name": analysis.operation_name, "type": analysis.operation_type, "root_fields": []}
 
 
 def _plain(value: int | float) -> int | float:
@@ -201,6 +231,9 @@ class _Evaluation:
         self.approvals: list[Reason] = []
         self.admitting: dict[str, Rule] = {}
         self.field_denials: dict[str, list[Rule]] = {}  # response key -> rules with fields.deny
+        # Rule id -> why its condition could not be evaluated (inputs over the CEL caps).
+        self.refusals: dict[str, Reason] = {}
+        self.static_input_size: cel_bounds.InputSize | None = None  # of everything but `args`
 
     def judge(self, root: RootField) -> None:
         covering = self.policy.rules_for_operation(root.operation)
@@ -251,32 +284,43 @@ class _Evaluation:
             static = self._time_and_place_hold(rule) and (
                 rule.expression is None
                 or rule.expression_reads_args
-                or self._expression_holds(rule.expression, None)
+                or self._expression_holds(rule, None)
             )
             self.static_conditions[rule.index] = static
         if not static:
             return False
         if rule.expression is None or not rule.expression_reads_args:
             return True
-        return self._expression_holds(rule.expression, arguments)
+        return self._expression_holds(rule, arguments)
 
-    def _expression_holds(self, expression: cel.Program, arguments: Mapping[str, Any] | None) -> bool:
-        """True only if the expression evaluates to true; any evaluation error means not met."""
+    def _expression_holds(self, rule: Rule, arguments: Mapping[str, Any] | None) -> bool:
+        """True only if the rule's expression evaluates to true; any evaluation error means not
+        met, and inputs over the CEL caps are not evaluated at all (the check is then denied)."""
+        assert rule.expression is not None
+        if self.static_input_size is None:
+            self.static_input_size = cel_bounds.input_size(self._cel_inputs())
+        size = self.static_input_size
+        if arguments is not None:
+            arguments = dict(arguments)
+            size = cel_bounds.input_size({"args": arguments}, size)
+        excess = size.excess()
+        if excess is not None:
+            self.refusals.setdefault(
+                rule.id, reasons.expression_input_too_large(rule.id, excess.cap, excess.limit, excess.actual)
+            )
+            return False
         try:
             if self.cel_context is None:
                 # Converted to CEL values once per check; only `args` changes per root field.
-                self.cel_context = cel.Context(
-                    {
-                        name: value
-                        for name, value in self.activation.items()
-                        if name in self.policy.cel_variables
-                    }
-                )
+                self.cel_context = cel.Context(self._cel_inputs())
             if arguments is not None:
-                self.cel_context.add_variable("args", dict(arguments))
-            return expression.execute(self.cel_context) is True
+                self.cel_context.add_variable("args", arguments)
+            return rule.expression.execute(self.cel_context) is True
         except Exception:
             return False
+
+    def _cel_inputs(self) -> dict[str, Any]:
+        return {name: value for name, value in self.activation.items() if name in self.policy.cel_variables}
 
     @functools.cached_property
     def client_ip(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -126,3 +126,57 @@ def hostile_corpus() -> list[HostileCase]:
         ),
         ("long_unicode_string", '{ search(text: "' + "\u2603" * 20_000 + '") { __typename } }', None),
     ]
+
+
+# (name, CEL expression, the `context` the agent sends): the costliest expressions the policy
+# load limits admit, with inputs at the check-time caps, and the attack that motivated them.
+CelCase = tuple[str, str, dict[str, Any]]
+
+
+def hostile_cel_cases() -> list[CelCase]:
+    """Worst cases for a rule condition (`when.expression`) under the bounds of cel_bounds.py."""
+    from .cel_bounds import MAX_CEL_CONCATENATIONS, MAX_CEL_INPUT_CHARS, MAX_CEL_INPUT_ITEMS, MAX_CEL_LITERAL_ITEMS
+
+    # `context` itself is a map: its keys count as items and characters too.
+    items = MAX_CEL_INPUT_ITEMS
+    half = [f"s{i}" for i in range((items - 2) // 2)]
+    strings = [""] * (items - 2)
+    long_string = "a" * (MAX_CEL_INPUT_CHARS - 2)
+    literal = "[" + ", ".join(str(i) for i in range(MAX_CEL_LITERAL_ITEMS)) + "]"
+    # The most `+` an expression may hold, over the variable `name`.
+    def concatenated(name: str) -> str:
+        return " + ".join([name] * (MAX_CEL_CONCATENATIONS + 1))
+
+    return [
+        ("cel_four_maps_at_the_item_cap",
+         " && ".join(["context.l.map(x, x).size() > 0"] * 4),
+         {"l": [f"s{i}" for i in range(items - 1)]}),
+        ("cel_chained_maps_at_the_item_cap",
+         "context.l.map(x, x).filter(x, true).map(x, x).filter(x, true).size() > 0",
+         {"l": [f"s{i}" for i in range(items - 1)]}),
+        ("cel_concatenating_maps_over_nested_lists",
+         f"context.l.map(x, {concatenated('x')}).size() > 0",
+         {"l": [[f"s{j}" for j in range(8)] for _ in range((items - 2) // 9)]}),
+        ("cel_concatenating_maps_over_long_strings",
+         f"context.l.map(x, {concatenated('x')}).size() > 0",
+         {"l": ["a" * ((MAX_CEL_INPUT_CHARS - 2) // (items - 2))] * (items - 2)}),
+        ("cel_concatenation_in_a_predicate",
+         f"context.a.exists(x, ({concatenated('context.b')}).size() < 0)",
+         {"a": half, "b": half}),
+        ("cel_string_concatenation_in_a_predicate",
+         f"context.l.exists(x, size({concatenated('context.s')}) < 0)",
+         {"l": strings, "s": long_string[: MAX_CEL_INPUT_CHARS - 200]}),
+        ("cel_exists_over_the_largest_literal",
+         f"{literal}.exists(x, size({concatenated('context.s')}) < 0)",
+         {"s": long_string}),
+        ("cel_membership_chain",
+         " || ".join(["'q' in context.l"] * 60),
+         {"l": [f"s{i}" for i in range(items - 1)]}),
+        ("cel_regular_expressions_on_the_longest_string",
+         " || ".join(["context.s.matches('(a|aa)*b')"] * 30),
+         {"s": long_string}),
+        # The review's attack: 20,000 strings through map() took 22 s; over the caps, it is not run.
+        ("cel_map_over_twenty_thousand_strings",
+         "context.l.map(x, x + 'a').size() > 0",
+         {"l": [f"s{i}" for i in range(20_000)]}),
+    ]

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import cel
 import yaml
 
+from . import cel_bounds
 from .limits import DIMENSIONS, Limits
 from .ratelimits import PERIOD_SECONDS as PERIOD_SECONDS  # re-exported for the admin forms
 from .ratelimits import RateLimit, parse_rate_limits
@@ -429,10 +430,15 @@ class _Compiler:
         if len(value) > MAX_CEL_EXPRESSION_CHARS:
             self.fail(where, f"longer than {MAX_CEL_EXPRESSION_CHARS:,} characters")
             return None
-        nesting = len(_CEL_NESTING_TOKEN.findall(_without_string_literals(value)))
+        without_strings = _without_string_literals(value)
+        nesting = len(_CEL_NESTING_TOKEN.findall(without_strings))
         if nesting > MAX_CEL_NESTING:
             self.fail(where, f"too complex: {nesting} operators, selections and brackets,"
                              f" at most {MAX_CEL_NESTING}")
+            return None
+        problem = cel_bounds.shape_problem(without_strings)
+        if problem is not None:
+            self.fail(where, problem)
             return None
         try:
             program = cel.compile(value)

@@ -28,6 +28,7 @@ DIRECTIVE_LIMIT = "DIRECTIVE_LIMIT"
 COST_LIMIT = "COST_LIMIT"
 DOCUMENT_TOO_LARGE = "DOCUMENT_TOO_LARGE"
 APPROVAL_REQUIRED = "APPROVAL_REQUIRED"
+EXPRESSION_INPUT_TOO_LARGE = "EXPRESSION_INPUT_TOO_LARGE"
 # Emitted by the rate limiter (outside the engine); defined here so every code has one home.
 RATE_LIMITED = "RATE_LIMITED"
 COST_BUDGET_EXCEEDED = "COST_BUDGET_EXCEEDED"
@@ -138,6 +139,20 @@ def introspection_disabled(path: Path) -> Reason:
 def approval_required(operation: str, path: Path, rule: str) -> Reason:
     return Reason(
         APPROVAL_REQUIRED, f"Rule {rule!r} requires a human to approve {operation}.", rule=rule, path=path
+    )
+
+
+def expression_input_too_large(rule: str, cap: str, limit: int, actual: int) -> Reason:
+    """A rule's condition was not evaluated: what it reads (context, args, claims, attributes)
+    exceeds the CEL input caps, so the check is denied rather than risk an unbounded evaluation."""
+    what = "items in lists and maps" if cap == "items" else "characters in strings"
+    return Reason(
+        EXPRESSION_INPUT_TOO_LARGE,
+        f"Rule {rule!r} has a condition over context, args, claims and attributes holding more than"
+        f" {limit} {what} together; send less (e.g. fewer or shorter context values).",
+        rule=rule,
+        limit=limit,
+        actual=actual,
     )
 
 

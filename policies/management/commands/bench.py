@@ -15,6 +15,7 @@ TARGETS = {
     "scale.agents_ratio": ("<=", 1.25),
     "hostile.max_ms": ("<=", 250),
     "hostile.errors_5xx": ("<=", 0),
+    "hostile.cel_max_ms": ("<=", 25),
 }
 
 
@@ -91,6 +92,7 @@ fewer repetitions, no candidate server); its ratios are noisier. While tuning th
             timed("engine", bench.engine_numbers)
             timed("scale", bench.scale_numbers)
             timed("hostile_in_process", bench.hostile_in_process)
+            timed("hostile_cel", bench.hostile_cel_in_process)
         if opts["cost_conformance"] and opts["only"] is None:
             timed("cost", lambda: cost_conformance(Path(opts["cost_conformance"])))
         if not opts["skip_http"]:

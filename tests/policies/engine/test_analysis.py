@@ -339,3 +339,28 @@ def test_non_finite_or_astronomic_slicing_values_cost_the_ceiling(size: float) -
     )
 
     assert analysis.metrics is not None and analysis.metrics.cost == COST_CEILING
+
+
+REBATE_SDL = """
+directive @cost(weight: Int!) on FIELD_DEFINITION
+directive @listSize(slicingArguments: [String!]) on FIELD_DEFINITION
+type Item { id: ID! }
+type Query {
+  items(first: Int): [Item!]! @listSize(slicingArguments: ["first"])
+  rebate(first: Int): [Int!]! @cost(weight: -1) @listSize(slicingArguments: ["first"])
+}
+"""
+
+
+def test_a_negative_cost_weight_is_clamped_at_zero_per_field_so_it_hides_no_sibling_cost() -> None:
+    from policies.engine import build_schema
+
+    bundle = build_schema(REBATE_SDL)
+
+    alone = analyze(bundle, "{ items(first: 200) { id } }")
+    with_rebate = analyze(bundle, "{ items(first: 200) { id } rebate(first: 1000) }")
+    rebate_only = analyze(bundle, "{ rebate(first: 5) }")
+
+    assert alone.metrics is not None and alone.metrics.cost == 200
+    assert with_rebate.metrics is not None and with_rebate.metrics.cost == 200
+    assert rebate_only.metrics is not None and rebate_only.metrics.cost == 0

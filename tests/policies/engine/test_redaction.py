@@ -107,7 +107,9 @@ def test_a_plain_document_string_can_be_redacted_without_an_analysis() -> None:
 
 
 def test_redaction_is_reusable_on_a_cached_analysis() -> None:
-    analysis = analysis_of("mutation Login($in: LoginInput!) { login(input: $in) { token } }")
+    analysis = analysis_of(
+        "mutation Login($in: LoginInput!) { login(input: $in) { token } }", {"in": {"password": "p", "email": "e"}}
+    )
 
     first = redact(shop(), analysis, {"in": {"password": SECRET, "email": "e"}}, GLOBS)
     second = redact(shop(), analysis, {"in": {"password": "other", "email": "f"}}, GLOBS)
