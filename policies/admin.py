@@ -137,6 +137,7 @@ class DecisionAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
         "variables_pretty",
         "document_pretty",
         "document_hash",
+        "undeclared_variables",
     )
     readonly_fields = fields
 

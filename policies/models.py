@@ -108,6 +108,7 @@ class Decision(models.Model):
     variables_redacted = models.JSONField(default=dict)
     document_redacted = models.TextField(blank=True)
     document_hash = models.CharField(max_length=64, blank=True)
+    undeclared_variables = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]

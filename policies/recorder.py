@@ -67,13 +67,16 @@ class DecisionRecord:
     variables_redacted: dict[str, Any]
     document_redacted: str
     document_hash: str
+    undeclared_variables: int = 0  # sent but not declared by the operation: counted, never stored
 
     @classmethod
     def build(cls, *, identity, request, client_ip, now, decision, active, analysis) -> DecisionRecord:
+        sent = request.variables if isinstance(request.variables, dict) else {}
+        declared = analysis.declared_variables if analysis is not None else frozenset()
+        # Only the variables the operation declares are kept; the rest are counted.
+        kept = {name: value for name, value in sent.items() if name in declared}
         if active is not None and analysis is not None:
-            variables, document = engine.redact(
-                active.bundle, analysis, request.variables or {}, active.policy.sensitive_globs
-            )
+            variables, document = engine.redact(active.bundle, analysis, kept, active.policy.sensitive_globs)
         else:
             # Without a schema nothing tells which values are sensitive: store neither.
             variables, document = {}, ""
@@ -93,6 +96,7 @@ class DecisionRecord:
             variables_redacted=variables or {},
             document_redacted=document,
             document_hash=redacted_document_hash(document),
+            undeclared_variables=len(sent) - len(kept),
         )
 
     def with_decision(self, decision: engine.Decision) -> DecisionRecord:
@@ -229,6 +233,7 @@ def _column_values(record: DecisionRecord) -> dict[str, Any]:
         "variables_redacted": record.variables_redacted,
         "document_redacted": record.document_redacted,
         "document_hash": record.document_hash,
+        "undeclared_variables": record.undeclared_variables,
     }
 
 

@@ -41,8 +41,9 @@ def _next_number(queryset) -> int:
 def schema_register(*, actor: str, name: str, sdl: str) -> tuple[SchemaVersion, bool]:
     """A new immutable schema version, or the existing one when the SDL is unchanged (created=False).
 
-    Raises SCHEMA_SYNTAX_ERROR (422) with the parser's message and line for unparseable SDL, and
-    SCHEMA_TOO_LARGE (413) for SDL over GQLGOV_MAX_SCHEMA_TOKENS.
+    Raises SCHEMA_SYNTAX_ERROR (422) with the parser's message and line for unparseable SDL,
+    SCHEMA_TOO_LARGE (413) for SDL over GQLGOV_MAX_SCHEMA_TOKENS and SCHEMA_TOO_COMPLEX (422) for
+    SDL whose interface implementations would take too long to validate; nothing is stored then.
     """
     try:
         bundle = engine.build_schema(sdl, max_tokens=settings.GQLGOV_MAX_SCHEMA_TOKENS)
@@ -54,6 +55,15 @@ def schema_register(*, actor: str, name: str, sdl: str) -> tuple[SchemaVersion, 
             status=413,
             details={"max_tokens": exc.max_tokens},
         ) from exc
+    except engine.SchemaTooComplex as exc:
+        raise ApiError(
+            "SCHEMA_TOO_COMPLEX",
+            str(exc),
+            status=422,
+            details={"interface_checks": exc.checks, "max_interface_checks": exc.max_checks},
+        ) from exc
+    except engine.SchemaBuildError as exc:
+        raise ApiError("SCHEMA_INVALID", f"The SDL describes no schema: {exc}", status=422) from exc
     except engine.SchemaSyntaxError as exc:
         raise ApiError(
             "SCHEMA_SYNTAX_ERROR",

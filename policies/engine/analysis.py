@@ -166,6 +166,8 @@ class Analysis:
     operation_type: str | None = None
     root_fields: tuple[RootField, ...] = ()
     introspection_paths: tuple[Path, ...] = ()
+    # The variables the selected operation declares: only their values are kept in records.
+    declared_variables: frozenset[str] = frozenset()
     approx_size_bytes: int = 0
     # Redaction plans per set of sensitive globs, computed on first use (see redaction.py).
     redaction_plans: dict[tuple[str, ...], Any] = field(default_factory=dict, repr=False, compare=False)
@@ -233,9 +235,16 @@ def _failed(
         metrics=metrics,
         operation_name=operation.name.value if operation is not None and operation.name else None,
         operation_type=operation.operation.value if operation is not None else operation_type,
+        declared_variables=_declared(operation),
         approx_size_bytes=_approx_size(request, ()),
         parsed=[document] if document else [],
     )
+
+
+def _declared(operation: OperationDefinitionNode | None) -> frozenset[str]:
+    if operation is None:
+        return frozenset()
+    return frozenset(definition.variable.name.value for definition in operation.variable_definitions or ())
 
 
 def _attempted_mutation(text: str, max_tokens: int | None) -> str | None:
@@ -342,6 +351,7 @@ def _analyze_document(request: AnalysisRequest) -> Analysis:
         operation_type=operation_type,
         root_fields=root_fields,
         introspection_paths=introspection,
+        declared_variables=_declared(operation),
         approx_size_bytes=_approx_size(request, root_fields),
         parsed=[document],
     )

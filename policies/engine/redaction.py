@@ -169,11 +169,13 @@ class _SensitiveValues:
                 for argument in selection.arguments or ():
                     definition = info.arguments.get(argument.name.value) if info else None
                     coordinate = f"{owner}.{argument.name.value}"
+                    # An argument the schema does not define (a misspelt `pasword`) says nothing
+                    # of what it holds: its value is treated as sensitive.
                     self.value(
                         argument.value,
                         coordinate,
                         definition[0] if definition else None,
-                        self.is_sensitive(coordinate),
+                        definition is None or self.is_sensitive(coordinate),
                     )
                 if selection.selection_set is not None:
                     self.selections(info.type if info else None, selection.selection_set.selections)
@@ -206,11 +208,13 @@ class _SensitiveValues:
                 name = input_field.name.value
                 field_type = None
                 field_coordinate = f"{coordinate}.{name}"
+                unknown = False
                 if isinstance(named, GraphQLInputObjectType):
                     definition = named.fields.get(name)
                     field_type = definition.type if definition else None
                     field_coordinate = f"{named.name}.{name}"
-                field_sensitive = sensitive or self.is_sensitive(field_coordinate)
+                    unknown = definition is None
+                field_sensitive = sensitive or unknown or self.is_sensitive(field_coordinate)
                 self.value(input_field.value, field_coordinate, field_type, field_sensitive)
 
     def add_span(self, node: ValueNode) -> None:
@@ -235,12 +239,10 @@ def _redact_input(value: Any, type_: GraphQLInputType, is_sensitive: IsSensitive
     redacted = {}
     for name, item in value.items():
         definition = named.fields.get(name)
-        if is_sensitive(f"{named.name}.{name}"):
-            redacted[name] = REDACTED
-        elif definition is not None:
-            redacted[name] = _redact_input(item, definition.type, is_sensitive)
+        if definition is None or is_sensitive(f"{named.name}.{name}"):
+            redacted[name] = REDACTED  # an undefined input field is treated as sensitive
         else:
-            redacted[name] = item
+            redacted[name] = _redact_input(item, definition.type, is_sensitive)
     return redacted
 
 

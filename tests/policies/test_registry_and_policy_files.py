@@ -207,3 +207,46 @@ def test_register_schema_command_applies_the_token_limit(tmp_path, settings):
     with pytest.raises(CommandError, match="SCHEMA_TOO_LARGE"):
         call_command("register_schema", "wide", str(path))
     assert not SchemaVersion.objects.exists()
+
+
+def interface_chain(count: int, implemented: int) -> str:
+    """`count` interfaces, each implementing the previous `implemented` (the review's 293 KB SDL: 800, 50)."""
+    definitions = []
+    for index in range(count):
+        parents = [f"I{other}" for other in range(max(0, index - implemented), index)]
+        implements = f" implements {' & '.join(parents)}" if parents else ""
+        definitions.append(f"interface I{index}{implements} {{ f: Int }}")
+    return "\n".join(definitions) + "\ntype Query { a: I0 }"
+
+
+def test_sdl_too_complex_to_validate_is_refused_before_building_and_nothing_is_stored(client, staff_token):
+    from policies.models import SchemaVersion
+
+    response = register(client, staff_token, interface_chain(800, 50))
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "SCHEMA_TOO_COMPLEX"
+    assert response.json()["error"]["details"]["max_interface_checks"] == 20_000
+    assert not SchemaVersion.objects.exists()
+
+
+def test_a_lenient_schema_stores_a_bounded_number_of_diagnostics(client, staff_token):
+    from policies.models import SchemaVersion
+
+    response = register(client, staff_token, interface_chain(150, 10))  # 7,480 diagnostics; 15,345 checks
+
+    assert response.status_code == 201
+    diagnostics = SchemaVersion.objects.get().diagnostics
+    assert len(diagnostics) == 101
+    assert diagnostics[-1] == "… and 7,380 more diagnostics."
+    assert all(len(message) <= 500 for message in diagnostics)
+
+
+def test_sdl_that_describes_no_schema_gets_a_json_error_and_nothing_is_stored(client, staff_token):
+    from policies.models import SchemaVersion
+
+    response = register(client, staff_token, "type Query { a: Phantom }")
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "SCHEMA_INVALID"
+    assert not SchemaVersion.objects.exists()
