@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import functools
 import json
-import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
-    ArgumentNode,
     ASTValidationRule,
     BooleanValueNode,
     DeferStreamDirectiveLabel,
@@ -26,21 +24,14 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
-    GraphQLError,
     GraphQLInputObjectType,
     GraphQLInputType,
     GraphQLNamedType,
-    GraphQLNonNull,
-    GraphQLSchema,
     GraphQLSyntaxError,
     InlineFragmentNode,
     KnownDirectivesRule,
-    ListValueNode,
-    Node,
     NoUndefinedVariablesRule,
     NoUnusedVariablesRule,
-    ObjectFieldNode,
-    ObjectValueNode,
     OperationDefinitionNode,
     OverlappingFieldsCanBeMergedRule,
     SelectionNode,
@@ -49,25 +40,16 @@ from graphql import (
     UniqueDirectivesPerLocationRule,
     UniqueVariableNamesRule,
     ValidationContext,
-    ValueNode,
-    VariableDefinitionNode,
-    VariableNode,
     VariablesAreInputTypesRule,
     VariablesInAllowedPositionRule,
-    coerce_input_value,
     get_named_type,
-    is_input_type,
-    print_ast,
     specified_rules,
-    type_from_ast,
     validate,
 )
-from graphql.language import Lexer, TokenKind
 from graphql.language.parser import Parser
-from graphql.pyutils import Undefined
-from graphql.utilities import validate_input_value
 
-from . import reasons
+from . import messages, reasons
+from . import variables as variables_module
 from .limits import DEFAULT_CAPS, DIMENSIONS, METRIC_OF_DIMENSION, Limits
 from .reasons import Path, Reason
 from .schema import INTROSPECTION_FIELDS, FieldInfo, ListSize, SchemaBundle
@@ -207,7 +189,7 @@ def analyze(
     size = _utf8_length(query)
     if size > limits.max_document_bytes:
         return _failed(request, reasons.document_too_large(limits.max_document_bytes, size),
-                       operation_type=_attempted_mutation(query, limits.caps.max_tokens))
+                       operation_type=messages.attempted_mutation(query, limits.caps.max_tokens))
     try:
         return _analyze_document(request)
     except RecursionError:
@@ -247,27 +229,6 @@ def _declared(operation: OperationDefinitionNode | None) -> frozenset[str]:
     return frozenset(definition.variable.name.value for definition in operation.variable_definitions or ())
 
 
-def _attempted_mutation(text: str, max_tokens: int | None) -> str | None:
-    """"mutation" when an unparseable document starts a definition with `mutation`, read token by
-    token up to the syntax error (or the token cap)."""
-    lexer = Lexer(Source(text))
-    depth = 0
-    try:
-        for _ in range(max_tokens or DEFAULT_CAPS.max_tokens or 0):
-            token = lexer.advance()
-            if token.kind is TokenKind.EOF:
-                break
-            if token.kind is TokenKind.BRACE_L:
-                depth += 1
-            elif token.kind is TokenKind.BRACE_R:
-                depth -= 1
-            elif depth == 0 and token.kind is TokenKind.NAME and token.value == "mutation":
-                return "mutation"
-    except GraphQLError:
-        pass
-    return None
-
-
 def _analyze_document(request: AnalysisRequest) -> Analysis:
     caps = request.limits.caps
     parser = Parser(Source(request.query), max_tokens=caps.max_tokens)
@@ -278,12 +239,12 @@ def _analyze_document(request: AnalysisRequest) -> Analysis:
             f"more than {caps.max_tokens} tokens. Parsing aborted."
         ):
             return _failed(request, reasons.limit_exceeded("max_tokens", caps.max_tokens, None, None),
-                           operation_type=_attempted_mutation(request.query, caps.max_tokens))
-        return _failed(request, reasons.parse_failed(_located(error)),
-                       operation_type=_attempted_mutation(request.query, caps.max_tokens))
+                           operation_type=messages.attempted_mutation(request.query, caps.max_tokens))
+        return _failed(request, reasons.parse_failed(messages.located(error)),
+                       operation_type=messages.attempted_mutation(request.query, caps.max_tokens))
     except RecursionError:
         return _failed(request, reasons.parse_failed("Syntax Error: Document is nested too deeply."),
-                       operation_type=_attempted_mutation(request.query, caps.max_tokens))
+                       operation_type=messages.attempted_mutation(request.query, caps.max_tokens))
 
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if len(operations) > request.limits.max_operations:
@@ -303,7 +264,7 @@ def _analyze_document(request: AnalysisRequest) -> Analysis:
     for definition in document.definitions:
         if isinstance(definition, FragmentDefinitionNode):
             fragments.setdefault(definition.name.value, definition)
-    variables, variable_problems = _coerced_variables(
+    variables, variable_problems = variables_module.coerced_variables(
         request.bundle.schema, operation, request.variables, request.limits.max_validation_errors
     )
     walker = _Walker(request.bundle, fragments, variables, request.default_list_size)
@@ -357,50 +318,6 @@ def _analyze_document(request: AnalysisRequest) -> Analysis:
     )
 
 
-def _located(error: GraphQLError) -> str:
-    """The error's message without any literal value of the document, with where it is.
-
-    Messages are stored and shown beside the redacted document, so a literal they quoted
-    (`String cannot represent a non string value: 12345678`) would undo the redaction; the
-    agent that sent the value still learns where it is.
-    """
-    message = _without_literals(error)
-    if not error.locations:
-        return message
-    location = error.locations[0]
-    return f"{message} (line {location.line}, column {location.column})"
-
-
-_LITERAL_SHOWN = "a literal"
-# How graphql-core's lexer and parser quote a literal token: `found Int '99'`, `Unexpected String 'x'`.
-_QUOTED_TOKEN = re.compile(r"\b(Int|Float|String|BlockString) '.*'(?=\.$)", re.DOTALL)
-
-
-def _without_literals(error: GraphQLError) -> str:
-    message = _QUOTED_TOKEN.sub(r"\1", error.message)
-    printed = {print_ast(node) for node in _literal_nodes(error.nodes or ())}
-    for text in sorted(printed, key=len, reverse=True):
-        message = message.replace(text, _LITERAL_SHOWN)
-    return message
-
-
-def _literal_nodes(nodes: Iterable[Node]) -> Iterator[ValueNode]:
-    """Every literal value node in `nodes` and inside them (lists, objects, arguments)."""
-    pending = list(nodes)
-    while pending:
-        node = pending.pop()
-        if isinstance(node, ListValueNode):
-            pending.extend(node.values)
-        elif isinstance(node, ObjectValueNode):
-            pending.extend(field.value for field in node.fields)
-        elif isinstance(node, ArgumentNode | ObjectFieldNode):
-            pending.append(node.value)
-        elif isinstance(node, DirectiveNode | FieldNode):
-            pending.extend(node.arguments or ())
-        if isinstance(node, ValueNode) and not isinstance(node, VariableNode):
-            yield node
-
-
 def _select_operation(
     operations: list[OperationDefinitionNode], name: str | None
 ) -> OperationDefinitionNode | None:
@@ -409,54 +326,6 @@ def _select_operation(
     else:
         candidates = [op for op in operations if op.name is not None and op.name.value == name]
     return candidates[0] if len(candidates) == 1 else None
-
-
-def _coerced_variables(
-    schema: GraphQLSchema, operation: OperationDefinitionNode, provided: Mapping[str, Any], max_errors: int
-) -> tuple[dict[str, Any], list[Reason]]:
-    """The declared variables coerced to their types by graphql-core, as execution would see them
-    (defaults completed, "100000" refused for an Int), and a reason per variable that is not.
-
-    A variable that fails keeps the value sent, so the document is still measured; undeclared
-    variables are left out (execution ignores them).
-    """
-    variables: dict[str, Any] = {}
-    problems: list[Reason] = []
-    for definition in operation.variable_definitions or ():
-        name = definition.variable.name.value
-        type_ = type_from_ast(schema, definition.type)
-        if type_ is None or not is_input_type(type_):
-            continue  # validation reports it
-        if name not in provided:
-            if definition.default_value is not None:
-                variables[name] = to_json(definition.default_value, {})
-            elif isinstance(type_, GraphQLNonNull):
-                problems.append(reasons.validation_failed(
-                    f"Variable '${name}' of required type '{print_ast(definition.type)}' was not provided."
-                ))
-            continue
-        value = provided[name]
-        coerced = coerce_input_value(value, type_)
-        if coerced is Undefined:
-            problems.append(reasons.validation_failed(_invalid_variable(name, value, type_, definition)))
-            variables[name] = value
-        else:
-            variables[name] = coerced
-        if len(problems) >= max_errors:
-            break
-    return variables, problems
-
-
-def _invalid_variable(name: str, value: Any, type_: GraphQLInputType, definition: VariableDefinitionNode) -> str:
-    """Which variable is invalid and where inside it, never its value (it may be a secret)."""
-    paths: list[str] = []
-
-    def on_error(_error: GraphQLError, path: Sequence[str | int]) -> None:
-        paths.append("".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in path))
-
-    validate_input_value(value, type_, on_error, hide_suggestions=True)
-    where = f" at {name}{paths[0]}" if paths and paths[0] else ""
-    return f"Variable '${name}' got an invalid value{where}; expected type '{print_ast(definition.type)}'."
 
 
 # Rules with nothing to check in a document without a `$` (no variable is defined or used) or
@@ -516,7 +385,7 @@ def _validate(request: AnalysisRequest, document: DocumentNode) -> list[Reason]:
         hide_suggestions=True,  # "Did you mean ...?" would reveal the schema
     )
     return [
-        reasons.validation_failed(_ABORTED if error.message == "Validation aborted." else _located(error))
+        reasons.validation_failed(_ABORTED if error.message == "Validation aborted." else messages.located(error))
         for error in errors
     ]
 
