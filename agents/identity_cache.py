@@ -26,9 +26,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-import redis
 from django.conf import settings
 from django.db import transaction
+
+from gqlgov.redis import REDIS_ERRORS, Client, get_redis, write_replicated
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +38,7 @@ MAX_ENTRIES = 10_000
 TTL_S = 30.0
 
 
-def _client() -> redis.Redis:
-    from gqlgov.redis import get_redis
-
+def _client() -> Client:
     return get_redis()
 
 
@@ -51,7 +50,7 @@ def current_generation() -> str | None:
         if value is None:  # a fresh or restarted Redis: start a new generation, never reuse an old one
             client.set(GENERATION_KEY, uuid.uuid4().hex, nx=True)
             value = client.get(GENERATION_KEY)
-    except redis.RedisError:
+    except REDIS_ERRORS:
         return None
     return value.decode() if isinstance(value, bytes) else value
 
@@ -61,9 +60,16 @@ def bump_generation() -> None:
 
     def bump() -> None:
         try:
-            _client().set(GENERATION_KEY, uuid.uuid4().hex)
-        except redis.RedisError as error:
+            # On a replica too, where configured: a bump lost in a failover would revive the old entries.
+            replicated = write_replicated(_client(), GENERATION_KEY, ("SET", GENERATION_KEY, uuid.uuid4().hex),
+                                          replicas=settings.GQLGOV_REDIS_WAIT_REPLICAS,
+                                          timeout_ms=settings.GQLGOV_REDIS_WAIT_MS)
+        except REDIS_ERRORS as error:
             logger.error("could not invalidate cached identities (%s); entries expire within %.0f s", error, TTL_S)
+            return
+        if not replicated:
+            logger.error("identity invalidation not confirmed by a Redis replica; a failover now could revive"
+                         " cached identities for up to %.0f s", TTL_S)
 
     if settings.GQLGOV_AUTH_CACHE:
         # Now (so this process, and tests inside one transaction, see it at once) and again after the

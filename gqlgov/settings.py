@@ -6,6 +6,7 @@ settings a real deployment needs.
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -92,15 +93,35 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
+# REDIS_URL names one node of a Redis Cluster (database 0): rate limits, the identity cache's
+# generation and the decision stream go through a cluster client. Celery cannot use a cluster
+# (kombu does not support it): give it a plain Redis in CELERY_BROKER_URL.
+REDIS_CLUSTER = bool(REDIS_URL) and env.bool("REDIS_CLUSTER", default=False)
+# Further cluster nodes (host:port, comma-separated) to discover the cluster from when REDIS_URL's is down.
+REDIS_CLUSTER_NODES = env.list("REDIS_CLUSTER_NODES", default=[])
+if REDIS_CLUSTER and urlsplit(REDIS_URL).path.strip("/") not in ("", "0"):
+    raise ImproperlyConfigured("REDIS_CLUSTER: a Redis Cluster has database 0 only; end REDIS_URL with /0 or nothing")
+if REDIS_URL and not REDIS_CLUSTER:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
+    # Django's Redis cache cannot use a cluster; nothing in gqlgov shares data through this cache.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Writes that must survive a Redis failover (decision records on the stream, identity-cache
+# generation bumps) wait (WAIT) for this many replicas, at most GQLGOV_REDIS_WAIT_MS; a decision
+# record not confirmed in time is stored in the database before the check answers. 0: no waiting.
+# Keep the wait under the web client's 0.5 s socket timeout.
+_wait_replicas = env.str("GQLGOV_REDIS_WAIT_REPLICAS", default="").strip()
+GQLGOV_REDIS_WAIT_REPLICAS = int(_wait_replicas) if _wait_replicas else int(REDIS_CLUSTER)
+GQLGOV_REDIS_WAIT_MS = env.int("GQLGOV_REDIS_WAIT_MS", default=100)
 
 # Celery: Redis as broker in deployments; the embedded default runs tasks in-process.
-CELERY_BROKER_URL = REDIS_URL or "memory://"
-CELERY_RESULT_BACKEND = REDIS_URL or None
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+# (Empty counts as unset, as .env.example leaves it.)
+_celery_broker = env.str("CELERY_BROKER_URL", default="") or ("" if REDIS_CLUSTER else REDIS_URL)
+if IS_PRODUCTION and REDIS_CLUSTER and not _celery_broker:
+    raise ImproperlyConfigured("REDIS_CLUSTER in production needs CELERY_BROKER_URL (a plain Redis for Celery)")
+CELERY_BROKER_URL = _celery_broker or "memory://"
+CELERY_RESULT_BACKEND = _celery_broker or None
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not _celery_broker)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

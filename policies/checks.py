@@ -206,8 +206,17 @@ def _build_limit_specs(
 
 def _piggyback(identity: Identity, record: DecisionRecord) -> ratelimit.Piggyback | None:
     """The rest of the check's Redis work, for the limiter's one round trip: confirm a cached
-    identity's generation, append the record."""
+    identity's generation, append the record.
+
+    On Redis Cluster none: the generation key and the stream are in other slots than the agent's
+    limiter keys. The generation is then confirmed here, before anything is charged (GuardFailed),
+    and `record_decision` appends the record.
+    """
     generation = identity.unconfirmed_generation
+    if settings.REDIS_CLUSTER:
+        if generation is not None:
+            _confirm_generation(generation)
+        return None
     stream_key = stream_key_for_append()
     if generation is None and stream_key is None:
         return None
@@ -232,12 +241,17 @@ def _acquire(identity: Identity, specs: list[ratelimit.LimitSpec],
         ) from exc
     if piggyback is not None and piggyback.guard is not None and (outcome.never_admissible or outcome.degraded):
         # The limiter answered without its script (no Redis work, or Redis away): confirm apart.
-        if current_generation() != piggyback.guard[1]:
-            raise ratelimit.GuardFailed()
+        _confirm_generation(piggyback.guard[1])
     metrics.observe_limiter(outcome)
     if outcome.appended:
         appended_to_stream()
     return outcome
+
+
+def _confirm_generation(generation: str) -> None:
+    """Raises GuardFailed unless the cached identity's generation is still current (also when Redis cannot tell)."""
+    if current_generation() != generation:
+        raise ratelimit.GuardFailed()
 
 
 def _throttle(identity: Identity, decision: engine.Decision, active: ActivePolicy | None,

@@ -13,6 +13,11 @@ Two ways to store them, chosen by GQLGOV_DECISION_STREAM:
   had read are claimed again after `claim_idle_ms`. If Redis cannot take a record, the check
   falls back to the synchronous insert. Durability across a Redis crash is Redis's own: run it
   with `appendonly yes` (docker-compose does; `appendfsync always` for no window at all).
+  Across a failover (Redis Cluster, or any primary with replicas): with GQLGOV_REDIS_WAIT_REPLICAS
+  (1 by default on a cluster) the append waits for a replica to have the record (WAIT), and a
+  record no replica confirms in time is inserted before the check answers, so no acknowledged
+  record depends on the master alone. On a cluster the append is a call of its own (the stream is
+  in another slot than the agent's limiter keys).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from django.db import DEFAULT_DB_ALIAS, DataError, IntegrityError, connections, 
 
 from agents.audit import record_event
 from gqlgov import jsonfast, metrics
+from gqlgov.redis import REDIS_ERRORS, Client, get_redis, redis_client, write_replicated
 from gqlgov.storable import storable
 from policies import engine
 from policies.models import Decision
@@ -144,11 +150,14 @@ _MAY_NEED_CLEANING = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
 def stream_key_for_append() -> str | None:
-    """The stream a check may append its record to within its limiter round trip (None: stream off or failing).
+    """The stream a check may append its record to within its limiter round trip (None: stream off
+    or failing, or the append must wait for replicas, which a script cannot).
 
     A record appended that way is durable just as one `record_decision` appends; count it with
     `appended_to_stream()`.
     """
+    if settings.GQLGOV_REDIS_WAIT_REPLICAS > 0:
+        return None
     if settings.GQLGOV_DECISION_STREAM and time.monotonic() >= _stream._skip_until:
         return settings.GQLGOV_DECISION_STREAM_KEY
     return None
@@ -160,10 +169,13 @@ def appended_to_stream() -> None:
 
 def record_decision(record: DecisionRecord) -> None:
     """Makes the record durable before the check answers: on the stream when enabled, else in the database."""
-    if settings.GQLGOV_DECISION_STREAM and _stream.append(record):
+    appended = _stream.append(record) if settings.GQLGOV_DECISION_STREAM else False
+    if appended is True:
         metrics.DECISION_RECORDS.labels("stream").inc()
         return
-    store_records([record.cleaned()], idempotent=False)
+    # Not on the stream, or there but on no replica yet (appended is None): the drainer may
+    # store the same record, so insert it idempotently then.
+    store_records([record.cleaned()], idempotent=appended is None)
     metrics.DECISION_RECORDS.labels("sync").inc()
 
 
@@ -257,30 +269,41 @@ class _DecisionStream:
         self._lock = threading.Lock()
         self._last_log = -1e9
 
-    def append(self, record: DecisionRecord) -> bool:
+    def append(self, record: DecisionRecord) -> bool | None:
+        """True: on the stream (and on the replicas asked for); False: not on it; None: on it but
+        not confirmed by enough replicas in time."""
         if time.monotonic() < self._skip_until:
             return False
+        key = settings.GQLGOV_DECISION_STREAM_KEY
         try:
-            stream_client().xadd(settings.GQLGOV_DECISION_STREAM_KEY, {"r": record.to_json()})
-            return True
-        except redis.RedisError as error:
-            with self._lock:
-                now = time.monotonic()
-                self._skip_until = now + _STREAM_RETRY_S
-                log_now = now - self._last_log > 30
-                if log_now:
-                    self._last_log = now
-            if log_now:
-                logger.error("Decision stream unavailable (%s); storing decision records synchronously", error)
+            if settings.GQLGOV_REDIS_WAIT_REPLICAS <= 0:
+                stream_client().xadd(key, {"r": record.to_json()})
+                return True
+            if write_replicated(stream_client(), key, ("XADD", key, "*", "r", record.to_json()),
+                                replicas=settings.GQLGOV_REDIS_WAIT_REPLICAS, timeout_ms=settings.GQLGOV_REDIS_WAIT_MS):
+                return True
+            # A replica is away or behind: until it is back, each record would wait the full timeout.
+            self._fail("no replica confirmed the append in time")
+            return None
+        except REDIS_ERRORS as error:
+            self._fail(error)
             return False
+
+    def _fail(self, error: object) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._skip_until = now + _STREAM_RETRY_S
+            log_now = now - self._last_log > 30
+            if log_now:
+                self._last_log = now
+        if log_now:
+            logger.error("Decision stream unavailable (%s); storing decision records synchronously", error)
 
 
 _stream = _DecisionStream()
 
 
-def stream_client() -> redis.Redis:
-    from gqlgov.redis import get_redis
-
+def stream_client() -> Client:
     return get_redis()
 
 
@@ -288,7 +311,7 @@ def _consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def _ensure_group(client: redis.Redis, key: str) -> None:
+def _ensure_group(client: Client, key: str) -> None:
     try:
         client.xgroup_create(key, DRAIN_GROUP, id="0", mkstream=True)
     except redis.ResponseError as error:
@@ -297,7 +320,7 @@ def _ensure_group(client: redis.Redis, key: str) -> None:
 
 
 def drain(*, batch_size: int = 500, block_ms: int | None = None, claim_idle_ms: int = 30_000,
-          max_batches: int | None = None, client: redis.Redis | None = None, retry_own_pending: bool = False,
+          max_batches: int | None = None, client: Client | None = None, retry_own_pending: bool = False,
           linger_s: float | None = None) -> int:
     """Moves decision records from the stream into the database until it is empty; returns how many were new.
 
@@ -310,8 +333,9 @@ def drain(*, batch_size: int = 500, block_ms: int | None = None, claim_idle_ms: 
     store failed: the database was away) instead of leaving them to the claim after `claim_idle_ms`.
     """
     # Its own client: a blocking read outlasts the web client's short socket timeout.
-    client = client or redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2,
-                                            socket_timeout=(block_ms or 0) / 1000 + 5)
+    client = client or redis_client(settings.REDIS_URL, cluster=settings.REDIS_CLUSTER,
+                                    seeds=settings.REDIS_CLUSTER_NODES, socket_connect_timeout=2,
+                                    socket_timeout=(block_ms or 0) / 1000 + 5)
     key = settings.GQLGOV_DECISION_STREAM_KEY
     consumer = _consumer_name()
     _ensure_group(client, key)
@@ -339,7 +363,7 @@ def drain(*, batch_size: int = 500, block_ms: int | None = None, claim_idle_ms: 
     return stored
 
 
-def _store_entries(client: redis.Redis, key: str, entries: Iterable[tuple[bytes, dict[bytes, bytes]]]) -> int:
+def _store_entries(client: Client, key: str, entries: Iterable[tuple[bytes, dict[bytes, bytes]]]) -> int:
     ids, records = [], []
     for entry_id, values in entries:
         ids.append(entry_id)
@@ -362,7 +386,7 @@ def _store_entries(client: redis.Redis, key: str, entries: Iterable[tuple[bytes,
     return len(inserted)
 
 
-def _store_one_by_one(client: redis.Redis, key: str, records: list[DecisionRecord]) -> list[uuid.UUID]:
+def _store_one_by_one(client: Client, key: str, records: list[DecisionRecord]) -> list[uuid.UUID]:
     """A batch the database refused: stores what it can; a record it can never store goes to the
     dead-letter stream `<key>:dead`, so it neither blocks the stream nor disappears."""
     inserted: list[uuid.UUID] = []
@@ -381,7 +405,7 @@ def drain_for_read() -> bool:
         return False
     try:
         drain(claim_idle_ms=2_000, max_batches=20)
-    except redis.RedisError:
+    except REDIS_ERRORS:
         return False
     return True
 
@@ -392,5 +416,5 @@ def stream_backlog() -> int | None:
         return None
     try:
         return int(stream_client().xlen(settings.GQLGOV_DECISION_STREAM_KEY))
-    except redis.RedisError:
+    except REDIS_ERRORS:
         return None

@@ -16,7 +16,7 @@ from policies.ratelimit.outcome import (
     LimitStatus,
     Piggyback,
 )
-from policies.ratelimit.redis_limiter import RedisLimiter, redis_client_for_limiter
+from policies.ratelimit.redis_limiter import RedisLimiter, limiter_client_options, redis_client_for_limiter
 from policies.ratelimit.specs import PERIODS, LimitSpec, denied_checks_spec, specs_from_policy
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "Piggyback",
     "RedisLimiter",
     "denied_checks_spec",
+    "limiter_client_options",
     "ratelimit_headers",
     "redis_client_for_limiter",
     "retry_after_value",

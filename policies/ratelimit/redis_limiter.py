@@ -4,8 +4,9 @@ The same round trip can carry a check's other Redis work (a Piggyback): the iden
 generation guard and the decision record's XADD, so a warm check talks to Redis once.
 
 Works on Redis Cluster/ElastiCache: every key of a request carries the agent's hash tag, so they
-share one slot. Each key holds one integer (the GCRA TAT in microseconds of Redis server time)
-and expires when it would mean "full" anyway.
+share one slot, and the script runs on that slot's master (ClusterScriptCaller). The piggyback's
+keys are not the agent's, so on a cluster the caller passes none. Each key holds one integer (the
+GCRA TAT in microseconds of Redis server time) and expires when it would mean "full" anyway.
 """
 
 from __future__ import annotations
@@ -17,12 +18,21 @@ import math
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError, NoScriptError, ReadOnlyError, TimeoutError
+from redis.cluster import RedisCluster
+from redis.exceptions import (
+    ClusterError,
+    ConnectionError,
+    NoScriptError,
+    ReadOnlyError,
+    RedisClusterException,
+    TimeoutError,
+    TryAgainError,
+)
 from redis.retry import Retry
 
 from policies.ratelimit.outcome import (
@@ -75,20 +85,32 @@ end
 return result
 """
 
-# Errors meaning "Redis is not there (or not writable) right now", as opposed to a bug.
-_UNAVAILABLE_ERRORS = (ConnectionError, TimeoutError, ReadOnlyError)
+# Errors meaning "Redis is not there (or not writable) right now", as opposed to a bug. On a
+# cluster also: the cluster is down or a slot's master failing over (ClusterDownError,
+# MasterDownError, TRYAGAIN), or its topology unreadable (RedisClusterException: no node answers,
+# slots not covered). The script's keys are all one agent's (checked before), so a cross-slot
+# RedisClusterException cannot come from here.
+_UNAVAILABLE_ERRORS = (ConnectionError, TimeoutError, ReadOnlyError, ClusterError, TryAgainError,
+                       RedisClusterException)
+
+# A Redis client, or for Redis Cluster a client or a function connecting one (RedisCluster connects
+# at once, so a function lets the limiter start while the cluster is away).
+RedisConnector = redis.Redis | RedisCluster | Callable[[], RedisCluster]
+
+
+def limiter_client_options(timeout_s: float = 0.25) -> dict[str, Any]:
+    """Client options under which a call gives up within `timeout_s` per attempt when Redis is away.
+
+    The retry re-attempts a failed command once (on a cluster: at the new master after a
+    failover); replacing a connection that a Redis restart left broken is ScriptCaller's one
+    immediate resend (after a lost reply it may charge twice: conservative, never admits more).
+    """
+    return {"socket_connect_timeout": timeout_s, "socket_timeout": timeout_s, "retry": Retry(NoBackoff(), 1)}
 
 
 def redis_client_for_limiter(url: str, *, timeout_s: float = 0.25) -> redis.Redis[Any]:
-    """A client whose connections give up within `timeout_s` per attempt when Redis is away.
-
-    Its retry re-attempts a failed connect once; replacing a connection that a Redis restart left
-    broken is ScriptCaller's one immediate resend (after a lost reply it may charge twice:
-    conservative, never admits more).
-    """
-    return redis.Redis.from_url(
-        url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s, retry=Retry(NoBackoff(), 1)
-    )
+    """A client with `limiter_client_options`."""
+    return redis.Redis.from_url(url, **limiter_client_options(timeout_s))
 
 
 class ScriptCaller:
@@ -145,6 +167,37 @@ class ScriptCaller:
         self._local.pid = None
 
 
+class ClusterScriptCaller:
+    """EVALSHA of one Lua script through a RedisCluster client, which sends it to the master of the
+    keys' slot and, after a failover, reads the new topology and retries there. NOSCRIPT (a
+    promoted replica may lack the script) is answered by EVAL, which also caches it on that node.
+    """
+
+    def __init__(self, connect: RedisCluster | Callable[[], RedisCluster], script: str) -> None:
+        self._connect = connect
+        self._script = script
+        self._sha = hashlib.sha1(script.encode("utf-8"), usedforsecurity=False).hexdigest()
+        self._client: RedisCluster | None = connect if isinstance(connect, RedisCluster) else None
+        self._pid: int | None = os.getpid() if self._client is not None else None
+        self._lock = threading.Lock()
+
+    def __call__(self, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+        """The script's reply; raises redis errors (RedisClusterException: no usable topology)."""
+        client = self._cluster()
+        try:
+            return client.evalsha(self._sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return client.eval(self._script, len(keys), *keys, *args)
+
+    def _cluster(self) -> RedisCluster:
+        with self._lock:
+            if self._client is None or self._pid != os.getpid():  # never share sockets across a fork
+                connect = self._connect
+                self._client = connect if isinstance(connect, RedisCluster) else connect()
+                self._pid = os.getpid()
+            return self._client
+
+
 class RedisLimiter:
     """GCRA limits shared by every process using the same Redis.
 
@@ -156,14 +209,18 @@ class RedisLimiter:
 
     def __init__(
         self,
-        redis_client: redis.Redis[Any],
+        redis_client: RedisConnector,
         *,
         fail_open: bool = False,
         key_prefix: str = "gqlgov:rl:",
         probe_interval_s: float = 1.0,
         outage_log_interval_s: float = 30.0,
     ) -> None:
-        self._script = ScriptCaller(redis_client, _GCRA_SCRIPT)
+        self._cluster = not isinstance(redis_client, redis.Redis)
+        self._script: ScriptCaller | ClusterScriptCaller = (
+            ClusterScriptCaller(redis_client, _GCRA_SCRIPT) if self._cluster
+            else ScriptCaller(redis_client, _GCRA_SCRIPT)  # type: ignore[arg-type]
+        )
         self._fail_open = fail_open
         self._key_prefix = key_prefix
         self._probe_interval_s = probe_interval_s
@@ -179,7 +236,10 @@ class RedisLimiter:
 
         With a piggyback, its guard is checked first (GuardFailed: nothing charged) and its record
         appended on admission, all in the same single round trip; `appended` says whether it was.
+        On a cluster a piggyback is refused (ValueError): its keys live in other slots.
         """
+        if self._cluster and piggyback is not None:
+            raise ValueError("a piggyback's keys are not the agent's: on Redis Cluster pass none")
         decided = outcome_without_state(agent, specs)
         if decided is not None and (piggyback is None or not decided.allowed):
             return decided

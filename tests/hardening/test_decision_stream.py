@@ -179,3 +179,22 @@ def test_the_following_drainer_outlives_a_closed_database_connection_and_stores_
     assert attempts == [1, 1]  # the record the failed pass read is retried, not lost
     assert Decision.objects.filter(pk=decision_id).exists()
     assert "1 decision record(s) stored" in output.getvalue()
+
+
+def test_a_record_no_replica_confirms_in_time_is_stored_before_the_answer_and_drained_once(
+    client, shop, agent_token, redis_settings
+):
+    # This Redis has no replica: WAIT 1 gives up after GQLGOV_REDIS_WAIT_MS with none.
+    redis_settings.GQLGOV_REDIS_WAIT_REPLICAS = 1
+    redis_settings.GQLGOV_REDIS_WAIT_MS = 20
+    recorder._stream._skip_until = 0.0
+    mutation = 'mutation Pay { updatePayment(customerId: "1", card: "4111-0000") { id } }'
+    try:
+        decision_id = check(client, agent_token, mutation).json()["decision_id"]
+        assert Decision.objects.filter(pk=decision_id).exists()  # in the database before the answer
+        assert recorder.stream_backlog() == 1  # and on the master's stream, where the drainer finds it
+        assert recorder.drain() == 0
+    finally:
+        recorder._stream._skip_until = 0.0
+    assert Decision.objects.count() == 1
+    assert AuditEvent.objects.filter(action="agent.mutation_checked", target_id=decision_id).count() == 1

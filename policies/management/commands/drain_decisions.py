@@ -2,13 +2,13 @@ import logging
 import signal
 import time
 
-import redis
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import Error as AnyDatabaseError  # DatabaseError and InterfaceError (a closed connection)
 from django.db import close_old_connections
 
 from gqlgov.errors import first_line
+from gqlgov.redis import REDIS_ERRORS
 from policies.recorder import drain
 
 logger = logging.getLogger("gqlgov.drain")
@@ -37,7 +37,7 @@ class Command(BaseCommand):
                 total += drain(batch_size=opts["batch_size"], block_ms=1000 if opts["follow"] else None,
                                retry_own_pending=failed)
                 failed = False
-            except (redis.RedisError, AnyDatabaseError) as error:
+            except (*REDIS_ERRORS, AnyDatabaseError) as error:
                 if not opts["follow"]:
                     raise
                 # Redis or the database is away: records wait on the stream (or in our pending list,

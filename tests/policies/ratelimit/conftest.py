@@ -1,4 +1,5 @@
-"""Each semantic test runs against both limiters; the Redis one talks to a real redis-server."""
+"""Each semantic test runs against both limiters; the Redis one talks to a real redis-server and to a
+real Redis Cluster."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 
 import pytest
+from redis.cluster import RedisCluster as ClusterClient
 
 from policies.ratelimit import Limiter, LocalLimiter, RedisLimiter
+from tests.fixtures.redis_cluster import RedisCluster, shared_redis_cluster  # noqa: F401
 from tests.fixtures.redis_server import redis_server, redis_url, throwaway_redis_server  # noqa: F401
 from tests.policies.ratelimit.factories import redis_client, redis_now_us
 
@@ -31,10 +35,18 @@ def key_prefix(redis_url: str) -> Iterator[str]:  # noqa: F811
             client.delete(*keys)
 
 
-@pytest.fixture(params=["local", pytest.param("redis", marks=pytest.mark.slow)])
+@pytest.fixture(params=["local", pytest.param("redis", marks=pytest.mark.slow),
+                        pytest.param("redis cluster", marks=pytest.mark.slow)])
 def under_test(request: pytest.FixtureRequest) -> Iterator[LimiterUnderTest]:
     if request.param == "local":
         yield LimiterUnderTest(LocalLimiter(), lambda: time.monotonic_ns() // 1000)
+        return
+    if request.param == "redis cluster":
+        cluster: RedisCluster = request.getfixturevalue("shared_redis_cluster")
+        connect = partial(ClusterClient.from_url, cluster.url, socket_connect_timeout=5, socket_timeout=5)
+        limiter = RedisLimiter(connect, key_prefix=f"test-rl-{uuid.uuid4().hex}:")
+        with connect() as client:
+            yield LimiterUnderTest(limiter, lambda: redis_now_us(client))
         return
     url: str = request.getfixturevalue("redis_url")
     prefix: str = request.getfixturevalue("key_prefix")

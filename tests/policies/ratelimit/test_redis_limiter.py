@@ -1,14 +1,16 @@
-"""RedisLimiter against real redis-servers: processes, round trips, NOSCRIPT, keys and outages."""
+"""RedisLimiter against real redis-servers: processes, round trips, NOSCRIPT, keys, outages, cluster clients."""
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
 import time
+from functools import partial
 from typing import Any
 
 import pytest
 import redis
+from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
 from policies.ratelimit import (
@@ -17,9 +19,10 @@ from policies.ratelimit import (
     LimitSpec,
     Piggyback,
     RedisLimiter,
+    limiter_client_options,
     redis_client_for_limiter,
 )
-from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.redis_server import RedisServer, free_port
 from tests.policies.ratelimit.factories import (
     AGENT,
     CountingConnection,
@@ -282,3 +285,20 @@ def test_a_piggyback_without_limits_still_takes_one_round_trip(redis_url: str, k
         assert outcome.allowed and outcome.appended and not outcome.statuses
         assert CountingConnection.sent == ["EVALSHA"]
         assert _stream_length(client, stream) == 1
+
+
+def test_on_a_cluster_a_piggyback_is_refused_before_anything_is_sent() -> None:
+    limiter = RedisLimiter(lambda: pytest.fail("no connection is needed"))
+
+    with pytest.raises(ValueError, match="Redis Cluster"):
+        limiter.acquire(AGENT, [requests_spec(10, 60)], piggyback=Piggyback(guard=("generation", "g1")))
+
+
+def test_a_cluster_no_node_of_which_answers_is_an_outage_not_an_error() -> None:
+    nowhere = free_port()
+    limiter = RedisLimiter(partial(RedisCluster.from_url, f"redis://127.0.0.1:{nowhere}/0", **limiter_client_options()))
+
+    with pytest.raises(LimiterUnavailable):
+        limiter.acquire(AGENT, [requests_spec(10, 60)])
+    with pytest.raises(LimiterUnavailable):  # the next call within the probe interval: at once
+        limiter.acquire(AGENT, [requests_spec(10, 60)])

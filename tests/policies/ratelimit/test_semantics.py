@@ -1,4 +1,4 @@
-"""Behaviour both limiters share (LocalLimiter and RedisLimiter on a real redis-server)."""
+"""Behaviour both limiters share (LocalLimiter, and RedisLimiter on a real redis-server and Redis Cluster)."""
 
 from __future__ import annotations
 
