@@ -60,6 +60,11 @@ class PrincipalForm(forms.ModelForm):
             self.fields["attributes_text"].initial = "\n".join(f"{k}={v}" for k, v in self.instance.attributes.items())
         if "oidc_subject" in self.fields:
             self.fields["oidc_subject"].required = False
+            if self.instance.user_id is not None:  # only admins get the field here (see get_readonly_fields)
+                self.fields["oidc_subject"].help_text = (
+                    f"Signs in as user {self.instance.user}. Changing it unlinks and deactivates that user "
+                    "(audited); the next login of the new subject gets a user of its own."
+                )
 
     def clean_groups_text(self) -> list[str]:
         return _split_groups(self.cleaned_data.get("groups_text") or "")
@@ -86,7 +91,14 @@ class PrincipalAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
     )
 
     def get_readonly_fields(self, request, obj=None):
-        return ("name",) if obj is not None else ()
+        if obj is None:
+            return ()
+        if obj.user_id is None:
+            return ("name",)
+        # A linked human's kind never changes, and its subject only through an admin's re-link.
+        if roles.can(request.user, roles.RELINK_IDENTITIES):
+            return ("name", "kind")
+        return ("name", "kind", "oidc_subject")
 
     @admin.display(description="Name", ordering="name")
     def name_link(self, obj: Principal):
@@ -105,15 +117,22 @@ class PrincipalAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
         actor = actor_for_user(request.user)
         data = form.cleaned_data
         fields = {
-            "kind": data["kind"],
             "owner": data.get("owner"),
             "groups": data["groups_text"],
             "attributes": data["attributes_text"],
             "iam_role_arn": data.get("iam_role_arn") or "",
-            "oidc_subject": data.get("oidc_subject"),
         }
+        # Read-only fields are not in the form, and so not changed.
+        fields.update({name: data.get(name) for name in ("kind", "oidc_subject") if name in form.fields})
         if change:
-            saved = services.principal_update(actor=actor, principal=Principal.objects.get(pk=obj.pk), **fields)
+            principal = Principal.objects.get(pk=obj.pk)
+            if principal.user_id is not None and fields.get("oidc_subject", principal.oidc_subject) != (
+                principal.oidc_subject
+            ):
+                principal = services.principal_relink(
+                    admin=request.user, principal=principal, oidc_subject=fields.pop("oidc_subject")
+                )
+            saved = services.principal_update(actor=actor, principal=principal, **fields)
         else:
             saved = services.principal_create(actor=actor, name=data["name"], **fields)
         obj.pk = saved.pk
