@@ -91,6 +91,10 @@ def authenticate_bearer(raw: str, *, confirm_later: bool = False) -> Identity:
     else:
         raise AuthError("INVALID_TOKEN", "The bearer token is neither a gqlgov API token nor a JWT.")
     if not identity.principal.is_active:
+        if identity.unconfirmed_generation is not None:
+            # A cached row is only confirmed on the way to an allow (the limiter's guard); a refusal
+            # must not rest on it, or a resumed agent stays refused until the entry expires.
+            return authenticate_bearer(raw, confirm_later=False)
         raise ApiError("AGENT_SUSPENDED", f"{identity.principal.name} is suspended.", status=403)
     return identity
 
