@@ -12,6 +12,7 @@ from django.utils.html import format_html, format_html_join
 from agents import services
 from agents.audit import actor_for_user, verify_chain
 from agents.models import ApiToken, AuditEvent, Principal
+from agents.tokens import without_token_prefixes
 from gqlgov import roles
 from gqlgov.errors import ApiError
 from policies.ui.common import pretty
@@ -202,14 +203,41 @@ class AuditEventAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
     def target(self, obj: AuditEvent) -> str:
         return f"{obj.target_type}:{obj.target_id}"
 
+    # Token prefixes are token details, which viewers do not see: those without VIEW_SECRETS get the
+    # *_without_prefixes twins of the two details columns (list_display callables get no request).
+    _REDACTED_COLUMNS = {"summary": "summary_without_prefixes", "details_pretty": "details_without_prefixes"}
+
+    def _columns_for(self, request, names):
+        if roles.can(request.user, roles.VIEW_SECRETS):
+            return names
+        return tuple(self._REDACTED_COLUMNS.get(name, name) for name in names)
+
+    def get_list_display(self, request):
+        return self._columns_for(request, super().get_list_display(request))
+
+    def get_readonly_fields(self, request, obj=None):
+        return self._columns_for(request, super().get_readonly_fields(request, obj))
+
+    @staticmethod
+    def _summary(details: dict) -> str:
+        text = ", ".join(f"{key}={value}" for key, value in details.items() if key not in ("before", "after"))
+        return text if len(text) <= 120 else text[:117] + "…"
+
     @admin.display(description="Details")
     def summary(self, obj: AuditEvent) -> str:
-        text = ", ".join(f"{key}={value}" for key, value in obj.details.items() if key not in ("before", "after"))
-        return text if len(text) <= 120 else text[:117] + "…"
+        return self._summary(obj.details)
+
+    @admin.display(description="Details")
+    def summary_without_prefixes(self, obj: AuditEvent) -> str:
+        return self._summary(without_token_prefixes(obj.details))
 
     @admin.display(description="Details")
     def details_pretty(self, obj: AuditEvent):
         return format_html('<pre class="gg-pre">{}</pre>', pretty(obj.details))
+
+    @admin.display(description="Details")
+    def details_without_prefixes(self, obj: AuditEvent):
+        return format_html('<pre class="gg-pre">{}</pre>', pretty(without_token_prefixes(obj.details)))
 
     def changelist_view(self, request, extra_context=None):
         return super().changelist_view(request, {**(extra_context or {}), "chain": verify_chain()})
