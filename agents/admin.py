@@ -12,6 +12,7 @@ from django.utils.html import format_html, format_html_join
 from agents import services
 from agents.audit import actor_for_user, verify_chain
 from agents.models import ApiToken, AuditEvent, Principal
+from agents.tokens import without_token_prefixes
 from gqlgov import roles
 from gqlgov.errors import ApiError
 from policies.ui.common import pretty
@@ -60,6 +61,11 @@ class PrincipalForm(forms.ModelForm):
             self.fields["attributes_text"].initial = "\n".join(f"{k}={v}" for k, v in self.instance.attributes.items())
         if "oidc_subject" in self.fields:
             self.fields["oidc_subject"].required = False
+            if self.instance.user_id is not None:  # only admins get the field here (see get_readonly_fields)
+                self.fields["oidc_subject"].help_text = (
+                    f"Signs in as user {self.instance.user}. Changing it unlinks and deactivates that user "
+                    "(audited); the next login of the new subject gets a user of its own."
+                )
 
     def clean_groups_text(self) -> list[str]:
         return _split_groups(self.cleaned_data.get("groups_text") or "")
@@ -86,7 +92,14 @@ class PrincipalAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
     )
 
     def get_readonly_fields(self, request, obj=None):
-        return ("name",) if obj is not None else ()
+        if obj is None:
+            return ()
+        if obj.user_id is None:
+            return ("name",)
+        # A linked human's kind never changes, and its subject only through an admin's re-link.
+        if roles.can(request.user, roles.RELINK_IDENTITIES):
+            return ("name", "kind")
+        return ("name", "kind", "oidc_subject")
 
     @admin.display(description="Name", ordering="name")
     def name_link(self, obj: Principal):
@@ -105,15 +118,22 @@ class PrincipalAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
         actor = actor_for_user(request.user)
         data = form.cleaned_data
         fields = {
-            "kind": data["kind"],
             "owner": data.get("owner"),
             "groups": data["groups_text"],
             "attributes": data["attributes_text"],
             "iam_role_arn": data.get("iam_role_arn") or "",
-            "oidc_subject": data.get("oidc_subject"),
         }
+        # Read-only fields are not in the form, and so not changed.
+        fields.update({name: data.get(name) for name in ("kind", "oidc_subject") if name in form.fields})
         if change:
-            saved = services.principal_update(actor=actor, principal=Principal.objects.get(pk=obj.pk), **fields)
+            principal = Principal.objects.get(pk=obj.pk)
+            if principal.user_id is not None and fields.get("oidc_subject", principal.oidc_subject) != (
+                principal.oidc_subject
+            ):
+                principal = services.principal_relink(
+                    admin=request.user, principal=principal, oidc_subject=fields.pop("oidc_subject")
+                )
+            saved = services.principal_update(actor=actor, principal=principal, **fields)
         else:
             saved = services.principal_create(actor=actor, name=data["name"], **fields)
         obj.pk = saved.pk
@@ -183,14 +203,41 @@ class AuditEventAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
     def target(self, obj: AuditEvent) -> str:
         return f"{obj.target_type}:{obj.target_id}"
 
+    # Token prefixes are token details, which viewers do not see: those without VIEW_SECRETS get the
+    # *_without_prefixes twins of the two details columns (list_display callables get no request).
+    _REDACTED_COLUMNS = {"summary": "summary_without_prefixes", "details_pretty": "details_without_prefixes"}
+
+    def _columns_for(self, request, names):
+        if roles.can(request.user, roles.VIEW_SECRETS):
+            return names
+        return tuple(self._REDACTED_COLUMNS.get(name, name) for name in names)
+
+    def get_list_display(self, request):
+        return self._columns_for(request, super().get_list_display(request))
+
+    def get_readonly_fields(self, request, obj=None):
+        return self._columns_for(request, super().get_readonly_fields(request, obj))
+
+    @staticmethod
+    def _summary(details: dict) -> str:
+        text = ", ".join(f"{key}={value}" for key, value in details.items() if key not in ("before", "after"))
+        return text if len(text) <= 120 else text[:117] + "…"
+
     @admin.display(description="Details")
     def summary(self, obj: AuditEvent) -> str:
-        text = ", ".join(f"{key}={value}" for key, value in obj.details.items() if key not in ("before", "after"))
-        return text if len(text) <= 120 else text[:117] + "…"
+        return self._summary(obj.details)
+
+    @admin.display(description="Details")
+    def summary_without_prefixes(self, obj: AuditEvent) -> str:
+        return self._summary(without_token_prefixes(obj.details))
 
     @admin.display(description="Details")
     def details_pretty(self, obj: AuditEvent):
         return format_html('<pre class="gg-pre">{}</pre>', pretty(obj.details))
+
+    @admin.display(description="Details")
+    def details_without_prefixes(self, obj: AuditEvent):
+        return format_html('<pre class="gg-pre">{}</pre>', pretty(without_token_prefixes(obj.details)))
 
     def changelist_view(self, request, extra_context=None):
         return super().changelist_view(request, {**(extra_context or {}), "chain": verify_chain()})

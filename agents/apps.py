@@ -6,6 +6,7 @@ class AgentsConfig(AppConfig):
     verbose_name = "Identities and audit"
 
     def ready(self) -> None:
-        from agents.identity_cache import connect_signals
+        from agents import identity_cache, lockout
 
-        connect_signals()
+        identity_cache.connect_signals()
+        lockout.connect_signals()

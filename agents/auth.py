@@ -12,7 +12,7 @@ from ninja.security import HttpBearer
 
 from agents.identity_cache import identity_cache
 from agents.models import ApiToken, Principal
-from agents.tokens import looks_like_api_token, parse_token, secret_matches
+from agents.tokens import NO_TOKEN_HASH, looks_like_api_token, parse_token, secret_matches
 from gqlgov.errors import ApiError
 from gqlgov.middleware import agent_var
 
@@ -56,7 +56,9 @@ def authenticate_api_token(raw: str, *, confirm_later: bool = False) -> Identity
         token, generation = identity_cache.lookup_unconfirmed(parsed.lookup_id, load)
     else:
         token = identity_cache.lookup(parsed.lookup_id, load)
-    if token is None or not secret_matches(parsed.secret, token.secret_hash):
+    # An unknown id costs the same comparison as a known one: no answer tells which ids exist.
+    stored_hash = token.secret_hash if token is not None else NO_TOKEN_HASH
+    if not secret_matches(parsed.secret, stored_hash) or token is None:
         raise AuthError("INVALID_TOKEN", "The bearer token is not a valid gqlgov API token.")
     now = timezone.now()
     if token.revoked_at is not None and token.revoked_at <= now:
@@ -91,6 +93,10 @@ def authenticate_bearer(raw: str, *, confirm_later: bool = False) -> Identity:
     else:
         raise AuthError("INVALID_TOKEN", "The bearer token is neither a gqlgov API token nor a JWT.")
     if not identity.principal.is_active:
+        if identity.unconfirmed_generation is not None:
+            # A cached row is only confirmed on the way to an allow (the limiter's guard); a refusal
+            # must not rest on it, or a resumed agent stays refused until the entry expires.
+            return authenticate_bearer(raw, confirm_later=False)
         raise ApiError("AGENT_SUSPENDED", f"{identity.principal.name} is suspended.", status=403)
     return identity
 

@@ -11,6 +11,11 @@ The check (POST /api/v1/check) defers that read: it uses a cached entry at once 
 entry's generation with its rate-limit script, which charges and records nothing unless the
 generation is still current (`lookup_unconfirmed`); on a mismatch the check starts again with `lookup`.
 
+Lookup ids that name no token are cached too, briefly and apart (a flood of made-up ids cannot evict
+real entries): otherwise an unknown id costs a query a known one does not, which tells a prober
+which ids exist. An id goes from unknown to known only by being issued (48 random bits; the save
+bumps the generation), so a negative entry is also used unconfirmed by the check.
+
 No Redis (the embedded default) or Redis unreachable: no caching, one query per request, as before.
 Entries also expire after TTL_S seconds, which bounds staleness if a bump is lost
 (Redis unreachable from the process making the change but reachable from the web processes).
@@ -36,6 +41,8 @@ logger = logging.getLogger(__name__)
 GENERATION_KEY = "gqlgov:auth:generation"
 MAX_ENTRIES = 10_000
 TTL_S = 30.0
+MAX_MISSES = 10_000
+MISS_TTL_S = 5.0
 
 
 def _client() -> Client:
@@ -79,16 +86,39 @@ def bump_generation() -> None:
 
 
 class IdentityCache:
-    """LRU of lookup id -> (generation, expiry, token row with its principal)."""
+    """LRU of lookup id -> (generation, expiry, token row with its principal), and one of ids without a token."""
 
     def __init__(self, max_entries: int = MAX_ENTRIES, ttl_s: float = TTL_S) -> None:
         self._entries: OrderedDict[str, tuple[str, float, Any]] = OrderedDict()
+        self._misses: OrderedDict[str, tuple[str, float, Any]] = OrderedDict()
         self._lock = threading.Lock()
         self._max_entries = max_entries
         self._ttl_s = ttl_s
 
+    def _cached(self, lookup_id: str, now: float) -> tuple[str, float, Any] | None:
+        """The live entry for `lookup_id` (its token is None for a known miss), under the lock."""
+        for entries in (self._entries, self._misses):
+            entry = entries.get(lookup_id)
+            if entry is not None and entry[1] > now:
+                entries.move_to_end(lookup_id)
+                return entry
+        return None
+
+    def _store(self, lookup_id: str, generation: str, now: float, token: Any) -> None:
+        entries, other, ttl_s, limit = (
+            (self._entries, self._misses, self._ttl_s, self._max_entries)
+            if token is not None
+            else (self._misses, self._entries, MISS_TTL_S, MAX_MISSES)
+        )
+        with self._lock:
+            other.pop(lookup_id, None)
+            entries[lookup_id] = (generation, now + ttl_s, token)
+            entries.move_to_end(lookup_id)
+            while len(entries) > limit:
+                entries.popitem(last=False)
+
     def lookup(self, lookup_id: str, load: Callable[[], Any]) -> Any:
-        """The cached token for `lookup_id` if still current, else `load()` (cached when found)."""
+        """The cached token for `lookup_id` if still current, else `load()` (cached; briefly when None)."""
         if not settings.GQLGOV_AUTH_CACHE:
             return load()
         generation = current_generation()
@@ -96,17 +126,11 @@ class IdentityCache:
             return load()
         now = time.monotonic()
         with self._lock:
-            entry = self._entries.get(lookup_id)
-            if entry is not None and entry[0] == generation and entry[1] > now:
-                self._entries.move_to_end(lookup_id)
-                return entry[2]
+            entry = self._cached(lookup_id, now)
+        if entry is not None and entry[0] == generation:
+            return entry[2]
         token = load()
-        if token is not None:
-            with self._lock:
-                self._entries[lookup_id] = (generation, now + self._ttl_s, token)
-                self._entries.move_to_end(lookup_id)
-                while len(self._entries) > self._max_entries:
-                    self._entries.popitem(last=False)
+        self._store(lookup_id, generation, now, token)
         return token
 
     def lookup_unconfirmed(self, lookup_id: str, load: Callable[[], Any]) -> tuple[Any, str | None]:
@@ -117,17 +141,16 @@ class IdentityCache:
         sends it as the limiter's guard), and redo the request with `lookup` if it is not.
         """
         if settings.GQLGOV_AUTH_CACHE:
-            now = time.monotonic()
             with self._lock:
-                entry = self._entries.get(lookup_id)
-                if entry is not None and entry[1] > now:
-                    self._entries.move_to_end(lookup_id)
-                    return entry[2], entry[0]
+                entry = self._cached(lookup_id, time.monotonic())
+            if entry is not None:
+                return entry[2], entry[0]
         return self.lookup(lookup_id, load), None
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._misses.clear()
 
 
 identity_cache = IdentityCache()

@@ -3,10 +3,12 @@
 The provider's signing keys come from its JWKS endpoint and are cached per process. A token
 signed with a key we do not know triggers one refetch (key rotation), but such refetches
 are rate-limited so a flood of made-up `kid`s cannot hammer the provider; when the endpoint
-is down, the keys fetched last keep working.
+is down, the keys fetched last keep working, and a failed fetch is retried after a backoff
+that starts at one second and doubles up to UNSCHEDULED_FETCH_INTERVAL_S.
 """
 
 import logging
+import math
 import threading
 import time
 from typing import Any
@@ -31,7 +33,15 @@ ASYMMETRIC_ALGORITHMS = frozenset(
 )
 # Minimum seconds between JWKS fetches outside the cache schedule (unknown kid, retry after an outage).
 UNSCHEDULED_FETCH_INTERVAL_S = 30
+# The wait after a first failed fetch; it doubles with each further failure, up to the interval above.
+# Short, so a worker that has no key yet serves again soon after the provider is back; one fetch at a
+# time per process (the lock) and one per window, so an outage is never met by a stream of retries.
+FIRST_RETRY_S = 1.0
 JWKS_TIMEOUT_S = 5
+# exp, nbf and iat must be JSON integers (PyJWT takes int() of anything, so "1999999999", 1e308 and
+# 2**70 would pass) no later than the last second a datetime can show (9999-12-31T23:59:59Z).
+_TIME_CLAIMS = ("exp", "nbf", "iat")
+_LATEST_NUMERIC_DATE = 253_402_300_799
 # Claims worth showing back to the caller; never the raw token.
 _REPORTED_CLAIMS = ("iss", "sub", "aud", "azp", "client_id", "scope", "iat", "exp", "groups")
 
@@ -39,11 +49,11 @@ _REPORTED_CLAIMS = ("iss", "sub", "aud", "azp", "client_id", "scope", "iat", "ex
 class SigningKeysUnavailable(ApiError):
     status = 503
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, retry_after_s: float = UNSCHEDULED_FETCH_INTERVAL_S) -> None:
         super().__init__(
             "IDP_UNAVAILABLE",
             f"The identity provider's signing keys ({url}) could not be fetched.",
-            headers={"Retry-After": str(UNSCHEDULED_FETCH_INTERVAL_S)},
+            headers={"Retry-After": str(max(1, math.ceil(retry_after_s)))},
         )
 
 
@@ -55,6 +65,7 @@ class JwksKeys:
         self._keys: dict[str | None, jwt.PyJWK] = {}
         self._refresh_due = 0.0  # time.monotonic() after which the cached keys are refetched
         self._next_unknown_kid_fetch = 0.0
+        self._failed_fetches = 0  # in a row, for the backoff
         self._lock = threading.Lock()
 
     def signing_key(self, kid: str | None) -> jwt.PyJWK | None:
@@ -64,11 +75,13 @@ class JwksKeys:
             fetched_now = now >= self._refresh_due
             if fetched_now:
                 self._fetch(now)
-            if kid not in self._keys and not fetched_now and now >= self._next_unknown_kid_fetch:
+            # An unknown kid among known keys (a rotation) may fetch early; with no keys at all, the
+            # backoff alone decides when to try again.
+            if self._keys and kid not in self._keys and not fetched_now and now >= self._next_unknown_kid_fetch:
                 self._next_unknown_kid_fetch = now + UNSCHEDULED_FETCH_INTERVAL_S
                 self._fetch(now)
             if not self._keys:
-                raise SigningKeysUnavailable(self.url)
+                raise SigningKeysUnavailable(self.url, retry_after_s=self._refresh_due - time.monotonic())
             return self._keys.get(kid)
 
     def _fetch(self, now: float) -> None:
@@ -79,8 +92,12 @@ class JwksKeys:
         except (requests.RequestException, ValueError) as exc:
             # Keep the keys we have: a provider outage must not log every agent out.
             logger.warning("JWKS fetch failed", extra={"jwks_url": self.url, "error": str(exc)})
-            self._refresh_due = now + UNSCHEDULED_FETCH_INTERVAL_S
+            self._failed_fetches += 1
+            backoff = min(FIRST_RETRY_S * 2 ** (self._failed_fetches - 1), UNSCHEDULED_FETCH_INTERVAL_S)
+            # Counted from the end of the attempt: a fetch that timed out is not followed by another at once.
+            self._refresh_due = time.monotonic() + backoff
             return
+        self._failed_fetches = 0
         self._keys = keys
         self._refresh_due = now + settings.AGENT_JWT_JWKS_CACHE_S
 
@@ -134,7 +151,7 @@ def decode_verified(
         raise jwt.InvalidTokenError(f"signed with an unknown key (kid {header.get('kid')!r})")
     # Verifying with the PyJWK (not its raw key) makes PyJWT insist that the token's alg is the
     # key's own, so a token cannot pair an RSA key with an EC algorithm or the reverse.
-    return jwt.decode(
+    claims = jwt.decode(
         raw,
         key=key,
         algorithms=algorithms,
@@ -143,6 +160,11 @@ def decode_verified(
         leeway=leeway,
         options={"require": ["exp"]},
     )
+    for name in _TIME_CLAIMS:
+        value = claims.get(name)
+        if name in claims and (type(value) is not int or not 0 <= value <= _LATEST_NUMERIC_DATE):
+            raise jwt.InvalidTokenError(f"the {name} claim is not a whole number of seconds between 1970 and 9999")
+    return claims
 
 
 def authenticate_jwt(raw: str) -> Identity:

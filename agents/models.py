@@ -44,6 +44,10 @@ class Principal(models.Model):
     attributes = models.JSONField(default=dict, blank=True)
     iam_role_arn = models.CharField(max_length=600, blank=True, validators=[IAM_ROLE_ARN_VALIDATOR])
     oidc_subject = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    # The subject whose own SSO login linked `user`. Only that login (agents.services.principal_link_user)
+    # and an admin's re-link (which unlinks the user) write it, so a login whose subject differs from it
+    # can never be handed this user, whatever happened to `oidc_subject`.
+    linked_subject = models.CharField(max_length=255, blank=True, default="", editable=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -21,7 +21,7 @@ from agents.audit import actor_for_user, record_event
 from agents.jwt import SigningKeysUnavailable, decode_verified
 from agents.models import Principal
 from agents.selectors import first_free_value, free_principal_name
-from agents.services import principal_create, principal_update
+from agents.services import principal_create, principal_link_user
 
 # Tolerated clock difference between this service and the provider.
 ID_TOKEN_LEEWAY_S = 30
@@ -59,43 +59,68 @@ class PrincipalOIDCBackend(OIDCAuthenticationBackend):
         return oidc_login(claims=claims, idp_actor=f"idp:{payload.get('iss', 'oidc')}")
 
 
+class _LoginRefused(Exception):
+    def __init__(self, principal: Principal, reason: str) -> None:
+        super().__init__(reason)
+        self.principal, self.reason = principal, reason
+
+
 def oidc_login(*, claims: dict[str, Any], idp_actor: str):
     """The Django user for these verified claims, created on first login, with groups and rights synced.
 
-    Raises PermissionDenied when the subject belongs to a non-human or suspended principal.
+    Raises PermissionDenied (audited as login.refused) when the subject belongs to a non-human or
+    suspended principal, or to one whose user another subject's login created: a login never yields
+    another person's user.
     """
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise SuspiciousOperation("The provider sent no subject.")
-    with transaction.atomic():
-        principal = (
-            Principal.objects.select_for_update(of=("self",))
-            .select_related("user")
-            .filter(oidc_subject=subject)
-            .first()
-        )
-        if principal is None:
-            user = _new_user(claims)
-            principal = principal_create(
-                actor=idp_actor,
-                name=free_principal_name(user.username),
-                kind=Principal.Kind.HUMAN,
-                oidc_subject=subject,
-                user=user,
+    try:
+        with transaction.atomic():
+            user, principal = _login_user(subject, claims, idp_actor)
+            _sync_profile_and_rights(user, principal, claims, idp_actor)
+            record_event(
+                actor=actor_for_user(user),
+                action="login.oidc",
+                target=principal,
+                details={"sub": subject, "is_staff": user.is_staff, "is_superuser": user.is_superuser},
             )
-        elif principal.kind != Principal.Kind.HUMAN or not principal.is_active:
-            raise PermissionDenied(f"Subject {subject!r} belongs to a {principal.kind} {principal.status} principal.")
-        elif principal.user is None:
-            principal = principal_update(actor=idp_actor, principal=principal, user=_new_user(claims))
-        user = principal.user
-        _sync_profile_and_rights(user, principal, claims, idp_actor)
+    except _LoginRefused as refused:
+        # Recorded after the rollback of the login's own transaction, so the refusal stays in the trail.
         record_event(
-            actor=actor_for_user(user),
-            action="login.oidc",
-            target=principal,
-            details={"sub": subject, "is_staff": user.is_staff, "is_superuser": user.is_superuser},
+            actor=idp_actor, action="login.refused", target=refused.principal,
+            details={"sub": subject, "reason": refused.reason},
         )
+        raise PermissionDenied(refused.reason) from None
     return user
+
+
+def _login_user(subject: str, claims: dict[str, Any], idp_actor: str):
+    """The user and human principal of `subject`: found, linked at the first login, or both created."""
+    principal = (
+        Principal.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .filter(oidc_subject=subject)
+        .first()
+    )
+    if principal is None:
+        user = _new_user(claims)
+        principal = principal_create(
+            actor=idp_actor,
+            name=free_principal_name(user.username),
+            kind=Principal.Kind.HUMAN,
+            oidc_subject=subject,
+            user=user,
+        )
+        return user, principal
+    if principal.kind != Principal.Kind.HUMAN or not principal.is_active:
+        reason = f"Subject {subject!r} belongs to a {principal.kind} {principal.status} principal."
+        raise _LoginRefused(principal, reason)
+    if principal.user is None:
+        principal = principal_link_user(actor=idp_actor, principal=principal, user=_new_user(claims), subject=subject)
+    elif principal.linked_subject != subject:
+        raise _LoginRefused(principal, f"{principal.name}'s user was created by another subject's login.")
+    return principal.user, principal
 
 
 def _new_user(claims: dict[str, Any]):

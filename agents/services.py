@@ -7,13 +7,18 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from agents.audit import record_event
+from agents.audit import actor_for_user, record_event
 from agents.identity_cache import bump_generation
 from agents.models import ApiToken, Principal
 from agents.tokens import generate_token
+from gqlgov import roles
 from gqlgov.errors import ApiError
 
-_EDITABLE_FIELDS = ("kind", "owner", "groups", "attributes", "iam_role_arn", "oidc_subject", "user")
+_EDITABLE_FIELDS = ("kind", "owner", "groups", "attributes", "iam_role_arn", "oidc_subject")
+# Fields of a principal linked to a Django user that no edit changes: the SSO login matches on the
+# subject, so whoever could set it could sign in as that user (only principal_relink does, and it
+# unlinks the user first).
+_LINKED_FIELDS = ("kind", "oidc_subject")
 
 
 class InvalidInput(ApiError):
@@ -60,6 +65,7 @@ def principal_create(
         oidc_subject=oidc_subject or None,
         user=user,
     )
+    principal.linked_subject = (principal.oidc_subject or "") if user is not None else ""
     _validated(principal)
     with transaction.atomic():
         principal.save()
@@ -68,12 +74,26 @@ def principal_create(
 
 
 def principal_update(*, actor: str, principal: Principal, **changes: Any) -> Principal:
-    """Applies `changes` (only editable fields) and records what changed."""
+    """Applies `changes` (only editable fields) and records what changed.
+
+    Refuses (403 PERMISSION_DENIED) to change the kind or OIDC subject of a principal linked to a user.
+    """
     unknown = set(changes) - set(_EDITABLE_FIELDS)
     if unknown:
         raise InvalidInput(f"Cannot change: {', '.join(sorted(unknown))}.")
     if "groups" in changes:
         changes["groups"] = _clean_groups(changes["groups"])
+    if "oidc_subject" in changes:
+        changes["oidc_subject"] = changes["oidc_subject"] or None
+    locked = [name for name in _LINKED_FIELDS if name in changes and changes[name] != getattr(principal, name)]
+    if locked and principal.user_id is not None:
+        raise ApiError(
+            "PERMISSION_DENIED",
+            f"{principal.name} is linked to a user: its {' and '.join(locked)} change only by that person's own "
+            "login, or by an admin's re-link (which unlinks the user).",
+            status=403,
+            details={"fields": locked},
+        )
     before = _snapshot(principal)
     for field, value in changes.items():
         setattr(principal, field, value)
@@ -86,6 +106,54 @@ def principal_update(*, actor: str, principal: Principal, **changes: Any) -> Pri
         principal.save()
         record_event(actor=actor, action="principal.changed", target=principal, details={"changed": changed})
     return principal
+
+
+def principal_link_user(*, actor: str, principal: Principal, user, subject: str) -> Principal:
+    """Links `user` to a principal that has none, as the login of `subject` (its OIDC subject) does.
+
+    Raises 409 CONFLICT when the principal was linked or its subject changed meanwhile.
+    """
+    with transaction.atomic():
+        linked = Principal.objects.filter(pk=principal.pk, user__isnull=True, oidc_subject=subject).update(
+            user=user, linked_subject=subject, updated_at=timezone.now()
+        )
+        if not linked:
+            raise ApiError("CONFLICT", f"{principal.name} was linked or changed concurrently.", status=409)
+        principal.refresh_from_db()
+        record_event(
+            actor=actor, action="principal.linked", target=principal, details={"user": user.get_username()}
+        )
+    return principal
+
+
+def principal_relink(*, admin, principal: Principal, oidc_subject: str | None) -> Principal:
+    """Gives the principal another OIDC subject (admins only); the user the old subject signed in as is
+    unlinked and deactivated, so the next login of the new subject gets a user of its own."""
+    if not roles.can(admin, roles.RELINK_IDENTITIES):
+        raise ApiError("PERMISSION_DENIED", "Only an admin may re-link an identity.", status=403)
+    oidc_subject = oidc_subject or None
+    with transaction.atomic():
+        locked = Principal.objects.select_for_update(of=("self",)).select_related("user").get(pk=principal.pk)
+        if oidc_subject == locked.oidc_subject:
+            return locked
+        before, old_user = locked.oidc_subject, locked.user
+        locked.oidc_subject, locked.user, locked.linked_subject = oidc_subject, None, ""
+        _validated(locked)
+        locked.save()
+        if old_user is not None:
+            old_user.is_active = False  # their sessions stop working at once
+            old_user.save(update_fields=["is_active"])
+        record_event(
+            actor=actor_for_user(admin),
+            action="principal.relinked",
+            target=locked,
+            details={
+                "oidc_subject": {"from": before, "to": oidc_subject},
+                "unlinked_user": old_user.get_username() if old_user is not None else None,
+            },
+        )
+        bump_generation()
+    return locked
 
 
 def _set_status(*, actor: str, principal: Principal, status: str, action: str) -> Principal:

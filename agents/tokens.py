@@ -9,9 +9,14 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 TOKEN_PREFIX = "gqg_"
 _TOKEN_RE = re.compile(r"^gqg_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
+# Compared against when a lookup id names no token, so that path hashes and compares as the other does.
+NO_TOKEN_HASH = "0" * 64
+_PREFIX_IN_TEXT_RE = re.compile(r"gqg_[0-9a-f]{12}")
+HIDDEN_PREFIX = "gqg_[hidden]"
 
 
 @dataclass(frozen=True)
@@ -61,3 +66,15 @@ def lookup_id_from_prefix(prefix: str) -> str | None:
     """Accepts ``gqg_<lookup>`` or the bare lookup id, as printed by listings."""
     candidate = prefix.removeprefix(TOKEN_PREFIX).split("_", 1)[0]
     return candidate if re.fullmatch(r"[0-9a-f]{12}", candidate) else None
+
+
+def without_token_prefixes(value: Any) -> Any:
+    """JSON-like `value` with every token prefix (gqg_<lookup id>) in its strings shown as gqg_[hidden],
+    for people who may not see token details."""
+    if isinstance(value, str):
+        return _PREFIX_IN_TEXT_RE.sub(HIDDEN_PREFIX, value)
+    if isinstance(value, list):
+        return [without_token_prefixes(item) for item in value]
+    if isinstance(value, dict):
+        return {key: without_token_prefixes(item) for key, item in value.items()}
+    return value

@@ -27,12 +27,13 @@ MANAGE_AGENTS = "manage_agents"  # create/edit/suspend/resume principals, issue/
 EDIT_POLICY = "edit_policy"  # edit drafts, submit them for review, register schema versions
 APPROVE = "approve"  # approve/reject policy versions
 OPERATE_EXPORTS = "operate_exports"  # sync now, roll back to an earlier approved version
+RELINK_IDENTITIES = "relink_identities"  # give a signed-in human's principal another OIDC subject
 
 CAPABILITIES: dict[str, frozenset[str]] = {
     VIEWER: frozenset({VIEW}),
     EDITOR: frozenset({VIEW, VIEW_SECRETS, MANAGE_AGENTS, EDIT_POLICY}),
     APPROVER: frozenset({VIEW, APPROVE, OPERATE_EXPORTS}),
-    ADMIN: frozenset({VIEW, VIEW_SECRETS, MANAGE_AGENTS, EDIT_POLICY, APPROVE, OPERATE_EXPORTS}),
+    ADMIN: frozenset({VIEW, VIEW_SECRETS, MANAGE_AGENTS, EDIT_POLICY, APPROVE, OPERATE_EXPORTS, RELINK_IDENTITIES}),
 }
 
 # Django permissions each capability stands for (for RoleBackend and the ModelAdmins).

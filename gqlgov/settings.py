@@ -5,6 +5,7 @@ Celery tasks executed in-process. `GQLGOV_ENV=production` refuses to start witho
 settings a real deployment needs.
 """
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "mozilla_django_oidc",
+    "axes",
     "agents",
     "policies",
 ]
@@ -54,6 +56,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into agents.lockout.lockout_response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "gqlgov.urls"
@@ -271,9 +275,28 @@ LOGOUT_REDIRECT_URL = "/admin/login/"
 
 AUTHENTICATION_BACKENDS = ["agents.oidc.PrincipalOIDCBackend"] if OIDC_ENABLED else []
 if LOCAL_LOGIN_ENABLED:
+    # The lockout check runs before the password is looked at (agents/lockout.py, django-axes).
+    AUTHENTICATION_BACKENDS[:0] = ["agents.lockout.PasswordLoginLockoutBackend"]
     AUTHENTICATION_BACKENDS.append("django.contrib.auth.backends.ModelBackend")
 # Grants permissions (e.g. policies.approve_policyversion) by admin role; authenticates nobody.
 AUTHENTICATION_BACKENDS.append("gqlgov.roles.RoleBackend")
+
+# Brute-force lockout of local password logins (agents/lockout.py): a username from one client
+# address is locked for GQLGOV_LOGIN_COOLOFF_SECONDS after GQLGOV_LOGIN_FAILURE_LIMIT failures in a row.
+GQLGOV_LOGIN_FAILURE_LIMIT = env.int("GQLGOV_LOGIN_FAILURE_LIMIT", default=5)
+GQLGOV_LOGIN_COOLOFF_SECONDS = env.int("GQLGOV_LOGIN_COOLOFF_SECONDS", default=900)
+AXES_FAILURE_LIMIT = GQLGOV_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=GQLGOV_LOGIN_COOLOFF_SECONDS)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "gqlgov.middleware.client_ip"
+AXES_WHITELIST_CALLABLE = "agents.lockout.is_not_a_password_login"
+AXES_LOCKOUT_CALLABLE = "agents.lockout.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # successful logins: the audit trail is the record
+AXES_ENABLE_ADMIN = False  # unlocking is `manage.py axes_reset_ip_username <ip> <username>`, not an admin delete
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]  # masked in axes' rows and logs
+# Without local passwords there is nothing to lock out, hence no lockout backend for axes to find.
+SILENCED_SYSTEM_CHECKS = [] if LOCAL_LOGIN_ENABLED else ["axes.W003"]
 
 # Admin roles from identity-provider groups (see gqlgov/roles.py); superusers are admins.
 GQLGOV_ROLE_GROUPS = {

@@ -162,3 +162,83 @@ def test_jwt_is_refused_clearly_when_jwt_auth_is_not_configured(client, oidc_pro
 def test_token_for_any_configured_audience_is_accepted(client, oidc_provider, jwt_agent, settings):
     settings.AGENT_JWT_AUDIENCE = ["first-api", AGENT_AUDIENCE]
     assert call_me(client, oidc_provider.issue_token(aud=[AGENT_AUDIENCE, "other"])).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("claim", "value"),
+    [
+        ("exp", str(int(time.time()) + 300)),
+        ("exp", 1e308),
+        ("exp", 2**70),
+        ("exp", float(int(time.time()) + 300)),
+        ("nbf", str(int(time.time()) - 10)),
+        ("iat", -1),
+        ("iat", True),
+    ],
+    ids=["exp-string", "exp-1e308", "exp-2**70", "exp-float", "nbf-string", "iat-negative", "iat-boolean"],
+)
+def test_a_time_claim_that_is_not_a_sane_integer_gets_401_invalid_token(client, oidc_provider, jwt_agent, claim, value):
+    response = call_me(client, oidc_provider.issue_token(extra_claims={claim: value}))
+    assert response.status_code == 401
+    assert error_code(response) == "INVALID_TOKEN"
+    assert f"the {claim} claim" in response.json()["error"]["message"]
+
+
+def test_a_worker_whose_first_jwks_fetches_failed_serves_again_within_the_backoff_once_the_idp_is_back(
+    client, oidc_provider, jwt_agent
+):
+    token = oidc_provider.issue_token()
+    oidc_provider.stop()  # connections refused
+    refused = [call_me(client, token) for _ in range(3)]
+    assert [(r.status_code, error_code(r)) for r in refused] == [(503, "IDP_UNAVAILABLE")] * 3
+    assert refused[0]["Retry-After"] == "1"
+
+    oidc_provider.start()
+    back = time.monotonic()
+    statuses = []
+    while not statuses or (statuses[-1] == 503 and time.monotonic() - back < 10):
+        statuses.append(call_me(client, token).status_code)
+        time.sleep(0.05)
+
+    assert statuses[-1] == 200, statuses
+    assert time.monotonic() - back < 2.5  # the first retry comes one second after the first failure
+    assert oidc_provider.jwks_requests == 1  # the checks inside the backoff fetched nothing
+
+
+def test_concurrent_requests_during_an_outage_fetch_the_jwks_once_per_backoff_window(oidc_provider):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from agents.jwt import SigningKeysUnavailable, jwks_keys
+
+    oidc_provider.jwks_down = True
+    keys = jwks_keys(oidc_provider.jwks_url)
+
+    def ask(kid: str) -> str:
+        try:
+            keys.signing_key(kid)
+        except SigningKeysUnavailable as exc:
+            return exc.code
+        return "ok"
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(ask, [oidc_provider.kid, *(f"made-up-{n}" for n in range(15))]))
+
+    assert answers == ["IDP_UNAVAILABLE"] * 16
+    assert oidc_provider.jwks_requests == 1
+
+
+@pytest.mark.slow
+def test_failed_jwks_fetches_are_retried_after_one_then_two_then_four_seconds(oidc_provider):
+    from agents.jwt import SigningKeysUnavailable, jwks_keys
+
+    oidc_provider.jwks_down = True
+    keys = jwks_keys(oidc_provider.jwks_url)
+    started, retry_after = time.monotonic(), []
+    while time.monotonic() - started < 4:
+        with pytest.raises(SigningKeysUnavailable) as refused:
+            keys.signing_key(oidc_provider.kid)
+        retry_after.append(refused.value.headers["Retry-After"])
+        time.sleep(0.05)
+
+    assert oidc_provider.jwks_requests == 3  # at 0, 1 and 3 s; the next is due at 7 s
+    assert retry_after[0] == "1" and retry_after[-1] == "4"

@@ -141,3 +141,14 @@ def test_humans_and_services_can_hold_tokens_too(client, db):
         principal = make_principal(f"{kind}-caller", kind)
         response = client.get(ME, **bearer(issue_token_for(principal)))
         assert response.json()["kind"] == kind
+
+
+def test_an_unknown_lookup_id_is_hashed_and_compared_like_a_known_one(client, agent_token):
+    from agents.tokens import secret_matches
+
+    unknown_id = f"gqg_{'0' * 12}_{parse_token(agent_token).secret}"
+    wrong_secret = agent_token[:-1] + ("A" if not agent_token.endswith("A") else "B")
+    with mock.patch("agents.auth.secret_matches", wraps=secret_matches) as compared:
+        answers = [client.get(ME, **bearer(probe)) for probe in (wrong_secret, unknown_id)]
+    assert [error_code(answer) for answer in answers] == ["INVALID_TOKEN"] * 2
+    assert compared.call_count == 2

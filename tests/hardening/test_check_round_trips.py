@@ -68,3 +68,17 @@ def test_group_changes_reach_the_next_check(client, shop, agent, agent_token):
     response = check(client, agent_token)
     assert response.json()["decision"] == "deny"
     assert recorder.stream_backlog() == 2
+
+
+def test_resuming_reaches_the_next_check_as_suspending_does(client, shop, agent, agent_token):
+    from django.core.management import call_command
+
+    assert check(client, agent_token).status_code == 200
+    principal_suspend(actor="test", principal=agent)
+    assert check(client, agent_token).status_code == 403  # the suspended row is what is cached now
+
+    call_command("resume_agent", agent.name)
+    response = check(client, agent_token)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["decision"] == "allow"

@@ -68,3 +68,22 @@ def test_a_restarted_redis_never_revives_a_stale_entry(client, agent, agent_toke
     get_redis().delete(GENERATION_KEY)  # what a restart without persistence leaves
     principal_suspend(actor="test", principal=agent)
     assert client.get(ME, **bearer(agent_token)).status_code == 403
+
+
+def test_an_unknown_lookup_id_costs_what_a_known_one_with_a_wrong_secret_costs(
+    client, agent_token, django_assert_num_queries
+):
+    from unittest import mock
+
+    from agents.tokens import parse_token, secret_matches
+
+    secret = parse_token(agent_token).secret
+    wrong_secret = agent_token[:-4] + ("aaaa" if not agent_token.endswith("aaaa") else "bbbb")
+    unknown_id = f"gqg_{'0' * 12}_{secret}"
+    for probe in (wrong_secret, unknown_id):
+        assert client.get(ME, **bearer(probe)).status_code == 401  # first probe: a query each
+    with mock.patch("agents.auth.secret_matches", wraps=secret_matches) as compared:
+        for probe in (wrong_secret, unknown_id):
+            with django_assert_num_queries(0):
+                assert client.get(ME, **bearer(probe)).json()["error"]["code"] == "INVALID_TOKEN"
+    assert compared.call_count == 2  # one hash comparison on either path

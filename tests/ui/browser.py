@@ -78,12 +78,8 @@ def chromium():
 
 @pytest.fixture
 def idp(oidc_provider, oidc_settings):
-    """The loopback provider, with gqlgov-* groups synced and the role backend active."""
+    """The loopback provider, with gqlgov-* groups synced (oidc_settings keeps the role backend)."""
     oidc_settings.OIDC_GROUP_PREFIX = "gqlgov-"
-    oidc_settings.AUTHENTICATION_BACKENDS = [
-        *oidc_settings.AUTHENTICATION_BACKENDS,
-        "gqlgov.roles.RoleBackend",
-    ]
     return oidc_provider
 
 
