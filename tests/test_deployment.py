@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.production_server import NGINX, nginx_command, write_nginx_config
+
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_SECRETS = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS")
 
@@ -60,12 +62,50 @@ def test_every_setting_read_from_the_environment_is_documented_in_env_example():
     assert read - documented == set()
 
 
-@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
-def test_docker_compose_file_is_valid(tmp_path):
+def compose_config(tmp_path) -> subprocess.CompletedProcess:
     shutil.copy(ROOT / "docker-compose.yml", tmp_path)
     shutil.copytree(ROOT / "deploy", tmp_path / "deploy")
     shutil.copy(ROOT / ".env.example", tmp_path / ".env")
-    result = subprocess.run(["docker-compose", "config"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    return subprocess.run(["docker-compose", "config"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
+def test_docker_compose_file_is_valid(tmp_path):
+    result = compose_config(tmp_path)
     assert result.returncode == 0, result.stderr
-    for service in ("web:", "worker:", "beat:", "postgres:", "redis:", "moto:", "keycloak:"):
+    for service in ("proxy:", "web:", "worker:", "beat:", "postgres:", "redis:", "moto:", "keycloak:"):
         assert service in result.stdout
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
+def test_docker_compose_publishes_only_nginx_and_gunicorn_trusts_only_its_network(tmp_path):
+    import re
+
+    import yaml
+
+    config = yaml.safe_load(compose_config(tmp_path).stdout)
+    proxy, web = config["services"]["proxy"], config["services"]["web"]
+    assert "ports" not in web
+    assert [(port["published"], port["target"]) for port in proxy["ports"]] == [(8000, 80)]
+    assert proxy["environment"]["GQLGOV_UPSTREAM"] == "web:8000"
+    assert any(
+        volume.endswith("deploy/nginx/gqlgov.conf.template:/etc/nginx/templates/default.conf.template:ro")
+        for volume in proxy["volumes"]
+    )
+    # nginx's body caps are the app's, from the same .env.
+    example = dict(re.findall(r"^([A-Z_]+)=(.*)$", (ROOT / ".env.example").read_text(), re.M))
+    for cap in ("GQLGOV_MAX_BODY_BYTES", "GQLGOV_MAX_SCHEMA_BYTES"):
+        assert proxy["environment"][cap] == example[cap]
+    # The client address is believed from the proxy's network, which holds nothing else but web.
+    [edge] = config["networks"]["edge"]["ipam"]["config"]
+    assert web["environment"]["GQLGOV_TRUSTED_PROXIES"] == edge["subnet"]
+    assert list(proxy["networks"]) == ["edge"]
+    on_edge = [name for name, service in config["services"].items() if "edge" in (service.get("networks") or {})]
+    assert on_edge == ["proxy", "web"]
+
+
+@pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx not installed")
+def test_the_committed_nginx_template_renders_a_valid_configuration(tmp_path):
+    config = write_nginx_config(tmp_path, "127.0.0.1:8000", "80")
+    result = subprocess.run(nginx_command(tmp_path, config, "-t"), capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
