@@ -2,7 +2,8 @@
 as docker-compose's `proxy` service renders it), on loopback, over raw sockets.
 
 Slow clients hold gunicorn's sync workers when they reach them directly; behind nginx they never
-reach them.
+reach them. Every refusal nginx makes answers the API's JSON error shape; what nginx forwards,
+gunicorn accepts (its limits are above nginx's); a chunked body is read, not taken for empty.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from policies.bench import servers
-from tests.fixtures.production_server import ALLOWED, deploy, nginx_proxy
+from tests.fixtures.production_server import ALLOWED, deploy, dev_server, nginx_proxy
 
 pytestmark = pytest.mark.slow
 
@@ -34,6 +35,7 @@ class Stack:
     direct: str  # gunicorn itself
     proxied: str  # nginx in front of it
     token: str
+    environment: servers.BenchEnvironment
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +45,7 @@ def stack(tmp_path_factory, redis_url):
     deployment = deploy(workdir, f"sqlite:///{workdir / 'db.sqlite3'}", redis_url, GQLGOV_DECISION_STREAM="false")
     with servers.web_server(deployment.environment, "gunicorn", WORKERS) as (direct, _master):
         with nginx_proxy(direct, max_body_bytes=MAX_BODY_BYTES, max_schema_bytes=MAX_SCHEMA_BYTES) as proxied:
-            yield Stack(direct, proxied, deployment.token)
+            yield Stack(direct, proxied, deployment.token, deployment.environment)
 
 
 def _address(base: str) -> tuple[str, int]:
@@ -161,3 +163,122 @@ def test_without_the_proxy_the_same_slow_clients_hold_every_sync_worker(stack):
         assert all(latency >= 1.0 for latency in latencies), latencies
     finally:
         servers.wait_until(f"{stack.direct}/api/v1/health", timeout_s=40)  # the held workers freed again
+
+
+@pytest.mark.parametrize("through", ["proxied", "direct"])
+def test_a_chunked_check_body_is_read_not_taken_for_empty(stack, through):
+    body = chunked(check_body(), size=16)
+    headers = {
+        "Authorization": f"Bearer {stack.token}",
+        "Content-Type": "application/json",
+        "Transfer-Encoding": "chunked",
+    }
+    status, _headers, answer = exchange(getattr(stack, through), request("POST", "/api/v1/check", headers, body))
+    assert status == 200, answer
+    assert json.loads(answer)["decision"] == "allow"
+
+
+def test_a_chunked_body_on_the_dev_server_is_refused_with_length_required(stack):
+    """runserver does not decode chunks (no wsgi.input_terminated): refused, not read as empty."""
+    headers = {
+        "Authorization": f"Bearer {stack.token}",
+        "Content-Type": "application/json",
+        "Transfer-Encoding": "chunked",
+    }
+    with dev_server(stack.environment) as (base, _process):
+        status, headers, answer = exchange(base, request("POST", "/api/v1/check", headers, chunked(check_body())))
+    assert (status, error_code(headers, answer)) == (411, "MALFORMED_REQUEST")
+
+
+@pytest.mark.parametrize("through", ["proxied", "direct"])
+def test_a_chunked_body_over_the_cap_is_refused_with_payload_too_large(stack, through):
+    body = chunked(b" " * (MAX_BODY_BYTES + 1), size=64 * 1024)
+    headers = {
+        "Authorization": f"Bearer {stack.token}",
+        "Content-Type": "application/json",
+        "Transfer-Encoding": "chunked",
+    }
+    status, headers, answer = exchange(getattr(stack, through), request("POST", "/api/v1/check", headers, body))
+    assert (status, error_code(headers, answer)) == (413, "PAYLOAD_TOO_LARGE")
+    assert json.loads(answer)["error"]["details"]["limit"] == MAX_BODY_BYTES
+
+
+HEALTH = "GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+REFUSED_BY_NGINX = {
+    "both Transfer-Encoding and Content-Length": (
+        request("POST", "/api/v1/check", {"Transfer-Encoding": "chunked", "Content-Length": "5"}, chunked(b"{}")),
+        400,
+        "MALFORMED_REQUEST",
+    ),
+    "an invalid Content-Length": (
+        request("POST", "/api/v1/check", {"Content-Length": "abc"}),
+        400,
+        "MALFORMED_REQUEST",
+    ),
+    "a request line that is not HTTP": (b"HELLO\r\n\r\n", 400, "MALFORMED_REQUEST"),
+    "a request line over 8 KiB": (request("GET", "/api/v1/health?" + "a" * 8200), 414, "MALFORMED_REQUEST"),
+    "a header line over 8 KiB": (request("GET", "/api/v1/health", {"X-Big": "a" * 8200}), 431, "MALFORMED_REQUEST"),
+    "over a thousand header lines": ((HEALTH + "a: b\r\n" * 1200 + "\r\n").encode(), 431, "MALFORMED_REQUEST"),
+    "a method gunicorn refuses": (request("FOOBARBAZQUXQUUXCORGEGRAULT", "/api/v1/health"), 405, "METHOD_NOT_ALLOWED"),
+    "a Transfer-Encoding other than chunked": (
+        request("POST", "/api/v1/check", {"Transfer-Encoding": "gzip"}),
+        501,
+        "MALFORMED_REQUEST",
+    ),
+    "a Content-Length over the body cap": (
+        request("POST", "/api/v1/check", {"Content-Length": str(MAX_BODY_BYTES + 1)}),
+        413,
+        "PAYLOAD_TOO_LARGE",
+    ),
+    "a schema over the schema cap": (
+        request("POST", "/api/v1/schemas/shop/versions", {"Content-Length": str(MAX_SCHEMA_BYTES + 1)}),
+        413,
+        "PAYLOAD_TOO_LARGE",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED_BY_NGINX)
+def test_the_proxy_refuses_malformed_requests_in_the_json_error_shape(stack, case):
+    raw, expected_status, expected_code = REFUSED_BY_NGINX[case]
+    status, headers, body = exchange(stack.proxied, raw)
+    assert (status, error_code(headers, body)) == (expected_status, expected_code), body[:300]
+
+
+def test_the_proxy_names_the_route_s_own_cap_in_a_413(stack):
+    status, _headers, body = exchange(stack.proxied, REFUSED_BY_NGINX["a schema over the schema cap"][0])
+    assert status == 413
+    assert json.loads(body)["error"]["details"] == {"limit": MAX_SCHEMA_BYTES}
+
+
+ACCEPTED_BY_NGINX = {
+    "a request line of 8190 bytes": request(
+        "GET", "/api/v1/health?" + "a" * (8190 - len("GET /api/v1/health? HTTP/1.1"))
+    ),
+    "a header line of 8190 bytes": request("GET", "/api/v1/health", {"X-Big": "a" * (8190 - len("X-Big: "))}),
+    "an X-Forwarded-For of 8190 bytes, which nginx extends": request(
+        "GET", "/api/v1/health", {"X-Forwarded-For": "a" * (8190 - len("X-Forwarded-For: "))}
+    ),
+    "four header lines of 8 KiB": request("GET", "/api/v1/health", {f"X-Big-{n}": "a" * 8100 for n in range(4)}),
+    "a thousand header lines": (HEALTH + "a: b\r\n" * 990 + "\r\n").encode(),
+}
+
+
+@pytest.mark.parametrize("case", ACCEPTED_BY_NGINX)
+def test_what_the_proxy_forwards_gunicorn_accepts(stack, case):
+    status, _headers, body = exchange(stack.proxied, ACCEPTED_BY_NGINX[case])
+    assert status == 200, body[:300]
+
+
+def test_the_proxy_s_error_pages_are_not_reachable_from_outside(stack):
+    status, headers, body = exchange(stack.proxied, request("GET", "/_gqlgov_proxy/400"))
+    assert (status, error_code(headers, body)) == (404, "NOT_FOUND")
+
+
+def test_the_proxy_tells_gunicorn_the_client_address_and_scheme(stack):
+    """X-Forwarded-For gets the client appended, X-Forwarded-Proto is nginx's own; the scheme
+    headers gunicorn would compare with it (and refuse in HTML when they disagree) are dropped."""
+    status, _headers, body = exchange(
+        stack.proxied, request("GET", "/api/v1/health", {"X-Forwarded-Ssl": "on", "X-Forwarded-Proto": "https"})
+    )
+    assert status == 200, body[:300]
