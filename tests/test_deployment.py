@@ -1,5 +1,6 @@
 """Deployment artefacts: production settings refuse to start without secrets; compose file is valid."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -51,6 +52,36 @@ def test_production_starts_with_all_secrets():
 def test_embedded_default_needs_no_settings():
     result = import_settings({"GQLGOV_ENV": "development"})
     assert result.returncode == 0, result.stderr
+
+
+def database_settings(env: dict[str, str], *argv: str) -> dict:
+    """DATABASES["default"] as gqlgov.settings builds it for `manage.py <argv>` with `env`."""
+    code = (
+        f"import json, sys; sys.argv = ['manage.py', *{list(argv)!r}]; import gqlgov.settings as s; "
+        "print(json.dumps(s.DATABASES['default'], default=str))"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DATABASE_")}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_postgresql_gets_a_bounded_connection_pool_instead_of_persistent_connections():
+    database = database_settings(
+        {"DATABASE_URL": "postgres://u:p@db:5432/gqlgov", "DATABASE_CONN_MAX_AGE": "60", "DATABASE_POOL_MAX_SIZE": "7"},
+        "migrate",
+    )
+    assert database["CONN_MAX_AGE"] == 0  # Django refuses a pool with persistent connections
+    assert database["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 7, "timeout": 3.0, "reconnect_timeout": 3.0}
+
+
+@pytest.mark.parametrize("command", ["runserver", "rundemo"])
+def test_the_dev_server_keeps_no_persistent_connections(command):
+    env = {"DATABASE_URL": "sqlite:///db.sqlite3", "DATABASE_CONN_MAX_AGE": "60"}
+    assert database_settings(env, command, "127.0.0.1:8000")["CONN_MAX_AGE"] == 0
+    assert database_settings(env, "drain_decisions")["CONN_MAX_AGE"] == 60
 
 
 def test_every_setting_read_from_the_environment_is_documented_in_env_example():
