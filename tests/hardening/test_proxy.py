@@ -270,6 +270,14 @@ def test_what_the_proxy_forwards_gunicorn_accepts(stack, case):
     assert status == 200, body[:300]
 
 
+def test_the_admin_keeps_its_larger_body_cap_behind_the_proxy(stack):
+    """The admin's schema form takes SDL up to the schema cap, as Django does outside /api/."""
+    body = b"sdl=" + b"a" * (MAX_BODY_BYTES + 1)
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Content-Length": str(len(body))}
+    status, _headers, answer = exchange(stack.proxied, request("POST", "/admin/login/", headers, body))
+    assert status == 403, answer[:300]  # Django's CSRF refusal: the body reached the app
+
+
 def test_the_proxy_s_error_pages_are_not_reachable_from_outside(stack):
     status, headers, body = exchange(stack.proxied, request("GET", "/_gqlgov_proxy/400"))
     assert (status, error_code(headers, body)) == (404, "NOT_FOUND")
