@@ -28,6 +28,15 @@ max_requests_jitter = max_requests // 10
 accesslog = None
 errorlog = "-"
 
+# Above what nginx forwards (deploy/nginx/gqlgov.conf.template: large_client_header_buffers 4 8k),
+# so that nginx refuses an oversized request first, with the API's JSON error shape; gunicorn's own
+# refusals are HTML pages. A request line or header line fits one 8 KiB buffer (CRLF included), and
+# X-Forwarded-For grows by at most ", " and an IPv6 address on the way; the smallest header line
+# ("a:" CRLF) is 4 bytes, so the four buffers hold at most 8192 of them, plus the few nginx adds.
+limit_request_line = 8190  # gunicorn's maximum: nginx's 8 KiB buffer less the CRLF
+limit_request_field_size = 8192 + 64
+limit_request_fields = 4 * 8192 // 4 + 16
+
 
 # prometheus-client multi-process mode (gqlgov/metrics.py): a clean directory per server start,
 # and a dead worker's live gauges dropped. Counters of dead workers are kept and still summed.

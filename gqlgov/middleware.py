@@ -1,6 +1,7 @@
 """Request context for logs, the body-size cap, and JSON error pages on /api/."""
 
 import contextvars
+import io
 import ipaddress
 import logging
 import re
@@ -79,6 +80,8 @@ class RequestContextMiddleware:
     def _refused_early(request: HttpRequest) -> HttpResponse | None:
         if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
             return JsonResponse(error_body("MALFORMED_REQUEST", "NUL characters are not accepted in URLs."), status=400)
+        if not request.META.get("CONTENT_LENGTH") and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+            return _read_chunked_body(request)
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -87,12 +90,40 @@ class RequestContextMiddleware:
         if length > min(settings.GQLGOV_MAX_BODY_BYTES, settings.GQLGOV_MAX_SCHEMA_BYTES) and length > (
             limit := _body_limit(request)
         ):
-            return JsonResponse(
-                error_body("PAYLOAD_TOO_LARGE", f"Request body exceeds {limit} bytes.",
-                           {"limit": limit, "actual": length}),
-                status=413,
-            )
+            return _too_large(limit, {"limit": limit, "actual": length})
         return None
+
+
+def _read_chunked_body(request: HttpRequest) -> HttpResponse | None:
+    """Reads a chunked body (no Content-Length) within the route's cap, or refuses it.
+
+    Django reads CONTENT_LENGTH bytes of a body, so without this a chunked one reads as empty.
+    gunicorn decodes the chunks and ends wsgi.input with the body (wsgi.input_terminated); a server
+    that does not promise that (runserver) would hand us the raw chunks, so the body is refused.
+    Behind nginx (deploy/nginx) a chunked body arrives with a Content-Length and never gets here."""
+    if not request.META.get("wsgi.input_terminated"):
+        return JsonResponse(
+            error_body("MALFORMED_REQUEST", "Chunked request bodies are not accepted here: send Content-Length."),
+            status=411,
+        )
+    limit = _body_limit(request)
+    stream, chunks, size = request.META["wsgi.input"], [], 0
+    while size <= limit:
+        chunk = stream.read(limit + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        return _too_large(limit, {"limit": limit})
+    body = b"".join(chunks)
+    request.META["CONTENT_LENGTH"] = str(len(body))
+    request._stream = io.BytesIO(body)  # what request.body and request.read() consume
+    return None
+
+
+def _too_large(limit: int, details: dict) -> JsonResponse:
+    return JsonResponse(error_body("PAYLOAD_TOO_LARGE", f"Request body exceeds {limit} bytes.", details), status=413)
 
 
 def _body_limit(request: HttpRequest) -> int:

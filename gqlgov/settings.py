@@ -5,6 +5,7 @@ Celery tasks executed in-process. `GQLGOV_ENV=production` refuses to start witho
 settings a real deployment needs.
 """
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -84,8 +85,28 @@ DATABASES = {
         "DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'gqlgov.sqlite3'}"
     )
 }
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# `manage.py runserver` (and rundemo, which calls it) serves each request on a new thread, and a
+# persistent connection is per thread: each request would leave one open for CONN_MAX_AGE, and a
+# burst of checks exhausted PostgreSQL's max_connections. No persistent connections there.
+RUNNING_DEV_SERVER = sys.argv[1:2] in (["runserver"], ["rundemo"])
+DATABASES["default"]["CONN_MAX_AGE"] = 0 if RUNNING_DEV_SERVER else env.int("DATABASE_CONN_MAX_AGE", default=60)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DATABASE_POOL", default=True):
+    # Django's psycopg pool, one per process: the process never holds more than max_size
+    # connections, however many threads it runs (a gunicorn sync worker needs one). A request
+    # waits at most `timeout` for one (then 503 DATABASE_UNAVAILABLE): while the database is away,
+    # that is how long each check waits. The pool retries a failed connection for as long, with
+    # backoff, then gives up until the next request asks: left at psycopg's 5 minutes, its backoff
+    # grew to 8 s and more in an outage, and workers kept answering 503 seconds after the
+    # database was back. Pooled connections are the persistent ones, so CONN_MAX_AGE must be 0.
+    _pool_timeout_s = env.float("DATABASE_POOL_TIMEOUT_S", default=3.0)
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=4),
+        "timeout": _pool_timeout_s,
+        "reconnect_timeout": _pool_timeout_s,
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while a worker writes; IMMEDIATE transactions take the
     # write lock up front so two writers queue instead of failing on lock upgrade.
@@ -326,5 +347,7 @@ LOGGING = {
     "loggers": {
         "django.server": {"level": "WARNING"},
         "django.request": {"level": "ERROR"},
+        # The connection pool logs every connection lent and returned at INFO; its failures are warnings.
+        "psycopg.pool": {"level": "WARNING"},
     },
 }
