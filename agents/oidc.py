@@ -15,13 +15,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.db import transaction
+from django.http import JsonResponse
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
+from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
 from agents.audit import actor_for_user, record_event
 from agents.jwt import SigningKeysUnavailable, decode_verified
 from agents.models import Principal
 from agents.selectors import first_free_value, free_principal_name
 from agents.services import principal_create, principal_link_user
+from gqlgov.errors import error_body
 
 # Tolerated clock difference between this service and the provider.
 ID_TOKEN_LEEWAY_S = 30
@@ -57,6 +60,29 @@ class PrincipalOIDCBackend(OIDCAuthenticationBackend):
     def get_or_create_user(self, access_token, id_token, payload):
         claims = self.get_userinfo(access_token, id_token, payload)
         return oidc_login(claims=claims, idp_actor=f"idp:{payload.get('iss', 'oidc')}")
+
+
+class _RequiresOIDC:
+    """Without OIDC settings mozilla-django-oidc would redirect /oidc/authenticate/ to itself: answer
+    404 OIDC_NOT_CONFIGURED instead (the login page offers no SSO button then)."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if not settings.OIDC_ENABLED:
+            password = " Sign in with a password at /admin/login/." if settings.LOCAL_LOGIN_ENABLED else ""
+            message = (
+                "Single sign-on is not configured on this server "
+                f"(OIDC_RP_CLIENT_ID and OIDC_OP_AUTHORIZATION_ENDPOINT are not set).{password}"
+            )
+            return JsonResponse(error_body("OIDC_NOT_CONFIGURED", message), status=404)
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
+
+class AuthenticationRequestView(_RequiresOIDC, OIDCAuthenticationRequestView):
+    """GET /oidc/authenticate/ (OIDC_AUTHENTICATE_CLASS)."""
+
+
+class AuthenticationCallbackView(_RequiresOIDC, OIDCAuthenticationCallbackView):
+    """GET /oidc/callback/ (OIDC_CALLBACK_CLASS)."""
 
 
 class _LoginRefused(Exception):

@@ -26,6 +26,9 @@ graceful_timeout = 20
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 1_000_000))
 max_requests_jitter = max_requests // 10
 accesslog = None
+# gunicorn reads no X-Forwarded-Proto (by default it believes loopback peers): the scheme is decided by
+# gqlgov.security.ForwardedProtoMiddleware, from GQLGOV_TRUSTED_PROXIES only.
+secure_scheme_headers: dict[str, str] = {}
 errorlog = "-"
 
 # Above what nginx forwards (deploy/nginx/gqlgov.conf.template: large_client_header_buffers 4 8k),

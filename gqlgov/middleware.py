@@ -2,6 +2,7 @@
 
 import contextvars
 import io
+import functools
 import ipaddress
 import logging
 import re
@@ -146,27 +147,29 @@ def _as_json_error(response: HttpResponse) -> JsonResponse:
     return json_response
 
 
+@functools.lru_cache(maxsize=4)
+def _networks(cidrs: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
+
+
+def is_trusted_proxy(address: str) -> bool:
+    """Whether `address` is in GQLGOV_TRUSTED_PROXIES (addresses or CIDRs)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in _networks(tuple(settings.GQLGOV_TRUSTED_PROXIES)))
+
+
 def client_ip(request: HttpRequest) -> str:
     """The client address: the socket peer, or the X-Forwarded-For hop a trusted proxy vouches for."""
     peer = request.META.get("REMOTE_ADDR", "") or "0.0.0.0"
-    trusted = settings.GQLGOV_TRUSTED_PROXIES
-    if not trusted:
-        return peer
-    networks = [ipaddress.ip_network(cidr, strict=False) for cidr in trusted]
-
-    def is_trusted(address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in networks)
-
-    if not is_trusted(peer):
+    if not settings.GQLGOV_TRUSTED_PROXIES or not is_trusted_proxy(peer):
         return peer
     hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
     # Walk from the nearest hop outwards, skipping our own proxies; the first untrusted hop is the client.
     for hop in reversed(hops):
-        if not is_trusted(hop):
+        if not is_trusted_proxy(hop):
             try:
                 ipaddress.ip_address(hop)
             except ValueError:

@@ -48,8 +48,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "gqlgov.security.ForwardedProtoMiddleware",  # before anything asks request.is_secure()
     "gqlgov.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "gqlgov.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -195,7 +197,19 @@ STORAGES = {
 
 SESSION_COOKIE_SECURE = IS_PRODUCTION
 CSRF_COOKIE_SECURE = IS_PRODUCTION
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if IS_PRODUCTION else None
+# Never Django's SECURE_PROXY_SSL_HEADER, which believes X-Forwarded-Proto from any client:
+# gqlgov.security.ForwardedProtoMiddleware believes it from GQLGOV_TRUSTED_PROXIES only.
+SECURE_PROXY_SSL_HEADER = None
+# Strict-Transport-Security on HTTPS answers (SecurityMiddleware); a year in production, off otherwise.
+SECURE_HSTS_SECONDS = env.int("GQLGOV_HSTS_SECONDS", default=31_536_000 if IS_PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("GQLGOV_HSTS_INCLUDE_SUBDOMAINS", default=False)
+# Content-Security-Policy of every HTML page (gqlgov/security.py; not sent while DEBUG). The admin has
+# no inline scripts (gqlgov/static/gqlgov/admin.js); inline style attributes are allowed. Empty: none.
+GQLGOV_CSP = env.str(
+    "GQLGOV_CSP",
+    default="default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+)
 
 # --- Request limits -------------------------------------------------------------------
 GQLGOV_MAX_BODY_BYTES = env.int("GQLGOV_MAX_BODY_BYTES", default=256 * 1024)
@@ -205,7 +219,8 @@ GQLGOV_MAX_BODY_BYTES = env.int("GQLGOV_MAX_BODY_BYTES", default=256 * 1024)
 GQLGOV_MAX_SCHEMA_BYTES = env.int("GQLGOV_MAX_SCHEMA_BYTES", default=8 * 1024 * 1024)
 GQLGOV_MAX_SCHEMA_TOKENS = env.int("GQLGOV_MAX_SCHEMA_TOKENS", default=300_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(GQLGOV_MAX_BODY_BYTES, GQLGOV_MAX_SCHEMA_BYTES)
-# Proxies whose X-Forwarded-For is believed; everyone else's client address is the socket peer.
+# Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (gqlgov/security.py); everyone
+# else's client address is the socket peer and their scheme the socket's.
 GQLGOV_TRUSTED_PROXIES = env.list("GQLGOV_TRUSTED_PROXIES", default=[])
 
 # --- The pre-check -------------------------------------------------------------------
@@ -283,6 +298,9 @@ OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_OP_TOKEN_ENDPOINT", default="")
 OIDC_OP_USER_ENDPOINT = env.str("OIDC_OP_USER_ENDPOINT", default="")
 OIDC_OP_JWKS_ENDPOINT = env.str("OIDC_OP_JWKS_ENDPOINT", default="")
 OIDC_USE_PKCE = True
+# mozilla-django-oidc's views, answering 404 OIDC_NOT_CONFIGURED when OIDC is not set up.
+OIDC_AUTHENTICATE_CLASS = "agents.oidc.AuthenticationRequestView"
+OIDC_CALLBACK_CLASS = "agents.oidc.AuthenticationCallbackView"
 OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID and OIDC_OP_AUTHORIZATION_ENDPOINT)
 OIDC_GROUPS_CLAIM = env.str("OIDC_GROUPS_CLAIM", default="groups")
 OIDC_GROUP_PREFIX = env.str("OIDC_GROUP_PREFIX", default="")
@@ -349,5 +367,6 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         # The connection pool logs every connection lent and returned at INFO; its failures are warnings.
         "psycopg.pool": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # failed logins and lockouts; not a line per successful login
     },
 }

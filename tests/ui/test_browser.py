@@ -199,3 +199,27 @@ def test_a_token_is_shown_once_and_a_suspended_agent_is_refused_at_its_next_chec
     editor.shot("16-audit-trail")
     editor.go("/admin/agents/principal/")
     editor.shot("17-agents")
+
+
+def test_the_admin_works_under_its_content_security_policy(sign_in, shop, support_bot):
+    editor = sign_in("editor")
+    page = editor.page
+    refused = []
+    page.on(
+        "console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None
+    )
+    response = page.goto(editor.base_url + "/admin/schemas/shop/operations/mutation.refundOrder/")
+    assert response.headers["content-security-policy"].startswith("default-src 'self'; script-src 'self';")
+    delete = page.locator('#rules [data-rule="refunds-need-a-human"]').get_by_role("button", name="Delete")
+
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    delete.click()
+    page.wait_for_timeout(300)
+    assert not PolicyVersion.objects.filter(status="draft").exists()  # the question, answered no, stops the form
+    page.once("dialog", lambda dialog: dialog.accept())
+    delete.click()
+    expect(page.locator(".messagelist")).to_contain_text("Deleted rule refunds-need-a-human")
+
+    for path in ("/admin/", "/admin/schemas/shop/", "/admin/simulator/", "/admin/agent/support-bot/"):
+        editor.go(path)
+    assert refused == []

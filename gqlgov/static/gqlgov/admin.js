@@ -1,4 +1,11 @@
-// gqlgov admin: copy buttons ([data-copy="#selector"]). No dependencies, no network.
+// gqlgov admin: copy buttons ([data-copy="#selector"]) and forms that ask first
+// (<form data-confirm="question">). No dependencies, no network, no inline handlers: the admin's
+// Content-Security-Policy (gqlgov/security.py) allows scripts from this origin's files only.
+document.addEventListener("submit", (event) => {
+  const form = event.target.closest("form[data-confirm]");
+  if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+});
+
 document.addEventListener("click", (event) => {
   const button = event.target.closest("[data-copy]");
   if (!button) return;
