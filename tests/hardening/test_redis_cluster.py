@@ -161,9 +161,10 @@ def test_limits_stay_exact_and_no_acknowledged_record_is_lost_when_a_master_fail
         assert answers.check(client, tokens[label], label).status_code == 429, label
     for label in ("busy on the victim", "busy elsewhere"):
         assert answers.check(client, tokens[label], label).status_code == 200, label
+    # The new master has no replica yet: a record WAIT cannot confirm is in the database at once.
+    assert Decision.objects.filter(pk=answers.acknowledged[-1]).exists()
 
-    # The new master has no replica yet: its records were stored before the answer. Once the old
-    # master is back (as the new one's replica), records go through the stream again.
+    # Once the old master is back (as the new one's replica), records go through the stream again.
     redis_cluster.restart(victim.port)
     redis_cluster.wait_until_healthy()
     backlog = recorder.stream_backlog()
