@@ -1,8 +1,8 @@
 """Request context for logs, the body-size cap, and JSON error pages on /api/."""
 
 import contextvars
-import io
 import functools
+import io
 import ipaddress
 import logging
 import re
