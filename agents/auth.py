@@ -1,8 +1,6 @@
 """Bearer authentication for the API: gqlgov API tokens or JWTs from the configured IdP."""
 
-from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db.models import Q
@@ -10,32 +8,13 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja.security import HttpBearer
 
+from agents.identity import AuthError, Identity
 from agents.identity_cache import identity_cache
+from agents.jwt import authenticate_jwt
 from agents.models import ApiToken, Principal
 from agents.tokens import NO_TOKEN_HASH, looks_like_api_token, parse_token, secret_matches
 from gqlgov.errors import ApiError
 from gqlgov.middleware import agent_var
-
-
-class AuthError(ApiError):
-    status = 401
-
-    def __init__(self, code: str, message: str) -> None:
-        challenge = f'Bearer realm="gqlgov", error="{code.lower()}"'
-        super().__init__(code, message, headers={"WWW-Authenticate": challenge})
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Who is calling and how they proved it."""
-
-    principal: Principal
-    method: str  # "api_token" | "jwt"
-    claims: dict[str, Any] = field(default_factory=dict)
-    token_prefix: str = ""
-    # A cached identity's auth generation (agents/identity_cache.py) that must still be current
-    # before anything is done for this request; None when confirmed or not cached.
-    unconfirmed_generation: str | None = None
 
 
 def authenticate_api_token(raw: str, *, confirm_later: bool = False) -> Identity:
@@ -87,8 +66,6 @@ def authenticate_bearer(raw: str, *, confirm_later: bool = False) -> Identity:
     if looks_like_api_token(raw):
         identity = authenticate_api_token(raw, confirm_later=confirm_later)
     elif raw.count(".") == 2:
-        from agents.jwt import authenticate_jwt
-
         identity = authenticate_jwt(raw)
     else:
         raise AuthError("INVALID_TOKEN", "The bearer token is neither a gqlgov API token nor a JWT.")

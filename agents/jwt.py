@@ -18,7 +18,7 @@ import requests
 from django.conf import settings
 from django.db import IntegrityError
 
-from agents.auth import AuthError, Identity
+from agents.identity import AuthError, Identity
 from agents.models import Principal
 from agents.selectors import free_principal_name
 from agents.services import InvalidInput, principal_create

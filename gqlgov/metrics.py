@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hmac
 import os
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -94,6 +95,17 @@ def observe_limiter(outcome: Any | None) -> None:
     RATELIMIT_OUTCOMES.labels(label).inc()
 
 
+# Reads the decision stream's length; set by the app that owns the stream (policies' ready()),
+# so this module depends on no app.
+_backlog_source: Callable[[], int | None] = lambda: None  # noqa: E731
+
+
+def measure_stream_backlog_with(source: Callable[[], int | None]) -> None:
+    """Registers the function the `gqlgov_decision_stream_backlog` gauge reads at scrape time."""
+    global _backlog_source
+    _backlog_source = source
+
+
 class _StreamBacklog:
     """Scrape-time gauge: the decision stream's length (the drainer's lag)."""
 
@@ -101,9 +113,7 @@ class _StreamBacklog:
         return []  # registering must not touch Redis
 
     def collect(self):
-        from policies.recorder import stream_backlog
-
-        backlog = stream_backlog()
+        backlog = _backlog_source()
         if backlog is not None:
             yield GaugeMetricFamily("gqlgov_decision_stream_backlog",
                                     "Decision records on the Redis stream not yet in the database.", value=backlog)

@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class PoliciesConfig(AppConfig):
     name = "policies"
     verbose_name = "Schemas and policies"
+
+    def ready(self) -> None:
+        from gqlgov import metrics
+        from policies.recorder import stream_backlog
+
+        metrics.measure_stream_backlog_with(stream_backlog)

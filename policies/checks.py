@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from agents.auth import Identity
+from agents.identity import Identity
 from agents.identity_cache import GENERATION_KEY, current_generation
 from gqlgov import metrics
 from gqlgov.errors import ApiError
@@ -294,15 +294,7 @@ def _denied(decision: engine.Decision, reason: engine.Reason) -> engine.Decision
 
 
 def _refusal_reason(spec: ratelimit.LimitSpec, retry_after_s: float) -> engine.Reason:
-    code = reasons.COST_BUDGET_EXCEEDED if spec.kind == "cost" else reasons.RATE_LIMITED
-    what = "cost budget" if spec.kind == "cost" else "rate limit"
-    return engine.Reason(
-        code,
-        f"The {what} {spec.policy_name} ({spec.limit} per {spec.period_s} s) is used up;"
-        f" retry in {retry_after_s:.1f} s.",
-        rule=spec.policy_name,
-        limit=spec.limit,
-    )
+    return reasons.limit_used_up(spec.kind == "cost", spec.policy_name, spec.limit, spec.period_s, retry_after_s)
 
 
 def _budget_capacity_reason(spec: ratelimit.LimitSpec) -> engine.Reason:

@@ -156,6 +156,17 @@ def expression_input_too_large(rule: str, cap: str, limit: int, actual: int) -> 
     )
 
 
+def limit_used_up(cost: bool, policy_name: str, limit: int, period_s: int | float, retry_after_s: float) -> Reason:
+    """RATE_LIMITED or COST_BUDGET_EXCEEDED: the limiter refused a check that a limit's window has no room for."""
+    what = "cost budget" if cost else "rate limit"
+    return Reason(
+        COST_BUDGET_EXCEEDED if cost else RATE_LIMITED,
+        f"The {what} {policy_name} ({limit} per {period_s} s) is used up; retry in {retry_after_s:.1f} s.",
+        rule=policy_name,
+        limit=limit,
+    )
+
+
 def without_policy(code: str, message: str) -> Reason:
     """UNKNOWN_SCHEMA and NO_ACTIVE_POLICY: the caller found nothing to decide with."""
     if code not in (UNKNOWN_SCHEMA, NO_ACTIVE_POLICY):
