@@ -60,7 +60,7 @@ def post_worker_init(worker):
     from django.db import close_old_connections
 
     from gqlgov.errors import first_line
-    from policies.runtime import warm_active_policies
+    from policies.checks.caches import warm_active_policies
 
     try:
         built = warm_active_policies(after_each=worker.notify)

@@ -252,7 +252,7 @@ GQLGOV_RATE_LIMIT_FAIL_OPEN = env.bool("GQLGOV_RATE_LIMIT_FAIL_OPEN", default=Fa
 # Prefix of the rate-limit keys in Redis (lets several deployments share one Redis).
 GQLGOV_RATE_LIMIT_KEY_PREFIX = env.str("GQLGOV_RATE_LIMIT_KEY_PREFIX", default="gqlgov:rl:")
 
-# --- Decision records and hot-path caches (policies/recorder.py, agents/identity_cache.py) ---
+# --- Decision records and hot-path caches (policies/checks/records.py, agents/identity_cache.py) ---
 # Append decision records to a Redis Stream before answering, drained into the database in
 # batches (Celery beat policies.drain_decisions, or `manage.py drain_decisions --follow`);
 # off: insert synchronously. Needs REDIS_URL; on by default in production.

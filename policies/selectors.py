@@ -5,8 +5,8 @@ from typing import Any
 
 from gqlgov.errors import NotFound
 from policies import engine
+from policies.checks.caches import compiled_policy, schema_bundle
 from policies.models import PolicyVersion, Schema, SchemaVersion
-from policies.runtime import compiled_policy, schema_bundle
 
 
 def schema_by_name(name: str) -> Schema:

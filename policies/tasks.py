@@ -44,6 +44,6 @@ def detect_drift() -> dict:
 @shared_task(name="policies.drain_decisions", acks_late=True, ignore_result=True)
 def drain_decisions() -> int:
     """Moves decision records from the Redis stream into the database (beat: GQLGOV_DECISION_DRAIN_INTERVAL_S)."""
-    from policies.recorder import drain
+    from policies.checks.records import drain
 
     return drain()

@@ -34,8 +34,8 @@ def _isolated_runtime(request):
         yield
         return
     settings_fixture = request.getfixturevalue("settings")
-    from policies.limiter import get_limiter
-    from policies.runtime import clear_caches
+    from policies.checks.caches import clear_caches
+    from policies.checks.limiter import get_limiter
 
     settings_fixture.GQLGOV_RATE_LIMIT_KEY_PREFIX = f"test:{uuid.uuid4().hex}:"
     get_limiter.cache_clear()

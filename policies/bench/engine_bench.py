@@ -1,6 +1,6 @@
 """In-process measurements: cold analysis vs graphql-core, warm decisions, scale, schema build, cost conformance.
 
-Warm decisions go through `policies.checks._analyse` (the check's own cache lookup) and `engine.decide`,
+Warm decisions go through `policies.checks.pipeline._analyse` (the check's own cache lookup) and `engine.decide`,
 so the benchmark measures the code that serves checks, not a copy of it. They leave out the check's
 decision cache, which would answer the same document and agent without the rules: these figures are
 the cost of the rules themselves (a policy whose conditions take part in a check pays it every time).
@@ -21,9 +21,10 @@ from typing import Any
 from django.conf import settings
 from graphql import parse, validate
 
-from policies import checks, engine
+from policies import engine
 from policies.bench.documents import BenchDocument
-from policies.runtime import ActivePolicy
+from policies.checks import pipeline
+from policies.checks.caches import ActivePolicy
 
 BENCH_AGENT = "bench-agent"
 BENCH_GROUP = "bench"
@@ -163,12 +164,12 @@ class EngineBench:
         """One warm decision as a check makes it (the analysis from the check's cache, the rules
         evaluated), for the next of `subjects` at each call; the cache is filled before it returns."""
         active = active or self.active
-        request = checks.CheckRequest(query=document.query, schema="bench")
+        request = pipeline.CheckRequest(query=document.query, schema="bench")
         subjects = subjects or [self._subject()]
         cursor = iter(range(1 << 62))
 
         def run() -> None:
-            analysis, _key = checks._analyse(active, request)
+            analysis, _key = pipeline._analyse(active, request)
             subject = subjects[next(cursor) % len(subjects)]
             engine.decide(active.policy, analysis, subject=subject, request=self._request(), caps=self.caps)
 
@@ -304,7 +305,7 @@ def _tokens(bundle: Any, query: str) -> int:
 
 def schema_build_s(sdl: str) -> tuple[float, Any]:
     """The build time of `sdl`'s bundle, and the bundle, frozen out of the garbage collector's
-    generations the way `policies.runtime.schema_bundle` freezes it in a serving process
+    generations the way `policies.checks.caches.schema_bundle` freezes it in a serving process
     (otherwise every full collection walks ~10^6 schema objects: pauses of 0.2-1.2 s that land
     on whichever case is being timed)."""
     begin = time.perf_counter()

@@ -27,8 +27,8 @@ from agents.models import Principal
 from gqlgov import roles
 from gqlgov.errors import ApiError
 from policies import drafts, engine
+from policies.checks.caches import schema_bundle
 from policies.models import PolicyVersion, Schema, SchemaVersion
-from policies.runtime import schema_bundle
 from policies.selectors import policy_coverage
 from policies.services import PolicyInvalid, schema_register
 from policies.ui import access

@@ -13,7 +13,7 @@ def redis_settings(settings, redis_url):  # noqa: F811
     import uuid
 
     from gqlgov.redis import get_redis
-    from policies.limiter import get_limiter
+    from policies.checks.limiter import get_limiter
 
     settings.REDIS_URL = redis_url
     settings.GQLGOV_DECISION_STREAM = True

@@ -13,8 +13,8 @@ import pytest
 import requests
 from django.db import OperationalError
 
-from policies import recorder
 from policies.bench import servers
+from policies.checks import records
 from policies.models import Decision
 from tests.conftest import bearer
 from tests.fixtures.postgres_server import PostgresCluster, postgres_bindir
@@ -57,12 +57,12 @@ def test_records_read_before_a_failed_store_are_retried_at_once(client, shop, ag
         raise OperationalError("terminating connection due to administrator command")
 
     with monkeypatch.context() as patched:
-        patched.setattr(recorder, "store_records", database_away)
+        patched.setattr(records, "store_records", database_away)
         with pytest.raises(OperationalError):
-            recorder.drain()
-    assert recorder.drain() == 0  # read by this drainer, so not new; the claim waits for claim_idle_ms
-    assert recorder.drain(retry_own_pending=True) == 1
-    assert recorder.stream_backlog() == 0
+            records.drain()
+    assert records.drain() == 0  # read by this drainer, so not new; the claim waits for claim_idle_ms
+    assert records.drain(retry_own_pending=True) == 1
+    assert records.stream_backlog() == 0
     assert Decision.objects.filter(pk=decision_id).exists()
 
 

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.db import InterfaceError
 
 from agents.models import AuditEvent
-from policies import recorder
+from policies.checks import records
 from policies.models import Decision
 from tests.conftest import bearer
 
@@ -35,10 +35,10 @@ def test_check_appends_its_record_to_the_stream_and_the_drain_stores_it(client, 
     assert response.status_code == 200
     decision_id = response.json()["decision_id"]
     assert not Decision.objects.filter(pk=decision_id).exists()  # not yet: it is on the stream
-    assert recorder.stream_backlog() == 1
-    assert recorder.drain() == 1
+    assert records.stream_backlog() == 1
+    assert records.drain() == 1
     assert Decision.objects.get(pk=decision_id).decision == "allow"
-    assert recorder.stream_backlog() == 0
+    assert records.stream_backlog() == 0
 
 
 def test_reading_a_decision_still_on_the_stream_finds_it(client, shop, agent_token, redis_settings):
@@ -51,7 +51,7 @@ def test_reading_a_decision_still_on_the_stream_finds_it(client, shop, agent_tok
 def test_a_mutation_check_gets_its_audit_event_when_drained(client, shop, agent_token, redis_settings):
     mutation = 'mutation Pay { updatePayment(customerId: "1", card: "4111-0000") { id } }'
     decision_id = check(client, agent_token, mutation).json()["decision_id"]
-    recorder.drain()
+    records.drain()
     assert AuditEvent.objects.filter(action="agent.mutation_checked", target_id=decision_id).count() == 1
     assert "4111-0000" not in json.dumps(list(Decision.objects.values()), default=str)
 
@@ -60,12 +60,12 @@ def test_storing_a_batch_twice_inserts_each_record_and_audit_event_once(client, 
     mutation = 'mutation Pay { updatePayment(customerId: "1", card: "4111-0000") { id } }'
     check(client, agent_token, mutation)
     check(client, agent_token)
-    client_redis = recorder.stream_client()
+    client_redis = records.stream_client()
     entries = client_redis.xrange(redis_settings.GQLGOV_DECISION_STREAM_KEY)
-    records = [recorder.DecisionRecord.from_json(fields[b"r"]) for _id, fields in entries]
-    assert len(recorder.store_records(records)) == 2
-    assert recorder.store_records(records) == []  # a drainer that died before acknowledging: no duplicates
-    assert recorder.drain() == 0
+    batch = [records.DecisionRecord.from_json(fields[b"r"]) for _id, fields in entries]
+    assert len(records.store_records(batch)) == 2
+    assert records.store_records(batch) == []  # a drainer that died before acknowledging: no duplicates
+    assert records.drain() == 0
     assert Decision.objects.count() == 2
     assert AuditEvent.objects.filter(action="agent.mutation_checked").count() == 1
 
@@ -73,13 +73,13 @@ def test_storing_a_batch_twice_inserts_each_record_and_audit_event_once(client, 
 def test_records_a_dead_drainer_had_read_are_claimed_and_stored(client, shop, agent_token, redis_settings):
     decision_id = check(client, agent_token).json()["decision_id"]
     key = redis_settings.GQLGOV_DECISION_STREAM_KEY
-    redis = recorder.stream_client()
-    recorder._ensure_group(redis, key)
+    redis = records.stream_client()
+    records._ensure_group(redis, key)
     # A drainer reads the entry, then dies before storing or acknowledging it.
-    assert redis.xreadgroup(recorder.DRAIN_GROUP, "dead-drainer", {key: ">"}, count=10)
-    assert recorder.drain(claim_idle_ms=0) == 1
+    assert redis.xreadgroup(records.DRAIN_GROUP, "dead-drainer", {key: ">"}, count=10)
+    assert records.drain(claim_idle_ms=0) == 1
     assert Decision.objects.filter(pk=decision_id).exists()
-    assert redis.xpending(key, recorder.DRAIN_GROUP)["pending"] == 0
+    assert redis.xpending(key, records.DRAIN_GROUP)["pending"] == 0
 
 
 def test_without_redis_the_check_falls_back_to_the_synchronous_insert(client, shop, agent_token, redis_settings):
@@ -87,8 +87,8 @@ def test_without_redis_the_check_falls_back_to_the_synchronous_insert(client, sh
 
     real_url, redis_settings.REDIS_URL = redis_settings.REDIS_URL, "redis://127.0.0.1:1/0"  # nothing listens there
     get_redis.cache_clear()
-    recorder._stream._skip_until = 0.0
-    record = recorder.DecisionRecord.from_json(json.dumps({
+    records._stream._skip_until = 0.0
+    record = records.DecisionRecord.from_json(json.dumps({
         "id": "3f1c8a1e-0d7c-4a8e-9f39-1d1b0d1b2c3d", "created_at": "2026-01-05T12:00:00+00:00",
         "principal_id": None, "agent_name": "support-bot", "schema_name": "shop", "schema_version": 1,
         "policy_version": 1, "operation": {"type": "query", "root_fields": ["orders"]}, "decision": "allow",
@@ -96,11 +96,11 @@ def test_without_redis_the_check_falls_back_to_the_synchronous_insert(client, sh
         "document_redacted": ORDERS, "document_hash": "x",
     }))
     try:
-        recorder.record_decision(record)
+        records.record_decision(record)
     finally:
         redis_settings.REDIS_URL = real_url
         get_redis.cache_clear()
-        recorder._stream._skip_until = 0.0
+        records._stream._skip_until = 0.0
     assert Decision.objects.filter(pk=record.id).exists()
 
 
@@ -108,28 +108,28 @@ def test_lone_surrogates_in_variables_are_stored(client, shop, agent_token, redi
     body = '{"schema": "shop", "query": "{ orders(first: 5) { edges { node { id } } } }", "variables": {"\\ud800": "x"}}'
     response = client.post("/api/v1/check", body, content_type="application/json", **bearer(agent_token))
     assert response.status_code == 200
-    recorder.drain()
+    records.drain()
     assert Decision.objects.filter(pk=response.json()["decision_id"]).exists()
 
 
 def test_nul_characters_on_the_stream_are_stored_replaced(client, shop, agent_token, redis_settings):
     response = check(client, agent_token, query=DECLARING, variables={"note": "b\u0000"}, operationName=None)
     assert response.status_code == 200
-    recorder.drain()
+    records.drain()
     assert Decision.objects.get(pk=response.json()["decision_id"]).variables_redacted == {"note": "b\ufffd"}
 
 
 def test_non_ascii_values_on_the_stream_are_stored_unchanged(client, shop, agent_token, redis_settings):
     variables = {"note": "caf\u00e9 \u2713 \U0001f600"}
     response = check(client, agent_token, query=DECLARING, variables=variables)
-    recorder.drain()
+    records.drain()
     assert Decision.objects.get(pk=response.json()["decision_id"]).variables_redacted == variables
 
 
 def test_integers_beyond_64_bits_on_the_stream_are_stored_exactly(client, shop, agent_token, redis_settings):
     variables = {"big": 2**70, "negative": -(2**64) - 1, "long_digits_in_a_string": "1" * 30}
     response = check(client, agent_token, query=DECLARING, variables=variables)
-    recorder.drain()
+    records.drain()
     assert Decision.objects.get(pk=response.json()["decision_id"]).variables_redacted == variables
 
 
@@ -140,25 +140,25 @@ def test_a_record_the_database_refuses_goes_to_the_dead_letter_stream_and_blocks
     import uuid
 
     good_id = check(client, agent_token).json()["decision_id"]
-    template = recorder.DecisionRecord.from_json(
-        recorder.stream_client().xrange(redis_settings.GQLGOV_DECISION_STREAM_KEY)[0][1][b"r"]
+    template = records.DecisionRecord.from_json(
+        records.stream_client().xrange(redis_settings.GQLGOV_DECISION_STREAM_KEY)[0][1][b"r"]
     )
     poison = dataclasses.replace(template, id=uuid.uuid4(), principal_id=10**12)  # no such principal
-    recorder.stream_client().xadd(redis_settings.GQLGOV_DECISION_STREAM_KEY, {"r": poison.to_json()})
-    recorder.drain()
+    records.stream_client().xadd(redis_settings.GQLGOV_DECISION_STREAM_KEY, {"r": poison.to_json()})
+    records.drain()
     assert Decision.objects.filter(pk=good_id).exists()
     assert not Decision.objects.filter(pk=poison.id).exists()
-    dead = recorder.stream_client().xrange(f"{redis_settings.GQLGOV_DECISION_STREAM_KEY}:dead")
-    assert [recorder.DecisionRecord.from_json(fields[b"r"]).id for _id, fields in dead] == [poison.id]
-    assert recorder.stream_backlog() == 0
-    recorder.stream_client().delete(f"{redis_settings.GQLGOV_DECISION_STREAM_KEY}:dead")
+    dead = records.stream_client().xrange(f"{redis_settings.GQLGOV_DECISION_STREAM_KEY}:dead")
+    assert [records.DecisionRecord.from_json(fields[b"r"]).id for _id, fields in dead] == [poison.id]
+    assert records.stream_backlog() == 0
+    records.stream_client().delete(f"{redis_settings.GQLGOV_DECISION_STREAM_KEY}:dead")
 
 
 def test_the_following_drainer_outlives_a_closed_database_connection_and_stores_the_record(
     client, shop, agent_token, redis_settings, monkeypatch
 ):
     decision_id = check(client, agent_token).json()["decision_id"]
-    store = recorder.store_records
+    store = records.store_records
     attempts = []
 
     def closed_on_the_first_attempt(records, **kwargs):
@@ -169,7 +169,7 @@ def test_the_following_drainer_outlives_a_closed_database_connection_and_stores_
         os.kill(os.getpid(), signal.SIGTERM)  # the drainer's stop signal: it ends after this pass
         return stored
 
-    monkeypatch.setattr(recorder, "store_records", closed_on_the_first_attempt)
+    monkeypatch.setattr(records, "store_records", closed_on_the_first_attempt)
     output = io.StringIO()
     previous_handler = signal.getsignal(signal.SIGTERM)
     try:
@@ -187,14 +187,14 @@ def test_a_record_no_replica_confirms_in_time_is_stored_before_the_answer_and_dr
     # This Redis has no replica: WAIT 1 gives up after GQLGOV_REDIS_WAIT_MS with none.
     redis_settings.GQLGOV_REDIS_WAIT_REPLICAS = 1
     redis_settings.GQLGOV_REDIS_WAIT_MS = 20
-    recorder._stream._skip_until = 0.0
+    records._stream._skip_until = 0.0
     mutation = 'mutation Pay { updatePayment(customerId: "1", card: "4111-0000") { id } }'
     try:
         decision_id = check(client, agent_token, mutation).json()["decision_id"]
         assert Decision.objects.filter(pk=decision_id).exists()  # in the database before the answer
-        assert recorder.stream_backlog() == 1  # and on the master's stream, where the drainer finds it
-        assert recorder.drain() == 0
+        assert records.stream_backlog() == 1  # and on the master's stream, where the drainer finds it
+        assert records.drain() == 0
     finally:
-        recorder._stream._skip_until = 0.0
+        records._stream._skip_until = 0.0
     assert Decision.objects.count() == 1
     assert AuditEvent.objects.filter(action="agent.mutation_checked", target_id=decision_id).count() == 1

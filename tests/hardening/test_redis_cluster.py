@@ -15,7 +15,7 @@ from redis.cluster import key_slot
 
 from agents.identity_cache import identity_cache
 from agents.services import principal_suspend
-from policies import recorder
+from policies.checks import records
 from policies.models import Decision
 from tests.conftest import bearer, issue_token_for, make_principal
 from tests.fixtures.redis_cluster import RedisCluster, redis_cluster  # noqa: F401
@@ -48,13 +48,13 @@ def on_cluster(settings, redis_cluster):  # noqa: F811
     """Puts the check's Redis work on the cluster (limiter, identity cache, decision stream with
     WAIT 1); call it with the node REDIS_URL names, the others being REDIS_CLUSTER_NODES."""
     from gqlgov.redis import get_redis
-    from policies.limiter import get_limiter
+    from policies.checks.limiter import get_limiter
 
     def reset() -> None:
         get_redis.cache_clear()
         get_limiter.cache_clear()
         identity_cache.clear()
-        recorder._stream._skip_until = 0.0
+        records._stream._skip_until = 0.0
 
     def use(port: int) -> None:
         settings.REDIS_URL = redis_cluster.nodes[port].url
@@ -134,11 +134,11 @@ def test_limits_stay_exact_and_no_acknowledged_record_is_lost_when_a_master_fail
     for _ in range(3):
         for label in ("busy on the victim", "busy elsewhere"):
             assert answers.check(client, tokens[label], label).json()["decision"] == "allow"
-    assert recorder.drain() == len(answers.acknowledged)  # the consumer group exists, the stream is empty
+    assert records.drain() == len(answers.acknowledged)  # the consumer group exists, the stream is empty
     for _ in range(3):  # records left on the stream when its master dies
         for label in ("busy on the victim", "busy elsewhere"):
             answers.check(client, tokens[label], label)
-    assert recorder.stream_backlog() == 6
+    assert records.stream_backlog() == 6
     redis_cluster.wait_replicated()  # the limiter's state is on the replicas (see README: what a failover loses)
 
     redis_cluster.kill(victim.port)
@@ -167,22 +167,22 @@ def test_limits_stay_exact_and_no_acknowledged_record_is_lost_when_a_master_fail
     # Once the old master is back (as the new one's replica), records go through the stream again.
     redis_cluster.restart(victim.port)
     redis_cluster.wait_until_healthy()
-    backlog = recorder.stream_backlog()
-    time.sleep(recorder._STREAM_RETRY_S)  # the stream's breaker, opened by the unconfirmed appends
+    backlog = records.stream_backlog()
+    time.sleep(records._STREAM_RETRY_S)  # the stream's breaker, opened by the unconfirmed appends
     answers.check(client, tokens["busy on the victim"], "busy on the victim")
-    assert recorder.stream_backlog() == backlog + 1
+    assert records.stream_backlog() == backlog + 1
 
     # A suspension still reaches the very next check (the generation bump went to the new topology).
     principal_suspend(actor="test", principal=agents["busy elsewhere"][0])
     response = check(client, tokens["busy elsewhere"])
     assert response.status_code == 403 and response.json()["error"]["code"] == "AGENT_SUSPENDED"
 
-    recorder.drain()
+    records.drain()
     stored = set(map(str, Decision.objects.values_list("id", flat=True)))
     assert set(answers.acknowledged) <= stored, set(answers.acknowledged) - stored
     assert len(stored) == len(answers.acknowledged) == len(set(answers.acknowledged))
-    assert recorder.stream_backlog() == 0
-    assert recorder.stream_client().xlen(f"{STREAM_KEY}:dead") == 0
+    assert records.stream_backlog() == 0
+    assert records.stream_client().xlen(f"{STREAM_KEY}:dead") == 0
     assert time.monotonic() - started < 60
 
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from policies.limiter import get_limiter
+from policies.checks.limiter import get_limiter
 from policies.models import Decision
 from tests.conftest import bearer
 from tests.policies.conftest import activate_policy

@@ -90,7 +90,7 @@ _policies: BoundedCache[Any] = BoundedCache(capacity=64)
 _analyses: BoundedCache[Any] = BoundedCache(
     capacity=settings.GQLGOV_ANALYSIS_CACHE_BYTES, size_of=lambda analysis: analysis.approx_size_bytes
 )
-# (policy version, admitting rules, agent, cost) -> the check's rate-limit specs (policies/checks.py):
+# (policy version, admitting rules, agent, cost) -> the check's rate-limit specs (policies/checks/pipeline.py):
 # parsing a policy's limits again on every check cost ~35 µs, a tenth of a warm check.
 _limit_specs: BoundedCache[Any] = BoundedCache(capacity=10_000)
 # (policy version, analysis key, agent name, kind, groups) -> an unconditional decision

@@ -20,10 +20,7 @@ from agents.identity_cache import GENERATION_KEY, current_generation
 from gqlgov import metrics
 from gqlgov.errors import ApiError
 from policies import engine, ratelimit
-from policies.engine import reasons
-from policies.limiter import get_limiter
-from policies.recorder import DecisionRecord, appended_to_stream, record_decision, stream_key_for_append
-from policies.runtime import (
+from policies.checks.caches import (
     ActivePolicy,
     active_policy,
     analysis_cache,
@@ -31,6 +28,9 @@ from policies.runtime import (
     limit_specs_cache,
     only_schema_name,
 )
+from policies.checks.limiter import get_limiter
+from policies.checks.records import DecisionRecord, appended_to_stream, record_decision, stream_key_for_append
+from policies.engine import reasons
 
 logger = logging.getLogger("gqlgov.check")
 
