@@ -19,7 +19,6 @@ from gqlgov.request_body import json_object
 from policies.checks import records
 from policies.checks.pipeline import CheckRequest, run_check
 from policies.models import Decision
-from policies.ratelimit import GuardFailed
 from policies.selectors import policy_coverage, schema_by_name
 from policies.services import schema_register
 
@@ -66,13 +65,8 @@ def check_query(request: HttpRequest):
         context=payload.context,
     )
     try:
-        try:
-            result = run_check(identity=request.identity, request=check, client_ip=client_ip(request))
-        except GuardFailed:
-            # The cached identity was stale (suspended, revoked, changed): nothing was charged or
-            # recorded. Authenticate from the database (401/403 if no longer allowed) and redo it.
-            identity = AgentAuth()(request)
-            result = run_check(identity=identity, request=check, client_ip=client_ip(request))
+        result = run_check(identity=request.identity, request=check, client_ip=client_ip(request),
+                           reauthenticate=lambda: AgentAuth()(request))
     except ApiError as error:
         metrics.observe_check_error(error.code, error.status, time.perf_counter() - started)
         raise

@@ -1,13 +1,13 @@
-"""The pre-check pipeline: resolve the active policy, analyse (cached), decide (cached while no rule
-condition takes part), rate-limit, record.
+"""The pre-check pipeline, as named steps: resolve the policy -> analyse (cached) -> decide (cached
+while no rule condition takes part) -> admit and record (admission.py) -> respond.
 
 The decision itself is the pure engine's; this module only orchestrates I/O around it.
 """
 
-import dataclasses
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,20 +16,17 @@ from django.conf import settings
 from django.utils import timezone
 
 from agents.identity import Identity
-from agents.identity_cache import GENERATION_KEY, current_generation
 from gqlgov import metrics
-from gqlgov.errors import ApiError
 from policies import engine, ratelimit
+from policies.checks.admission import Admission, admit_and_record
 from policies.checks.caches import (
     ActivePolicy,
     active_policy,
     analysis_cache,
     decision_cache,
-    limit_specs_cache,
     only_schema_name,
 )
-from policies.checks.limiter import get_limiter
-from policies.checks.records import DecisionRecord, appended_to_stream, record_decision, stream_key_for_append
+from policies.checks.records import DecisionRecord
 from policies.engine import reasons
 
 logger = logging.getLogger("gqlgov.check")
@@ -49,19 +46,6 @@ class CheckResult:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Throttle:
-    """What the limiter said about an otherwise-final decision (`admitted`)."""
-
-    admitted: engine.Decision
-    decision: engine.Decision
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    rate_limit: dict[str, Any] | None = None
-    refusal: dict[str, Any] | None = None
-    recorded: bool = False  # the admitted decision's record went onto the stream with the charge
 
 
 def _hard_caps() -> engine.Limits:
@@ -133,19 +117,25 @@ def _no_policy_decision(request: CheckRequest, schema_name: str | None, active: 
     return engine.deny_without_policy(reasons.UNKNOWN_SCHEMA, "Name a registered schema in 'schema'.")
 
 
-def run_check(*, identity: Identity, request: CheckRequest, client_ip: str) -> CheckResult:
+def run_check(*, identity: Identity, request: CheckRequest, client_ip: str,
+              reauthenticate: Callable[[], Identity]) -> CheckResult:
     """Decides one check and records it; the result carries the HTTP status, body and headers.
 
-    Raises RATE_LIMITER_UNAVAILABLE (503) when Redis is down and the limiter fails closed, and
-    ratelimit.GuardFailed, having charged and recorded nothing, when the identity came from the
-    cache unconfirmed and is stale: authenticate afresh and call again.
+    A cached identity found stale while admitting (suspended, revoked, changed: nothing was
+    charged or recorded) is replaced by `reauthenticate()` (which raises 401/403 if the caller
+    is no longer allowed) and the check is made again. Raises RATE_LIMITER_UNAVAILABLE (503)
+    when Redis is down and the limiter fails closed.
     """
+    try:
+        return _check(identity, request, client_ip)
+    except ratelimit.GuardFailed:
+        return _check(reauthenticate(), request, client_ip)
+
+
+def _check(identity: Identity, request: CheckRequest, client_ip: str) -> CheckResult:
     now = timezone.now()
-    schema_name = request.schema or only_schema_name()
-    found = active_policy(schema_name) if schema_name else None
-    active: ActivePolicy | None = None
-    if isinstance(found, ActivePolicy):
-        active = found
+    active, found, schema_name = _resolve_policy(request)
+    if active is not None:
         analysis, analysis_key = _analyse(active, request)
         decision = _decide(active, analysis, analysis_key, identity, request, client_ip, now)
     else:
@@ -156,12 +146,22 @@ def run_check(*, identity: Identity, request: CheckRequest, client_ip: str) -> C
         identity=identity, request=request, client_ip=client_ip, now=now, decision=decision,
         active=active, analysis=analysis,
     )
-    throttle = _throttle(identity, decision, active, record)
-    decision = throttle.decision
-    if not throttle.recorded:
-        if decision is not throttle.admitted:
-            record = record.with_decision(decision)
-        record_decision(record)
+    admission, record = admit_and_record(identity, decision, active, record)
+    return _respond(admission, record)
+
+
+def _resolve_policy(request: CheckRequest) -> tuple[ActivePolicy | None, bool | None, str | None]:
+    """The active policy of the schema named (or the only one), else what was found instead:
+    False for a schema without an approved policy, None for no such schema."""
+    schema_name = request.schema or only_schema_name()
+    found = active_policy(schema_name) if schema_name else None
+    if isinstance(found, ActivePolicy):
+        return found, True, schema_name
+    return None, found, schema_name
+
+
+def _respond(admission: Admission, record: DecisionRecord) -> CheckResult:
+    decision = admission.decision
     body: dict[str, Any] = {
         "decision": decision.decision,
         "decision_id": str(record.id),
@@ -172,131 +172,9 @@ def run_check(*, identity: Identity, request: CheckRequest, client_ip: str) -> C
     }
     if decision.hints:
         body["hints"] = decision.hints
-    if throttle.rate_limit is not None:
-        body["rate_limit"] = throttle.rate_limit
-    if throttle.refusal is not None:
-        body["reasons"][-1]["retry_after_s"] = throttle.refusal["details"]["retry_after_s"]
-        body["error"] = throttle.refusal
-    return CheckResult(throttle.status, body, throttle.headers)
-
-
-def _policy_entries(rate_limits: tuple[engine.RateLimit, ...]) -> list[dict[str, Any]]:
-    return [{limit.kind: limit.limit, "per": limit.per, "burst": limit.burst} for limit in rate_limits]
-
-
-def _limit_specs(active: ActivePolicy, decision: engine.Decision, agent: str) -> list[ratelimit.LimitSpec]:
-    cost = int((decision.metrics or {}).get("cost") or 0)
-    key = (active.policy_version_id, tuple(decision.admitting_rules), agent, cost)
-    specs = limit_specs_cache().get_or_create(key, lambda: tuple(_build_limit_specs(active, decision, agent, cost)))
-    return list(specs)
-
-
-def _build_limit_specs(
-    active: ActivePolicy, decision: engine.Decision, agent: str, cost: int
-) -> list[ratelimit.LimitSpec]:
-    specs = ratelimit.specs_from_policy(
-        _policy_entries(active.policy.default_rate_limits), agent=agent, scope="default", cost=cost
-    )
-    for rule_id in decision.admitting_rules:
-        specs.extend(ratelimit.specs_from_policy(
-            _policy_entries(active.policy.rate_limits_of(rule_id)), agent=agent, scope=f"rule:{rule_id}", cost=cost
-        ))
-    return specs
-
-
-def _piggyback(identity: Identity, record: DecisionRecord) -> ratelimit.Piggyback | None:
-    """The rest of the check's Redis work, for the limiter's one round trip: confirm a cached
-    identity's generation, append the record.
-
-    On Redis Cluster none: the generation key and the stream are in other slots than the agent's
-    limiter keys. The generation is then confirmed here, before anything is charged (GuardFailed),
-    and `record_decision` appends the record.
-    """
-    generation = identity.unconfirmed_generation
-    if settings.REDIS_CLUSTER:
-        if generation is not None:
-            _confirm_generation(generation)
-        return None
-    stream_key = stream_key_for_append()
-    if generation is None and stream_key is None:
-        return None
-    return ratelimit.Piggyback(
-        guard=(GENERATION_KEY, generation) if generation is not None else None,
-        append=(stream_key, record.to_json()) if stream_key is not None else None,
-    )
-
-
-def _acquire(identity: Identity, specs: list[ratelimit.LimitSpec],
-             piggyback: ratelimit.Piggyback | None) -> ratelimit.LimitOutcome:
-    try:
-        outcome = get_limiter().acquire(identity.principal.name, specs, piggyback=piggyback)
-    except ratelimit.LimiterUnavailable as exc:
-        metrics.observe_limiter(None)
-        raise ApiError(
-            "RATE_LIMITER_UNAVAILABLE",
-            "The rate limiter is unavailable; retry shortly.",
-            status=503,
-            details={"retry_after_s": exc.retry_after_s},
-            headers={"Retry-After": ratelimit.retry_after_value(exc.retry_after_s)},
-        ) from exc
-    if piggyback is not None and piggyback.guard is not None and (outcome.never_admissible or outcome.degraded):
-        # The limiter answered without its script (no Redis work, or Redis away): confirm apart.
-        _confirm_generation(piggyback.guard[1])
-    metrics.observe_limiter(outcome)
-    if outcome.appended:
-        appended_to_stream()
-    return outcome
-
-
-def _confirm_generation(generation: str) -> None:
-    """Raises GuardFailed unless the cached identity's generation is still current (also when Redis cannot tell)."""
-    if current_generation() != generation:
-        raise ratelimit.GuardFailed()
-
-
-def _throttle(identity: Identity, decision: engine.Decision, active: ActivePolicy | None,
-              record: DecisionRecord) -> Throttle:
-    """Charges an allow against its limits; a denial only against the denied-checks ceiling."""
-    agent = identity.principal.name
-    piggyback = _piggyback(identity, record)
-    if decision.decision == engine.ALLOW and active is not None:
-        outcome = _acquire(identity, _limit_specs(active, decision, agent), piggyback)
-    else:
-        spec = ratelimit.denied_checks_spec(agent, settings.GQLGOV_DENIED_CHECKS_PER_MINUTE)
-        outcome = _acquire(identity, [spec], piggyback)
-        if outcome.allowed:
-            return Throttle(decision, decision, recorded=outcome.appended)
-    headers = ratelimit.ratelimit_headers(outcome)
-    if outcome.never_admissible and outcome.refused is not None:
-        return Throttle(decision, _denied(decision, _budget_capacity_reason(outcome.refused)), headers=headers)
-    if not outcome.allowed and outcome.refused is not None:
-        reason = _refusal_reason(outcome.refused, outcome.retry_after_s)
-        headers["Retry-After"] = ratelimit.retry_after_value(outcome.retry_after_s)
-        refusal = {
-            "code": reason.code,
-            "message": reason.message,
-            "details": {"policy": reason.rule, "limit": reason.limit, "retry_after_s": round(outcome.retry_after_s, 3)},
-        }
-        return Throttle(decision, _denied(decision, reason), status=429, headers=headers, refusal=refusal)
-    rate_limit = None
-    if outcome.tightest is not None:
-        rate_limit = {
-            "limit": outcome.tightest.limit,
-            "remaining": outcome.tightest.remaining,
-            "reset_after_s": round(outcome.tightest.reset_after_s, 3),
-            "policy": outcome.tightest.policy_name,
-        }
-    return Throttle(decision, decision, headers=headers, rate_limit=rate_limit, recorded=outcome.appended)
-
-
-def _denied(decision: engine.Decision, reason: engine.Reason) -> engine.Decision:
-    return dataclasses.replace(decision, decision=engine.DENY, reasons=[*decision.reasons, reason])
-
-
-def _refusal_reason(spec: ratelimit.LimitSpec, retry_after_s: float) -> engine.Reason:
-    return reasons.limit_used_up(spec.kind == "cost", spec.policy_name, spec.limit, spec.period_s, retry_after_s)
-
-
-def _budget_capacity_reason(spec: ratelimit.LimitSpec) -> engine.Reason:
-    """A document costlier than a whole budget can never pass: its capacity acts as a max_cost."""
-    return reasons.limit_exceeded("max_cost", spec.burst, spec.weight, spec.policy_name)
+    if admission.rate_limit is not None:
+        body["rate_limit"] = admission.rate_limit
+    if admission.refusal is not None:
+        body["reasons"][-1]["retry_after_s"] = admission.refusal["details"]["retry_after_s"]
+        body["error"] = admission.refusal
+    return CheckResult(admission.status, body, admission.headers)
