@@ -5,16 +5,31 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-# Dimension -> the metric it bounds, in the order reasons are reported.
-METRIC_OF_DIMENSION: dict[str, str] = {
-    "max_depth": "depth",
-    "max_aliases": "aliases",
-    "max_root_fields": "root_fields",
-    "max_tokens": "tokens",
-    "max_directives": "directives",
-    "max_cost": "cost",
-}
-DIMENSIONS = tuple(METRIC_OF_DIMENSION)
+
+@dataclass(frozen=True, slots=True)
+class Dimension:
+    """One limit a policy can set: the metric it bounds, the reason code reported over it, its label."""
+
+    name: str
+    metric: str
+    reason_code: str
+    label: str
+
+
+# The one table of limit dimensions, in the order reasons are reported; everything else derives
+# from it (the reason codes, the admin's labels, the metrics a dimension reads).
+LIMIT_DIMENSIONS: tuple[Dimension, ...] = (
+    Dimension("max_depth", "depth", "DEPTH_LIMIT", "Max depth"),
+    Dimension("max_aliases", "aliases", "ALIAS_LIMIT", "Max aliases"),
+    Dimension("max_root_fields", "root_fields", "ROOT_FIELD_LIMIT", "Max root fields"),
+    Dimension("max_tokens", "tokens", "TOKEN_LIMIT", "Max tokens"),
+    Dimension("max_directives", "directives", "DIRECTIVE_LIMIT", "Max directives"),
+    Dimension("max_cost", "cost", "COST_LIMIT", "Max cost"),
+)
+DIMENSIONS = tuple(dimension.name for dimension in LIMIT_DIMENSIONS)
+METRIC_OF_DIMENSION: dict[str, str] = {dimension.name: dimension.metric for dimension in LIMIT_DIMENSIONS}
+LIMIT_CODES: dict[str, str] = {dimension.name: dimension.reason_code for dimension in LIMIT_DIMENSIONS}
+LIMIT_LABELS: dict[str, str] = {dimension.name: dimension.label for dimension in LIMIT_DIMENSIONS}
 
 
 @dataclass(frozen=True, slots=True)

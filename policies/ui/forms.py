@@ -9,7 +9,7 @@ from zoneinfo import available_timezones
 from django import forms
 
 from agents.models import Principal
-from policies.engine.limits import DIMENSIONS
+from policies.engine.limits import DIMENSIONS, LIMIT_LABELS
 from policies.engine.policy import DAYS, EFFECTS, PERIOD_SECONDS
 
 RATE_LIMIT_ROWS = 3
@@ -17,14 +17,6 @@ _CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 _RULE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}")
 TIMEZONES = sorted(available_timezones())
 _EFFECT_LABELS = {"allow": "Allow", "deny": "Deny", "require_approval": "Require approval"}
-_DIMENSION_LABELS = {
-    "max_depth": "Max depth",
-    "max_aliases": "Max aliases",
-    "max_root_fields": "Max root fields",
-    "max_tokens": "Max tokens",
-    "max_directives": "Max directives",
-    "max_cost": "Max cost",
-}
 
 
 def _lines(text: str) -> list[str]:
@@ -118,7 +110,7 @@ class RuleForm(forms.Form):
         self.fields["field_denies"].choices = _with_current(coordinates, denied)
         for dimension in DIMENSIONS:
             self.fields[dimension] = forms.IntegerField(
-                required=False, min_value=1, label=_DIMENSION_LABELS.get(dimension, dimension)
+                required=False, min_value=1, label=LIMIT_LABELS.get(dimension, dimension)
             )
         for row in range(RATE_LIMIT_ROWS):
             self.fields[f"rl{row}_kind"] = forms.ChoiceField(

@@ -301,3 +301,11 @@ def test_operation_globs_are_resolved_once_per_operation() -> None:
 
     assert policy.rules_for_operation("query.orders") is first
     assert [policy.rules[i].id for i in sorted(first)] == ["support-reads-orders"]
+
+
+def test_the_limits_record_has_one_field_per_dimension_of_the_one_table() -> None:
+    from dataclasses import fields
+
+    from policies.engine.limits import DIMENSIONS, Limits
+
+    assert tuple(field.name for field in fields(Limits)) == DIMENSIONS
