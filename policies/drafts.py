@@ -14,21 +14,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.audit import actor_for_user, record_event
-from agents.models import AuditEvent
 from gqlgov.errors import ApiError, NotFound
 from policies.models import PolicyVersion, Schema
-from policies.services import Conflict, PolicyInvalid, _next_number, policy_approve, validate_document
-
-OPEN_STATUSES = (PolicyVersion.Status.DRAFT, PolicyVersion.Status.IN_REVIEW)
-# Audit actions that make someone a contributor of a draft.
-_CONTRIBUTING_ACTIONS = (
-    "policy.draft_created",
-    "policy.rule_saved",
-    "policy.rule_deleted",
-    "policy.submitted",
+from policies.services import (
+    Conflict,
+    PolicyInvalid,
+    _next_number,
+    policy_approve,
+    refuse_self_approval,
+    validate_document,
 )
 
-
+OPEN_STATUSES = (PolicyVersion.Status.DRAFT, PolicyVersion.Status.IN_REVIEW)
 def open_version(schema: Schema) -> PolicyVersion | None:
     """The newest draft or in-review version of the schema, if any (what the editor works on)."""
     return (
@@ -212,27 +209,10 @@ def draft_withdraw(*, version: PolicyVersion, user) -> PolicyVersion:
     )
 
 
-def contributors(version: PolicyVersion) -> set[str]:
-    """Audit actors ("user:<name>") who created, edited or submitted the version, and its author."""
-    actors = set(
-        AuditEvent.objects.filter(
-            target_type=PolicyVersion._meta.label_lower,
-            target_id=str(version.pk),
-            action__in=_CONTRIBUTING_ACTIONS,
-        ).values_list("actor", flat=True)
-    )
-    if version.author_id is not None:
-        actors.add(actor_for_user(version.author))
-    return actors
-
-
 def _check_reviewer(version: PolicyVersion, user) -> None:
     if not user.has_perm("policies.approve_policyversion"):
         raise ApiError("PERMISSION_DENIED", f"{user.get_username()} may not review policies.", status=403)
-    if actor_for_user(user) in contributors(version):
-        raise ApiError(
-            "SELF_APPROVAL", "You wrote or edited this version; another approver must review it.", status=403
-        )
+    refuse_self_approval(version, user)
 
 
 def policy_review_approve(*, version: PolicyVersion, user, comment: str = "") -> PolicyVersion:

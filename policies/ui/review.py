@@ -11,7 +11,7 @@ from gqlgov import roles
 from gqlgov.errors import ApiError
 from policies import drafts, engine
 from policies.models import PolicyVersion
-from policies.services import policy_rollback
+from policies.services import contributors, policy_rollback
 from policies.ui.common import render_page, report, schema_or_404
 from policies.ui.forms import ReviewForm
 
@@ -51,7 +51,7 @@ def policy_detail(request, name: str, number: int):
     version = _version(schema, number)
     active = schema.active_policy
     compare_to = active if active and active.pk != version.pk else None
-    is_contributor = actor_for_user(request.user) in drafts.contributors(version)
+    is_contributor = actor_for_user(request.user) in contributors(version)
     return render_page(
         request,
         "gqlgov/review/detail.html",

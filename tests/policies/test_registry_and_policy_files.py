@@ -93,6 +93,17 @@ def test_author_cannot_approve_their_own_version(shop_schema, policy_file):
         call_command("approve_policy", "shop", "1", "--approver", "author")
 
 
+def test_an_approver_who_edited_a_draft_cannot_approve_it_from_the_command_line_either(shop_schema, policy_file):
+    from policies import drafts
+
+    _author, approver = users()
+    call_command("load_policy", str(policy_file), "--author", "author")
+    drafts.rule_upsert(schema=shop_schema.schema, user=approver,
+                       rule={"id": "extra", "effect": "deny", "operations": ["mutation.deleteOrder"]})
+    with pytest.raises(CommandError, match="SELF_APPROVAL"):
+        call_command("approve_policy", "shop", "1", "--approver", "approver")
+
+
 def test_approver_needs_the_approve_permission(shop_schema, policy_file):
     users()
     from django.contrib.auth import get_user_model
