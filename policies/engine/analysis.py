@@ -223,6 +223,12 @@ def _failed(
     )
 
 
+def depth_of(path: Path) -> int:
+    """The depth of the field at response path `path`: the fields on the path, the root field
+    counting 1 (fragments add none). A document's depth is that of its deepest field."""
+    return len(path)
+
+
 def _declared(operation: OperationDefinitionNode | None) -> frozenset[str]:
     if operation is None:
         return frozenset()
@@ -643,7 +649,7 @@ class _Walker:
         )
 
         measure = _Measure(
-            depth=1 + child.depth,
+            depth=1 + child.depth,  # each field adds one level: the document's depth is max depth_of(path)
             aliases=child.aliases + sum(1 for node in group.nodes if node.alias is not None),
             directives=child.directives,
         )

@@ -23,7 +23,7 @@ from graphql import (
 )
 from graphql.language import Visitor
 
-from .analysis import Analysis
+from .analysis import Analysis, depth_of
 from .reasons import Path
 from .schema import INTROSPECTION_FIELDS, SchemaBundle
 
@@ -73,7 +73,7 @@ def prune_document(
     pruner = _Pruner(request.bundle, fragments, max_depth, drop_introspection, is_forbidden)
     root_type = request.bundle.schema.get_root_type(operation.operation)
     try:
-        selections = pruner.prune(root_type, operation.selection_set.selections, 1, None, (), frozenset())
+        selections = pruner.prune(root_type, operation.selection_set.selections, None, (), frozenset())
     except (_TooLarge, RecursionError):
         return None
     if not selections or not pruner.removed:
@@ -128,7 +128,6 @@ class _Pruner:
         self,
         parent: GraphQLNamedType | None,
         selections: Sequence[SelectionNode],
-        depth: int,
         root_key: str | None,
         path: Path,
         expanding: frozenset[str],
@@ -137,7 +136,7 @@ class _Pruner:
         kept: list[SelectionNode] = []
         for selection in selections:
             if isinstance(selection, FieldNode):
-                pruned_field = self._prune_field(parent, selection, depth, root_key, path, expanding)
+                pruned_field = self._prune_field(parent, selection, root_key, path, expanding)
                 if pruned_field is not None:
                     kept.append(pruned_field)
                 continue
@@ -162,7 +161,7 @@ class _Pruner:
             inside = (
                 expanding | {selection.name.value} if isinstance(selection, FragmentSpreadNode) else expanding
             )
-            children = self.prune(fragment_type, inner.selections, depth, root_key, path, inside)
+            children = self.prune(fragment_type, inner.selections, root_key, path, inside)
             if children:
                 kept.append(
                     InlineFragmentNode(
@@ -177,7 +176,6 @@ class _Pruner:
         self,
         parent: GraphQLNamedType | None,
         node: FieldNode,
-        depth: int,
         root_key: str | None,
         path: Path,
         expanding: frozenset[str],
@@ -187,7 +185,7 @@ class _Pruner:
         root = root_key or key
         info = self.bundle.field_info(parent, node.name.value) if parent is not None else None
         if (
-            (self.max_depth is not None and depth > self.max_depth)
+            (self.max_depth is not None and depth_of(here) > self.max_depth)
             or (self.drop_introspection and node.name.value in INTROSPECTION_FIELDS)
             or (info is not None and self.is_forbidden(root, info.coordinates))
         ):
@@ -199,7 +197,7 @@ class _Pruner:
         if node.selection_set is None:
             return node
         children = self.prune(
-            info.type if info else None, node.selection_set.selections, depth + 1, root, here, expanding
+            info.type if info else None, node.selection_set.selections, root, here, expanding
         )
         if not children:
             self.removed.append(here)

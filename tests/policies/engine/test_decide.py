@@ -529,3 +529,15 @@ def test_field_denies_are_memoised_per_policy_and_stay_correct_when_the_memo_is_
     for _ in range(2):
         assert check(without, policy=policy).decision == "allow"
         assert check(with_email, policy=policy).reasons == first.reasons
+
+
+def test_a_suggested_query_keeps_exactly_the_fields_within_the_measured_depth() -> None:
+    # One definition of depth: the pruner cuts where the analysis measures (the path's length).
+    policy = policy_with_rules(allow(limits={"max_depth": 3}))
+
+    decision = check("{ orders(first: 1) { totalCount edges { cursor node { id } } } }", policy=policy)
+
+    [hint] = decision.hints
+    suggested = analysis_of(hint["query"])
+    assert suggested.metrics is not None and suggested.metrics.depth == 3
+    assert hint["removed_paths"] == [["orders", "edges", "node", "id"], ["orders", "edges", "node"]]
