@@ -85,20 +85,61 @@ class ActivePolicy:
     policy: Any
 
 
-_bundles: BoundedCache[Any] = BoundedCache(capacity=16)
-_policies: BoundedCache[Any] = BoundedCache(capacity=64)
-_analyses: BoundedCache[Any] = BoundedCache(
-    capacity=settings.GQLGOV_ANALYSIS_CACHE_BYTES, size_of=lambda analysis: analysis.approx_size_bytes
+@dataclass(frozen=True)
+class RegisteredCache:
+    """One of the check's caches, with what it maps and why it exists."""
+
+    name: str
+    key: str
+    value: str
+    why: str
+    cache: BoundedCache[Any]
+
+
+# Every per-process cache of the check, in one place (the identity cache lives with the
+# identities it holds: agents/identity_cache.py). `clear_caches()` empties them all.
+CACHES: dict[str, RegisteredCache] = {}
+
+
+def _registered(name: str, *, key: str, value: str, why: str, cache: BoundedCache[Any]) -> BoundedCache[Any]:
+    CACHES[name] = RegisteredCache(name, key, value, why, cache)
+    return cache
+
+
+_bundles = _registered(
+    "schemas", key="schema version id", value="the built SchemaBundle",
+    why="a GitHub-sized schema takes about a second to build; versions are immutable",
+    cache=BoundedCache(capacity=16),
 )
-# (policy version, admitting rules, agent, cost) -> the check's rate-limit specs (policies/checks/pipeline.py):
-# parsing a policy's limits again on every check cost ~35 µs, a tenth of a warm check.
-_limit_specs: BoundedCache[Any] = BoundedCache(capacity=10_000)
-# (policy version, analysis key, agent name, kind, groups) -> an unconditional decision
-# (engine.Decision.conditional is False), so a warm check of the same document by the same kind
-# of agent skips the rules. Sized like the analyses it derives from: ~1 KB plus any suggested query.
-_decisions: BoundedCache[Any] = BoundedCache(
-    capacity=settings.GQLGOV_ANALYSIS_CACHE_BYTES // 4,
-    size_of=lambda decision: 1024 + sum(len(hint.get("query", "")) for hint in decision.hints),
+_policies = _registered(
+    "policies", key="(policy version id, bundle) or ('active', schema version id, policy version id)",
+    value="the compiled policy, or the ActivePolicy of a schema",
+    why="compiling indexes every rule; versions are immutable",
+    cache=BoundedCache(capacity=64),
+)
+_analyses = _registered(
+    "analyses", key="(schema version id, document digest, operation name, variables)",
+    value="the engine's Analysis",
+    why="agents repeat documents; parsing and validating is most of a cold check",
+    cache=BoundedCache(
+        capacity=settings.GQLGOV_ANALYSIS_CACHE_BYTES, size_of=lambda analysis: analysis.approx_size_bytes
+    ),
+)
+_limit_specs = _registered(
+    "limit_specs", key="(policy version id, admitting rules, agent, cost)",
+    value="the check's rate-limit specs (policies/checks/admission.py)",
+    why="parsing a policy's limits again on every check cost ~35 µs, a tenth of a warm check",
+    cache=BoundedCache(capacity=10_000),
+)
+_decisions = _registered(
+    "decisions", key="(policy version id, analysis key, agent name, kind, groups)",
+    value="an unconditional engine.Decision (Decision.conditional is False)",
+    why="a warm check of the same document by the same kind of agent skips the rules;"
+    " sized like the analyses it derives from (~1 KB plus any suggested query)",
+    cache=BoundedCache(
+        capacity=settings.GQLGOV_ANALYSIS_CACHE_BYTES // 4,
+        size_of=lambda decision: 1024 + sum(len(hint.get("query", "")) for hint in decision.hints),
+    ),
 )
 _pointers: dict[str, tuple[float, tuple[int, int, int | None] | None]] = {}
 _build_lock = threading.Lock()
@@ -211,6 +252,6 @@ def forget_active_versions() -> None:
 
 def clear_caches() -> None:
     """Forgets every cached schema, policy, analysis and decision (tests; a process that must free memory)."""
-    for cache in (_bundles, _policies, _analyses, _limit_specs, _decisions):
-        cache.clear()
+    for registered in CACHES.values():
+        registered.cache.clear()
     forget_active_versions()
