@@ -19,7 +19,7 @@ from policies.models import PolicyVersion, Schema
 from policies.services import (
     Conflict,
     PolicyInvalid,
-    _next_number,
+    create_draft,
     policy_approve,
     refuse_self_approval,
     validate_document,
@@ -57,20 +57,8 @@ def draft_for_edit(*, schema: Schema, user) -> PolicyVersion:
             return current
         active = schema.active_policy
         document = copy.deepcopy(active.document) if active else empty_document(schema)
-        draft = PolicyVersion.objects.create(
-            schema=schema, number=_next_number(schema.policy_versions), document=document, author=user
-        )
-        record_event(
-            actor=actor_for_user(user),
-            action="policy.draft_created",
-            target=draft,
-            details={
-                "schema": schema.name,
-                "version": draft.number,
-                "based_on": active.number if active else None,
-                "via": "admin",
-            },
-        )
+        draft = create_draft(schema=schema, document=document, author=user,
+                             details={"based_on": active.number if active else None, "via": "admin"})
     return draft
 
 

@@ -120,6 +120,21 @@ def validate_document(schema: Schema, document: dict[str, Any]) -> None:
         raise PolicyInvalid(list(exc.errors)) from exc
 
 
+def create_draft(*, schema: Schema, document: dict[str, Any], author, details: dict[str, Any]) -> PolicyVersion:
+    """A new draft version numbered after the schema's last, with its `policy.draft_created` event
+    (`details` added to the schema and version); the caller holds the transaction."""
+    draft = PolicyVersion.objects.create(
+        schema=schema, number=_next_number(schema.policy_versions), document=document, author=author
+    )
+    record_event(
+        actor=actor_for_user(author),
+        action="policy.draft_created",
+        target=draft,
+        details={"schema": schema.name, "version": draft.number, **details},
+    )
+    return draft
+
+
 def policy_load(*, author, document: dict[str, Any]) -> PolicyVersion:
     """A new draft version from a policy document; invalid documents save nothing (POLICY_INVALID)."""
     name = document.get("schema") if isinstance(document, dict) else None
@@ -132,15 +147,8 @@ def policy_load(*, author, document: dict[str, Any]) -> PolicyVersion:
     for _attempt in range(3):
         try:
             with transaction.atomic():
-                version = PolicyVersion.objects.create(
-                    schema=schema, number=_next_number(schema.policy_versions), document=document, author=author
-                )
-                record_event(
-                    actor=actor_for_user(author),
-                    action="policy.draft_created",
-                    target=version,
-                    details={"schema": name, "version": version.number, "rules": _rule_ids(document)},
-                )
+                version = create_draft(schema=schema, document=document, author=author,
+                                       details={"rules": _rule_ids(document)})
             return version
         except IntegrityError:
             continue  # a concurrent load took the number; take the next one

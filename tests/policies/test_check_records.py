@@ -3,6 +3,7 @@ mutation attempts audited, and no 500 from negative cost weights."""
 
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -85,15 +86,7 @@ def test_mutation_attempts_that_fail_to_parse_or_validate_are_audited(client, sh
     assert Decision.objects.get().operation_name == (name or "")
 
 
-REBATE_SDL = """
-directive @cost(weight: Int!) on FIELD_DEFINITION
-directive @listSize(slicingArguments: [String!]) on FIELD_DEFINITION
-type Item { id: ID! }
-type Query {
-  items(first: Int): [Item!]! @listSize(slicingArguments: ["first"])
-  rebate(first: Int): [Int!]! @cost(weight: -1) @listSize(slicingArguments: ["first"])
-}
-"""
+REBATE_SDL = (Path(__file__).resolve().parents[1] / "data" / "rebate.graphql").read_text()
 
 REBATE_POLICY = """
 schema: rebates

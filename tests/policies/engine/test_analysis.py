@@ -341,21 +341,12 @@ def test_non_finite_or_astronomic_slicing_values_cost_the_ceiling(size: float) -
     assert analysis.metrics is not None and analysis.metrics.cost == COST_CEILING
 
 
-REBATE_SDL = """
-directive @cost(weight: Int!) on FIELD_DEFINITION
-directive @listSize(slicingArguments: [String!]) on FIELD_DEFINITION
-type Item { id: ID! }
-type Query {
-  items(first: Int): [Item!]! @listSize(slicingArguments: ["first"])
-  rebate(first: Int): [Int!]! @cost(weight: -1) @listSize(slicingArguments: ["first"])
-}
-"""
 
 
 def test_a_negative_cost_weight_is_clamped_at_zero_per_field_so_it_hides_no_sibling_cost() -> None:
     from policies.engine import build_schema
 
-    bundle = build_schema(REBATE_SDL)
+    bundle = build_schema((DATA / "rebate.graphql").read_text())
 
     alone = analyze(bundle, "{ items(first: 200) { id } }")
     with_rebate = analyze(bundle, "{ items(first: 200) { id } rebate(first: 1000) }")
