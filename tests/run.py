@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.fixtures.postgres_server import throwaway_postgres
+from tests.support.postgres_server import throwaway_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,7 +64,7 @@ def main() -> int:
     extra = sys.argv[1:]
     base_env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
     base_env.setdefault("GQLGOV_DATA_DIR", tempfile.mkdtemp(prefix="gqlgov-test-data-"))
-    # Tasks run in-process unless a test starts a real worker (tests/fixtures/celery_worker.py does).
+    # Tasks run in-process unless a test starts a real worker (tests/support/celery_worker.py does).
     base_env.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
     with contextlib.ExitStack() as stack:
         database_url = os.environ.get("DATABASE_URL") or stack.enter_context(throwaway_postgres())

@@ -17,8 +17,8 @@ from policies import recorder
 from policies.bench import servers
 from policies.models import Decision
 from tests.conftest import bearer
-from tests.fixtures.postgres_server import PostgresCluster, postgres_bindir
-from tests.fixtures.production_server import (
+from tests.support.postgres_server import PostgresCluster, postgres_bindir
+from tests.support.production_server import (
     ALLOWED,
     DENIED,
     MUTATION,

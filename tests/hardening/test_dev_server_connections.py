@@ -12,8 +12,8 @@ import psycopg
 import pytest
 
 from policies.bench.http_bench import _post
-from tests.fixtures.postgres_server import PostgresCluster, postgres_bindir
-from tests.fixtures.production_server import ALLOWED, deploy, dev_server
+from tests.support.postgres_server import PostgresCluster, postgres_bindir
+from tests.support.production_server import ALLOWED, deploy, dev_server
 
 pytestmark = [
     pytest.mark.slow,

@@ -15,7 +15,7 @@ import pytest
 
 from policies.bench import servers
 from policies.bench.http_bench import _post
-from tests.fixtures.production_server import CheckLoad, deploy, server_log, wait_until_stored
+from tests.support.production_server import CheckLoad, deploy, server_log, wait_until_stored
 
 pytestmark = pytest.mark.slow
 

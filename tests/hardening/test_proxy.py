@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from policies.bench import servers
-from tests.fixtures.production_server import ALLOWED, deploy, dev_server, nginx_proxy
+from tests.support.production_server import ALLOWED, deploy, dev_server, nginx_proxy
 
 pytestmark = pytest.mark.slow
 

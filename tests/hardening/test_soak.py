@@ -11,7 +11,7 @@ import time
 import pytest
 
 from policies.bench import servers
-from tests.fixtures.production_server import (
+from tests.support.production_server import (
     ALLOWED,
     DENIED,
     MUTATION,
