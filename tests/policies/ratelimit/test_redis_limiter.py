@@ -30,7 +30,8 @@ from tests.policies.ratelimit.factories import (
     redis_now_us,
     requests_spec,
 )
-from tests.support.redis_server import RedisServer, free_port
+from tests.support.ports import free_port
+from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
 
