@@ -14,7 +14,6 @@ import requests
 from django.db import OperationalError
 
 from policies import recorder
-from policies.bench import servers
 from policies.models import Decision
 from tests.conftest import bearer
 from tests.support.postgres_server import PostgresCluster, postgres_bindir
@@ -28,6 +27,7 @@ from tests.support.production_server import (
     server_log,
     wait_until_stored,
 )
+from tools.bench import servers
 
 ORDERS = "{ orders(first: 5) { edges { node { id } } } }"
 

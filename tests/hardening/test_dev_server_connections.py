@@ -11,9 +11,9 @@ from collections import Counter
 import psycopg
 import pytest
 
-from policies.bench.http_bench import _post
 from tests.support.postgres_server import PostgresCluster, postgres_bindir
 from tests.support.production_server import ALLOWED, deploy, dev_server
+from tools.bench.http_bench import _post
 
 pytestmark = [
     pytest.mark.slow,

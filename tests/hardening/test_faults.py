@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from policies.bench import servers
-from policies.bench.http_bench import _post
 from tests.support.production_server import CheckLoad, deploy, server_log, wait_until_stored
+from tools.bench import servers
+from tools.bench.http_bench import _post
 
 pytestmark = pytest.mark.slow
 

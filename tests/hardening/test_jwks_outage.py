@@ -11,7 +11,6 @@ import time
 import pytest
 import requests
 
-from policies.bench import servers
 from tests.support.oidc_provider import AGENT_AUDIENCE
 from tests.support.production_server import (
     ALLOWED,
@@ -22,6 +21,7 @@ from tests.support.production_server import (
     server_log,
     wait_until_stored,
 )
+from tools.bench import servers
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 

@@ -10,7 +10,6 @@ import time
 
 import pytest
 
-from policies.bench import servers
 from tests.support.production_server import (
     ALLOWED,
     DENIED,
@@ -22,6 +21,7 @@ from tests.support.production_server import (
     server_log,
     wait_until_stored,
 )
+from tools.bench import servers
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]
 

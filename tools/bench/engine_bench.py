@@ -22,8 +22,8 @@ from django.conf import settings
 from graphql import parse, validate
 
 from policies import checks, engine
-from policies.bench.documents import BenchDocument
 from policies.runtime import ActivePolicy
+from tools.bench.documents import BenchDocument
 
 BENCH_AGENT = "bench-agent"
 BENCH_GROUP = "bench"

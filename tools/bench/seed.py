@@ -1,4 +1,4 @@
-"""Seeds the benchmark's own database (run as `python -m policies.bench.seed`, in the bench environment).
+"""Seeds the benchmark's own database (run as `python -m tools.bench.seed`, in the bench environment).
 
 `seed SDL_FILE`: an agent with a token, the bench schema twice (`bench` with rate limits, `bench_open`
 without: limiter on vs off) and the demo `shop` schema (the hostile corpus names its fields), each
@@ -26,14 +26,14 @@ def seed(sdl_file: str) -> dict:
 
     from agents.services import principal_create, token_issue
     from policies import engine
-    from policies.bench.engine_bench import BENCH_AGENT, BENCH_GROUP, bench_policy_document
     from policies.services import policy_approve, policy_load, schema_register
+    from tools.bench.engine_bench import BENCH_AGENT, BENCH_GROUP, bench_policy_document
 
     users = get_user_model().objects
     author = users.create_user("bench-author")
     approver = users.create_superuser("bench-approver", "bench@example.invalid", None)
     sdl = Path(sdl_file).read_text()
-    demo = Path(__file__).resolve().parents[1] / "demo"
+    demo = Path(__file__).resolve().parents[2] / "policies" / "demo"
     schemas = {
         "bench": (sdl, bench_policy_document("bench", rate_limits=True)),
         "bench_open": (sdl, bench_policy_document("bench_open", rate_limits=False)),

@@ -1,6 +1,6 @@
 """HTTP measurements: the real app behind the production server, loaded by `wrk` from a separate process.
 
-Falls back to the Python load generator (`policies.bench.loadgen`) when wrk is not installed.
+Falls back to the Python load generator (`tools.bench.loadgen`) when wrk is not installed.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from policies.bench import servers
+from tools.bench import servers
 
 # The server docker-compose runs (gqlgov/gunicorn.conf.py); tests/bench asserts the two agree.
 PRODUCTION_SERVER = "gunicorn"
@@ -78,7 +78,7 @@ def run_load(base: str, load: Load, *, concurrency: int, duration_s: float, work
     """Replays `load` against `base` at fixed concurrency for a fixed time, from a separate process."""
     wrk = shutil.which("wrk")
     if wrk is None:
-        command = [sys.executable, "-m", "policies.bench.loadgen", base + load.path, "--method", load.method,
+        command = [sys.executable, "-m", "tools.bench.loadgen", base + load.path, "--method", load.method,
                    "--concurrency", str(concurrency), "--duration", str(duration_s),
                    "--body", load.body, *[arg for name, value in load.headers.items()
                                           for arg in ("--header", f"{name}: {value}")]]
@@ -305,7 +305,7 @@ def run_http(*, sdl: str, query: str, workers: int, concurrency: int, duration_s
         })
         (workdir / "schema.graphql").write_text(sdl)
         environment.manage("migrate", "--noinput")
-        seeded = json.loads(environment.module("policies.bench.seed", "seed", str(workdir / "schema.graphql")))
+        seeded = json.loads(environment.module("tools.bench.seed", "seed", str(workdir / "schema.graphql")))
         token = seeded["token"]
         load_check = check_load(token, "bench", query)
         load_open = check_load(token, "bench_open", query)
@@ -364,7 +364,7 @@ def run_http(*, sdl: str, query: str, workers: int, concurrency: int, duration_s
 def _wait_for_drain(environment: servers.BenchEnvironment, at_least: int, timeout_s: float = 60.0) -> int:
     deadline = time.monotonic() + timeout_s
     while True:
-        stored = json.loads(environment.module("policies.bench.seed", "count"))["decisions"]
+        stored = json.loads(environment.module("tools.bench.seed", "count"))["decisions"]
         if stored >= at_least or time.monotonic() > deadline:
             return int(stored)
         time.sleep(1)
