@@ -16,6 +16,7 @@ from django.db import OperationalError
 from policies import recorder
 from policies.models import Decision
 from tests.conftest import bearer
+from tests.support import servers
 from tests.support.postgres_server import PostgresCluster, postgres_bindir
 from tests.support.production_server import (
     ALLOWED,
@@ -27,7 +28,6 @@ from tests.support.production_server import (
     server_log,
     wait_until_stored,
 )
-from tools.bench import servers
 
 ORDERS = "{ orders(first: 5) { edges { node { id } } } }"
 

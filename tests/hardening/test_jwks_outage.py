@@ -11,6 +11,7 @@ import time
 import pytest
 import requests
 
+from tests.support import servers
 from tests.support.oidc_provider import AGENT_AUDIENCE
 from tests.support.production_server import (
     ALLOWED,
@@ -21,7 +22,6 @@ from tests.support.production_server import (
     server_log,
     wait_until_stored,
 )
-from tools.bench import servers
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.support import servers
 from tests.support.production_server import ALLOWED, deploy, dev_server, nginx_proxy
-from tools.bench import servers
 
 pytestmark = pytest.mark.slow
 

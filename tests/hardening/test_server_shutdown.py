@@ -7,8 +7,8 @@ prometheus-client lazily and the second signal re-entered that import (a circula
 
 import pytest
 
+from tests.support import servers
 from tests.support.production_server import deploy, first_traceback, server_log
-from tools.bench import servers
 
 pytestmark = pytest.mark.slow
 

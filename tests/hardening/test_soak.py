@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from tests.support import servers
 from tests.support.production_server import (
     ALLOWED,
     DENIED,
@@ -21,7 +22,6 @@ from tests.support.production_server import (
     server_log,
     wait_until_stored,
 )
-from tools.bench import servers
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]
 
