@@ -44,7 +44,7 @@ lock: install-test
 audit: install-test
 	$(BIN)/pip-audit --strict -r requirements.lock --disable-pip --no-deps
 
-# All performance figures in one run; see `python manage.py bench --help`.
+# All performance figures in one run (tools/bench, docs/benchmarks.md); see `python manage.py bench --help`.
 bench: install-test
 	mkdir -p var
 	$(BIN)/python manage.py bench --json -o var/bench.json

@@ -55,7 +55,7 @@ def on_starting(server):
 def post_worker_init(worker):
     # Build the active schemas and policies before this worker accepts its first request,
     # heartbeating after each so a slow build is not taken for a hung worker (`timeout`).
-    # Each outcome logs one "worker ready" line (policies.bench.servers waits for one per worker).
+    # Each outcome logs one "worker ready" line (tests/support/servers.py waits for one per worker).
     from django.db import Error as AnyDatabaseError
     from django.db import close_old_connections
 

@@ -5,6 +5,8 @@ Celery tasks executed in-process. `GQLGOV_ENV=production` refuses to start witho
 settings a real deployment needs.
 """
 
+import contextlib
+import importlib.util
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -46,6 +48,13 @@ INSTALLED_APPS = [
     "agents",
     "policies",
 ]
+
+# `manage.py bench` is developer tooling in tools/bench, outside the product packages and the image:
+# installed wherever a checkout's tools/ is importable (manage.py, pytest and the bench's own
+# servers run from the repository root), absent elsewhere (ImportError: no `tools` package at all).
+with contextlib.suppress(ImportError):
+    if importlib.util.find_spec("tools.bench"):
+        INSTALLED_APPS.append("tools.bench")
 
 MIDDLEWARE = [
     "gqlgov.security.ForwardedProtoMiddleware",  # before anything asks request.is_secure()

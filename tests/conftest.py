@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.fixtures.oidc_provider import oidc_provider, oidc_settings  # noqa: F401
+from tests.support.oidc_provider import oidc_provider, oidc_settings  # noqa: F401
 
 
 def make_principal(name: str = "support-bot", kind: str = "ai", **fields):

@@ -8,48 +8,23 @@ pytest's exit code 5 (nothing collected) counts as a failure: a suite that runs 
 
 import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.fixtures.postgres_server import throwaway_postgres
+from tests.support.postgres_server import throwaway_postgres
+from tests.support.servers import redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return
-        time.sleep(0.1)
-    raise SystemExit(f"server on port {port} did not start within {timeout}s")
-
-
 @contextlib.contextmanager
 def throwaway_redis() -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=10)
+    with tempfile.TemporaryDirectory(prefix="gqlgov-test-redis-") as workdir:
+        with redis_server(Path(workdir)) as url:
+            yield url
 
 
 def pytest(args: list[str], env: dict[str, str], label: str) -> int:
@@ -64,7 +39,7 @@ def main() -> int:
     extra = sys.argv[1:]
     base_env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
     base_env.setdefault("GQLGOV_DATA_DIR", tempfile.mkdtemp(prefix="gqlgov-test-data-"))
-    # Tasks run in-process unless a test starts a real worker (tests/fixtures/celery_worker.py does).
+    # Tasks run in-process unless a test starts a real worker (tests/support/celery_worker.py does).
     base_env.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
     with contextlib.ExitStack() as stack:
         database_url = os.environ.get("DATABASE_URL") or stack.enter_context(throwaway_postgres())

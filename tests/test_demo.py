@@ -9,7 +9,7 @@ from policies.export.models import ExportRun
 from tests.conftest import bearer
 
 pytestmark = pytest.mark.django_db
-pytest_plugins = ["tests.fixtures.moto_server"]
+pytest_plugins = ["tests.support.moto_server"]
 
 
 def test_seed_demo_prints_a_token_that_gets_the_demo_agent_back(client, capsys):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.production_server import NGINX, nginx_command, write_nginx_config
+from tests.support.production_server import NGINX, nginx_command, write_nginx_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_SECRETS = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS")

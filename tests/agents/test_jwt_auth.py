@@ -8,7 +8,7 @@ import pytest
 from agents.models import AuditEvent, Principal
 from agents.services import principal_suspend
 from tests.conftest import bearer, make_principal
-from tests.fixtures.oidc_provider import AGENT_AUDIENCE
+from tests.support.oidc_provider import AGENT_AUDIENCE
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("oidc_settings")]
 

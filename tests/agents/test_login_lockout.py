@@ -15,7 +15,7 @@ from django.test import Client
 from agents.models import AuditEvent
 from agents.services import principal_suspend
 from tests.conftest import make_principal
-from tests.fixtures.oidc_provider import login_through_provider
+from tests.support.oidc_provider import login_through_provider
 
 pytestmark = pytest.mark.django_db
 

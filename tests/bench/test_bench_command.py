@@ -8,7 +8,7 @@ import pytest
 import yaml
 from django.core.management import call_command
 
-from policies.bench.http_bench import PRODUCTION_SERVER
+from tools.bench.http_bench import PRODUCTION_SERVER
 
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE_KEYS = {"engine.cold_ratio", "engine.warm_us", "engine.warm_vs_cold", "scale.rules_ratio",

@@ -2,9 +2,9 @@
 
 import pytest
 
-from tests.fixtures.moto_server import aws_credentials, moto_server, moto_url  # noqa: F401
-from tests.fixtures.redis_server import redis_server, redis_url, throwaway_redis_server  # noqa: F401
 from tests.policies.conftest import shop, shop_schema  # noqa: F401
+from tests.support.moto_server import aws_credentials, moto_server, moto_url  # noqa: F401
+from tests.support.redis_server import redis_server, redis_url, throwaway_redis_server  # noqa: F401
 
 
 @pytest.fixture

@@ -13,12 +13,12 @@ import pytest
 import requests
 from django.db import OperationalError
 
-from policies.bench import servers
 from policies.checks import records
 from policies.models import Decision
 from tests.conftest import bearer
-from tests.fixtures.postgres_server import PostgresCluster, postgres_bindir
-from tests.fixtures.production_server import (
+from tests.support import servers
+from tests.support.postgres_server import PostgresCluster, postgres_bindir
+from tests.support.production_server import (
     ALLOWED,
     DENIED,
     MUTATION,

@@ -11,9 +11,9 @@ from collections import Counter
 import psycopg
 import pytest
 
-from policies.bench.http_bench import _post
-from tests.fixtures.postgres_server import PostgresCluster, postgres_bindir
-from tests.fixtures.production_server import ALLOWED, deploy, dev_server
+from tests.support.postgres_server import PostgresCluster, postgres_bindir
+from tests.support.production_server import ALLOWED, deploy, dev_server
+from tests.support.servers import post
 
 pytestmark = [
     pytest.mark.slow,
@@ -73,7 +73,7 @@ def concurrent_checks(base: str, token: str, count: int) -> Counter:
         status = 0
         for attempt in range(20):
             try:
-                status, _payload = _post(base, "/api/v1/check", body, headers, timeout_s=60)
+                status, _payload = post(base, "/api/v1/check", body, headers, timeout_s=60)
                 break
             except (ConnectionResetError, ConnectionRefusedError):
                 time.sleep(0.05 * (attempt + 1))

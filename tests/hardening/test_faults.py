@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from policies.bench import servers
-from policies.bench.http_bench import _post
-from tests.fixtures.production_server import CheckLoad, deploy, server_log, wait_until_stored
+from tests.support import servers
+from tests.support.production_server import CheckLoad, deploy, server_log, wait_until_stored
 
 pytestmark = pytest.mark.slow
 
@@ -61,12 +60,13 @@ def test_worker_sigkill_and_redis_restart_under_load(tmp_path):
                 redis.kill()
                 time.sleep(2)
                 # A schema whose policy has rate limits needs the limiter (bench_open's has none).
-                during_outage = _post(base, "/api/v1/check", json.dumps({"schema": "bench", "query": QUERY}).encode(),
-                                      {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+                during_outage = servers.post(
+                    base, "/api/v1/check", json.dumps({"schema": "bench", "query": QUERY}).encode(),
+                    {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
                 redis.start()
                 time.sleep(4)  # the limiter probes Redis again within a second or two
-            recovered = _post(base, "/api/v1/check", json.dumps({"schema": "bench", "query": QUERY}).encode(),
-                              {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+            recovered = servers.post(base, "/api/v1/check", json.dumps({"schema": "bench", "query": QUERY}).encode(),
+                                     {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
             # Every acknowledged record reaches the database.
             missing, _audits = wait_until_stored(environment, load.acknowledged, timeout_s=30)
     finally:

@@ -11,9 +11,9 @@ import time
 import pytest
 import requests
 
-from policies.bench import servers
-from tests.fixtures.oidc_provider import AGENT_AUDIENCE
-from tests.fixtures.production_server import (
+from tests.support import servers
+from tests.support.oidc_provider import AGENT_AUDIENCE
+from tests.support.production_server import (
     ALLOWED,
     DENIED,
     CheckLoad,

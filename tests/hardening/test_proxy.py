@@ -11,15 +11,14 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pytest
 
-from policies.bench import servers
-from tests.fixtures.production_server import ALLOWED, deploy, dev_server, nginx_proxy
+from tests.support import servers
+from tests.support.production_server import ALLOWED, ClientThreads, deploy, dev_server, nginx_proxy
 
 pytestmark = pytest.mark.slow
 
@@ -89,15 +88,14 @@ def check_body() -> bytes:
     return json.dumps({"schema": schema, "query": query}).encode()
 
 
-class SlowClients:
+class SlowClients(ClientThreads):
     """`count` connections each sending a request one byte every DRIP_INTERVAL_S; half drip their
     headers, half their body. One the server drops is opened again at once, as an attacker would."""
 
     def __init__(self, base: str, count: int = SLOW_CLIENTS) -> None:
         self.address = _address(base)
-        self.stop = threading.Event()
         self.reconnects = 0
-        self.threads = [threading.Thread(target=self._run, args=(index,), daemon=True) for index in range(count)]
+        super().__init__(count, join_timeout_s=10)
 
     def _requests(self, index: int) -> tuple[bytes, bytes]:
         """What is sent at once, and what is then sent byte by byte."""
@@ -120,16 +118,6 @@ class SlowClients:
             except OSError:
                 pass  # dropped by the server
             self.reconnects += 1
-
-    def __enter__(self) -> SlowClients:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(timeout=10)
 
 
 def health_latencies(base: str, probes: int, timeout_s: float, pause_s: float = 0.5) -> list[float]:

@@ -18,8 +18,8 @@ from agents.services import principal_suspend
 from policies.checks import records
 from policies.models import Decision
 from tests.conftest import bearer, issue_token_for, make_principal
-from tests.fixtures.redis_cluster import RedisCluster, redis_cluster  # noqa: F401
 from tests.policies.conftest import activate_policy
+from tests.support.redis_cluster import RedisCluster, redis_cluster  # noqa: F401
 from tests.test_deployment import import_settings
 
 ORDERS = "{ orders(first: 5) { edges { node { id } } } }"

@@ -7,8 +7,8 @@ prometheus-client lazily and the second signal re-entered that import (a circula
 
 import pytest
 
-from policies.bench import servers
-from tests.fixtures.production_server import deploy, first_traceback, server_log
+from tests.support import servers
+from tests.support.production_server import deploy, first_traceback, server_log
 
 pytestmark = pytest.mark.slow
 

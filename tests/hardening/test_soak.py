@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from policies.bench import servers
-from tests.fixtures.production_server import (
+from tests.support import servers
+from tests.support.production_server import (
     ALLOWED,
     DENIED,
     MUTATION,

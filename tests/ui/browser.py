@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.oidc_provider import ProviderUser
+from tests.support.oidc_provider import ProviderUser
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

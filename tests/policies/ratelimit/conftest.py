@@ -13,9 +13,9 @@ import pytest
 from redis.cluster import RedisCluster as ClusterClient
 
 from policies.ratelimit import Limiter, LocalLimiter, RedisLimiter
-from tests.fixtures.redis_cluster import RedisCluster, shared_redis_cluster  # noqa: F401
-from tests.fixtures.redis_server import redis_server, redis_url, throwaway_redis_server  # noqa: F401
 from tests.policies.ratelimit.factories import redis_client, redis_now_us
+from tests.support.redis_cluster import RedisCluster, shared_redis_cluster  # noqa: F401
+from tests.support.redis_server import redis_server, redis_url, throwaway_redis_server  # noqa: F401
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ from policies.ratelimit import (
     limiter_client_options,
     redis_client_for_limiter,
 )
-from tests.fixtures.redis_server import RedisServer, free_port
 from tests.policies.ratelimit.factories import (
     AGENT,
     CountingConnection,
@@ -31,6 +30,8 @@ from tests.policies.ratelimit.factories import (
     redis_now_us,
     requests_spec,
 )
+from tests.support.ports import free_port
+from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from policies.bench.documents import documents_for, generated_sdl
-from policies.bench.engine_bench import EngineBench, cost_conformance, schema_build_s
+from tools.bench.documents import documents_for, generated_sdl
+from tools.bench.engine_bench import EngineBench, cost_conformance, schema_build_s
 
 TARGETS = {
     "http.ratio_warm": (">=", 0.6),
@@ -96,7 +96,7 @@ fewer repetitions, no candidate server); its ratios are noisier. While tuning th
         if opts["cost_conformance"] and opts["only"] is None:
             timed("cost", lambda: cost_conformance(Path(opts["cost_conformance"])))
         if not opts["skip_http"]:
-            from policies.bench.http_bench import run_http
+            from tools.bench.http_bench import run_http
 
             duration = 2.0 if quick else opts["duration"]
             others = not (quick or opts["no_candidates"])

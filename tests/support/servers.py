@@ -1,16 +1,18 @@
-"""Processes the HTTP benchmark runs: a throwaway Redis, the bench database, the web server, the drainer.
+"""The production shape's processes, for the benchmark (tools/bench) and the production-shape tests:
+a throwaway Redis, a fresh database, the web server (gunicorn with gqlgov/gunicorn.conf.py), the
+decision drainer; and what a run reads of them (worker pids, CPU, memory).
 
-Everything listens on loopback only and is stopped (by its own pid) when the benchmark ends.
+Everything listens on loopback only and is stopped (by its own pid) when the block ends.
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,13 +24,10 @@ from urllib.parse import urlsplit
 
 import redis
 
+from tests.support.ports import free_port
+from tests.support.redis_server import REDIS_SERVER, RedisServer
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(url: str, timeout_s: float = 60.0, process: subprocess.Popen | None = None) -> None:
@@ -37,7 +36,7 @@ def wait_until(url: str, timeout_s: float = 60.0, process: subprocess.Popen | No
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"{process.args} exited with {process.returncode}")
         with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback URL we built)
+            with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status < 500:
                     return
         time.sleep(0.1)
@@ -55,28 +54,33 @@ def stop(process: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout_s:
         process.wait(timeout=10)
 
 
+def post(base: str, path: str, body: bytes, headers: dict[str, str], timeout_s: float = 30.0) -> tuple[int, bytes]:
+    """POSTs `body` to the server at `base`; its status and body, also when it answered (413)
+    before reading the whole request."""
+    parts = urlsplit(base)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout_s)
+    try:
+        try:
+            connection.request("POST", path, body=body, headers={"Content-Length": str(len(body)), **headers})
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered (413) before reading the whole body: its answer is still readable
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
 @contextlib.contextmanager
 def redis_server(workdir: Path) -> Iterator[str]:
     """A throwaway redis-server on a free loopback port (no persistence); yields its URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
+    if not Path(REDIS_SERVER).exists():
         raise RuntimeError("redis-server not found: install it or pass REDIS_URL")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir), "--logfile", str(workdir / "redis.log")],
-    )
+    server = RedisServer(workdir)
+    server.start()
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield server.url
     finally:
-        stop(process)
+        server.stop()
 
 
 @contextlib.contextmanager

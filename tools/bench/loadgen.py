@@ -1,4 +1,4 @@
-"""A small load generator for machines without `wrk`: `python -m policies.bench.loadgen URL [options]`.
+"""A small load generator for machines without `wrk`: `python -m tools.bench.loadgen URL [options]`.
 
 Keeps `--concurrency` connections busy for `--duration` seconds from this separate process and
 prints the same `WRK_JSON {...}` line the benchmark's wrk script prints.

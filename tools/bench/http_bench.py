@@ -1,6 +1,6 @@
 """HTTP measurements: the real app behind the production server, loaded by `wrk` from a separate process.
 
-Falls back to the Python load generator (`policies.bench.loadgen`) when wrk is not installed.
+Falls back to the Python load generator (`tools.bench.loadgen`) when wrk is not installed.
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from policies.bench import servers
+from tests.support import servers
 
 # The server docker-compose runs (gqlgov/gunicorn.conf.py); tests/bench asserts the two agree.
 PRODUCTION_SERVER = "gunicorn"
@@ -78,7 +77,7 @@ def run_load(base: str, load: Load, *, concurrency: int, duration_s: float, work
     """Replays `load` against `base` at fixed concurrency for a fixed time, from a separate process."""
     wrk = shutil.which("wrk")
     if wrk is None:
-        command = [sys.executable, "-m", "policies.bench.loadgen", base + load.path, "--method", load.method,
+        command = [sys.executable, "-m", "tools.bench.loadgen", base + load.path, "--method", load.method,
                    "--concurrency", str(concurrency), "--duration", str(duration_s),
                    "--body", load.body, *[arg for name, value in load.headers.items()
                                           for arg in ("--header", f"{name}: {value}")]]
@@ -92,7 +91,9 @@ def run_load(base: str, load: Load, *, concurrency: int, duration_s: float, work
         threads = max(1, min(2, concurrency))
         command = [wrk, f"-t{threads}", f"-c{concurrency}", f"-d{max(1, round(duration_s))}s", "--timeout", "5s",
                    "-s", str(script), base + load.path]
-    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=duration_s + 60)
+    # From the repository root: `python -m tools.bench.loadgen` finds tools/ wherever bench was started.
+    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=duration_s + 60,
+                            cwd=servers.ROOT)
     line = next((line for line in result.stdout.splitlines() if line.startswith("WRK_JSON ")), None)
     if line is None:
         output = f"{result.stdout[-999:]} {result.stderr[-999:]}"
@@ -111,20 +112,6 @@ def check_load(token: str, schema: str, query: str) -> Load:
 
 
 HEALTH = Load("GET", "/api/v1/health", {})
-
-
-def _post(base: str, path: str, body: bytes, headers: dict[str, str], timeout_s: float = 30.0) -> tuple[int, bytes]:
-    parts = urlsplit(base)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout_s)
-    try:
-        try:
-            connection.request("POST", path, body=body, headers={"Content-Length": str(len(body)), **headers})
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server answered (413) before reading the whole body: its answer is still readable
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
 
 
 def _json_bytes(value: Any) -> bytes:
@@ -164,7 +151,7 @@ def run_hostile(base: str, token: str, schema: str) -> dict[str, Any]:
     for name, body in hostile_bodies(schema):
         begin = time.perf_counter()
         try:
-            status, _payload = _post(base, "/api/v1/check", body, headers)
+            status, _payload = servers.post(base, "/api/v1/check", body, headers)
         except (OSError, http.client.HTTPException):
             status = 599  # no answer counts as a server error
         times[name] = round((time.perf_counter() - begin) * 1000, 2)
@@ -305,7 +292,7 @@ def run_http(*, sdl: str, query: str, workers: int, concurrency: int, duration_s
         })
         (workdir / "schema.graphql").write_text(sdl)
         environment.manage("migrate", "--noinput")
-        seeded = json.loads(environment.module("policies.bench.seed", "seed", str(workdir / "schema.graphql")))
+        seeded = json.loads(environment.module("tests.support.seed", "seed", str(workdir / "schema.graphql")))
         token = seeded["token"]
         load_check = check_load(token, "bench", query)
         load_open = check_load(token, "bench_open", query)
@@ -364,7 +351,7 @@ def run_http(*, sdl: str, query: str, workers: int, concurrency: int, duration_s
 def _wait_for_drain(environment: servers.BenchEnvironment, at_least: int, timeout_s: float = 60.0) -> int:
     deadline = time.monotonic() + timeout_s
     while True:
-        stored = json.loads(environment.module("policies.bench.seed", "count"))["decisions"]
+        stored = json.loads(environment.module("tests.support.seed", "count"))["decisions"]
         if stored >= at_least or time.monotonic() > deadline:
             return int(stored)
         time.sleep(1)

@@ -22,12 +22,10 @@ from django.conf import settings
 from graphql import parse, validate
 
 from policies import engine
-from policies.bench.documents import BenchDocument
 from policies.checks import pipeline
 from policies.checks.caches import ActivePolicy
-
-BENCH_AGENT = "bench-agent"
-BENCH_GROUP = "bench"
+from tests.support.seed import BENCH_AGENT, BENCH_GROUP, bench_policy_document
+from tools.bench.documents import BenchDocument
 
 
 def analysis_limits() -> Any:
@@ -83,22 +81,6 @@ def median_us(function: Callable[[], Any], *, repeat: int, min_time_s: float = 0
         if len(samples) > 50 * repeat:
             break
     return statistics.median(samples)
-
-
-def bench_policy_document(schema_name: str, *, rate_limits: bool, extra_rules: list[dict[str, Any]] = ()) -> dict:
-    """The policy the benchmark decides with: one rule admits every query for the bench group."""
-    defaults: dict[str, Any] = {
-        "limits": {"max_depth": 12, "max_aliases": 100, "max_root_fields": 100, "max_tokens": 20000,
-                   "max_directives": 100, "max_cost": 1_000_000},
-        "introspection": "deny",
-    }
-    if rate_limits:
-        # Generous enough never to refuse during a run; still one real Redis round trip per check.
-        defaults["rate_limits"] = [{"requests": 10_000_000, "per": "hour"}, {"cost": 1_000_000_000, "per": "day"}]
-    rules = [*extra_rules, {"id": "bench-reads", "effect": "allow", "subjects": {"groups": [BENCH_GROUP]},
-                            "operations": ["query.*"], "fields": {"deny": ["*.password"]}}]
-    return {"schema": schema_name, "defaults": defaults, "sensitive_arguments": ["*.password", "*.token"],
-            "rules": rules}
 
 
 def filler_rules(count: int, operations: list[str], *, agents_per_rule: int = 1, offset: int = 0) -> list[dict]:

@@ -1,0 +1,1 @@
+"""Developer tooling beside the product (zulip keeps its own in tools/): not packaged, not in the image."""
