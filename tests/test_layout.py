@@ -67,7 +67,11 @@ def test_without_tools_on_the_path_django_starts_and_has_no_bench_command(tmp_pa
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "DJANGO_SETTINGS_MODULE")}
     result = subprocess.run(
         [sys.executable, "manage.py", "help", "--commands"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     commands = result.stdout.split()
