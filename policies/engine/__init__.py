@@ -3,7 +3,7 @@
 No Django, no I/O, no clock: everything a decision depends on is passed in.
 """
 
-from .analysis import Analysis, AnalysisLimits, Metrics, RootField, analyze
+from .analysis import Analysis, AnalysisLimits, Metrics, analyze
 from .decide import (
     ALLOW,
     DENY,
@@ -15,6 +15,7 @@ from .decide import (
     deny_without_policy,
 )
 from .limits import DEFAULT_CAPS, DIMENSIONS, Limits
+from .measure import RootField
 from .policy import (
     CompiledPolicy,
     PolicyValidationError,

@@ -13,8 +13,9 @@ from typing import Any
 import cel
 
 from . import cel_bounds, reasons
-from .analysis import Analysis, RootField, analyze
+from .analysis import Analysis, analyze
 from .limits import DIMENSIONS, Limits
+from .measure import RootField
 from .policy import CompiledPolicy, Rule
 from .reasons import DEPTH_LIMIT, FORBIDDEN_FIELD, INTROSPECTION_DISABLED, Reason
 from .suggest import prune_document

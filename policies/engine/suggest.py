@@ -23,7 +23,8 @@ from graphql import (
 )
 from graphql.language import Visitor
 
-from .analysis import Analysis, depth_of
+from .analysis import Analysis
+from .measure import depth_of
 from .reasons import Path
 from .schema import INTROSPECTION_FIELDS, SchemaBundle
 

@@ -11,7 +11,7 @@ import pytest
 
 from policies.engine import AnalysisLimits, Limits, analyze
 from policies.engine import analysis as analysis_module
-from policies.engine.analysis import COST_CEILING
+from policies.engine.measure import COST_CEILING
 from policies.engine.reasons import (
     DOCUMENT_TOO_LARGE,
     GRAPHQL_PARSE_FAILED,
