@@ -183,7 +183,7 @@ class DecisionAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
 
 
 def _register_export_admin() -> None:
-    """The export models belong to the API Gateway export (policies/export); register them when present."""
+    """The export models belong to the API Gateway export (policies/gateway); register them when present."""
     try:
         from policies.ui.exports import register_export_admin
     except ImportError:

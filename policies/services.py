@@ -12,7 +12,7 @@ from django.utils import timezone
 from agents.audit import actor_for_user, record_event
 from gqlgov.errors import ApiError
 from policies import engine
-from policies.export.services import enqueue_exports_for_policy
+from policies.gateway.services import enqueue_exports_for_policy
 from policies.models import PolicyVersion, Schema, SchemaVersion
 from policies.runtime import forget_active_versions, remember_schema_bundle, schema_bundle
 

@@ -7,7 +7,7 @@ are acknowledged late and redelivered when a worker dies mid-export.
 from celery import shared_task
 from django.conf import settings
 
-from policies.export import services
+from policies.gateway import services
 
 
 @shared_task(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
-from policies.export.plan import AgentInfo, rule_matches
+from policies.gateway.plan import AgentInfo, rule_matches
 
 ALLOW, APPROVAL, CONDITIONAL, DENY = "allow", "approval", "conditional", "deny"
 

@@ -1,6 +1,6 @@
 """Exports to API Gateway: targets, runs with their AWS calls, drift, "sync now", "roll back to N".
 
-The export models and services belong to policies/export; every page here degrades to a
+The export models and services belong to policies/gateway; every page here degrades to a
 notice when that package is not installed.
 """
 
@@ -24,13 +24,13 @@ from policies.ui.common import pretty, render_page, report
 
 def export_models() -> ModuleType | None:
     try:
-        return importlib.import_module("policies.export.models")
+        return importlib.import_module("policies.gateway.models")
     except ImportError:
         return None
 
 
 def _export_services() -> ModuleType:
-    return importlib.import_module("policies.export.services")
+    return importlib.import_module("policies.gateway.services")
 
 
 @roles.requires(roles.VIEW)
@@ -121,7 +121,7 @@ def register_export_admin(site: admin.AdminSite) -> None:
     """Read-only changelists of targets and runs (created by `create_gateway_target` and approvals)."""
     models = export_models()
     if models is None:
-        raise ImportError("policies.export is not installed")
+        raise ImportError("policies.gateway is not installed")
 
     class GatewayTargetAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
         list_display = (

@@ -1,6 +1,6 @@
 """AWS answering 5xx during an export, against a real moto server.
 
-Throttling (429) and a worker SIGKILLed mid-export are covered in tests/policies/export/
+Throttling (429) and a worker SIGKILLed mid-export are covered in tests/gateway/
 (test_applier, test_services, test_tasks); these add server errors, including one that arrives
 after the write took effect: a create must not be repeated blindly (API Gateway has no
 idempotency token), the applier looks for what the unanswered call made first.
@@ -8,11 +8,11 @@ idempotency token), the applier looks for what the unanswered call made first.
 
 import pytest
 
-from policies.export import services
-from policies.export.applier import NON_IDEMPOTENT_ACTIONS, apply_plan
-from policies.export.models import ExportCall, ExportRun
-from tests.policies.export.aws import Throttler, recorded_client
-from tests.policies.export.factories import (
+from policies.gateway import services
+from policies.gateway.applier import NON_IDEMPOTENT_ACTIONS, apply_plan
+from policies.gateway.models import ExportCall, ExportRun
+from tests.gateway.aws import Throttler, recorded_client
+from tests.gateway.factories import (
     make_agents,
     make_policy,
     make_schema,

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from gqlgov.cli import cli_actor, run_service
-from policies.export.services import target_create
+from policies.gateway.services import target_create
 from policies.selectors import schema_by_name
 
 

@@ -1,7 +1,7 @@
 from gqlgov.cli import VersionOptionCommand, run_service
-from policies.export.iac import FORMATS, render
-from policies.export.selectors import target_by_name
-from policies.export.services import plan_for
+from policies.gateway.iac import FORMATS, render
+from policies.gateway.selectors import target_by_name
+from policies.gateway.services import plan_for
 from policies.selectors import policy_version
 
 

@@ -4,9 +4,9 @@ import time
 from django.core.management.base import CommandError
 
 from gqlgov.cli import VersionOptionCommand, cli_actor, run_service
-from policies.export.models import ExportRun
-from policies.export.selectors import target_by_name
-from policies.export.services import export_request
+from policies.gateway.models import ExportRun
+from policies.gateway.selectors import target_by_name
+from policies.gateway.services import export_request
 from policies.selectors import policy_version
 
 

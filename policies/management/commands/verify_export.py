@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from gqlgov.cli import run_service
-from policies.export.selectors import export_run
-from policies.export.services import export_verify
+from policies.gateway.selectors import export_run
+from policies.gateway.services import export_verify
 
 
 class Command(BaseCommand):

@@ -13,7 +13,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from policies.export.plan import canonical_json
+from policies.gateway.plan import canonical_json
 
 SIGNING_ALGORITHM = "RSASSA_PSS_SHA_256"
 

@@ -6,12 +6,12 @@ import time
 import pytest
 from django.db import transaction
 
-from policies.export import services
-from policies.export.applier import apply_plan, aws_client
-from policies.export.models import ExportCall, ExportRun, GatewayTarget
+from policies.gateway import services
+from policies.gateway.applier import apply_plan, aws_client
+from policies.gateway.models import ExportCall, ExportRun, GatewayTarget
 from policies.tasks import detect_drift
-from tests.policies.export.aws import PausingProxy, recorded_client
-from tests.policies.export.factories import (
+from tests.gateway.aws import PausingProxy, recorded_client
+from tests.gateway.factories import (
     make_agents,
     make_policy,
     make_schema,

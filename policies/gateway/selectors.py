@@ -1,7 +1,7 @@
 """Reads of the export shared by the API, the commands and the admin."""
 
 from gqlgov.errors import NotFound
-from policies.export.models import ExportRun, GatewayTarget
+from policies.gateway.models import ExportRun, GatewayTarget
 
 
 def target_by_name(name: str, *, schema: str | None = None) -> GatewayTarget:

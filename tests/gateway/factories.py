@@ -118,7 +118,7 @@ def shop_plan(
     policy_version: int = 1,
     **target: Any,
 ) -> dict[str, Any]:
-    from policies.export.plan import build_plan
+    from policies.gateway.plan import build_plan
 
     return build_plan(
         document=document or policy_document(),
@@ -175,7 +175,7 @@ def make_agents() -> list[Any]:
 
 
 def make_target(schema, moto_url: str, **fields: Any):
-    from policies.export.services import target_create
+    from policies.gateway.services import target_create
 
     options = {
         "name": "shop-prod",
@@ -191,7 +191,7 @@ def make_target(schema, moto_url: str, **fields: Any):
 
 def make_kms_keys(moto_url: str) -> tuple[str, str]:
     """A symmetric key for secrets and an RSA signing key, on the moto server."""
-    from policies.export.applier import aws_client
+    from policies.gateway.applier import aws_client
 
     kms = aws_client("kms", region="us-east-1", endpoint_url=moto_url)
     secret_key = kms.create_key(Description="gqlgov secrets")["KeyMetadata"]["KeyId"]

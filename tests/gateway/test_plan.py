@@ -2,9 +2,9 @@
 
 import json
 
-from policies.export.limits import MAX_POLICY_CHARS, PlanLimitError, check_plan, validate_plan
-from policies.export.plan import AgentInfo, build_plan, plan_hash, rule_matches
-from tests.policies.export.factories import (
+from policies.gateway.limits import MAX_POLICY_CHARS, PlanLimitError, check_plan, validate_plan
+from policies.gateway.plan import AgentInfo, build_plan, plan_hash, rule_matches
+from tests.gateway.factories import (
     REPORTS_ROLE,
     SUPPORT_ROLE,
     agent_data,

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from policies.export.plan import GRAPHQL_PATH, HTTP_METHOD, plan_hash
+from policies.gateway.plan import GRAPHQL_PATH, HTTP_METHOD, plan_hash
 
 
 def _logical(prefix: str, text: str) -> str:

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from policies.export.applier import apply_plan, drift, normalise_policy
-from policies.export.limits import PlanLimitError, check_plan
-from tests.policies.export.aws import Throttler, counts, recorded_client
-from tests.policies.export.factories import REPORTS_ROLE, SUPPORT_ROLE, policy_document, shop_plan
+from policies.gateway.applier import apply_plan, drift, normalise_policy
+from policies.gateway.limits import PlanLimitError, check_plan
+from tests.gateway.aws import Throttler, counts, recorded_client
+from tests.gateway.factories import REPORTS_ROLE, SUPPORT_ROLE, policy_document, shop_plan
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from policies.export.iac import render
-from tests.policies.export.factories import shop_plan
+from policies.gateway.iac import render
+from tests.gateway.factories import shop_plan
 
 CFN_LINT = Path(sys.executable).with_name("cfn-lint")
 

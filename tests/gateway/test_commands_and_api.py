@@ -6,11 +6,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import NoReverseMatch, reverse
 
-from policies.export import services
-from policies.export.models import ExportRun, GatewayTarget
+from policies.gateway import services
+from policies.gateway.models import ExportRun, GatewayTarget
 from policies.services import policy_rollback
 from tests.conftest import bearer, issue_token_for, make_principal
-from tests.policies.export.factories import make_agents, make_kms_keys, make_policy, make_schema, make_target
+from tests.gateway.factories import make_agents, make_kms_keys, make_policy, make_schema, make_target
 
 pytestmark = [pytest.mark.slow]
 

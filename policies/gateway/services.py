@@ -25,8 +25,8 @@ from agents.audit import record_event
 from agents.models import Principal
 from gqlgov import metrics
 from gqlgov.errors import ApiError
-from policies.export import kms as kms_ops
-from policies.export.applier import (
+from policies.gateway import kms as kms_ops
+from policies.gateway.applier import (
     Applier,
     CallRecorder,
     RecordedCall,
@@ -35,9 +35,9 @@ from policies.export.applier import (
     aws_message,
     is_transient,
 )
-from policies.export.limits import PlanLimitError, check_api_key_value, check_plan
-from policies.export.models import DriftReport, ExportCall, ExportRun, GatewayTarget, TargetSecret
-from policies.export.plan import build_plan, canonical_json, plan_hash
+from policies.gateway.limits import PlanLimitError, check_api_key_value, check_plan
+from policies.gateway.models import DriftReport, ExportCall, ExportRun, GatewayTarget, TargetSecret
+from policies.gateway.plan import build_plan, canonical_json, plan_hash
 from policies.models import PolicyVersion, Schema
 
 logger = logging.getLogger("gqlgov.export")

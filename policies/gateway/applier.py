@@ -25,8 +25,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
-from policies.export.limits import MAX_STAGES_PER_API, PlanLimitError, Violation
-from policies.export.plan import GRAPHQL_PATH, HTTP_METHOD, MANAGED_BY, SID_PREFIX, canonical_json
+from policies.gateway.limits import MAX_STAGES_PER_API, PlanLimitError, Violation
+from policies.gateway.plan import GRAPHQL_PATH, HTTP_METHOD, MANAGED_BY, SID_PREFIX, canonical_json
 
 READ_PREFIXES = ("Get", "List", "Describe")
 # KMS cryptographic calls change no AWS state (RotateKeyOnDemand does, and counts as a write).

@@ -4,11 +4,11 @@
 import pytest
 
 from agents.models import AuditEvent
-from policies.export import services
-from policies.export.applier import aws_client
-from policies.export.models import DriftReport, ExportCall, ExportRun, GatewayTarget, TargetSecret
-from tests.policies.export.aws import Throttler
-from tests.policies.export.factories import (
+from policies.gateway import services
+from policies.gateway.applier import aws_client
+from policies.gateway.models import DriftReport, ExportCall, ExportRun, GatewayTarget, TargetSecret
+from tests.gateway.aws import Throttler
+from tests.gateway.factories import (
     make_agents,
     make_kms_keys,
     make_policy,

@@ -6,7 +6,7 @@ from typing import Any
 from ninja import Router, Schema
 
 from agents.auth import StaffAuth
-from policies.export.selectors import export_run
+from policies.gateway.selectors import export_run
 
 router = Router(tags=["exports"])
 

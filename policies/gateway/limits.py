@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gqlgov.errors import ApiError
-from policies.export.plan import canonical_json
+from policies.gateway.plan import canonical_json
 
 # https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html
 MAX_RESOURCES_PER_API = 300
