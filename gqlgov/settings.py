@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "axes",
     "agents",
     "policies",
+    "policies.gateway",
 ]
 
 MIDDLEWARE = [

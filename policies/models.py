@@ -115,6 +115,3 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent_name} {self.operation_name or '-'}: {self.decision}"
-
-
-from policies.gateway.models import *  # noqa: E402, F403

@@ -1,6 +1,8 @@
 """Gateway targets, export runs and their calls, drift reports and the secrets gqlgov holds.
 
-Imported at the bottom of policies/models.py, so these models belong to the `policies` app.
+These models were the policies app's until the gateway app existed: each keeps its table
+(``db_table``) and, in the audit trail, the target type its events have always had
+(``audit_type``), so one object's events, before and after an upgrade, share one type.
 """
 
 from django.core.validators import RegexValidator
@@ -45,16 +47,17 @@ class GatewayTarget(models.Model):
     enabled = models.BooleanField(default=True)
     # One export per target at a time: a run claims the target with a conditional UPDATE and
     # renews its lease on every AWS call; a crashed worker's claim expires with the lease.
-    active_run = models.ForeignKey(
-        "policies.ExportRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    active_run = models.ForeignKey("ExportRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     last_rotation_at = models.DateTimeField(null=True, blank=True, help_text="Last on-demand KMS key rotation.")
     last_drift_check_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=200)
 
+    audit_type = "policies.gatewaytarget"
+
     class Meta:
+        db_table = "policies_gatewaytarget"
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -104,7 +107,10 @@ class ExportRun(models.Model):
     error = models.TextField(blank=True)
     error_details = models.JSONField(default=dict, blank=True)
 
+    audit_type = "policies.exportrun"
+
     class Meta:
+        db_table = "policies_exportrun"
         ordering = ["-id"]
 
     def __str__(self) -> str:
@@ -132,7 +138,10 @@ class ExportCall(models.Model):
     duration_ms = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
 
+    audit_type = "policies.exportcall"
+
     class Meta:
+        db_table = "policies_exportcall"
         ordering = ["run", "attempt", "seq"]
 
     def __str__(self) -> str:
@@ -148,7 +157,10 @@ class DriftReport(models.Model):
     differences = models.JSONField(default=list)
     heal_run = models.ForeignKey(ExportRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
+    audit_type = "policies.driftreport"
+
     class Meta:
+        db_table = "policies_driftreport"
         ordering = ["-detected_at"]
 
     def __str__(self) -> str:
@@ -169,7 +181,10 @@ class TargetSecret(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     encrypted_at = models.DateTimeField()
 
+    audit_type = "policies.targetsecret"
+
     class Meta:
+        db_table = "policies_targetsecret"
         ordering = ["target", "agent_name"]
         constraints = [
             models.UniqueConstraint(fields=["target", "agent_name"], name="target_secret_agent_unique"),

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class GatewayConfig(AppConfig):
+    """The API Gateway export. Its models were the policies app's until this app existed: their
+    tables keep the names they had then (``policies_exportrun``...), see migrations/0001_initial.py."""
+
+    name = "policies.gateway"
+    label = "gateway"
+    verbose_name = "API Gateway export"
