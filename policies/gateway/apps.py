@@ -8,3 +8,8 @@ class GatewayConfig(AppConfig):
     name = "policies.gateway"
     label = "gateway"
     verbose_name = "API Gateway export"
+
+    def ready(self) -> None:
+        # Registers the export's Celery tasks in every process (web, commands, shell), not only
+        # in workers: the services enqueue them by name (services.EXPORT_TASK).
+        from policies.gateway import tasks  # noqa: F401

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -42,6 +43,8 @@ from policies.models import PolicyVersion, Schema
 
 logger = logging.getLogger("gqlgov.export")
 Status = ExportRun.Status
+# The Celery task that runs an export (policies/gateway/tasks.py); the name predates the app.
+EXPORT_TASK = "policies.export_policy_version"
 
 
 class TransientExportError(Exception):
@@ -214,10 +217,15 @@ def export_request(
                 "superseded_runs": superseded,
             },
         )
-        from policies.tasks import export_policy_version
-
-        export_policy_version.delay_on_commit(version.pk, target.pk)
+        _enqueue_export_on_commit(version.pk, target.pk)
     return run
+
+
+def _enqueue_export_on_commit(version_id: int, target_id: int) -> None:
+    # By name, through Celery's registry: tasks.py calls these services, so importing it here
+    # would make a cycle. The app's ready() imports tasks.py, so the task is registered in every
+    # process; the registered task (unlike send_task) honours CELERY_TASK_ALWAYS_EAGER.
+    current_app.tasks[EXPORT_TASK].delay_on_commit(version_id, target_id)
 
 
 def enqueue_exports_for_policy(

@@ -7,11 +7,10 @@ notice when that package is not installed.
 import importlib
 from types import ModuleType
 
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
-from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from agents.audit import actor_for_user
@@ -115,51 +114,3 @@ def run_detail(request, run_id: int):
             "crumbs": [("Exports", reverse("admin:gqlgov_exports")), (f"Run #{run.pk}", None)],
         },
     )
-
-
-def register_export_admin(site: admin.AdminSite) -> None:
-    """Read-only changelists of targets and runs (created by `create_gateway_target` and approvals)."""
-    models = export_models()
-    if models is None:
-        raise ImportError("policies.gateway is not installed")
-
-    class GatewayTargetAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
-        list_display = (
-            "name",
-            "schema",
-            "region",
-            "stage_name",
-            "rest_api_id",
-            "auth_mode",
-            "auto_heal",
-            "enabled",
-        )
-        list_filter = ("schema", "enabled", "auto_heal")
-        search_fields = ("name",)
-
-    class ExportRunAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
-        list_display = (
-            "run_link",
-            "target",
-            "policy_version",
-            "status",
-            "trigger",
-            "requested_by",
-            "created_at",
-            "mutating_calls",
-        )
-        list_filter = ("status", "trigger", "target")
-
-        @admin.display(description="Run")
-        def run_link(self, obj):
-            return format_html('<a href="{}">#{}</a>', reverse("admin:gqlgov_export_run", args=[obj.pk]), obj.pk)
-
-        def change_view(self, request, object_id, form_url="", extra_context=None):
-            return redirect("admin:gqlgov_export_run", object_id)
-
-    for model, model_admin in (
-        (models.GatewayTarget, GatewayTargetAdmin),
-        (models.ExportRun, ExportRunAdmin),
-    ):
-        if not site.is_registered(model):
-            site.register(model, model_admin)

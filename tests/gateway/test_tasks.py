@@ -9,7 +9,7 @@ from django.db import transaction
 from policies.gateway import services
 from policies.gateway.applier import apply_plan, aws_client
 from policies.gateway.models import ExportCall, ExportRun, GatewayTarget
-from policies.tasks import detect_drift
+from policies.gateway.tasks import detect_drift
 from tests.gateway.aws import PausingProxy, recorded_client
 from tests.gateway.factories import (
     make_agents,
