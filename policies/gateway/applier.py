@@ -2,8 +2,8 @@
 makes the minimum set of calls (patches batched per object, one deployment at the end).
 
 Run with ``dry_run=True`` it makes no mutating call and returns the calls it would make: that
-list is the drift report. Every call (read or write) goes through botocore's event hooks into a
-`CallRecorder`, so a run can show each call with its outcome and a test can count writes.
+list is the drift report. Calls go through the clients of aws.py, live state is read by live.py,
+and the agents' API keys and usage plans are kept by usage_plans.py.
 
 Ownership: gqlgov changes only what it owns: the /graphql subtree of the API, usage plans and
 API keys tagged ``managed-by: gqlgov`` and ``gqlgov:target: <target>``, its own statements
@@ -21,52 +21,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
+from botocore.exceptions import BotoCoreError, ClientError
 
+from policies.gateway.aws import aws_message, error_code, guard_non_idempotent_retries, is_transient, total_attempts
 from policies.gateway.limits import MAX_STAGES_PER_API, PlanLimitError, Violation
-from policies.gateway.plan import GRAPHQL_PATH, HTTP_METHOD, MANAGED_BY, SID_PREFIX, canonical_json
-
-READ_PREFIXES = ("Get", "List", "Describe")
-# KMS cryptographic calls change no AWS state (RotateKeyOnDemand does, and counts as a write).
-STATELESS_ACTIONS = {"Sign", "Verify", "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateRandom"}
-# Transient: retried by botocore (standard mode: exponential backoff with jitter; creates only
-# when refused, see NON_IDEMPOTENT_ACTIONS) and, when botocore gives up, by the Celery task.
-# Everything else fails the run with AWS's message.
-TRANSIENT_CODES = {
-    "TooManyRequestsException",
-    "ThrottlingException",
-    "Throttling",
-    "LimitExceededException",
-    "ServiceUnavailableException",
-    "InternalFailure",
-    "InternalServerError",
-    "RequestTimeout",
-}
-DEPLOYABLE = "deployable"
-# Answers saying AWS refused the request without acting on it: safe to repeat any call.
-THROTTLING_CODES = {"TooManyRequestsException", "ThrottlingException", "Throttling", "LimitExceededException"}
-# Calls that create something and carry no idempotency token. When AWS answers 5xx (or the
-# connection drops) the write may have taken effect anyway, and a blind repeat makes a twin (a
-# second REST API, usage plan, API key, deployment) or fails with a conflict (resource, method,
-# model, usage-plan key). botocore repeats them only when AWS refused them (throttling) or the
-# request never left; on any other transient failure the applier re-reads what exists before
-# creating again (`Applier._create`). Reads, updates (PATCH, PUT integration, tags) and deletes
-# stay with botocore's retries.
-NON_IDEMPOTENT_ACTIONS = frozenset(
-    {
-        "CreateRestApi",
-        "CreateResource",
-        "PutMethod",
-        "CreateModel",
-        "CreateRequestValidator",
-        "CreateApiKey",
-        "CreateUsagePlan",
-        "CreateUsagePlanKey",
-        "CreateDeployment",
-    }
+from policies.gateway.live import (
+    LiveState,
+    desired_policy,
+    find_api,
+    first,
+    normalise_policy,
+    or_none,
+    pages,
+    read_live,
 )
+from policies.gateway.plan import GRAPHQL_PATH, HTTP_METHOD, canonical_json
+from policies.gateway.usage_plans import UsagePlansAndKeys
+
 # A create that failed transiently is tried as many times as botocore tries other calls (each
 # time after a re-read, with full-jitter backoff); then the error reaches the task, which requeues
 # the run and starts again from live state.
@@ -74,309 +45,6 @@ CREATE_BACKOFF_S = 0.2
 CREATE_BACKOFF_CAP_S = 5.0
 
 logger = logging.getLogger("gqlgov.export")
-
-
-def aws_client(service: str, *, region: str, endpoint_url: str = "", max_attempts: int = 8) -> Any:
-    """A boto3 client on the standard credential chain, with botocore's standard retry mode."""
-    config = Config(retries={"mode": "standard", "max_attempts": max_attempts}, connect_timeout=5, read_timeout=30)
-    return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint_url or None, config=config)
-
-
-def guard_non_idempotent_retries(client: Any) -> Any:
-    """The client, with botocore's automatic retry of NON_IDEMPOTENT_ACTIONS limited to requests
-    AWS refused (throttling) or that never reached it. Safe to call more than once."""
-    service_model = client.meta.service_model
-    service = service_model.service_id.hyphenize()
-    for action in sorted(NON_IDEMPOTENT_ACTIONS & set(service_model.operation_names)):
-        client.meta.events.register_first(
-            f"needs-retry.{service}.{action}",
-            _retry_only_if_refused,
-            unique_id=f"gqlgov-no-blind-retry-{service}-{action}",
-        )
-    return client
-
-
-def _retry_only_if_refused(response: Any = None, caught_exception: Any = None, **kwargs: Any) -> bool | None:
-    """A ``needs-retry`` handler that runs before botocore's own: False forbids the retry (botocore
-    treats a False answer as "do not retry"), None leaves the decision to botocore."""
-    if caught_exception is not None:
-        # Could not connect: the request never left, a repeat is safe. A read timeout or a
-        # dropped connection may follow a write that took effect.
-        never_sent = isinstance(caught_exception, (EndpointConnectionError, ConnectTimeoutError))
-        return None if never_sent else False
-    if response is None:
-        return None
-    http_response, parsed = response
-    if http_response.status_code < 300:
-        return None
-    code = (parsed or {}).get("Error", {}).get("Code")
-    return None if http_response.status_code == 429 or code in THROTTLING_CODES else False
-
-
-def _max_attempts(client: Any) -> int:
-    """How many times in all the client's retry configuration lets botocore try a call."""
-    retries = client.meta.config.retries or {}
-    if retries.get("total_max_attempts"):
-        return int(retries["total_max_attempts"])
-    return int(retries.get("max_attempts", 2)) + 1  # botocore counts retries here, not attempts
-
-
-def _error_code(exc: BaseException) -> str:
-    return exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
-
-
-def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return error.get("Code") in TRANSIENT_CODES or status >= 500 or status == 429
-    return isinstance(exc, BotoCoreError)
-
-
-def aws_message(exc: BaseException) -> str:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code', 'Error')}: {error.get('Message', '')} ({exc.operation_name})"
-    return f"{type(exc).__name__}: {exc}"
-
-
-# --- Recording every call ----------------------------------------------------------------
-
-
-@dataclass
-class RecordedCall:
-    service: str
-    action: str
-    resource: str
-    outcome: str
-    duration_ms: int
-    mutating: bool
-    retries: int = 0
-    error: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-class CallRecorder:
-    """Records each API call of the clients it is attached to, through botocore's
-    ``before-call`` / ``after-call`` / ``after-call-error`` events."""
-
-    def __init__(self, on_call: Callable[[RecordedCall], None] | None = None) -> None:
-        self.calls: list[RecordedCall] = []
-        self.on_call = on_call
-
-    def attach(self, client: Any) -> Any:
-        events = client.meta.events
-        events.register("before-call", self._before)
-        events.register("after-call", self._after)
-        events.register("after-call-error", self._after_error)
-        return client
-
-    @property
-    def mutating(self) -> list[RecordedCall]:
-        return [call for call in self.calls if call.mutating]
-
-    def _before(self, model, params, context, **kwargs) -> None:
-        context["gqlgov_started"] = time.monotonic()
-        context["gqlgov_resource"] = _resource_of(params)
-
-    def _record(self, model, context, outcome: str, retries: int = 0, error: str = "") -> None:
-        started = context.get("gqlgov_started", time.monotonic())
-        call = RecordedCall(
-            service=model.service_model.service_name,
-            action=model.name,
-            resource=context.get("gqlgov_resource", ""),
-            outcome=outcome,
-            duration_ms=int((time.monotonic() - started) * 1000),
-            mutating=not (model.name.startswith(READ_PREFIXES) or model.name in STATELESS_ACTIONS),
-            retries=retries,
-            error=error,
-        )
-        self.calls.append(call)
-        if self.on_call:
-            self.on_call(call)
-
-    def _after(self, http_response, parsed, model, context, **kwargs) -> None:
-        retries = parsed.get("ResponseMetadata", {}).get("RetryAttempts", 0)
-        error = parsed.get("Error")
-        if error:
-            self._record(model, context, "error", retries, f"{error.get('Code')}: {error.get('Message', '')}")
-        else:
-            self._record(model, context, "ok", retries)
-
-    def _after_error(self, model, context, exception, **kwargs) -> None:
-        self._record(model, context, "error", 0, f"{type(exception).__name__}: {exception}")
-
-
-def _resource_of(params: dict[str, Any]) -> str:
-    keys = (
-        "restApiId",
-        "resourceId",
-        "httpMethod",
-        "stageName",
-        "usagePlanId",
-        "keyId",
-        "apiKey",
-        "requestValidatorId",
-        "modelName",
-        "resourceArn",
-        "name",
-        "pathPart",
-        "KeyId",
-    )
-    return " ".join(f"{key}={params[key]}" for key in keys if params.get(key))[:500]
-
-
-# --- Live state ---------------------------------------------------------------------------
-
-
-@dataclass
-class LiveState:
-    api: dict[str, Any] | None = None
-    api_owned: bool = False
-    resources: dict[str, dict[str, Any]] = field(default_factory=dict)  # path -> resource
-    validators: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> validator
-    models: dict[str, dict[str, Any]] = field(default_factory=dict)
-    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
-    usage_plans: list[dict[str, Any]] = field(default_factory=list)  # owned by this target
-    usage_plan_keys: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # plan id -> keys
-    api_keys: list[dict[str, Any]] = field(default_factory=list)  # owned by this target
-
-
-def _pages(client: Any, operation: str, **params: Any) -> list[dict[str, Any]]:
-    return [item for page in client.get_paginator(operation).paginate(**params) for item in page.get("items", [])]
-
-
-def _owned(tags: dict[str, str] | None, target_name: str) -> bool:
-    tags = tags or {}
-    return tags.get(MANAGED_BY[0]) == MANAGED_BY[1] and tags.get("gqlgov:target") == target_name
-
-
-def find_api(client: Any, plan: dict[str, Any]) -> tuple[dict[str, Any] | None, bool]:
-    """The target's REST API and whether gqlgov owns it (created it)."""
-    target = plan["target"]
-    if target["rest_api_id"]:
-        api = client.get_rest_api(restApiId=target["rest_api_id"])
-        return api, _owned(api.get("tags"), target["name"])
-    for api in _pages(client, "get_rest_apis"):
-        if _owned(api.get("tags"), target["name"]):
-            return api, True
-    return None, True
-
-
-def _or_none(read: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
-    """The read's answer, or None when AWS says the object does not exist."""
-    try:
-        return read()
-    except ClientError as exc:
-        if _error_code(exc) == "NotFoundException":
-            return None
-        raise
-
-
-def _first(items: list[dict[str, Any]], **match: Any) -> dict[str, Any] | None:
-    return next((item for item in items if all(item.get(k) == v for k, v in match.items())), None)
-
-
-def read_live(client: Any, plan: dict[str, Any], api: dict[str, Any] | None, owned: bool) -> LiveState:
-    live = LiveState(api=api, api_owned=owned)
-    target_name = plan["target"]["name"]
-    if api is not None:
-        api_id = api["id"]
-        for resource in _pages(client, "get_resources", restApiId=api_id, embed=["methods"], limit=500):
-            live.resources[resource["path"]] = resource
-        live.validators = {v["name"]: v for v in client.get_request_validators(restApiId=api_id).get("items", [])}
-        live.models = {m["name"]: m for m in client.get_models(restApiId=api_id).get("items", [])}
-        live.stages = {s["stageName"]: s for s in client.get_stages(restApiId=api_id).get("item", [])}
-    live.usage_plans = [p for p in _pages(client, "get_usage_plans") if _owned(p.get("tags"), target_name)]
-    for usage_plan in live.usage_plans:
-        live.usage_plan_keys[usage_plan["id"]] = _pages(client, "get_usage_plan_keys", usagePlanId=usage_plan["id"])
-    live.api_keys = [k for k in _pages(client, "get_api_keys") if _owned(k.get("tags"), target_name)]
-    return live
-
-
-# --- Comparison helpers ---------------------------------------------------------------------
-
-
-def _listify(value: Any) -> list[Any]:
-    return sorted(value) if isinstance(value, list) else [value]
-
-
-def normalise_policy(policy: Any, api_arn_prefix: str = "") -> dict[str, Any] | None:
-    """A resource policy as a comparable dict: parsed (AWS returns it escaped), full execute-api
-    ARNs shortened to ``execute-api:/``, one-element lists and strings made the same."""
-    if not policy:
-        return None
-    if isinstance(policy, str):
-        try:
-            policy = json.loads(policy)
-        except ValueError:
-            policy = json.loads(policy.replace('\\"', '"'))
-    statements = []
-    for statement in policy.get("Statement", []):
-        statement = dict(statement)
-        resources = [
-            "execute-api:/" + r.split(":", 5)[5].split("/", 1)[1] if r.startswith("arn:") and "execute-api" in r else r
-            for r in _listify(statement.get("Resource", []))
-        ]
-        statement["Resource"] = sorted(resources)
-        principal = statement.get("Principal")
-        if isinstance(principal, dict):
-            statement["Principal"] = {k: _listify(v) for k, v in principal.items()}
-        statement["Action"] = _listify(statement.get("Action", []))
-        if "Condition" in statement:
-            statement["Condition"] = {
-                op: {key: _listify(value) for key, value in values.items()}
-                for op, values in statement["Condition"].items()
-            }
-        statements.append(statement)
-    return {
-        "Version": policy.get("Version", "2012-10-17"),
-        "Statement": sorted(statements, key=canonical_json),
-    }
-
-
-def desired_policy(plan: dict[str, Any], live_policy: Any) -> dict[str, Any] | None:
-    """The plan's statements plus every statement of the live policy that gqlgov does not own."""
-    mine = plan["api"]["policy"]
-    live = normalise_policy(live_policy) or {"Statement": []}
-    foreign = [s for s in live["Statement"] if not str(s.get("Sid", "")).startswith(SID_PREFIX)]
-    if mine is None and not foreign:
-        return None
-    return {"Version": "2012-10-17", "Statement": [*(mine or {}).get("Statement", []), *foreign]}
-
-
-def _same_number(a: Any, b: Any) -> bool:
-    try:
-        return float(a) == float(b)
-    except (TypeError, ValueError):
-        return a == b
-
-
-def _same_throttle(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
-    a, b = a or {}, b or {}
-    return all(_same_number(a.get(k), b.get(k)) for k in ("rateLimit", "burstLimit"))
-
-
-def _same_quota(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
-    a, b = a or {}, b or {}
-    return all(
-        _same_number(a.get(k, 0 if k == "offset" else None), b.get(k, 0 if k == "offset" else None))
-        for k in ("limit", "period", "offset")
-    )
-
-
-def _patch_number(value: Any) -> str:
-    return str(int(value)) if float(value) == int(float(value)) else str(value)
-
-
-def _same_method_throttles(live: dict[str, Any] | None, desired: dict[str, Any]) -> bool:
-    live = live or {}
-    return set(live) == set(desired) and all(_same_throttle(live[k], desired[k]) for k in desired)
-
-
-# --- Applying -------------------------------------------------------------------------------
 
 
 @dataclass
@@ -403,7 +71,7 @@ class SecretSource:
         return None
 
 
-class Applier:
+class Applier(UsagePlansAndKeys):
     """One apply (or dry run) of a plan against one API Gateway client."""
 
     def __init__(
@@ -442,7 +110,7 @@ class Applier:
         except ClientError as exc:
             # botocore repeated a delete whose first answer was lost: the first one did the work.
             retried = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
-            if action.startswith("delete_") and retried and _error_code(exc) == "NotFoundException":
+            if action.startswith("delete_") and retried and error_code(exc) == "NotFoundException":
                 return {}
             raise
 
@@ -452,13 +120,13 @@ class Applier:
         """Makes the create call; after a transient failure looks for what it would have made
         (the write may have taken effect) and creates again only when it is not there."""
         ambiguous = False
-        attempts = _max_attempts(self.client)
+        attempts = total_attempts(self.client)
         for attempt in range(1, attempts + 1):
             try:
                 return getattr(self.client, action)(**params)
             except (ClientError, BotoCoreError) as exc:
                 # A conflict after an unanswered attempt: that attempt made it after all.
-                conflict = ambiguous and _error_code(exc) == "ConflictException"
+                conflict = ambiguous and error_code(exc) == "ConflictException"
                 if not conflict and (not is_transient(exc) or attempt == attempts):
                     raise
                 logger.warning("%s failed (%s); looking for it before trying again", describe, aws_message(exc))
@@ -568,7 +236,7 @@ class Applier:
                 contentType=model["contentType"],
                 schema=schema,
                 description="gqlgov: a GraphQL request body with a query string",
-                find=lambda: _or_none(lambda: self.client.get_model(restApiId=api_id, modelName=model["name"])),
+                find=lambda: or_none(lambda: self.client.get_model(restApiId=api_id, modelName=model["name"])),
             )
         elif json.loads(existing.get("schema") or "{}") != model["schema"]:
             self._call(
@@ -593,7 +261,7 @@ class Applier:
                 name=wanted["name"],
                 validateRequestBody=wanted["validateRequestBody"],
                 validateRequestParameters=wanted["validateRequestParameters"],
-                find=lambda: _first(
+                find=lambda: first(
                     self.client.get_request_validators(restApiId=live.api["id"], limit=500).get("items", []),
                     name=wanted["name"],
                 ),
@@ -637,17 +305,28 @@ class Applier:
             restApiId=live.api["id"],
             parentId=parent["id"],
             pathPart=part,
-            find=lambda: _first(_pages(self.client, "get_resources", restApiId=live.api["id"], limit=500), path=path),
+            find=lambda: first(pages(self.client, "get_resources", restApiId=live.api["id"], limit=500), path=path),
         )
         resource = {"id": created["id"], "path": path, "resourceMethods": {}}
         live.resources[path] = resource
         return resource
 
     def _routes(self, live: LiveState, validator_id: str, model_name: str) -> None:
-        api_id = live.api["id"]
+        self._delete_stale_resources(live)
+        method = self.plan["method"]
+        wanted_method = {
+            "authorizationType": method["authorizationType"],
+            "apiKeyRequired": method["apiKeyRequired"],
+            "requestValidatorId": validator_id,
+            "requestModels": method["requestModels"],
+        }
+        for route in self.plan["routes"]:
+            self._route(live, route, wanted_method)
+
+    def _delete_stale_resources(self, live: LiveState) -> None:
+        """Resources under /graphql that the plan no longer has: deepest first never matters,
+        deleting a resource deletes its subtree, so only the topmost stale ones are deleted."""
         wanted_paths = {route["path"] for route in self.plan["routes"]}
-        # Resources under /graphql that the plan no longer has: deepest first never matters,
-        # deleting a resource deletes its subtree, so delete only the topmost stale ones.
         stale = sorted(p for p in live.resources if p.startswith(GRAPHQL_PATH + "/") and p not in wanted_paths)
         for path in stale:
             if any(path.startswith(other + "/") for other in stale if other != path):
@@ -656,55 +335,51 @@ class Applier:
                 "delete_resource",
                 f"delete resource {path}",
                 deployable=True,
-                restApiId=api_id,
+                restApiId=live.api["id"],
                 resourceId=live.resources[path]["id"],
             )
-        method = self.plan["method"]
+
+    def _route(self, live: LiveState, route: dict[str, Any], wanted_method: dict[str, Any]) -> None:
+        """One route: its resource, its POST method (the only one) and the backend integration."""
+        api_id = live.api["id"]
         integration = self.plan["integration"]
-        wanted_method = {
-            "authorizationType": method["authorizationType"],
-            "apiKeyRequired": method["apiKeyRequired"],
-            "requestValidatorId": validator_id,
-            "requestModels": method["requestModels"],
-        }
-        for route in self.plan["routes"]:
-            resource = self._ensure_resource(live, route["path"])
-            methods = resource.get("resourceMethods") or {}
-            for other in sorted(set(methods) - {HTTP_METHOD}):
-                self._delete_method(api_id, resource, other, f"delete method {other} {route['path']}")
-            existing = methods.get(HTTP_METHOD)
-            if existing is not None and self._method_differs(existing, wanted_method):
-                # Some fields (authorization, models) need the method re-created; moto has no
-                # UpdateMethod at all, and a re-put keeps both worlds on one code path.
-                self._delete_method(api_id, resource, HTTP_METHOD, f"re-create method {HTTP_METHOD} {route['path']}")
-                existing = None
-            if existing is None:
-                self._call(
-                    "put_method",
-                    f"put method {HTTP_METHOD} {route['path']}",
-                    deployable=True,
-                    restApiId=api_id,
-                    resourceId=resource["id"],
-                    httpMethod=HTTP_METHOD,
-                    operationName=route["operation"] or "graphql",
-                    find=self._find_method(api_id, resource["id"]),
-                    **wanted_method,
-                )
-            live_integration = (existing or {}).get("methodIntegration") or {}
-            if existing is None or any(
-                live_integration.get(key) != integration[key] for key in ("type", "httpMethod", "uri")
-            ):
-                self._call(
-                    "put_integration",
-                    f"put {integration['type']} integration on {route['path']}",
-                    deployable=True,
-                    restApiId=api_id,
-                    resourceId=resource["id"],
-                    httpMethod=HTTP_METHOD,
-                    type=integration["type"],
-                    integrationHttpMethod=integration["httpMethod"],
-                    uri=integration["uri"],
-                )
+        resource = self._ensure_resource(live, route["path"])
+        methods = resource.get("resourceMethods") or {}
+        for other in sorted(set(methods) - {HTTP_METHOD}):
+            self._delete_method(api_id, resource, other, f"delete method {other} {route['path']}")
+        existing = methods.get(HTTP_METHOD)
+        if existing is not None and self._method_differs(existing, wanted_method):
+            # Some fields (authorization, models) need the method re-created; moto has no
+            # UpdateMethod at all, and a re-put keeps both worlds on one code path.
+            self._delete_method(api_id, resource, HTTP_METHOD, f"re-create method {HTTP_METHOD} {route['path']}")
+            existing = None
+        if existing is None:
+            self._call(
+                "put_method",
+                f"put method {HTTP_METHOD} {route['path']}",
+                deployable=True,
+                restApiId=api_id,
+                resourceId=resource["id"],
+                httpMethod=HTTP_METHOD,
+                operationName=route["operation"] or "graphql",
+                find=self._find_method(api_id, resource["id"]),
+                **wanted_method,
+            )
+        live_integration = (existing or {}).get("methodIntegration") or {}
+        if existing is None or any(
+            live_integration.get(key) != integration[key] for key in ("type", "httpMethod", "uri")
+        ):
+            self._call(
+                "put_integration",
+                f"put {integration['type']} integration on {route['path']}",
+                deployable=True,
+                restApiId=api_id,
+                resourceId=resource["id"],
+                httpMethod=HTTP_METHOD,
+                type=integration["type"],
+                integrationHttpMethod=integration["httpMethod"],
+                uri=integration["uri"],
+            )
 
     @staticmethod
     def _method_differs(existing: dict[str, Any], wanted: dict[str, Any]) -> bool:
@@ -715,151 +390,9 @@ class Applier:
             or (existing.get("requestModels") or {}) != wanted["requestModels"]
         )
 
-    def _api_keys(self, live: LiveState) -> dict[str, str]:
-        wanted = {plan["api_key"]["name"]: plan for plan in self.plan["usage_plans"]}
-        key_ids: dict[str, str] = {}
-        by_name: dict[str, list[dict[str, Any]]] = {}
-        for key in live.api_keys:
-            by_name.setdefault(key["name"], []).append(key)
-        for name, keys in sorted(by_name.items()):
-            keep = keys[0] if name in wanted else None
-            for key in keys:
-                if key is not keep:
-                    self._call("delete_api_key", f"delete API key {name} ({key['id']})", apiKey=key["id"])
-            if keep is not None:
-                key_ids[name] = keep["id"]
-                if not keep.get("enabled"):
-                    self._call(
-                        "update_api_key",
-                        f"enable API key {name}",
-                        apiKey=keep["id"],
-                        patchOperations=[{"op": "replace", "path": "/enabled", "value": "true"}],
-                    )
-        for name, usage_plan in sorted(wanted.items()):
-            if name in key_ids:
-                continue
-            params: dict[str, Any] = {
-                "name": name,
-                "description": usage_plan["api_key"]["description"],
-                "enabled": True,
-                "tags": self._tags(),
-            }
-            value = None if self.dry_run else self.secrets.value_for(usage_plan["agent"])
-            if value:
-                params["value"] = value
-            created = self._call("create_api_key", f"create API key {name}", find=self._find_api_key(name), **params)
-            key_ids[name] = created["id"]
-            if not self.dry_run:
-                self.secrets.remember_key_id(usage_plan["agent"], created["id"])
-        self.result.api_keys = {p["agent"]: key_ids[p["api_key"]["name"]] for p in self.plan["usage_plans"]}
-        return key_ids
-
-    def _usage_plans(self, live: LiveState, key_ids: dict[str, str]) -> None:
-        api_id = live.api["id"]
-        stage = self.plan["stage"]["name"]
-        wanted = {plan["name"]: plan for plan in self.plan["usage_plans"]}
-        by_name: dict[str, list[dict[str, Any]]] = {}
-        for usage_plan in live.usage_plans:
-            by_name.setdefault(usage_plan["name"], []).append(usage_plan)
-        to_create: dict[str, dict[str, Any] | None] = {name: None for name in wanted if name not in by_name}
-        for name, plans in sorted(by_name.items()):
-            desired = wanted.get(name)
-            if desired is None:
-                for usage_plan in plans:
-                    self._delete_usage_plan(usage_plan, live)
-                continue
-            # A replaced plan can leave a twin behind if a run died between create and delete:
-            # keep the one whose per-method throttles already match, delete the others.
-            plans = sorted(plans, key=lambda p: 0 if self._stage_matches(p, api_id, stage, desired) else 1)
-            keep, extra = plans[0], plans[1:]
-            for usage_plan in extra:
-                self._delete_usage_plan(usage_plan, live)
-            if not self._stage_matches(keep, api_id, stage, desired):
-                # moto cannot patch per-method throttles; a new plan carries them exactly, and the
-                # key moves over before the old plan goes, so the agent is never without a plan.
-                to_create[name] = keep
-                continue
-            patches = self._usage_plan_patches(keep, desired)
-            if patches:
-                self._call(
-                    "update_usage_plan",
-                    f"update usage plan {name}: " + ", ".join(p["path"] for p in patches),
-                    usagePlanId=keep["id"],
-                    patchOperations=patches,
-                )
-            self._usage_plan_keys(
-                keep["id"],
-                live.usage_plan_keys.get(keep["id"], []),
-                key_ids[desired["api_key"]["name"]],
-                name,
-            )
-        for name, replaced in sorted(to_create.items()):
-            desired = wanted[name]
-            params: dict[str, Any] = {
-                "name": name,
-                "description": desired["description"],
-                "tags": self._tags(),
-                "apiStages": [
-                    {
-                        "apiId": api_id,
-                        "stage": stage,
-                        **({"throttle": desired["method_throttles"]} if desired["method_throttles"] else {}),
-                    }
-                ],
-            }
-            if desired["throttle"]:
-                params["throttle"] = desired["throttle"]
-            if desired["quota"]:
-                params["quota"] = desired["quota"]
-            verb = "replace" if replaced else "create"
-            known = {usage_plan["id"] for usage_plan in live.usage_plans}
-            created = self._call(
-                "create_usage_plan", f"{verb} usage plan {name}", find=self._find_usage_plan(name, known), **params
-            )
-            if replaced is not None:
-                for key in live.usage_plan_keys.get(replaced["id"], []):
-                    self._call(
-                        "delete_usage_plan_key",
-                        f"move key {key['id']} off the replaced usage plan {name}",
-                        usagePlanId=replaced["id"],
-                        keyId=key["id"],
-                    )
-            self._usage_plan_keys(created["id"], [], key_ids[desired["api_key"]["name"]], name)
-            if replaced is not None:
-                self._call(
-                    "delete_usage_plan",
-                    f"delete the replaced usage plan {name} ({replaced['id']})",
-                    usagePlanId=replaced["id"],
-                )
-
     def _find_method(self, api_id: str, resource_id: str) -> Callable[[], dict[str, Any] | None]:
-        return lambda: _or_none(
+        return lambda: or_none(
             lambda: self.client.get_method(restApiId=api_id, resourceId=resource_id, httpMethod=HTTP_METHOD)
-        )
-
-    def _find_api_key(self, name: str) -> Callable[[], dict[str, Any] | None]:
-        target = self.plan["target"]["name"]
-        return lambda: next(
-            (
-                key
-                for key in _pages(self.client, "get_api_keys")
-                if key.get("name") == name and _owned(key.get("tags"), target)
-            ),
-            None,
-        )
-
-    def _find_usage_plan(self, name: str, known: set[str]) -> Callable[[], dict[str, Any] | None]:
-        """A plan of that name that the live state did not have (a replaced plan keeps its name)."""
-        target = self.plan["target"]["name"]
-        return lambda: next(
-            (
-                usage_plan
-                for usage_plan in _pages(self.client, "get_usage_plans")
-                if usage_plan.get("name") == name
-                and usage_plan["id"] not in known
-                and _owned(usage_plan.get("tags"), target)
-            ),
-            None,
         )
 
     def _find_deployment(
@@ -868,80 +401,14 @@ class Applier:
         """The stage's deployment when it is a new one with this run's description."""
 
         def find() -> dict[str, Any] | None:
-            live_stage = _or_none(lambda: self.client.get_stage(restApiId=api_id, stageName=stage))
+            live_stage = or_none(lambda: self.client.get_stage(restApiId=api_id, stageName=stage))
             deployment_id = (live_stage or {}).get("deploymentId")
             if not deployment_id or deployment_id == before:
                 return None
-            deployment = _or_none(lambda: self.client.get_deployment(restApiId=api_id, deploymentId=deployment_id))
+            deployment = or_none(lambda: self.client.get_deployment(restApiId=api_id, deploymentId=deployment_id))
             return deployment if deployment and deployment.get("description") == description else None
 
         return find
-
-    @staticmethod
-    def _stage_matches(usage_plan: dict[str, Any], api_id: str, stage: str, desired: dict[str, Any]) -> bool:
-        stages = usage_plan.get("apiStages") or []
-        if len(stages) != 1 or stages[0].get("apiId") != api_id or stages[0].get("stage") != stage:
-            return False
-        return _same_method_throttles(stages[0].get("throttle"), desired["method_throttles"])
-
-    def _usage_plan_patches(self, live_plan: dict[str, Any], desired: dict[str, Any]) -> list[dict[str, Any]]:
-        patches: list[dict[str, Any]] = []
-        if live_plan.get("description") != desired["description"]:
-            patches.append({"op": "replace", "path": "/description", "value": desired["description"]})
-        if not _same_throttle(live_plan.get("throttle"), desired["throttle"]):
-            if desired["throttle"]:
-                patches += [
-                    {
-                        "op": "replace",
-                        "path": f"/throttle/{key}",
-                        "value": _patch_number(desired["throttle"][key]),
-                    }
-                    for key in ("rateLimit", "burstLimit")
-                ]
-            else:
-                patches.append({"op": "remove", "path": "/throttle"})
-        if not _same_quota(live_plan.get("quota"), desired["quota"]):
-            if desired["quota"]:
-                patches += [
-                    {"op": "replace", "path": "/quota/limit", "value": str(desired["quota"]["limit"])},
-                    {"op": "replace", "path": "/quota/period", "value": desired["quota"]["period"]},
-                ]
-            else:
-                patches.append({"op": "remove", "path": "/quota"})
-        return patches
-
-    def _usage_plan_keys(self, plan_id: str, live_keys: list[dict[str, Any]], key_id: str, name: str) -> None:
-        for key in live_keys:
-            if key["id"] != key_id:
-                self._call(
-                    "delete_usage_plan_key",
-                    f"remove key {key['id']} from usage plan {name}",
-                    usagePlanId=plan_id,
-                    keyId=key["id"],
-                )
-        if not any(key["id"] == key_id for key in live_keys):
-            self._call(
-                "create_usage_plan_key",
-                f"add the API key to usage plan {name}",
-                usagePlanId=plan_id,
-                keyId=key_id,
-                keyType="API_KEY",
-                find=lambda: _first(_pages(self.client, "get_usage_plan_keys", usagePlanId=plan_id), id=key_id),
-            )
-
-    def _delete_usage_plan(self, usage_plan: dict[str, Any], live: LiveState) -> None:
-        for key in live.usage_plan_keys.get(usage_plan["id"], []):
-            self._call(
-                "delete_usage_plan_key",
-                f"remove key {key['id']} from usage plan {usage_plan['name']}",
-                usagePlanId=usage_plan["id"],
-                keyId=key["id"],
-            )
-        self._call(
-            "delete_usage_plan",
-            f"delete usage plan {usage_plan['name']} ({usage_plan['id']})",
-            usagePlanId=usage_plan["id"],
-        )
 
     def _stage(self, live: LiveState) -> None:
         stage = self.plan["stage"]

@@ -27,15 +27,8 @@ from agents.models import Principal
 from gqlgov import metrics
 from gqlgov.errors import ApiError
 from policies.gateway import kms as kms_ops
-from policies.gateway.applier import (
-    Applier,
-    CallRecorder,
-    RecordedCall,
-    SecretSource,
-    aws_client,
-    aws_message,
-    is_transient,
-)
+from policies.gateway.applier import Applier, SecretSource
+from policies.gateway.aws import CallRecorder, RecordedCall, aws_client, aws_message, is_transient
 from policies.gateway.limits import PlanLimitError, check_api_key_value, check_plan
 from policies.gateway.models import DriftReport, ExportCall, ExportRun, GatewayTarget, TargetSecret
 from policies.gateway.plan import build_plan, canonical_json, plan_hash

@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse
 
-from policies.gateway.applier import CallRecorder, aws_client
+from policies.gateway.aws import CallRecorder, aws_client
 
 
 def recorded_client(moto_url: str, service: str = "apigateway", *, max_attempts: int = 8) -> tuple[Any, CallRecorder]:

@@ -191,7 +191,7 @@ def make_target(schema, moto_url: str, **fields: Any):
 
 def make_kms_keys(moto_url: str) -> tuple[str, str]:
     """A symmetric key for secrets and an RSA signing key, on the moto server."""
-    from policies.gateway.applier import aws_client
+    from policies.gateway.aws import aws_client
 
     kms = aws_client("kms", region="us-east-1", endpoint_url=moto_url)
     secret_key = kms.create_key(Description="gqlgov secrets")["KeyMetadata"]["KeyId"]

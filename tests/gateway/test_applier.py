@@ -5,8 +5,9 @@ import json
 
 import pytest
 
-from policies.gateway.applier import apply_plan, drift, normalise_policy
+from policies.gateway.applier import apply_plan, drift
 from policies.gateway.limits import PlanLimitError, check_plan
+from policies.gateway.live import normalise_policy
 from tests.gateway.aws import Throttler, counts, recorded_client
 from tests.gateway.factories import REPORTS_ROLE, SUPPORT_ROLE, policy_document, shop_plan
 

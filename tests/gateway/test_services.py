@@ -5,7 +5,7 @@ import pytest
 
 from agents.models import AuditEvent
 from policies.gateway import services
-from policies.gateway.applier import aws_client
+from policies.gateway.aws import aws_client
 from policies.gateway.models import DriftReport, ExportCall, ExportRun, GatewayTarget, TargetSecret
 from tests.gateway.aws import Throttler
 from tests.gateway.factories import (

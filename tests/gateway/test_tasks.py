@@ -7,7 +7,8 @@ import pytest
 from django.db import transaction
 
 from policies.gateway import services
-from policies.gateway.applier import apply_plan, aws_client
+from policies.gateway.applier import apply_plan
+from policies.gateway.aws import aws_client
 from policies.gateway.models import ExportCall, ExportRun, GatewayTarget
 from policies.gateway.tasks import detect_drift
 from tests.gateway.aws import PausingProxy, recorded_client

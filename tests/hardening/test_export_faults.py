@@ -9,7 +9,8 @@ idempotency token), the applier looks for what the unanswered call made first.
 import pytest
 
 from policies.gateway import services
-from policies.gateway.applier import NON_IDEMPOTENT_ACTIONS, apply_plan
+from policies.gateway.applier import apply_plan
+from policies.gateway.aws import NON_IDEMPOTENT_ACTIONS
 from policies.gateway.models import ExportCall, ExportRun
 from tests.gateway.aws import Throttler, recorded_client
 from tests.gateway.factories import (
