@@ -4,9 +4,11 @@
 import pytest
 
 from agents.models import AuditEvent
+from gqlgov.errors import ApiError
 from policies.gateway import services
 from policies.gateway.aws import aws_client
 from policies.gateway.models import DriftReport, ExportCall, ExportRun, GatewayTarget, TargetSecret
+from policies.gateway.services import runs
 from tests.gateway.aws import Throttler
 from tests.gateway.factories import (
     make_agents,
@@ -44,7 +46,7 @@ def test_creating_a_target_is_audited(shop):
 
 def test_a_target_needs_exactly_one_backend(moto_url):
     schema = make_schema()
-    with pytest.raises(services.ApiError, match="exactly one backend"):
+    with pytest.raises(ApiError, match="exactly one backend"):
         make_target(schema, moto_url, http_url="https://x.example/graphql")
 
 
@@ -114,7 +116,7 @@ def test_a_target_claimed_by_a_live_run_is_busy_and_a_lapsed_claim_can_be_taken_
 def test_only_approved_versions_are_exported(shop):
     schema, _, target = shop
     draft = make_policy(schema, status="draft")
-    with pytest.raises(services.ApiError, match="only approved"):
+    with pytest.raises(ApiError, match="only approved"):
         services.export_request(actor="test", target=target, version=draft)
 
 
@@ -252,14 +254,14 @@ def test_a_permanent_aws_error_fails_the_run_with_the_aws_message(moto_url):
 def test_throttling_that_outlasts_botocore_retries_requeues_the_run_for_the_task(shop, settings, monkeypatch):
     _, version, target = shop
     settings.GQLGOV_AWS_MAX_ATTEMPTS = 2
-    real_clients_for = services.clients_for
+    real_clients_for = runs.clients_for
 
     def throttled_clients(target):
         apigateway, kms = real_clients_for(target)
         Throttler(times=1000).attach(apigateway)
         return apigateway, kms
 
-    monkeypatch.setattr(services, "clients_for", throttled_clients)
+    monkeypatch.setattr(runs, "clients_for", throttled_clients)
     run = services.export_request(actor="test", target=target, version=version)
     with pytest.raises(services.TransientExportError, match="TooManyRequestsException"):
         services.export_run_execute(version_id=version.pk, target_id=target.pk)
@@ -268,7 +270,7 @@ def test_throttling_that_outlasts_botocore_retries_requeues_the_run_for_the_task
     target.refresh_from_db()
     assert target.active_run_id is None  # the retry can claim it again
 
-    monkeypatch.setattr(services, "clients_for", real_clients_for)
+    monkeypatch.setattr(runs, "clients_for", real_clients_for)
     assert services.export_run_execute(version_id=version.pk, target_id=target.pk).status == "succeeded"
     run.refresh_from_db()
     assert run.attempts == 2

@@ -1,40 +1,37 @@
-"""Every write of the API Gateway export: targets, runs (request, claim, finish), drift, secrets.
+"""Export runs: requested (queued, the task enqueued on commit, older queued runs superseded),
+claimed (one run per target, by conditional UPDATE and a lease), executed and finished.
 
 Each state change writes its audit event in the same transaction. AWS calls never run inside
-a database transaction: a run claims its target (conditional UPDATE), calls AWS, then records
-the outcome in one transaction. The per-call log (ExportCall) and the claim's lease renewal are
-written as the calls happen, so a worker killed mid-export leaves an honest trail.
+a database transaction: a run claims its target, calls AWS, then records the outcome in one
+transaction. The per-call log (ExportCall) and the claim's lease renewal are written as the
+calls happen, so a worker killed mid-export leaves an honest trail.
 """
 
 from __future__ import annotations
 
-import logging
-import secrets as pysecrets
-import string
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from celery import current_app
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from agents.audit import record_event
-from agents.models import Principal
 from gqlgov import metrics
 from gqlgov.errors import ApiError
 from policies.gateway import kms as kms_ops
-from policies.gateway.applier import Applier, SecretSource
-from policies.gateway.aws import CallRecorder, RecordedCall, aws_client, aws_message, is_transient
-from policies.gateway.limits import PlanLimitError, check_api_key_value, check_plan
-from policies.gateway.models import DriftReport, ExportCall, ExportRun, GatewayTarget, TargetSecret
-from policies.gateway.plan import build_plan, canonical_json, plan_hash
-from policies.models import PolicyVersion, Schema
+from policies.gateway.applier import Applier
+from policies.gateway.aws import CallRecorder, RecordedCall, aws_message, is_transient
+from policies.gateway.limits import PlanLimitError, check_plan
+from policies.gateway.models import ExportCall, ExportRun, GatewayTarget
+from policies.gateway.plan import canonical_json, plan_hash
+from policies.gateway.services.secrets import StoredSecrets, rotate_after_deployment
+from policies.gateway.services.targets import clients_for, lockstep_problems, plan_for
+from policies.models import PolicyVersion
 
-logger = logging.getLogger("gqlgov.export")
 Status = ExportRun.Status
 # The Celery task that runs an export (policies/gateway/tasks.py); the name predates the app.
 EXPORT_TASK = "policies.export_policy_version"
@@ -50,123 +47,6 @@ class TargetBusy(Exception):
 
 class LostClaim(Exception):
     """This run's lease expired and another run claimed the target; stop making calls."""
-
-
-# --- Targets ----------------------------------------------------------------------------------
-
-
-def target_create(
-    *,
-    actor: str,
-    name: str,
-    schema: Schema,
-    region: str,
-    stage_name: str,
-    lambda_arn: str = "",
-    http_url: str = "",
-    rest_api_id: str = "",
-    account_id: str = "",
-    endpoint_url: str = "",
-    auth_mode: str = GatewayTarget.Auth.BOTH,
-    kms_key_id: str = "",
-    signing_key_id: str = "",
-    auto_heal: bool = False,
-    require_full_coverage: bool = False,
-) -> GatewayTarget:
-    """A new gateway target for the schema; VALIDATION_ERROR (422) names what is wrong."""
-    if bool(lambda_arn) == bool(http_url):
-        raise ApiError(
-            "VALIDATION_ERROR", "Give exactly one backend: a Lambda function ARN or an HTTP URL.", status=422
-        )
-    target = GatewayTarget(
-        name=name,
-        schema=schema,
-        region=region,
-        stage_name=stage_name,
-        lambda_arn=lambda_arn,
-        http_url=http_url,
-        rest_api_id=rest_api_id,
-        account_id=account_id,
-        endpoint_url=endpoint_url,
-        auth_mode=auth_mode,
-        kms_key_id=kms_key_id,
-        signing_key_id=signing_key_id,
-        auto_heal=auto_heal,
-        require_full_coverage=require_full_coverage,
-        created_by=actor,
-    )
-    try:
-        target.full_clean(exclude=["active_run"])
-    except DjangoValidationError as exc:
-        details = {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}
-        raise ApiError(
-            "VALIDATION_ERROR",
-            "The gateway target is invalid: "
-            + "; ".join(f"{field}: {' '.join(messages)}" for field, messages in details.items()),
-            status=422,
-            details={"fields": details},
-        ) from exc
-    with transaction.atomic():
-        target.save()
-        record_event(
-            actor=actor,
-            action="export.target_created",
-            target=target,
-            details={
-                "name": name,
-                "schema": schema.name,
-                "region": region,
-                "stage": stage_name,
-                "rest_api_id": rest_api_id or "(created and owned by gqlgov)",
-                "auth_mode": auth_mode,
-                "auto_heal": auto_heal,
-            },
-        )
-    return target
-
-
-def clients_for(target: GatewayTarget) -> tuple[Any, Any]:
-    """API Gateway and KMS clients for the target (standard credential chain, standard retries)."""
-    options = {
-        "region": target.region,
-        "endpoint_url": target.endpoint_url,
-        "max_attempts": settings.GQLGOV_AWS_MAX_ATTEMPTS,
-    }
-    return aws_client("apigateway", **options), aws_client("kms", **options)
-
-
-# --- Plans ------------------------------------------------------------------------------------
-
-
-def plan_for(target: GatewayTarget, version: PolicyVersion) -> dict[str, Any]:
-    """The desired gateway state of `version` on `target`, against the schema's latest version."""
-    schema_version = version.schema.latest_version
-    return build_plan(
-        document=version.document,
-        operations=list(schema_version.operations if schema_version else []),
-        agents=Principal.objects.all(),
-        target=target,
-        schema_name=version.schema.name,
-        schema_version=schema_version.number if schema_version else 0,
-        policy_version=version.number,
-    )
-
-
-def lockstep_problems(target: GatewayTarget, version: PolicyVersion) -> dict[str, Any]:
-    """Why the version may not be exported now (empty: it may): stale references to the current
-    schema, and ungoverned operations when the target requires full coverage."""
-    from policies.selectors import policy_coverage
-
-    coverage = policy_coverage(version, version.schema.latest_version)
-    problems: dict[str, Any] = {}
-    if coverage.stale:
-        problems["stale"] = coverage.stale
-    if target.require_full_coverage and coverage.ungoverned:
-        problems["ungoverned"] = coverage.ungoverned
-    return problems
-
-
-# --- Requesting exports -------------------------------------------------------------------------
 
 
 def export_request(
@@ -234,9 +114,6 @@ def enqueue_exports_for_policy(
         trigger = ExportRun.Trigger.ROLLBACK if newer else ExportRun.Trigger.APPROVAL
     targets = GatewayTarget.objects.filter(schema_id=version.schema_id, enabled=True).select_related("schema")
     return [export_request(actor=actor, target=target, version=version, trigger=trigger) for target in targets]
-
-
-# --- Running an export --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -319,56 +196,6 @@ class _CallLog:
             _renew_lease(self.run)
 
 
-class _StoredSecrets(SecretSource):
-    """API key values generated here and kept envelope-encrypted under the target's KMS key.
-    Without a KMS key gqlgov holds no secret and API Gateway generates the values."""
-
-    def __init__(self, target: GatewayTarget, kms: Any) -> None:
-        self.target = target
-        self.kms = kms
-
-    def value_for(self, agent: str) -> str | None:
-        if not self.target.kms_key_id:
-            return None
-        stored = TargetSecret.objects.filter(target=self.target, agent_name=agent).first()
-        if stored is not None:
-            return kms_ops.decrypt(self.kms, _envelope(stored), _context(self.target, agent))
-        alphabet = string.ascii_letters + string.digits
-        value = "".join(pysecrets.choice(alphabet) for _ in range(40))
-        check_api_key_value(value)
-        envelope = kms_ops.encrypt(self.kms, self.target.kms_key_id, value, _context(self.target, agent))
-        with transaction.atomic():
-            secret = TargetSecret.objects.create(
-                target=self.target,
-                agent_name=agent,
-                kms_key_id=envelope.kms_key_id,
-                encrypted_data_key=envelope.encrypted_data_key,
-                nonce=envelope.nonce,
-                ciphertext=envelope.ciphertext,
-                encrypted_at=timezone.now(),
-            )
-            record_event(
-                actor="system",
-                action="export.secret_created",
-                target=secret,
-                details={"target": self.target.name, "agent": agent, "kms_key_id": envelope.kms_key_id},
-            )
-        return value
-
-    def remember_key_id(self, agent: str, key_id: str) -> None:
-        TargetSecret.objects.filter(target=self.target, agent_name=agent).update(api_key_id=key_id)
-
-
-def _context(target: GatewayTarget, agent: str) -> dict[str, str]:
-    return {"gqlgov:target": target.name, "gqlgov:agent": agent}
-
-
-def _envelope(secret: TargetSecret) -> kms_ops.Envelope:
-    return kms_ops.Envelope(
-        bytes(secret.encrypted_data_key), bytes(secret.nonce), bytes(secret.ciphertext), secret.kms_key_id
-    )
-
-
 def _current_run(target_id: int, version_id: int) -> ExportRun | None:
     return (
         ExportRun.objects.select_related("target", "policy_version__schema__latest_version")
@@ -410,8 +237,8 @@ def export_run_execute(*, version_id: int, target_id: int) -> ExecuteOutcome:
             signing_key_id=target.signing_key_id if signature else "",
             signing_algorithm=kms_ops.SIGNING_ALGORITHM if signature else "",
         )
-        result = Applier(apigateway, plan, secrets=_StoredSecrets(target, kms)).run()
-        rotation = _rotate_after_deployment(target, kms) if result.deployed and target.kms_key_id else None
+        result = Applier(apigateway, plan, secrets=StoredSecrets(target, kms)).run()
+        rotation = rotate_after_deployment(target, kms) if result.deployed and target.kms_key_id else None
     except PlanLimitError as exc:
         return _finish_failed(run, exc.message, {"violations": exc.details["violations"]})
     except ApiError as exc:
@@ -515,130 +342,3 @@ def export_run_fail_permanently(*, version_id: int, target_id: int, message: str
     run = _current_run(target_id, version_id)
     if run is not None:
         _finish_failed(run, message, {})
-
-
-# --- KMS: rotation, re-encryption, signatures -----------------------------------------------------
-
-
-def _rotate_after_deployment(target: GatewayTarget, kms: Any) -> dict[str, Any]:
-    """Rotates the target's key on demand and re-encrypts every stored secret with a fresh data key."""
-    outcome: dict[str, Any] = {"rotated": False, "reencrypted": 0}
-    if settings.GQLGOV_KMS_ROTATE_ON_DEPLOY:
-        try:
-            kms_ops.rotate(kms, target.kms_key_id)
-            outcome["rotated"] = True
-        except Exception as exc:  # AWS allows a limited number of on-demand rotations per key
-            if not exc.__class__.__module__.startswith("botocore"):
-                raise
-            outcome["error"] = aws_message(exc)
-            logger.warning("on-demand rotation of %s failed: %s", target.kms_key_id, aws_message(exc))
-    now = timezone.now()
-    with transaction.atomic():
-        for secret in TargetSecret.objects.select_for_update().filter(target=target):
-            value = kms_ops.decrypt(kms, _envelope(secret), _context(target, secret.agent_name))
-            envelope = kms_ops.encrypt(kms, target.kms_key_id, value, _context(target, secret.agent_name))
-            TargetSecret.objects.filter(pk=secret.pk).update(
-                kms_key_id=envelope.kms_key_id,
-                encrypted_data_key=envelope.encrypted_data_key,
-                nonce=envelope.nonce,
-                ciphertext=envelope.ciphertext,
-                encrypted_at=now,
-            )
-            outcome["reencrypted"] += 1
-        if outcome["rotated"]:
-            GatewayTarget.objects.filter(pk=target.pk).update(last_rotation_at=now)
-        record_event(
-            actor="system",
-            action="export.key_rotated",
-            target=target,
-            details={"kms_key_id": target.kms_key_id, **outcome},
-        )
-    return outcome
-
-
-def secret_value(*, actor: str, target: GatewayTarget, agent_name: str) -> str:
-    """The plaintext API key value of an agent on a target (audited: someone has seen a secret)."""
-    secret = TargetSecret.objects.filter(target=target, agent_name=agent_name).first()
-    if secret is None:
-        raise ApiError("NOT_FOUND", f"gqlgov holds no API key of {agent_name} for {target.name}.", status=404)
-    _, kms = clients_for(target)
-    value = kms_ops.decrypt(kms, _envelope(secret), _context(target, agent_name))
-    with transaction.atomic():
-        record_event(
-            actor=actor,
-            action="export.secret_revealed",
-            target=secret,
-            details={"target": target.name, "agent": agent_name},
-        )
-    return value
-
-
-@dataclass(frozen=True)
-class Verification:
-    valid: bool
-    message: str
-
-
-def export_verify(*, run: ExportRun) -> Verification:
-    """Checks the run's stored signature against its stored plan with the KMS signing key."""
-    if not run.signature or not run.plan:
-        return Verification(False, f"export #{run.pk} has no signed plan.")
-    _, kms = clients_for(run.target)
-    if kms_ops.verify_plan(kms, run.signing_key_id, run.plan, run.signature):
-        return Verification(
-            True,
-            f"export #{run.pk}: the signature of plan {run.plan_hash[:16]} is valid "
-            f"({run.signing_algorithm}, key {run.signing_key_id}).",
-        )
-    return Verification(False, f"export #{run.pk}: the signature does NOT match the stored plan.")
-
-
-# --- Drift ----------------------------------------------------------------------------------------
-
-
-def drift_check(*, target: GatewayTarget) -> DriftReport | None:
-    """Compares the target's live gateway with its active version's plan; records a report when
-    they differ and, with auto-heal on, requests an export of the active version."""
-    version = Schema.objects.get(pk=target.schema_id).active_policy
-    GatewayTarget.objects.filter(pk=target.pk).update(last_drift_check_at=timezone.now())
-    if version is None or target.active_run_id is not None:
-        return None
-    plan = plan_for(target, version)
-    apigateway, _ = clients_for(target)
-    differences = Applier(apigateway, plan, dry_run=True).run().changes
-    if not differences:
-        return None
-    with transaction.atomic():
-        report = DriftReport.objects.create(target=target, policy_version=version, differences=differences)
-        record_event(
-            actor="system",
-            action="export.drift_detected",
-            target=report,
-            details={
-                "target": target.name,
-                "version": version.number,
-                "differences": differences[:50],
-                "auto_heal": target.auto_heal,
-            },
-        )
-        if target.auto_heal:
-            report.heal_run = export_request(
-                actor="system", target=target, version=version, trigger=ExportRun.Trigger.DRIFT
-            )
-            report.save(update_fields=["heal_run"])
-    metrics.EXPORT_DRIFT.labels(target.name).inc()
-    return report
-
-
-def drift_check_all() -> list[DriftReport]:
-    """Drift check of every enabled target; one failing target does not stop the others."""
-    reports = []
-    for target in GatewayTarget.objects.filter(enabled=True).select_related("schema"):
-        try:
-            report = drift_check(target=target)
-        except Exception:
-            logger.exception("drift check of %s failed", target.name)
-            continue
-        if report is not None:
-            reports.append(report)
-    return reports
