@@ -35,7 +35,7 @@ from policies.gateway.live import (
     pages,
     read_live,
 )
-from policies.gateway.plan import GRAPHQL_PATH, HTTP_METHOD, canonical_json
+from policies.gateway.plan import GRAPHQL_PATH, HTTP_METHOD, api_description, canonical_json
 from policies.gateway.usage_plans import UsagePlansAndKeys
 
 # A create that failed transiently is tried as many times as botocore tries other calls (each
@@ -150,7 +150,7 @@ class Applier(UsagePlansAndKeys):
                 f"create REST API {plan['api']['name']}",
                 deployable=True,
                 name=plan["api"]["name"],
-                description=self._api_description(),
+                description=api_description(self.plan),
                 endpointConfiguration={"types": ["REGIONAL"]},
                 apiKeySource="HEADER",
                 policy=canonical_json(plan["api"]["policy"]) if plan["api"]["policy"] else None,
@@ -182,9 +182,6 @@ class Applier(UsagePlansAndKeys):
             tags.pop("gqlgov:policy-version", None)
         return tags
 
-    def _api_description(self) -> str:
-        return f"Managed by gqlgov: schema {self.plan['schema']['name']}, target {self.plan['target']['name']}"
-
     def _check_stage_limit(self, live: LiveState) -> None:
         stage = self.plan["stage"]["name"]
         if stage not in live.stages and len(live.stages) >= MAX_STAGES_PER_API:
@@ -210,8 +207,8 @@ class Applier(UsagePlansAndKeys):
         if live.api_owned:
             if api.get("name") != self.plan["api"]["name"]:
                 patches.append({"op": "replace", "path": "/name", "value": self.plan["api"]["name"]})
-            if api.get("description") != self._api_description():
-                patches.append({"op": "replace", "path": "/description", "value": self._api_description()})
+            if api.get("description") != api_description(self.plan):
+                patches.append({"op": "replace", "path": "/description", "value": api_description(self.plan)})
         if patches:
             self._call(
                 "update_rest_api",

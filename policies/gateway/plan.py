@@ -287,6 +287,11 @@ def plan_hash(plan: Mapping[str, Any]) -> str:
     return content_hash(plan)
 
 
+def api_description(plan: Mapping[str, Any]) -> str:
+    """The REST API's description: the schema and target gqlgov manages it for."""
+    return f"Managed by gqlgov: schema {plan['schema']['name']}, target {plan['target']['name']}"
+
+
 @dataclass
 class _Access:
     """One agent's admitted and denied operations, grouped by gateway condition."""
