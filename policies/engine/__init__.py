@@ -15,6 +15,7 @@ from .decide import (
     deny_without_policy,
 )
 from .limits import DEFAULT_CAPS, DIMENSIONS, Limits
+from .matching import covers_operation, covers_subject, rule_matches
 from .policy import (
     CompiledPolicy,
     PolicyValidationError,
@@ -74,6 +75,8 @@ __all__ = [
     "analyze",
     "build_schema",
     "compile_policy",
+    "covers_operation",
+    "covers_subject",
     "decide",
     "deny_without_policy",
     "diff_schemas",
@@ -81,6 +84,7 @@ __all__ = [
     "parse_policy_yaml",
     "parse_rate_limits",
     "redact",
+    "rule_matches",
     "stale_references",
     "ungoverned_operations",
 ]

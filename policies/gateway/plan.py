@@ -23,9 +23,9 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from typing import Any
 
+from policies.engine import rule_matches
 from policies.engine.ratelimits import PERIOD_SECONDS
 
 PLAN_FORMAT = 1
@@ -108,23 +108,6 @@ _TARGET_DEFAULTS = {
     "http_url": "",
     "auth_mode": "both",
 }
-
-
-# --- Matching: the one place that decides which rule covers which agent and operation ----
-
-
-def rule_matches(rule: Mapping[str, Any], agent: AgentInfo | None = None, operation: str | None = None) -> bool:
-    """True when the rule covers the agent (its subjects: any listed key matches; no subjects:
-    every agent) and the operation (one of its globs matches, fnmatch, case-sensitive).
-    A None agent or operation is not checked."""
-    subjects = rule.get("subjects") or {}
-    if agent is not None and subjects:
-        names, kinds, groups = (set(subjects.get(key) or ()) for key in ("agents", "kinds", "groups"))
-        if not (agent.name in names or agent.kind in kinds or groups & set(agent.groups)):
-            return False
-    if operation is None:
-        return True
-    return any(fnmatchcase(operation, glob) for glob in rule.get("operations") or ())
 
 
 # --- Building blocks ---------------------------------------------------------------------

@@ -29,3 +29,14 @@ def test_no_export_module_imports_the_tasks_that_call_it():
         if path.name not in ENTRY_POINTS and "migrations" not in path.parts
     }
     assert {path: names for path, names in offenders.items() if names} == {}
+
+
+def test_the_export_matches_rules_with_the_engine_s_function_only():
+    # Rule matching has one definition (policies/engine/matching.py); a glob library here would
+    # be a second interpreter of the policy language.
+    globbing = {
+        str(path.relative_to(GATEWAY))
+        for path in GATEWAY.rglob("*.py")
+        if imported_modules(path) & {"fnmatch", "glob", "fnmatch.fnmatchcase", "fnmatch.fnmatch"}
+    }
+    assert globbing == set()

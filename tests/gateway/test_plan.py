@@ -2,13 +2,16 @@
 
 import json
 
+from policies.engine import compile_policy
 from policies.gateway.limits import MAX_POLICY_CHARS, PlanLimitError, check_plan, validate_plan
-from policies.gateway.plan import AgentInfo, build_plan, plan_hash, rule_matches
+from policies.gateway.plan import build_plan, plan_hash
 from tests.gateway.factories import (
     REPORTS_ROLE,
+    SHOP_OPERATIONS,
     SUPPORT_ROLE,
     agent_data,
     policy_document,
+    shop_agents,
     shop_plan,
     target_data,
 )
@@ -20,22 +23,6 @@ def statements_for(plan, role):
         for s in plan["api"]["policy"]["Statement"]
         if isinstance(s["Principal"], dict) and role in s["Principal"]["AWS"]
     ]
-
-
-def test_rule_subjects_match_on_any_listed_key():
-    rule = {"subjects": {"agents": ["a"], "kinds": ["service"], "groups": ["ops"]}, "operations": ["query.*"]}
-    assert rule_matches(rule, AgentInfo("a", kind="ai"))
-    assert rule_matches(rule, AgentInfo("b", kind="service"))
-    assert rule_matches(rule, AgentInfo("c", kind="ai", groups=("ops",)))
-    assert not rule_matches(rule, AgentInfo("d", kind="ai", groups=("support",)))
-
-
-def test_operation_globs_are_fnmatch_and_case_sensitive():
-    rule = {"operations": ["query.orders*"]}
-    agent = AgentInfo("a")
-    assert rule_matches(rule, agent, "query.ordersByCustomer")
-    assert not rule_matches(rule, agent, "query.Orders")
-    assert not rule_matches(rule, agent, "query.order")
 
 
 def test_every_governed_operation_gets_a_post_route_plus_the_whole_document_route():
@@ -247,3 +234,19 @@ def test_bad_path_parts_stage_names_and_usage_plan_values_are_refused():
     plan["usage_plans"][0]["method_throttles"] = {"graphql/query.x": {"rateLimit": 1, "burstLimit": 1}}
     limits = {v.limit for v in validate_plan(plan)}
     assert {"path_part", "stage_name", "usage_plan_quota", "usage_plan_method_key"} <= limits
+
+
+def test_the_plan_and_the_engine_agree_on_which_rules_cover_which_agents_and_operations():
+    document = policy_document()
+    policy = compile_policy(document)
+    active = [agent for agent in shop_agents() if agent["status"] == "active"]
+    for entry in shop_plan(document)["report"]:
+        rule = policy.rules_by_id[entry["rule"]]
+        assert entry["operations"] == sorted(
+            op for op in SHOP_OPERATIONS if rule.index in policy.rules_for_operation(op)
+        )
+        assert entry["agents"] == sorted(
+            agent["name"]
+            for agent in active
+            if rule in policy.candidate_rules(agent["name"], agent["kind"], agent["groups"])
+        )
