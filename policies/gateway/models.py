@@ -1,8 +1,7 @@
 """Gateway targets, export runs and their calls, drift reports and the secrets gqlgov holds.
 
 These models were the policies app's until the gateway app existed: each keeps its table
-(``db_table``) and, in the audit trail, the target type its events have always had
-(``audit_type``), so one object's events, before and after an upgrade, share one type.
+(``db_table``) and, in the audit trail, the target type its events have always had (see the end).
 """
 
 from django.core.validators import RegexValidator
@@ -53,8 +52,6 @@ class GatewayTarget(models.Model):
     last_drift_check_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=200)
-
-    audit_type = "policies.gatewaytarget"
 
     class Meta:
         db_table = "policies_gatewaytarget"
@@ -107,8 +104,6 @@ class ExportRun(models.Model):
     error = models.TextField(blank=True)
     error_details = models.JSONField(default=dict, blank=True)
 
-    audit_type = "policies.exportrun"
-
     class Meta:
         db_table = "policies_exportrun"
         ordering = ["-id"]
@@ -138,8 +133,6 @@ class ExportCall(models.Model):
     duration_ms = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
 
-    audit_type = "policies.exportcall"
-
     class Meta:
         db_table = "policies_exportcall"
         ordering = ["run", "attempt", "seq"]
@@ -156,8 +149,6 @@ class DriftReport(models.Model):
     detected_at = models.DateTimeField(auto_now_add=True)
     differences = models.JSONField(default=list)
     heal_run = models.ForeignKey(ExportRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-
-    audit_type = "policies.driftreport"
 
     class Meta:
         db_table = "policies_driftreport"
@@ -181,8 +172,6 @@ class TargetSecret(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     encrypted_at = models.DateTimeField()
 
-    audit_type = "policies.targetsecret"
-
     class Meta:
         db_table = "policies_targetsecret"
         ordering = ["target", "agent_name"]
@@ -192,3 +181,10 @@ class TargetSecret(models.Model):
 
     def __str__(self) -> str:
         return f"API key of {self.agent_name} on {self.target}"
+
+
+# Audit events name these objects policies.<model>, as before the move (agents.audit reads
+# `audit_type`), so one object's events, requested before an upgrade and finished after it,
+# share one target type.
+for _model in (GatewayTarget, ExportRun, ExportCall, DriftReport, TargetSecret):
+    _model.audit_type = f"policies.{_model._meta.model_name}"

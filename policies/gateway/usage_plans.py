@@ -140,13 +140,7 @@ class UsagePlansAndKeys:
             "create_usage_plan", f"{verb} usage plan {name}", find=self._find_usage_plan(name, known), **params
         )
         if replaced is not None:
-            for key in live.usage_plan_keys.get(replaced["id"], []):
-                self._call(
-                    "delete_usage_plan_key",
-                    f"move key {key['id']} off the replaced usage plan {name}",
-                    usagePlanId=replaced["id"],
-                    keyId=key["id"],
-                )
+            self._remove_keys(replaced, live, "move key {key} off the replaced usage plan {plan}")
         self._usage_plan_keys(created["id"], [], key_id, name)
         if replaced is not None:
             self._call(
@@ -232,14 +226,18 @@ class UsagePlansAndKeys:
                 find=lambda: first(pages(self.client, "get_usage_plan_keys", usagePlanId=plan_id), id=key_id),
             )
 
-    def _delete_usage_plan(self, usage_plan: dict[str, Any], live: LiveState) -> None:
+    def _remove_keys(self, usage_plan: dict[str, Any], live: LiveState, describe: str) -> None:
+        """Takes every key off the plan; `describe` names the change ({key}, {plan})."""
         for key in live.usage_plan_keys.get(usage_plan["id"], []):
             self._call(
                 "delete_usage_plan_key",
-                f"remove key {key['id']} from usage plan {usage_plan['name']}",
+                describe.format(key=key["id"], plan=usage_plan["name"]),
                 usagePlanId=usage_plan["id"],
                 keyId=key["id"],
             )
+
+    def _delete_usage_plan(self, usage_plan: dict[str, Any], live: LiveState) -> None:
+        self._remove_keys(usage_plan, live, "remove key {key} from usage plan {plan}")
         self._call(
             "delete_usage_plan",
             f"delete usage plan {usage_plan['name']} ({usage_plan['id']})",

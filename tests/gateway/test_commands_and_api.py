@@ -15,15 +15,6 @@ from tests.gateway.factories import make_agents, make_kms_keys, make_policy, mak
 pytestmark = [pytest.mark.slow]
 
 
-@pytest.fixture
-def shop(db, moto_url):
-    schema = make_schema()
-    make_agents()
-    version = make_policy(schema)
-    target = make_target(schema, moto_url)
-    return schema, version, target
-
-
 def test_create_gateway_target_creates_an_audited_target(db, moto_url, capsys):
     make_schema()
     call_command(

@@ -22,15 +22,6 @@ from tests.gateway.factories import (
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 
-@pytest.fixture
-def shop(moto_url):
-    schema = make_schema()
-    make_agents()
-    version = make_policy(schema)
-    target = make_target(schema, moto_url)
-    return schema, version, target
-
-
 def run_export(version, target, actor="test"):
     run = services.export_request(actor=actor, target=target, version=version)
     outcome = services.export_run_execute(version_id=version.pk, target_id=target.pk)

@@ -13,10 +13,7 @@ from policies.gateway.models import ExportCall, ExportRun, GatewayTarget
 from policies.gateway.tasks import detect_drift
 from tests.gateway.aws import PausingProxy, recorded_client
 from tests.gateway.factories import (
-    make_agents,
     make_policy,
-    make_schema,
-    make_target,
     policy_document,
 )
 
@@ -36,15 +33,6 @@ def wait_for(predicate, timeout_s=90.0, what="condition"):
 def finished(run):
     run.refresh_from_db()
     return run if run.status not in (ExportRun.Status.QUEUED, ExportRun.Status.RUNNING) else None
-
-
-@pytest.fixture
-def shop(moto_url):
-    schema = make_schema()
-    make_agents()
-    version = make_policy(schema)
-    target = make_target(schema, moto_url)
-    return schema, version, target
 
 
 def test_approval_enqueues_an_export_that_a_real_worker_applies(shop, celery_worker):

@@ -14,6 +14,16 @@ def ref(logical_id: str) -> dict[str, str]:
     return {"Ref": logical_id}
 
 
+def resource(kind: str, properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """An AWS::ApiGateway::<kind> resource (`extra`: DependsOn and the like)."""
+    return {"Type": f"AWS::ApiGateway::{kind}", **extra, "Properties": properties}
+
+
+def api_part(kind: str, properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A resource of the REST API (its RestApiId first)."""
+    return resource(kind, {"RestApiId": ref("RestApi"), **properties}, **extra)
+
+
 def cloudformation(plan: dict[str, Any]) -> dict[str, Any]:
     resources: Resources = {
         "RestApi": _rest_api(plan),
@@ -46,33 +56,24 @@ def _rest_api(plan: dict[str, Any]) -> dict[str, Any]:
     }
     if plan["api"]["policy"]:
         props["Policy"] = plan["api"]["policy"]
-    return {"Type": "AWS::ApiGateway::RestApi", "Properties": props}
+    return resource("RestApi", props)
 
 
 def _model(plan: dict[str, Any]) -> dict[str, Any]:
     model = plan["model"]
-    return {
-        "Type": "AWS::ApiGateway::Model",
-        "Properties": {
-            "RestApiId": ref("RestApi"),
-            "Name": model["name"],
-            "ContentType": model["contentType"],
-            "Schema": model["schema"],
-        },
-    }
+    return api_part("Model", {"Name": model["name"], "ContentType": model["contentType"], "Schema": model["schema"]})
 
 
 def _validator(plan: dict[str, Any]) -> dict[str, Any]:
     validator = plan["validator"]
-    return {
-        "Type": "AWS::ApiGateway::RequestValidator",
-        "Properties": {
-            "RestApiId": ref("RestApi"),
+    return api_part(
+        "RequestValidator",
+        {
             "Name": validator["name"],
             "ValidateRequestBody": validator["validateRequestBody"],
             "ValidateRequestParameters": validator["validateRequestParameters"],
         },
-    }
+    )
 
 
 def _route(resources: Resources, plan: dict[str, Any], route: dict[str, Any]) -> str:
@@ -80,17 +81,12 @@ def _route(resources: Resources, plan: dict[str, Any], route: dict[str, Any]) ->
     path = route["path"]
     parent = {"Fn::GetAtt": ["RestApi", "RootResourceId"]} if path == GRAPHQL_PATH else ref("GraphqlResource")
     resource_id = route_id(path)
-    resources[resource_id] = {
-        "Type": "AWS::ApiGateway::Resource",
-        "Properties": {"RestApiId": ref("RestApi"), "ParentId": parent, "PathPart": path_part(path)},
-    }
+    resources[resource_id] = api_part("Resource", {"ParentId": parent, "PathPart": path_part(path)})
     method_id = f"{resource_id}Post"
     method, integration = plan["method"], plan["integration"]
-    resources[method_id] = {
-        "Type": "AWS::ApiGateway::Method",
-        "DependsOn": ["RequestModel"],
-        "Properties": {
-            "RestApiId": ref("RestApi"),
+    resources[method_id] = api_part(
+        "Method",
+        {
             "ResourceId": ref(resource_id),
             "HttpMethod": HTTP_METHOD,
             "AuthorizationType": method["authorizationType"],
@@ -104,29 +100,29 @@ def _route(resources: Resources, plan: dict[str, Any], route: dict[str, Any]) ->
                 "Uri": integration["uri"],
             },
         },
-    }
+        DependsOn=["RequestModel"],
+    )
     return method_id
 
 
 def _deployment(plan: dict[str, Any], method_ids: list[str]) -> dict[str, Any]:
-    return {
-        "Type": "AWS::ApiGateway::Deployment",
-        "DependsOn": method_ids,
-        "Properties": {"RestApiId": ref("RestApi"), "Description": f"gqlgov policy v{plan['policy_version']}"},
-    }
+    return api_part(
+        "Deployment",
+        {"Description": f"gqlgov policy v{plan['policy_version']}"},
+        DependsOn=method_ids,
+    )
 
 
 def _stage(plan: dict[str, Any], deployment_id: str) -> dict[str, Any]:
-    return {
-        "Type": "AWS::ApiGateway::Stage",
-        "Properties": {
-            "RestApiId": ref("RestApi"),
+    return api_part(
+        "Stage",
+        {
             "DeploymentId": ref(deployment_id),
             "StageName": plan["stage"]["name"],
             "Variables": plan["stage"]["variables"],
             "Tags": tags_list(plan["tags"]),
         },
-    }
+    )
 
 
 def _usage_plan(resources: Resources, plan: dict[str, Any], usage_plan: dict[str, Any]) -> None:
@@ -153,17 +149,16 @@ def _usage_plan(resources: Resources, plan: dict[str, Any], usage_plan: dict[str
     if usage_plan["quota"]:
         quota = usage_plan["quota"]
         props["Quota"] = {"Limit": quota["limit"], "Period": quota["period"], "Offset": quota["offset"]}
-    resources[plan_id] = {"Type": "AWS::ApiGateway::UsagePlan", "Properties": props}
-    resources[key_id] = {
-        "Type": "AWS::ApiGateway::ApiKey",
-        "Properties": {
+    resources[plan_id] = resource("UsagePlan", props)
+    resources[key_id] = resource(
+        "ApiKey",
+        {
             "Name": usage_plan["api_key"]["name"],
             "Description": usage_plan["api_key"]["description"],
             "Enabled": True,
             "Tags": tags_list(plan["tags"]),
         },
-    }
-    resources[f"{plan_id}Key"] = {
-        "Type": "AWS::ApiGateway::UsagePlanKey",
-        "Properties": {"KeyId": ref(key_id), "KeyType": "API_KEY", "UsagePlanId": ref(plan_id)},
-    }
+    )
+    resources[f"{plan_id}Key"] = resource(
+        "UsagePlanKey", {"KeyId": ref(key_id), "KeyType": "API_KEY", "UsagePlanId": ref(plan_id)}
+    )

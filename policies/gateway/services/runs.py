@@ -143,17 +143,18 @@ def export_run_claim(*, run: ExportRun, lease_s: int | None = None) -> bool:
             transaction.set_rollback(True)
             return False
         run.refresh_from_db()
-        record_event(
-            actor="system",
-            action="export.started",
-            target=run,
-            details={
-                "target": run.target.name,
-                "version": run.policy_version.number,
-                "attempt": run.attempts,
-            },
-        )
+        _record(run, "export.started", attempt=run.attempts)
     return True
+
+
+def _record(run: ExportRun, action: str, **details: Any) -> None:
+    """The run's audit event (by the system), naming its target and policy version."""
+    record_event(
+        actor="system",
+        action=action,
+        target=run,
+        details={"target": run.target.name, "version": run.policy_version.number, **details},
+    )
 
 
 def _renew_lease(run: ExportRun) -> None:
@@ -270,18 +271,13 @@ def _finish_succeeded(run: ExportRun, result, rotation: dict[str, Any] | None) -
         )
         GatewayTarget.objects.filter(pk=run.target_id).update(resolved_rest_api_id=result.rest_api_id or "")
         _release(run)
-        record_event(
-            actor="system",
-            action="export.succeeded",
-            target=run,
-            details={
-                "target": run.target.name,
-                "version": run.policy_version.number,
-                "rest_api_id": result.rest_api_id,
-                "deployment_id": result.deployment_id,
-                "changes": len(result.changes),
-                "key_rotation": rotation,
-            },
+        _record(
+            run,
+            "export.succeeded",
+            rest_api_id=result.rest_api_id,
+            deployment_id=result.deployment_id,
+            changes=len(result.changes),
+            key_rotation=rotation,
         )
     metrics.EXPORT_RUNS.labels(Status.SUCCEEDED).inc()
     return ExecuteOutcome(Status.SUCCEEDED, run.pk)
@@ -293,12 +289,7 @@ def _finish_failed(run: ExportRun, message: str, details: Any) -> ExecuteOutcome
             status=Status.FAILED, finished_at=timezone.now(), error=message, error_details=details or {}
         )
         _release(run)
-        record_event(
-            actor="system",
-            action="export.failed",
-            target=run,
-            details={"target": run.target.name, "version": run.policy_version.number, "error": message},
-        )
+        _record(run, "export.failed", error=message)
     metrics.EXPORT_RUNS.labels(Status.FAILED).inc()
     return ExecuteOutcome(Status.FAILED, run.pk, message)
 
@@ -315,12 +306,7 @@ def _finish_refused(run: ExportRun, problems: dict[str, Any]) -> ExecuteOutcome:
             status=Status.REFUSED, finished_at=timezone.now(), error=message, error_details=problems
         )
         _release(run)
-        record_event(
-            actor="system",
-            action="export.refused",
-            target=run,
-            details={"target": run.target.name, "version": run.policy_version.number, **problems},
-        )
+        _record(run, "export.refused", **problems)
     return ExecuteOutcome(Status.REFUSED, run.pk, message)
 
 
