@@ -219,24 +219,7 @@ def build_plan(
     ]
     all_paths = [route["path"] for route in routes]
     policy = _resource_policy(agent_infos, access, stage, all_paths, use_iam=use_iam) if use_iam else None
-
-    deployable = {
-        "api": {"name": f"gqlgov-{target_info.name}", "policy": policy},
-        "model": {"name": MODEL_NAME, "contentType": "application/json", "schema": REQUEST_BODY_SCHEMA},
-        "validator": {
-            "name": VALIDATOR_NAME,
-            "validateRequestBody": True,
-            "validateRequestParameters": False,
-        },
-        "routes": routes,
-        "method": {
-            "httpMethod": HTTP_METHOD,
-            "authorizationType": "AWS_IAM" if use_iam else "NONE",
-            "apiKeyRequired": use_keys,
-            "requestModels": {"application/json": MODEL_NAME},
-        },
-        "integration": _integration(target_info),
-    }
+    deployable = _deployable(target_info, routes, policy, use_iam=use_iam, use_keys=use_keys)
     plan: dict[str, Any] = {
         "format": PLAN_FORMAT,
         "schema": {"name": schema_name, "version": schema_version},
@@ -264,6 +247,30 @@ def build_plan(
         "report": _report(rules, agent_infos, governed_ops, use_iam=use_iam, use_keys=use_keys),
     }
     return plan
+
+
+def _deployable(
+    target: TargetInfo, routes: list[dict[str, Any]], policy: dict[str, Any] | None, *, use_iam: bool, use_keys: bool
+) -> dict[str, Any]:
+    """The part of the plan a deployment serves (its hash is a stage variable): the API and its
+    resource policy, the body model and validator, the routes, their method and integration."""
+    return {
+        "api": {"name": f"gqlgov-{target.name}", "policy": policy},
+        "model": {"name": MODEL_NAME, "contentType": "application/json", "schema": REQUEST_BODY_SCHEMA},
+        "validator": {
+            "name": VALIDATOR_NAME,
+            "validateRequestBody": True,
+            "validateRequestParameters": False,
+        },
+        "routes": routes,
+        "method": {
+            "httpMethod": HTTP_METHOD,
+            "authorizationType": "AWS_IAM" if use_iam else "NONE",
+            "apiKeyRequired": use_keys,
+            "requestModels": {"application/json": MODEL_NAME},
+        },
+        "integration": _integration(target),
+    }
 
 
 def plan_hash(plan: Mapping[str, Any]) -> str:
@@ -427,40 +434,10 @@ def _report(
         matched_ops = [op for op in operations if rule_matches(rule, None, op)]
         when = rule.get("when") or {}
         effect = rule.get("effect")
-        gateway: list[str] = []
-        pre_check: list[str] = [PRE_CHECK_ONLY_CONDITIONS[key] for key in PRE_CHECK_ONLY_CONDITIONS if when.get(key)]
         with_roles = [a.name for a in agents if a.iam_role_arn and a.name in matched_agents]
-        if effect in ("allow", "require_approval"):
-            if use_iam and with_roles:
-                gateway.append(
-                    f"resource policy: Allow execute-api:Invoke on {len(matched_ops)} route(s) for "
-                    f"{', '.join(with_roles)}"
-                )
-                if when.get("source_ips"):
-                    gateway.append("aws:SourceIp condition " + ", ".join(when["source_ips"]))
-            if effect == "require_approval":
-                pre_check.append("require_approval (the gateway admits; the approval is a pre-check decision)")
-            limits = _request_limits(rule.get("rate_limits"))
-            throttle = _throttle(limits)
-            if limits and use_keys:
-                if throttle:
-                    gateway.append("usage plan per-method throttle " + canonical_json(throttle))
-                if len(matched_ops) > 1:
-                    pre_check.append(
-                        "rate_limits as one budget across the rule's operations "
-                        "(the gateway throttles each method separately)"
-                    )
-                if any(limit["per"] == "day" for limit in limits):
-                    pre_check.append("rule-level per-day request limits")
-            if any("cost" in entry for entry in rule.get("rate_limits") or ()):
-                pre_check.append("cost budgets")
-        elif effect == "deny":
-            if _pre_check_only(rule):
-                pre_check.append("the deny itself (it depends on a condition the gateway cannot check)")
-            elif use_iam and with_roles:
-                gateway.append(
-                    f"resource policy: explicit Deny on {len(matched_ops)} route(s) for {', '.join(with_roles)}"
-                )
+        gateway, by_effect = _enforcement(rule, len(matched_ops), with_roles, use_iam=use_iam, use_keys=use_keys)
+        pre_check = [PRE_CHECK_ONLY_CONDITIONS[key] for key in PRE_CHECK_ONLY_CONDITIONS if when.get(key)]
+        pre_check += by_effect
         if rule.get("limits"):
             pre_check.append("limits " + ", ".join(sorted(rule["limits"])))
         if rule.get("fields"):
@@ -479,3 +456,42 @@ def _report(
             }
         )
     return report
+
+
+def _enforcement(
+    rule: Mapping[str, Any], routes: int, with_roles: list[str], *, use_iam: bool, use_keys: bool
+) -> tuple[list[str], list[str]]:
+    """What of the rule's effect the gateway enforces, and what of it only the pre-check does."""
+    when = rule.get("when") or {}
+    effect = rule.get("effect")
+    gateway: list[str] = []
+    pre_check: list[str] = []
+    if effect in ("allow", "require_approval"):
+        if use_iam and with_roles:
+            gateway.append(
+                f"resource policy: Allow execute-api:Invoke on {routes} route(s) for {', '.join(with_roles)}"
+            )
+            if when.get("source_ips"):
+                gateway.append("aws:SourceIp condition " + ", ".join(when["source_ips"]))
+        if effect == "require_approval":
+            pre_check.append("require_approval (the gateway admits; the approval is a pre-check decision)")
+        limits = _request_limits(rule.get("rate_limits"))
+        throttle = _throttle(limits)
+        if limits and use_keys:
+            if throttle:
+                gateway.append("usage plan per-method throttle " + canonical_json(throttle))
+            if routes > 1:
+                pre_check.append(
+                    "rate_limits as one budget across the rule's operations "
+                    "(the gateway throttles each method separately)"
+                )
+            if any(limit["per"] == "day" for limit in limits):
+                pre_check.append("rule-level per-day request limits")
+        if any("cost" in entry for entry in rule.get("rate_limits") or ()):
+            pre_check.append("cost budgets")
+    elif effect == "deny":
+        if _pre_check_only(rule):
+            pre_check.append("the deny itself (it depends on a condition the gateway cannot check)")
+        elif use_iam and with_roles:
+            gateway.append(f"resource policy: explicit Deny on {routes} route(s) for {', '.join(with_roles)}")
+    return gateway, pre_check

@@ -62,17 +62,7 @@ def target_create(
         require_full_coverage=require_full_coverage,
         created_by=actor,
     )
-    try:
-        target.full_clean(exclude=["active_run"])
-    except DjangoValidationError as exc:
-        details = {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}
-        raise ApiError(
-            "VALIDATION_ERROR",
-            "The gateway target is invalid: "
-            + "; ".join(f"{field}: {' '.join(messages)}" for field, messages in details.items()),
-            status=422,
-            details={"fields": details},
-        ) from exc
+    _validate(target)
     with transaction.atomic():
         target.save()
         record_event(
@@ -90,6 +80,21 @@ def target_create(
             },
         )
     return target
+
+
+def _validate(target: GatewayTarget) -> None:
+    """The model's own validation, as VALIDATION_ERROR (422) naming each field's problems."""
+    try:
+        target.full_clean(exclude=["active_run"])
+    except DjangoValidationError as exc:
+        details = {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}
+        raise ApiError(
+            "VALIDATION_ERROR",
+            "The gateway target is invalid: "
+            + "; ".join(f"{field}: {' '.join(messages)}" for field, messages in details.items()),
+            status=422,
+            details={"fields": details},
+        ) from exc
 
 
 def clients_for(target: GatewayTarget) -> tuple[Any, Any]:
