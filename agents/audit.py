@@ -54,7 +54,8 @@ def record_event(
 ) -> AuditEvent:
     """Appends one event to the chain; call it inside the transaction of the change it records."""
     if isinstance(target, models.Model):
-        target_type, target_id = target._meta.label_lower, str(target.pk)
+        # A model that moved apps may keep the type its events always had (`audit_type`).
+        target_type, target_id = getattr(target, "audit_type", target._meta.label_lower), str(target.pk)
     else:
         target_type, target_id = target
     with transaction.atomic():

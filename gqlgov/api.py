@@ -118,7 +118,7 @@ def _mount_routers() -> None:
     from gqlgov.health import router as health_router
     from gqlgov.metrics import router as metrics_router
     from policies.api import router as policies_router
-    from policies.export.api import router as exports_router
+    from policies.gateway.api import router as exports_router
 
     # Django tries URL patterns in order and each miss costs: the check, the hot path, comes first.
     api.add_router("/", policies_router)

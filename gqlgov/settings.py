@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "axes",
     "agents",
     "policies",
+    "policies.gateway",
 ]
 
 # `manage.py bench` is developer tooling in tools/bench, outside the product packages and the image:
@@ -166,7 +167,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # An unacknowledged task (its worker died) is redelivered after this many seconds (Redis broker).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_S", default=3600)}
 
-# --- API Gateway export (policies/export) ----------------------------------------------
+# --- API Gateway export (policies/gateway) ---------------------------------------------
 # How often Celery beat runs policies.detect_drift, in seconds.
 GQLGOV_DRIFT_INTERVAL_S = env.int("GQLGOV_DRIFT_INTERVAL_S", default=900)
 CELERY_BEAT_SCHEDULE = {

@@ -1,4 +1,4 @@
-"""Admin for the schema registry, policy versions, decisions and (when present) exports.
+"""Admin for the schema registry, policy versions and decisions (the export's: policies/gateway/admin.py).
 
 Lists are plain Django admin changelists; the work happens on the custom pages in
 policies/ui (schema, operation and rule editing, review, simulator, exports), which this
@@ -180,15 +180,3 @@ class DecisionAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
     @admin.display(description="Document (redacted)")
     def document_pretty(self, obj: Decision):
         return format_html('<pre class="gg-pre gg-code">{}</pre>', obj.document_redacted or "—")
-
-
-def _register_export_admin() -> None:
-    """The export models belong to the API Gateway export (policies/export); register them when present."""
-    try:
-        from policies.ui.exports import register_export_admin
-    except ImportError:
-        return
-    register_export_admin(admin.site)
-
-
-_register_export_admin()

@@ -1,6 +1,6 @@
 """Schema registry, policy versions and the decision log.
 
-Export models (gateway targets, runs, drift) live in policies/export/models.py and are
+Export models (gateway targets, runs, drift) live in policies/gateway/models.py and are
 imported at the bottom so Django registers them under this app.
 """
 
@@ -115,6 +115,3 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent_name} {self.operation_name or '-'}: {self.decision}"
-
-
-from policies.export.models import *  # noqa: E402, F403

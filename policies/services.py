@@ -14,7 +14,7 @@ from agents.models import AuditEvent
 from gqlgov.errors import ApiError
 from policies import engine
 from policies.checks.caches import forget_active_versions, remember_schema_bundle, schema_bundle
-from policies.export.services import enqueue_exports_for_policy
+from policies.gateway.services import enqueue_exports_for_policy
 from policies.models import PolicyVersion, Schema, SchemaVersion
 
 

@@ -5,7 +5,7 @@ import re
 import pytest
 from django.core.management import call_command
 
-from policies.export.models import ExportRun
+from policies.gateway.models import ExportRun
 from tests.conftest import bearer
 
 pytestmark = pytest.mark.django_db

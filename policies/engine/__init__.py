@@ -15,6 +15,7 @@ from .decide import (
     deny_without_policy,
 )
 from .limits import DEFAULT_CAPS, DIMENSIONS, Limits
+from .matching import covers_operation, covers_subject, rule_matches
 from .measure import RootField
 from .policy import (
     CompiledPolicy,
@@ -75,6 +76,8 @@ __all__ = [
     "analyze",
     "build_schema",
     "compile_policy",
+    "covers_operation",
+    "covers_subject",
     "decide",
     "deny_without_policy",
     "diff_schemas",
@@ -82,6 +85,7 @@ __all__ = [
     "parse_policy_yaml",
     "parse_rate_limits",
     "redact",
+    "rule_matches",
     "stale_references",
     "ungoverned_operations",
 ]

@@ -3,7 +3,6 @@ an index that makes a check cost the same with 10 or 10,000 rules and agents."""
 
 from __future__ import annotations
 
-import fnmatch
 import ipaddress
 import re
 from collections.abc import Collection, Mapping, Sequence
@@ -17,12 +16,12 @@ import yaml
 
 from . import cel_bounds
 from .limits import DIMENSIONS, Limits
+from .matching import SUBJECT_KEYS, glob_pattern, subject_keys
 from .ratelimits import PERIOD_SECONDS as PERIOD_SECONDS  # re-exported for the admin forms
 from .ratelimits import RateLimit, parse_rate_limits
 from .schema import SchemaBundle
 
 EFFECTS = ("allow", "deny", "require_approval")
-SUBJECT_KEYS = ("agents", "kinds", "groups")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CEL_VARIABLES = frozenset({"agent", "claims", "request", "args", "context"})
 
@@ -200,19 +199,18 @@ class CompiledPolicy:
                     by_subject.setdefault((key, value), []).append(rule.index)
         self._everyone = tuple(everyone)
         self._by_subject = {key: tuple(indexes) for key, indexes in by_subject.items()}
-        self._operation_pattern = {rule.index: _glob_pattern(rule.operation_globs) for rule in self.rules}
+        self._operation_pattern = {rule.index: glob_pattern(rule.operation_globs) for rule in self.rules}
 
     def candidate_rules(self, name: str, kind: str, groups: Sequence[str]) -> list[Rule]:
-        """The rules whose subjects cover this agent, in file order."""
+        """The rules whose subjects cover this agent (matching.covers_subject), in file order."""
         indexes = set(self._everyone)
-        indexes.update(self._by_subject.get(("agents", name), ()))
-        indexes.update(self._by_subject.get(("kinds", kind), ()))
-        for group in groups:
-            indexes.update(self._by_subject.get(("groups", group), ()))
+        for key in subject_keys(name, kind, groups):
+            indexes.update(self._by_subject.get(key, ()))
         return [self.rules[index] for index in sorted(indexes)]
 
     def rules_for_operation(self, operation: str) -> frozenset[int]:
-        """Indexes of the rules whose operation globs match `operation` (memoised per name)."""
+        """Indexes of the rules whose operation globs match `operation` (matching.covers_operation,
+        memoised per name)."""
         indexes = self._by_operation.get(operation)
         if indexes is None:
             indexes = frozenset(
@@ -244,11 +242,6 @@ class CompiledPolicy:
 _DENIED_COORDINATES_MEMO = 4096
 
 
-def _glob_pattern(globs: Sequence[str]) -> re.Pattern[str]:
-    """One regex for shell-style globs where `*` also crosses dots."""
-    return re.compile("|".join(f"(?:{fnmatch.translate(glob)})" for glob in globs) or "(?!)")
-
-
 @dataclass(frozen=True, slots=True)
 class GlobSet:
     """Shell-style globs where `*` also crosses dots; literal entries are looked up in a set."""
@@ -261,7 +254,7 @@ class GlobSet:
         wildcards = [glob for glob in globs if _is_glob(glob)]
         return cls(
             frozenset(glob for glob in globs if not _is_glob(glob)),
-            _glob_pattern(wildcards) if wildcards else None,
+            glob_pattern(wildcards) if wildcards else None,
         )
 
     def __call__(self, name: str) -> bool:
@@ -602,7 +595,7 @@ def stale_references(policy: CompiledPolicy, schema: SchemaBundle) -> list[Stale
 def _matches_any(glob: str, names: Collection[str]) -> bool:
     if not _is_glob(glob):
         return glob in names
-    pattern = _glob_pattern([glob])
+    pattern = glob_pattern([glob])
     return any(pattern.fullmatch(name) for name in names)
 
 

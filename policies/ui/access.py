@@ -1,14 +1,15 @@
 """Who may call what, read from a policy document (for the schema, operation and agent pages).
 
-Matching itself is the export plan's `rule_matches` (the one place that decides which rule
-covers which agent and operation); this module only summarises it for people.
+Matching itself is the engine's `rule_matches` (the one place that decides which rule covers
+which agent and operation); this module only summarises it for people.
 """
 
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
-from policies.export.plan import AgentInfo, rule_matches
+from policies.engine import rule_matches
+from policies.gateway.plan import AgentInfo
 
 ALLOW, APPROVAL, CONDITIONAL, DENY = "allow", "approval", "conditional", "deny"
 

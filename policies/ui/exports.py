@@ -1,64 +1,45 @@
 """Exports to API Gateway: targets, runs with their AWS calls, drift, "sync now", "roll back to N".
 
-The export models and services belong to policies/export; every page here degrades to a
-notice when that package is not installed.
+The export models and services are the gateway app's (policies/gateway).
 """
 
-import importlib
-from types import ModuleType
-
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
-from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from agents.audit import actor_for_user
 from gqlgov import roles
 from gqlgov.errors import ApiError
+from policies.gateway.models import ExportRun, GatewayTarget
+from policies.gateway.services import export_request
 from policies.models import PolicyVersion
 from policies.services import policy_rollback
 from policies.ui.common import pretty, render_page, report
 
 
-def export_models() -> ModuleType | None:
-    try:
-        return importlib.import_module("policies.export.models")
-    except ImportError:
-        return None
-
-
-def _export_services() -> ModuleType:
-    return importlib.import_module("policies.export.services")
-
-
 @roles.requires(roles.VIEW)
 def export_overview(request):
-    models = export_models()
     targets = []
-    if models is not None:
-        for target in models.GatewayTarget.objects.select_related("schema", "schema__active_policy"):
-            active = target.schema.active_policy
-            targets.append(
-                {
-                    "target": target,
-                    "runs": target.runs.select_related("policy_version")[:10],
-                    "drift": target.drift_reports.select_related("policy_version").first(),
-                    "rollback_to": PolicyVersion.objects.filter(
-                        schema=target.schema, status=PolicyVersion.Status.APPROVED
-                    )
-                    .exclude(pk=active.pk if active else None)
-                    .order_by("-number")[:20],
-                    "active": active,
-                }
-            )
+    for target in GatewayTarget.objects.select_related("schema", "schema__active_policy"):
+        active = target.schema.active_policy
+        targets.append(
+            {
+                "target": target,
+                "runs": target.runs.select_related("policy_version")[:10],
+                "drift": target.drift_reports.select_related("policy_version").first(),
+                "rollback_to": PolicyVersion.objects.filter(schema=target.schema, status=PolicyVersion.Status.APPROVED)
+                .exclude(pk=active.pk if active else None)
+                .order_by("-number")[:20],
+                "active": active,
+            }
+        )
     return render_page(
         request,
         "gqlgov/exports/overview.html",
         "Exports",
         {
-            "enabled": models is not None,
             "targets": targets,
             "crumbs": [("Exports", None)],
         },
@@ -68,17 +49,16 @@ def export_overview(request):
 @require_POST
 @roles.requires(roles.OPERATE_EXPORTS)
 def target_action(request, target_id: int, action: str):
-    models = export_models()
-    if models is None or action not in ("sync", "rollback"):
+    if action not in ("sync", "rollback"):
         raise Http404("No such export action.")
-    target = get_object_or_404(models.GatewayTarget.objects.select_related("schema"), pk=target_id)
+    target = get_object_or_404(GatewayTarget.objects.select_related("schema"), pk=target_id)
     actor = actor_for_user(request.user)
     try:
         if action == "sync":
             version = target.schema.active_policy
             if version is None:
                 raise ApiError("NO_ACTIVE_POLICY", f"{target.schema.name} has no active policy to export.", status=409)
-            run = _export_services().export_request(actor=actor, target=target, version=version)
+            run = export_request(actor=actor, target=target, version=version)
             messages.success(request, f"Export run #{run.pk} of v{version.number} to {target.name} is queued.")
         else:
             number = int(request.POST.get("version", "0") or 0)
@@ -96,12 +76,7 @@ def target_action(request, target_id: int, action: str):
 
 @roles.requires(roles.VIEW)
 def run_detail(request, run_id: int):
-    models = export_models()
-    if models is None:
-        raise Http404("Exports are not installed.")
-    run = get_object_or_404(
-        models.ExportRun.objects.select_related("target", "policy_version", "schema_version"), pk=run_id
-    )
+    run = get_object_or_404(ExportRun.objects.select_related("target", "policy_version", "schema_version"), pk=run_id)
     return render_page(
         request,
         "gqlgov/exports/run.html",
@@ -115,51 +90,3 @@ def run_detail(request, run_id: int):
             "crumbs": [("Exports", reverse("admin:gqlgov_exports")), (f"Run #{run.pk}", None)],
         },
     )
-
-
-def register_export_admin(site: admin.AdminSite) -> None:
-    """Read-only changelists of targets and runs (created by `create_gateway_target` and approvals)."""
-    models = export_models()
-    if models is None:
-        raise ImportError("policies.export is not installed")
-
-    class GatewayTargetAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
-        list_display = (
-            "name",
-            "schema",
-            "region",
-            "stage_name",
-            "rest_api_id",
-            "auth_mode",
-            "auto_heal",
-            "enabled",
-        )
-        list_filter = ("schema", "enabled", "auto_heal")
-        search_fields = ("name",)
-
-    class ExportRunAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
-        list_display = (
-            "run_link",
-            "target",
-            "policy_version",
-            "status",
-            "trigger",
-            "requested_by",
-            "created_at",
-            "mutating_calls",
-        )
-        list_filter = ("status", "trigger", "target")
-
-        @admin.display(description="Run")
-        def run_link(self, obj):
-            return format_html('<a href="{}">#{}</a>', reverse("admin:gqlgov_export_run", args=[obj.pk]), obj.pk)
-
-        def change_view(self, request, object_id, form_url="", extra_context=None):
-            return redirect("admin:gqlgov_export_run", object_id)
-
-    for model, model_admin in (
-        (models.GatewayTarget, GatewayTargetAdmin),
-        (models.ExportRun, ExportRunAdmin),
-    ):
-        if not site.is_registered(model):
-            site.register(model, model_admin)

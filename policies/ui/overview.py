@@ -10,10 +10,10 @@ from django.utils import timezone
 
 from gqlgov import roles
 from policies import drafts
+from policies.gateway.models import DriftReport, ExportRun, GatewayTarget
 from policies.models import Decision, PolicyVersion, Schema
 from policies.selectors import policy_coverage
 from policies.ui.common import render_page
-from policies.ui.exports import export_models
 
 CHART_HOURS = 24
 CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 1000, 170, 28
@@ -122,13 +122,10 @@ def _schema_health(schema: Schema) -> dict[str, Any]:
 
 
 def _targets(schema: Schema) -> list[dict[str, Any]]:
-    models = export_models()
-    if models is None:
-        return []
     result = []
-    for target in models.GatewayTarget.objects.filter(schema=schema):
-        last = models.ExportRun.objects.filter(target=target).select_related("policy_version").first()
-        drift = models.DriftReport.objects.filter(target=target).first()
+    for target in GatewayTarget.objects.filter(schema=schema):
+        last = ExportRun.objects.filter(target=target).select_related("policy_version").first()
+        drift = DriftReport.objects.filter(target=target).first()
         drift_open = bool(
             drift
             and drift.differences
@@ -157,7 +154,6 @@ def overview(request):
             "agents": agents,
             "agent_peak": max((a["total"] for a in agents), default=1),
             "pending_reviews": PolicyVersion.objects.filter(status=PolicyVersion.Status.IN_REVIEW).count(),
-            "exports_enabled": export_models() is not None,
             "crumbs": [],
         },
     )

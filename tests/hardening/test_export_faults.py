@@ -1,6 +1,6 @@
 """AWS answering 5xx during an export, against a real moto server.
 
-Throttling (429) and a worker SIGKILLed mid-export are covered in tests/policies/export/
+Throttling (429) and a worker SIGKILLed mid-export are covered in tests/gateway/
 (test_applier, test_services, test_tasks); these add server errors, including one that arrives
 after the write took effect: a create must not be repeated blindly (API Gateway has no
 idempotency token), the applier looks for what the unanswered call made first.
@@ -8,11 +8,13 @@ idempotency token), the applier looks for what the unanswered call made first.
 
 import pytest
 
-from policies.export import services
-from policies.export.applier import NON_IDEMPOTENT_ACTIONS, apply_plan
-from policies.export.models import ExportCall, ExportRun
-from tests.policies.export.aws import Throttler, recorded_client
-from tests.policies.export.factories import (
+from policies.gateway import services
+from policies.gateway.applier import apply_plan
+from policies.gateway.aws import NON_IDEMPOTENT_ACTIONS
+from policies.gateway.models import ExportCall, ExportRun
+from policies.gateway.services import runs
+from tests.gateway.aws import Throttler, recorded_client
+from tests.gateway.factories import (
     make_agents,
     make_policy,
     make_schema,
@@ -122,14 +124,14 @@ def test_5xx_that_outlasts_botocore_retries_requeues_the_run_and_the_retry_succe
     version = make_policy(schema)
     target = make_target(schema, moto_url)
     settings.GQLGOV_AWS_MAX_ATTEMPTS = 2
-    real_clients_for = services.clients_for
+    real_clients_for = runs.clients_for
 
     def failing_clients(target):
         apigateway, kms = real_clients_for(target)
         Throttler(times=1000, status=503, code="ServiceUnavailableException").attach(apigateway)
         return apigateway, kms
 
-    monkeypatch.setattr(services, "clients_for", failing_clients)
+    monkeypatch.setattr(runs, "clients_for", failing_clients)
     run = services.export_request(actor="test", target=target, version=version)
     with pytest.raises(services.TransientExportError, match="ServiceUnavailableException"):
         services.export_run_execute(version_id=version.pk, target_id=target.pk)
@@ -137,7 +139,7 @@ def test_5xx_that_outlasts_botocore_retries_requeues_the_run_and_the_retry_succe
     assert run.status == ExportRun.Status.QUEUED and "ServiceUnavailableException" in run.error
     assert ExportCall.objects.filter(run=run, outcome="error").exists()  # the failed calls are on record
 
-    monkeypatch.setattr(services, "clients_for", real_clients_for)
+    monkeypatch.setattr(runs, "clients_for", real_clients_for)
     assert services.export_run_execute(version_id=version.pk, target_id=target.pk).status == "succeeded"
     run.refresh_from_db()
     assert run.status == ExportRun.Status.SUCCEEDED and run.attempts == 2

@@ -30,7 +30,7 @@ def eager_celery():
 
 @pytest.fixture
 def gateway_target(shop, moto_url, eager_celery):
-    from policies.export.services import target_create
+    from policies.gateway.services import target_create
 
     return target_create(
         actor="test",

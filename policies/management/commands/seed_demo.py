@@ -8,8 +8,8 @@ from django.db import transaction
 from agents.models import Principal
 from agents.services import principal_create, token_issue
 from policies import engine
-from policies.export.models import GatewayTarget
-from policies.export.services import export_request, target_create
+from policies.gateway.models import GatewayTarget
+from policies.gateway.services import export_request, target_create
 from policies.models import Schema
 from policies.services import policy_approve, policy_load, schema_register
 

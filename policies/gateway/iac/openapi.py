@@ -1,0 +1,79 @@
+"""The plan as an OpenAPI 3 document with API Gateway's ``x-amazon-apigateway-*`` extensions
+(importable with ImportRestApi), one function per part: security, operations, the document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from policies.gateway.iac.names import logical
+from policies.gateway.plan import api_description
+
+
+def openapi(plan: dict[str, Any]) -> dict[str, Any]:
+    schemes = _security_schemes(plan)
+    security = [{name: [] for name in schemes}] if schemes else []
+    integration = {
+        "type": plan["integration"]["type"].lower(),
+        "httpMethod": plan["integration"]["httpMethod"],
+        "uri": plan["integration"]["uri"],
+        "passthroughBehavior": "when_no_match",
+    }
+    paths = {route["path"]: {"post": _operation(plan, route, security, integration)} for route in plan["routes"]}
+    model_schema = {k: v for k, v in plan["model"]["schema"].items() if k not in ("$schema", "title")}
+    document: dict[str, Any] = {
+        "openapi": "3.0.1",
+        "info": {
+            "title": plan["api"]["name"],
+            "description": api_description(plan),
+            "version": f"policy-v{plan['policy_version']}",
+        },
+        "paths": paths,
+        "components": {"schemas": {plan["model"]["name"]: model_schema}, "securitySchemes": schemes},
+        "x-amazon-apigateway-api-key-source": "HEADER",
+        "x-amazon-apigateway-request-validators": {
+            plan["validator"]["name"]: {
+                "validateRequestBody": plan["validator"]["validateRequestBody"],
+                "validateRequestParameters": plan["validator"]["validateRequestParameters"],
+            }
+        },
+        "x-amazon-apigateway-tag-value": plan["tags"],
+        # Usage plans and API keys are not part of an API definition in API Gateway; carried along.
+        "x-gqlgov-stage": plan["stage"],
+        "x-gqlgov-usage-plans": plan["usage_plans"],
+    }
+    if plan["api"]["policy"]:
+        document["x-amazon-apigateway-policy"] = plan["api"]["policy"]
+    return document
+
+
+def _security_schemes(plan: dict[str, Any]) -> dict[str, Any]:
+    """SigV4 when the methods use AWS_IAM, the x-api-key header when they require API keys."""
+    schemes: dict[str, Any] = {}
+    if plan["method"]["authorizationType"] == "AWS_IAM":
+        schemes["sigv4"] = {
+            "type": "apiKey",
+            "name": "Authorization",
+            "in": "header",
+            "x-amazon-apigateway-authtype": "awsSigv4",
+        }
+    if plan["method"]["apiKeyRequired"]:
+        schemes["api_key"] = {"type": "apiKey", "name": "x-api-key", "in": "header"}
+    return schemes
+
+
+def _operation(
+    plan: dict[str, Any], route: dict[str, Any], security: list[dict[str, Any]], integration: dict[str, Any]
+) -> dict[str, Any]:
+    """One route's POST: the body model, the validator and the backend integration."""
+    return {
+        "operationId": logical("op", route["operation"] or "graphql"),
+        "summary": f"GraphQL {route['operation'] or 'documents'}",
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{plan['model']['name']}"}}},
+        },
+        "responses": {"200": {"description": "The GraphQL response"}},
+        "security": security,
+        "x-amazon-apigateway-request-validator": plan["validator"]["name"],
+        "x-amazon-apigateway-integration": integration,
+    }

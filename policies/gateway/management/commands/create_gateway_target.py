@@ -1,0 +1,55 @@
+from django.core.management.base import BaseCommand
+
+from gqlgov.cli import cli_actor, run_service
+from policies.gateway.services import target_create
+from policies.selectors import schema_by_name
+
+
+class Command(BaseCommand):
+    help = "Create an API Gateway target that the schema's approved policies are exported to."
+
+    def add_arguments(self, parser):
+        parser.add_argument("name")
+        parser.add_argument("--schema", required=True)
+        parser.add_argument("--region", required=True)
+        parser.add_argument("--stage", required=True)
+        backend = parser.add_mutually_exclusive_group(required=True)
+        backend.add_argument("--lambda-arn", default="", help="backend Lambda function (AWS_PROXY)")
+        backend.add_argument("--http-url", default="", help="backend URL (HTTP_PROXY)")
+        parser.add_argument("--rest-api-id", default="", help="existing REST API (default: gqlgov creates one)")
+        parser.add_argument("--account-id", default="")
+        parser.add_argument("--endpoint-url", default="", help="moto or LocalStack only")
+        parser.add_argument("--auth", choices=["iam", "api_key", "both"], default="both")
+        parser.add_argument("--kms-key-id", default="", help="symmetric KMS key for the API key values gqlgov holds")
+        parser.add_argument("--signing-key-id", default="", help="asymmetric RSA KMS key that signs each plan")
+        parser.add_argument("--auto-heal", action="store_true", help="re-apply when drift is detected")
+        parser.add_argument(
+            "--require-full-coverage",
+            action="store_true",
+            help="refuse exports while schema operations are ungoverned",
+        )
+
+    def handle(self, *args, **opts):
+        target = run_service(
+            lambda: target_create(
+                actor=cli_actor(),
+                name=opts["name"],
+                schema=schema_by_name(opts["schema"]),
+                region=opts["region"],
+                stage_name=opts["stage"],
+                lambda_arn=opts["lambda_arn"],
+                http_url=opts["http_url"],
+                rest_api_id=opts["rest_api_id"],
+                account_id=opts["account_id"],
+                endpoint_url=opts["endpoint_url"],
+                auth_mode=opts["auth"],
+                kms_key_id=opts["kms_key_id"],
+                signing_key_id=opts["signing_key_id"],
+                auto_heal=opts["auto_heal"],
+                require_full_coverage=opts["require_full_coverage"],
+            )
+        )
+        self.stdout.write(
+            f"Created gateway target {target.name} for schema {opts['schema']} "
+            f"(stage {target.stage_name}, {target.region})."
+        )

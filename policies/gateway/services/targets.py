@@ -1,0 +1,133 @@
+"""Gateway targets: creating them (audited), their AWS clients, and the plan a version has on one.
+
+The plan is built against the schema's latest version; `lockstep_problems` says when it may not
+be exported (stale references, or ungoverned operations on a target requiring full coverage).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+
+from agents.audit import record_event
+from agents.models import Principal
+from gqlgov.errors import ApiError
+from policies.gateway.aws import aws_client
+from policies.gateway.models import GatewayTarget
+from policies.gateway.plan import build_plan
+from policies.models import PolicyVersion, Schema
+from policies.selectors import policy_coverage
+
+
+def target_create(
+    *,
+    actor: str,
+    name: str,
+    schema: Schema,
+    region: str,
+    stage_name: str,
+    lambda_arn: str = "",
+    http_url: str = "",
+    rest_api_id: str = "",
+    account_id: str = "",
+    endpoint_url: str = "",
+    auth_mode: str = GatewayTarget.Auth.BOTH,
+    kms_key_id: str = "",
+    signing_key_id: str = "",
+    auto_heal: bool = False,
+    require_full_coverage: bool = False,
+) -> GatewayTarget:
+    """A new gateway target for the schema; VALIDATION_ERROR (422) names what is wrong."""
+    if bool(lambda_arn) == bool(http_url):
+        raise ApiError(
+            "VALIDATION_ERROR", "Give exactly one backend: a Lambda function ARN or an HTTP URL.", status=422
+        )
+    target = GatewayTarget(
+        name=name,
+        schema=schema,
+        region=region,
+        stage_name=stage_name,
+        lambda_arn=lambda_arn,
+        http_url=http_url,
+        rest_api_id=rest_api_id,
+        account_id=account_id,
+        endpoint_url=endpoint_url,
+        auth_mode=auth_mode,
+        kms_key_id=kms_key_id,
+        signing_key_id=signing_key_id,
+        auto_heal=auto_heal,
+        require_full_coverage=require_full_coverage,
+        created_by=actor,
+    )
+    _validate(target)
+    with transaction.atomic():
+        target.save()
+        record_event(
+            actor=actor,
+            action="export.target_created",
+            target=target,
+            details={
+                "name": name,
+                "schema": schema.name,
+                "region": region,
+                "stage": stage_name,
+                "rest_api_id": rest_api_id or "(created and owned by gqlgov)",
+                "auth_mode": auth_mode,
+                "auto_heal": auto_heal,
+            },
+        )
+    return target
+
+
+def _validate(target: GatewayTarget) -> None:
+    """The model's own validation, as VALIDATION_ERROR (422) naming each field's problems."""
+    try:
+        target.full_clean(exclude=["active_run"])
+    except DjangoValidationError as exc:
+        details = {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}
+        raise ApiError(
+            "VALIDATION_ERROR",
+            "The gateway target is invalid: "
+            + "; ".join(f"{field}: {' '.join(messages)}" for field, messages in details.items()),
+            status=422,
+            details={"fields": details},
+        ) from exc
+
+
+def clients_for(target: GatewayTarget) -> tuple[Any, Any]:
+    """API Gateway and KMS clients for the target (standard credential chain, standard retries)."""
+    options = {
+        "region": target.region,
+        "endpoint_url": target.endpoint_url,
+        "max_attempts": settings.GQLGOV_AWS_MAX_ATTEMPTS,
+    }
+    return aws_client("apigateway", **options), aws_client("kms", **options)
+
+
+def plan_for(target: GatewayTarget, version: PolicyVersion) -> dict[str, Any]:
+    """The desired gateway state of `version` on `target`, against the schema's latest version."""
+    schema_version = version.schema.latest_version
+    return build_plan(
+        document=version.document,
+        operations=list(schema_version.operations if schema_version else []),
+        agents=Principal.objects.all(),
+        target=target,
+        schema_name=version.schema.name,
+        schema_version=schema_version.number if schema_version else 0,
+        policy_version=version.number,
+    )
+
+
+def lockstep_problems(target: GatewayTarget, version: PolicyVersion) -> dict[str, Any]:
+    """Why the version may not be exported now (empty: it may): stale references to the current
+    schema, and ungoverned operations when the target requires full coverage."""
+    coverage = policy_coverage(version, version.schema.latest_version)
+    problems: dict[str, Any] = {}
+    if coverage.stale:
+        problems["stale"] = coverage.stale
+    if target.require_full_coverage and coverage.ungoverned:
+        problems["ungoverned"] = coverage.ungoverned
+    return problems
