@@ -1,7 +1,7 @@
 """Admin for identities, tokens and the audit trail. Every write goes through agents.services.
 
 Principals are listed and edited here; their page with tokens, recent decisions and callable
-operations is policies/ui/agents.py (admin:gqlgov_agent).
+operations is gqlgov/console/agents.py (admin:gqlgov_agent).
 """
 
 from django import forms
@@ -14,8 +14,8 @@ from agents.audit import actor_for_user, verify_chain
 from agents.models import ApiToken, AuditEvent, Principal
 from agents.tokens import without_token_prefixes
 from gqlgov import roles
+from gqlgov.display import pretty
 from gqlgov.errors import ApiError
-from policies.ui.common import pretty
 
 
 def _split_groups(text: str) -> list[str]:

@@ -37,7 +37,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "policies.ui.apps.GqlgovAdminConfig",  # django.contrib.admin with gqlgov's AdminSite (roles, custom pages)
+    "gqlgov.console.apps.GqlgovAdminConfig",  # django.contrib.admin with gqlgov's AdminSite (roles, custom pages)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -79,7 +79,7 @@ WSGI_APPLICATION = "gqlgov.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "gqlgov" / "templates"],
+        "DIRS": [BASE_DIR / "gqlgov" / "console" / "templates"],  # the console's pages and the admin it restyles
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -196,8 +196,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
-# The admin UI's stylesheet and script (gqlgov is not an app, so list its static folder).
-STATICFILES_DIRS = [BASE_DIR / "gqlgov" / "static"]
+# The console's stylesheet and script (the console is not an app of its own, so list its folder).
+STATICFILES_DIRS = [BASE_DIR / "gqlgov" / "console" / "static"]
 # The embedded SQLite database and collected static files live here; create it on first start.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
@@ -214,7 +214,7 @@ SECURE_PROXY_SSL_HEADER = None
 SECURE_HSTS_SECONDS = env.int("GQLGOV_HSTS_SECONDS", default=31_536_000 if IS_PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("GQLGOV_HSTS_INCLUDE_SUBDOMAINS", default=False)
 # Content-Security-Policy of every HTML page (gqlgov/security.py; not sent while DEBUG). The admin has
-# no inline scripts (gqlgov/static/gqlgov/admin.js); inline style attributes are allowed. Empty: none.
+# no inline scripts (gqlgov/console/static/gqlgov/admin.js); inline style attributes are allowed. Empty: none.
 GQLGOV_CSP = env.str(
     "GQLGOV_CSP",
     default="default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "

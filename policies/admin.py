@@ -1,8 +1,8 @@
 """Admin for the schema registry, policy versions and decisions (the export's: policies/gateway/admin.py).
 
 Lists are plain Django admin changelists; the work happens on the custom pages in
-policies/ui (schema, operation and rule editing, review, simulator, exports), which this
-module's AdminSite (policies/ui/site.py) mounts. Nothing here writes: the registry and the
+gqlgov/console (schema, operation and rule editing, review, simulator, exports), which this
+module's AdminSite (gqlgov/console/site.py) mounts. Nothing here writes: the registry and the
 decision log are append-only, and policies change only through policies.drafts/services.
 """
 
@@ -16,9 +16,9 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from gqlgov import roles
+from gqlgov.display import pretty
 from policies.engine import reasons as reason_codes
 from policies.models import Decision, PolicyVersion, Schema
-from policies.ui.common import pretty
 
 REASON_CODES = sorted(
     value for name, value in vars(reason_codes).items() if name.isupper() and isinstance(value, str) and value == name

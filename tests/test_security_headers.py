@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.console.conftest import make_user, signed_in
 from tests.test_deployment import ROOT
-from tests.ui.conftest import make_user, signed_in
 
 pytestmark = pytest.mark.django_db
 

@@ -14,9 +14,9 @@ from gqlgov.errors import ApiError
 from policies import drafts
 from policies.models import PolicyVersion
 from tests.agents.test_oidc_login import idp  # noqa: F401
+from tests.console.browser import PEOPLE
+from tests.console.conftest import make_user, shop, signed_in  # noqa: F401
 from tests.support.oidc_provider import login_through_provider
-from tests.ui.browser import PEOPLE
-from tests.ui.conftest import make_user, shop, signed_in  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

@@ -25,11 +25,11 @@ class GqlgovAdminSite(admin.AdminSite):
         return context
 
     def get_urls(self):
-        from policies.ui.urls import custom_urls
+        from gqlgov.console.urls import custom_urls
 
         return custom_urls(self) + super().get_urls()
 
     def index(self, request, extra_context=None):
-        from policies.ui.overview import overview
+        from gqlgov.console.overview import overview
 
         return overview(request)

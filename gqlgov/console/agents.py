@@ -10,10 +10,10 @@ from agents import services
 from agents.audit import actor_for_user
 from agents.models import ApiToken, Principal
 from gqlgov import roles
+from gqlgov.console import access
+from gqlgov.console.common import post_int, render_page, report
 from gqlgov.errors import ApiError
 from policies.models import Decision, Schema
-from policies.ui import access
-from policies.ui.common import post_int, render_page, report
 
 
 def _principal(name: str) -> Principal:

@@ -11,12 +11,13 @@ from django.views.decorators.http import require_POST
 
 from agents.audit import actor_for_user
 from gqlgov import roles
+from gqlgov.console.common import render_page, report
+from gqlgov.display import pretty
 from gqlgov.errors import ApiError
 from policies.gateway.models import ExportRun, GatewayTarget
 from policies.gateway.services import export_request
 from policies.models import PolicyVersion
 from policies.services import policy_rollback
-from policies.ui.common import pretty, render_page, report
 
 
 @roles.requires(roles.VIEW)

@@ -1,6 +1,5 @@
 """Helpers every custom admin page shares: rendering inside the admin, and mapping service errors."""
 
-import json
 from typing import Any
 
 from django.contrib import admin, messages
@@ -33,8 +32,6 @@ def report(request: HttpRequest, exc: ApiError) -> None:
     messages.error(request, exc.message)
 
 
-def pretty(value: Any) -> str:
-    return json.dumps(value, indent=2, sort_keys=True, default=str)
 
 
 def post_int(request: HttpRequest, name: str, default: int | None = None) -> int | None:

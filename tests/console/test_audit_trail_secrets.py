@@ -4,7 +4,7 @@ import pytest
 
 from agents.models import ApiToken, AuditEvent
 from agents.services import token_issue, token_revoke, token_rotate
-from tests.ui.conftest import signed_in
+from tests.console.conftest import signed_in
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from policies.ui import agents, exports, review, schemas, simulator
+from gqlgov.console import agents, exports, review, schemas, simulator
 
 
 def custom_urls(site):

@@ -14,11 +14,11 @@ from django.utils import timezone
 
 from agents.models import Principal
 from gqlgov import roles
+from gqlgov.console.common import render_page
+from gqlgov.console.forms import TIMEZONES, json_object_field, parse_json_object
 from policies import drafts, engine
 from policies.checks.caches import compiled_policy, schema_bundle
 from policies.models import PolicyVersion, Schema
-from policies.ui.common import render_page
-from policies.ui.forms import TIMEZONES, json_object_field, parse_json_object
 
 
 class SimulatorForm(forms.Form):

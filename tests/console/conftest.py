@@ -12,8 +12,8 @@ from agents.services import principal_create
 from policies import engine
 from policies.models import Schema
 from policies.services import policy_approve, policy_load, schema_register
+from tests.console.browser import chromium, idp, sign_in  # noqa: F401
 from tests.support.moto_server import aws_credentials, moto_server, moto_url  # noqa: F401
-from tests.ui.browser import chromium, idp, sign_in  # noqa: F401
 
 
 def make_user(username: str, *role_names: str, **fields):

@@ -25,15 +25,15 @@ from graphql import (
 from agents.audit import actor_for_user
 from agents.models import Principal
 from gqlgov import roles
+from gqlgov.console import access
+from gqlgov.console.common import render_page, report, schema_or_404
+from gqlgov.console.forms import RuleForm, SchemaRegisterForm
 from gqlgov.errors import ApiError
 from policies import drafts, engine
 from policies.checks.caches import schema_bundle
 from policies.models import PolicyVersion, Schema, SchemaVersion
 from policies.selectors import policy_coverage
 from policies.services import PolicyInvalid, schema_register
-from policies.ui import access
-from policies.ui.common import render_page, report, schema_or_404
-from policies.ui.forms import RuleForm, SchemaRegisterForm
 
 # Field denies offered per operation; GitHub-sized schemas reach thousands of fields.
 MAX_COORDINATES = 3000

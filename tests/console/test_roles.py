@@ -6,7 +6,7 @@ from agents.models import AuditEvent, Principal
 from agents.services import token_issue
 from policies import drafts
 from policies.models import Decision, PolicyVersion
-from tests.ui.conftest import make_user, signed_in
+from tests.console.conftest import make_user, signed_in
 
 pytestmark = pytest.mark.django_db
 

@@ -8,12 +8,12 @@ from django.views.decorators.http import require_POST
 
 from agents.audit import actor_for_user
 from gqlgov import roles
+from gqlgov.console.common import render_page, report, schema_or_404
+from gqlgov.console.forms import ReviewForm
 from gqlgov.errors import ApiError
 from policies import drafts, engine
 from policies.models import PolicyVersion
 from policies.services import contributors, policy_rollback
-from policies.ui.common import render_page, report, schema_or_404
-from policies.ui.forms import ReviewForm
 
 
 def _version(schema, number: int) -> PolicyVersion:
