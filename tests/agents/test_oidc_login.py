@@ -1,11 +1,6 @@
 """Human admin login through mozilla-django-oidc against a real OIDC provider on loopback."""
 
 import dataclasses
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -15,6 +10,7 @@ from agents.models import AuditEvent, Principal
 from agents.services import principal_suspend
 from tests.conftest import make_principal
 from tests.support.oidc_provider import login_through_provider
+from tests.support.settings_probe import settings_value
 
 pytestmark = pytest.mark.django_db
 
@@ -159,22 +155,13 @@ def test_local_password_login_is_refused_when_disabled(client, oidc_settings, st
 
 def test_settings_leave_out_the_password_backend_when_local_login_is_disabled():
     environment = {
-        **os.environ,
         "LOCAL_LOGIN_ENABLED": "false",
         "OIDC_RP_CLIENT_ID": "gqlgov",
         "OIDC_OP_AUTHORIZATION_ENDPOINT": "https://idp.example.com/authorize",
     }
-    script = "from gqlgov import settings; import json; print(json.dumps(settings.AUTHENTICATION_BACKENDS))"
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        env=environment,
-        cwd=Path(__file__).resolve().parents[2],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    backends = settings_value(environment, "settings.AUTHENTICATION_BACKENDS")
     # gqlgov.roles.RoleBackend follows: it authenticates nobody, it only grants permissions by role.
-    assert json.loads(result.stdout) == ["agents.oidc.PrincipalOIDCBackend", "gqlgov.roles.RoleBackend"]
+    assert backends == ["agents.oidc.PrincipalOIDCBackend", "gqlgov.roles.RoleBackend"]
 
 
 def test_a_role_group_is_synced_and_makes_the_user_staff(idp, oidc_settings):
