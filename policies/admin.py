@@ -3,7 +3,7 @@
 Lists are plain Django admin changelists; the work happens on the custom pages in
 gqlgov/console (schema, operation and rule editing, review, simulator, exports), which this
 module's AdminSite (gqlgov/console/site.py) mounts. Nothing here writes: the registry and the
-decision log are append-only, and policies change only through policies.drafts/services.
+decision log are append-only, and policies change only through policies.services.drafts/services.
 """
 
 from datetime import timedelta

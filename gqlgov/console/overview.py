@@ -10,10 +10,10 @@ from django.utils import timezone
 
 from gqlgov import roles
 from gqlgov.console.common import render_page
-from policies import drafts
 from policies.gateway.models import DriftReport, ExportRun, GatewayTarget
 from policies.models import Decision, PolicyVersion, Schema
 from policies.selectors import policy_coverage
+from policies.services import drafts
 
 CHART_HOURS = 24
 CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 1000, 170, 28

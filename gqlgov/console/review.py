@@ -11,9 +11,9 @@ from gqlgov import roles
 from gqlgov.console.common import render_page, report, schema_or_404
 from gqlgov.console.forms import ReviewForm
 from gqlgov.errors import ApiError
-from policies import drafts, engine
+from policies import engine
 from policies.models import PolicyVersion
-from policies.services import contributors, policy_rollback
+from policies.services import contributors, drafts, policy_rollback
 
 
 def _version(schema, number: int) -> PolicyVersion:

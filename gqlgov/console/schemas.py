@@ -1,6 +1,6 @@
 """Schema pages and the operation-centric rule editor.
 
-Editing always goes through policies.drafts: the first edit copies the active version into a
+Editing always goes through policies.services.drafts: the first edit copies the active version into a
 draft; the active version is never changed in place.
 """
 
@@ -29,11 +29,11 @@ from gqlgov.console import access
 from gqlgov.console.common import render_page, report, schema_or_404
 from gqlgov.console.forms import RuleForm, SchemaRegisterForm
 from gqlgov.errors import ApiError
-from policies import drafts, engine
+from policies import engine
 from policies.checks.caches import schema_bundle
 from policies.models import PolicyVersion, Schema, SchemaVersion
 from policies.selectors import policy_coverage
-from policies.services import PolicyInvalid, schema_register
+from policies.services import PolicyInvalid, drafts, schema_register
 
 # Field denies offered per operation; GitHub-sized schemas reach thousands of fields.
 MAX_COORDINATES = 3000

@@ -16,9 +16,10 @@ from agents.models import Principal
 from gqlgov import roles
 from gqlgov.console.common import render_page
 from gqlgov.console.forms import TIMEZONES, json_object_field, parse_json_object
-from policies import drafts, engine
+from policies import engine
 from policies.checks.caches import compiled_policy, schema_bundle
 from policies.models import PolicyVersion, Schema
+from policies.services import drafts
 
 
 class SimulatorForm(forms.Form):

@@ -11,8 +11,8 @@ from django.test import Client
 from agents import services
 from agents.models import AuditEvent, Principal
 from gqlgov.errors import ApiError
-from policies import drafts
 from policies.models import PolicyVersion
+from policies.services import drafts
 from tests.agents.test_oidc_login import idp  # noqa: F401
 from tests.console.browser import PEOPLE
 from tests.console.conftest import make_user, shop, signed_in  # noqa: F401

@@ -4,8 +4,8 @@ import pytest
 
 from agents.models import AuditEvent, Principal
 from agents.services import token_issue
-from policies import drafts
 from policies.models import Decision, PolicyVersion
+from policies.services import drafts
 from tests.console.conftest import make_user, signed_in
 
 pytestmark = pytest.mark.django_db

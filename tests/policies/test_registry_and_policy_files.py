@@ -94,7 +94,7 @@ def test_author_cannot_approve_their_own_version(shop_schema, policy_file):
 
 
 def test_an_approver_who_edited_a_draft_cannot_approve_it_from_the_command_line_either(shop_schema, policy_file):
-    from policies import drafts
+    from policies.services import drafts
 
     _author, approver = users()
     call_command("load_policy", str(policy_file), "--author", "author")

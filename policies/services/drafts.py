@@ -16,16 +16,13 @@ from django.utils import timezone
 from agents.audit import actor_for_user, record_event
 from gqlgov.errors import ApiError, NotFound
 from policies.models import PolicyVersion, Schema
-from policies.services import (
-    Conflict,
-    PolicyInvalid,
-    create_draft,
-    policy_approve,
-    refuse_self_approval,
-    validate_document,
-)
+from policies.services.common import Conflict, PolicyInvalid, validate_document
+from policies.services.review import policy_approve, refuse_self_approval
+from policies.services.versions import create_draft
 
 OPEN_STATUSES = (PolicyVersion.Status.DRAFT, PolicyVersion.Status.IN_REVIEW)
+
+
 def open_version(schema: Schema) -> PolicyVersion | None:
     """The newest draft or in-review version of the schema, if any (what the editor works on)."""
     return (

@@ -1,0 +1,22 @@
+"""Every write to the schema registry and policy versions, by concern; each writes its audit
+event in the same transaction as its change. Callers import from here."""
+
+from policies.services.common import Conflict, PolicyInvalid, _next_number, validate_document
+from policies.services.registry import schema_register
+from policies.services.review import contributors, policy_approve, refuse_self_approval
+from policies.services.versions import create_draft, policy_load, policy_rollback, user_by_username
+
+__all__ = [
+    "Conflict",
+    "PolicyInvalid",
+    "_next_number",
+    "contributors",
+    "create_draft",
+    "policy_approve",
+    "policy_load",
+    "policy_rollback",
+    "refuse_self_approval",
+    "schema_register",
+    "user_by_username",
+    "validate_document",
+]

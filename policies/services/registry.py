@@ -1,0 +1,85 @@
+"""The schema registry: immutable schema versions, their diffs and their audit events."""
+
+import hashlib
+
+from django.conf import settings
+from django.db import transaction
+
+from agents.audit import record_event
+from gqlgov.errors import ApiError
+from policies import engine
+from policies.checks.caches import forget_active_versions, remember_schema_bundle, schema_bundle
+from policies.models import Schema, SchemaVersion
+from policies.services.common import _next_number
+
+
+def schema_register(*, actor: str, name: str, sdl: str) -> tuple[SchemaVersion, bool]:
+    """A new immutable schema version, or the existing one when the SDL is unchanged (created=False).
+
+    Raises SCHEMA_SYNTAX_ERROR (422) with the parser's message and line for unparseable SDL,
+    SCHEMA_TOO_LARGE (413) for SDL over GQLGOV_MAX_SCHEMA_TOKENS and SCHEMA_TOO_COMPLEX (422) for
+    SDL whose interface implementations would take too long to validate; nothing is stored then.
+    """
+    try:
+        bundle = engine.build_schema(sdl, max_tokens=settings.GQLGOV_MAX_SCHEMA_TOKENS)
+    except engine.SchemaTooLarge as exc:
+        raise ApiError(
+            "SCHEMA_TOO_LARGE",
+            f"{exc} Raise GQLGOV_MAX_SCHEMA_TOKENS (and the web server's timeout: a schema builds at"
+            " ~30 µs a token) to register it.",
+            status=413,
+            details={"max_tokens": exc.max_tokens},
+        ) from exc
+    except engine.SchemaTooComplex as exc:
+        raise ApiError(
+            "SCHEMA_TOO_COMPLEX",
+            str(exc),
+            status=422,
+            details={"interface_checks": exc.checks, "max_interface_checks": exc.max_checks},
+        ) from exc
+    except engine.SchemaBuildError as exc:
+        raise ApiError("SCHEMA_INVALID", f"The SDL describes no schema: {exc}", status=422) from exc
+    except engine.SchemaSyntaxError as exc:
+        raise ApiError(
+            "SCHEMA_SYNTAX_ERROR",
+            f"The SDL cannot be parsed: {exc}",
+            status=422,
+            details={"line": getattr(exc, "line", None), "column": getattr(exc, "column", None)},
+        ) from exc
+    content_hash = hashlib.sha256(sdl.encode("utf-8")).hexdigest()
+    with transaction.atomic():
+        schema, _ = Schema.objects.get_or_create(name=name)
+        schema = Schema.objects.select_for_update().get(pk=schema.pk)
+        existing = schema.versions.filter(content_hash=content_hash).first()
+        if existing is not None:
+            return existing, False
+        previous = schema.latest_version
+        diff = engine.diff_schemas(schema_bundle(previous), bundle).as_dict() if previous else {}
+        version = SchemaVersion.objects.create(
+            schema=schema,
+            number=_next_number(schema.versions),
+            sdl=sdl,
+            content_hash=content_hash,
+            lenient=bundle.lenient,
+            diagnostics=list(bundle.diagnostics),
+            operations=list(bundle.operations),
+            diff=diff,
+            created_by=actor,
+        )
+        schema.latest_version = version
+        schema.save(update_fields=["latest_version"])
+        remember_schema_bundle(version, bundle)
+        record_event(
+            actor=actor,
+            action="schema.registered",
+            target=version,
+            details={
+                "schema": name,
+                "version": version.number,
+                "content_hash": content_hash,
+                "lenient": bundle.lenient,
+                "operations_added": diff.get("operations_added", []),
+            },
+        )
+    forget_active_versions()
+    return version, True
