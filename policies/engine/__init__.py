@@ -4,6 +4,7 @@ No Django, no I/O, no clock: everything a decision depends on is passed in.
 """
 
 from .analysis import Analysis, AnalysisLimits, Metrics, analyze
+from .compiler import compile_policy
 from .decide import (
     ALLOW,
     DENY,
@@ -22,12 +23,10 @@ from .policy import (
     PolicyValidationError,
     Rule,
     StaleReference,
-    compile_policy,
-    dump_policy_yaml,
-    parse_policy_yaml,
     stale_references,
     ungoverned_operations,
 )
+from .policy_yaml import dump_policy_yaml, parse_policy_yaml
 from .ratelimits import MAX_UNITS_PER_SECOND, RateLimit, RateLimitProblem, parse_rate_limits
 from .reasons import Reason
 from .redaction import REDACTED, redact
