@@ -16,7 +16,7 @@ from gqlgov import jsonfast, metrics
 from gqlgov.errors import ApiError, NotFound
 from gqlgov.middleware import client_ip
 from gqlgov.request_body import json_object
-from policies.checks import records
+from policies.checks import drainer
 from policies.checks.pipeline import CheckRequest, run_check
 from policies.models import Decision
 from policies.selectors import policy_coverage, schema_by_name
@@ -158,7 +158,7 @@ def get_decision(request: HttpRequest, decision_id: str):
     """One of the caller's own decisions (others' are 404), with variables redacted."""
     found = Decision.objects.filter(pk=_uuid_or_none(decision_id), principal=request.identity.principal)
     record = found.first()
-    if record is None and records.drain_for_read():  # the record may still be on the decision stream
+    if record is None and drainer.drain_for_read():  # the record may still be on the decision stream
         record = found.first()
     if record is None:
         raise NotFound("decision")

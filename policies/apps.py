@@ -7,6 +7,6 @@ class PoliciesConfig(AppConfig):
 
     def ready(self) -> None:
         from gqlgov import metrics
-        from policies.checks.records import stream_backlog
+        from policies.checks.drainer import stream_backlog
 
         metrics.measure_stream_backlog_with(stream_backlog)

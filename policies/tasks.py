@@ -9,6 +9,6 @@ from celery import shared_task
 @shared_task(name="policies.drain_decisions", acks_late=True, ignore_result=True)
 def drain_decisions() -> int:
     """Moves decision records from the Redis stream into the database (beat: GQLGOV_DECISION_DRAIN_INTERVAL_S)."""
-    from policies.checks.records import drain
+    from policies.checks.drainer import drain
 
     return drain()

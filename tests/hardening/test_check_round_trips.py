@@ -7,7 +7,7 @@ import pytest
 from agents.identity_cache import identity_cache
 from agents.services import principal_suspend, principal_update
 from gqlgov.redis import get_redis
-from policies.checks import records
+from policies.checks import drainer
 from tests.conftest import bearer
 from tests.policies.ratelimit.factories import CountingConnection
 
@@ -48,7 +48,7 @@ def test_a_warm_check_is_one_redis_round_trip(client, shop, agent_token, counted
 
     assert response.status_code == 200 and response.json()["decision"] == "allow"
     assert counted == ["EVALSHA"]
-    assert records.stream_backlog() == 2  # both records are on the stream
+    assert drainer.stream_backlog() == 2  # both records are on the stream
 
 
 def test_suspension_reaches_the_next_check_and_the_stale_attempt_records_nothing(client, shop, agent, agent_token):
@@ -59,7 +59,7 @@ def test_suspension_reaches_the_next_check_and_the_stale_attempt_records_nothing
 
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "AGENT_SUSPENDED"
-    assert records.stream_backlog() == 1  # only the first check's record
+    assert drainer.stream_backlog() == 1  # only the first check's record
 
 
 def test_group_changes_reach_the_next_check(client, shop, agent, agent_token):
@@ -67,7 +67,7 @@ def test_group_changes_reach_the_next_check(client, shop, agent, agent_token):
     principal_update(actor="test", principal=agent, groups=["nobody"])
     response = check(client, agent_token)
     assert response.json()["decision"] == "deny"
-    assert records.stream_backlog() == 2
+    assert drainer.stream_backlog() == 2
 
 
 def test_resuming_reaches_the_next_check_as_suspending_does(client, shop, agent, agent_token):

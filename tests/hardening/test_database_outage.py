@@ -13,7 +13,7 @@ import pytest
 import requests
 from django.db import OperationalError
 
-from policies.checks import records
+from policies.checks import drainer, records
 from policies.models import Decision
 from tests.conftest import bearer
 from tests.support import servers
@@ -59,10 +59,10 @@ def test_records_read_before_a_failed_store_are_retried_at_once(client, shop, ag
     with monkeypatch.context() as patched:
         patched.setattr(records, "store_records", database_away)
         with pytest.raises(OperationalError):
-            records.drain()
-    assert records.drain() == 0  # read by this drainer, so not new; the claim waits for claim_idle_ms
-    assert records.drain(retry_own_pending=True) == 1
-    assert records.stream_backlog() == 0
+            drainer.drain()
+    assert drainer.drain() == 0  # read by this drainer, so not new; the claim waits for claim_idle_ms
+    assert drainer.drain(retry_own_pending=True) == 1
+    assert drainer.stream_backlog() == 0
     assert Decision.objects.filter(pk=decision_id).exists()
 
 

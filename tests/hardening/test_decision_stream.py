@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.db import InterfaceError
 
 from agents.models import AuditEvent
-from policies.checks import records
+from policies.checks import drainer, records
 from policies.models import Decision
 from tests.conftest import bearer
 
@@ -35,10 +35,10 @@ def test_check_appends_its_record_to_the_stream_and_the_drain_stores_it(client, 
     assert response.status_code == 200
     decision_id = response.json()["decision_id"]
     assert not Decision.objects.filter(pk=decision_id).exists()  # not yet: it is on the stream
-    assert records.stream_backlog() == 1
-    assert records.drain() == 1
+    assert drainer.stream_backlog() == 1
+    assert drainer.drain() == 1
     assert Decision.objects.get(pk=decision_id).decision == "allow"
-    assert records.stream_backlog() == 0
+    assert drainer.stream_backlog() == 0
 
 
 def test_reading_a_decision_still_on_the_stream_finds_it(client, shop, agent_token, redis_settings):
@@ -51,7 +51,7 @@ def test_reading_a_decision_still_on_the_stream_finds_it(client, shop, agent_tok
 def test_a_mutation_check_gets_its_audit_event_when_drained(client, shop, agent_token, redis_settings):
     mutation = 'mutation Pay { updatePayment(customerId: "1", card: "4111-0000") { id } }'
     decision_id = check(client, agent_token, mutation).json()["decision_id"]
-    records.drain()
+    drainer.drain()
     assert AuditEvent.objects.filter(action="agent.mutation_checked", target_id=decision_id).count() == 1
     assert "4111-0000" not in json.dumps(list(Decision.objects.values()), default=str)
 
@@ -65,7 +65,7 @@ def test_storing_a_batch_twice_inserts_each_record_and_audit_event_once(client, 
     batch = [records.DecisionRecord.from_json(fields[b"r"]) for _id, fields in entries]
     assert len(records.store_records(batch)) == 2
     assert records.store_records(batch) == []  # a drainer that died before acknowledging: no duplicates
-    assert records.drain() == 0
+    assert drainer.drain() == 0
     assert Decision.objects.count() == 2
     assert AuditEvent.objects.filter(action="agent.mutation_checked").count() == 1
 
@@ -74,12 +74,12 @@ def test_records_a_dead_drainer_had_read_are_claimed_and_stored(client, shop, ag
     decision_id = check(client, agent_token).json()["decision_id"]
     key = redis_settings.GQLGOV_DECISION_STREAM_KEY
     redis = records.stream_client()
-    records._ensure_group(redis, key)
+    drainer._ensure_group(redis, key)
     # A drainer reads the entry, then dies before storing or acknowledging it.
-    assert redis.xreadgroup(records.DRAIN_GROUP, "dead-drainer", {key: ">"}, count=10)
-    assert records.drain(claim_idle_ms=0) == 1
+    assert redis.xreadgroup(drainer.DRAIN_GROUP, "dead-drainer", {key: ">"}, count=10)
+    assert drainer.drain(claim_idle_ms=0) == 1
     assert Decision.objects.filter(pk=decision_id).exists()
-    assert redis.xpending(key, records.DRAIN_GROUP)["pending"] == 0
+    assert redis.xpending(key, drainer.DRAIN_GROUP)["pending"] == 0
 
 
 def test_without_redis_the_check_falls_back_to_the_synchronous_insert(client, shop, agent_token, redis_settings):
@@ -108,28 +108,28 @@ def test_lone_surrogates_in_variables_are_stored(client, shop, agent_token, redi
     body = '{"schema": "shop", "query": "{ orders(first: 5) { edges { node { id } } } }", "variables": {"\\ud800": "x"}}'
     response = client.post("/api/v1/check", body, content_type="application/json", **bearer(agent_token))
     assert response.status_code == 200
-    records.drain()
+    drainer.drain()
     assert Decision.objects.filter(pk=response.json()["decision_id"]).exists()
 
 
 def test_nul_characters_on_the_stream_are_stored_replaced(client, shop, agent_token, redis_settings):
     response = check(client, agent_token, query=DECLARING, variables={"note": "b\u0000"}, operationName=None)
     assert response.status_code == 200
-    records.drain()
+    drainer.drain()
     assert Decision.objects.get(pk=response.json()["decision_id"]).variables_redacted == {"note": "b\ufffd"}
 
 
 def test_non_ascii_values_on_the_stream_are_stored_unchanged(client, shop, agent_token, redis_settings):
     variables = {"note": "caf\u00e9 \u2713 \U0001f600"}
     response = check(client, agent_token, query=DECLARING, variables=variables)
-    records.drain()
+    drainer.drain()
     assert Decision.objects.get(pk=response.json()["decision_id"]).variables_redacted == variables
 
 
 def test_integers_beyond_64_bits_on_the_stream_are_stored_exactly(client, shop, agent_token, redis_settings):
     variables = {"big": 2**70, "negative": -(2**64) - 1, "long_digits_in_a_string": "1" * 30}
     response = check(client, agent_token, query=DECLARING, variables=variables)
-    records.drain()
+    drainer.drain()
     assert Decision.objects.get(pk=response.json()["decision_id"]).variables_redacted == variables
 
 
@@ -145,12 +145,12 @@ def test_a_record_the_database_refuses_goes_to_the_dead_letter_stream_and_blocks
     )
     poison = dataclasses.replace(template, id=uuid.uuid4(), principal_id=10**12)  # no such principal
     records.stream_client().xadd(redis_settings.GQLGOV_DECISION_STREAM_KEY, {"r": poison.to_json()})
-    records.drain()
+    drainer.drain()
     assert Decision.objects.filter(pk=good_id).exists()
     assert not Decision.objects.filter(pk=poison.id).exists()
     dead = records.stream_client().xrange(f"{redis_settings.GQLGOV_DECISION_STREAM_KEY}:dead")
     assert [records.DecisionRecord.from_json(fields[b"r"]).id for _id, fields in dead] == [poison.id]
-    assert records.stream_backlog() == 0
+    assert drainer.stream_backlog() == 0
     records.stream_client().delete(f"{redis_settings.GQLGOV_DECISION_STREAM_KEY}:dead")
 
 
@@ -192,8 +192,8 @@ def test_a_record_no_replica_confirms_in_time_is_stored_before_the_answer_and_dr
     try:
         decision_id = check(client, agent_token, mutation).json()["decision_id"]
         assert Decision.objects.filter(pk=decision_id).exists()  # in the database before the answer
-        assert records.stream_backlog() == 1  # and on the master's stream, where the drainer finds it
-        assert records.drain() == 0
+        assert drainer.stream_backlog() == 1  # and on the master's stream, where the drainer finds it
+        assert drainer.drain() == 0
     finally:
         records._stream._skip_until = 0.0
     assert Decision.objects.count() == 1

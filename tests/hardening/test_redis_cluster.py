@@ -15,7 +15,7 @@ from redis.cluster import key_slot
 
 from agents.identity_cache import identity_cache
 from agents.services import principal_suspend
-from policies.checks import records
+from policies.checks import drainer, records
 from policies.models import Decision
 from tests.conftest import bearer, issue_token_for, make_principal
 from tests.policies.conftest import activate_policy
@@ -134,11 +134,11 @@ def test_limits_stay_exact_and_no_acknowledged_record_is_lost_when_a_master_fail
     for _ in range(3):
         for label in ("busy on the victim", "busy elsewhere"):
             assert answers.check(client, tokens[label], label).json()["decision"] == "allow"
-    assert records.drain() == len(answers.acknowledged)  # the consumer group exists, the stream is empty
+    assert drainer.drain() == len(answers.acknowledged)  # the consumer group exists, the stream is empty
     for _ in range(3):  # records left on the stream when its master dies
         for label in ("busy on the victim", "busy elsewhere"):
             answers.check(client, tokens[label], label)
-    assert records.stream_backlog() == 6
+    assert drainer.stream_backlog() == 6
     redis_cluster.wait_replicated()  # the limiter's state is on the replicas (see README: what a failover loses)
 
     redis_cluster.kill(victim.port)
@@ -167,21 +167,21 @@ def test_limits_stay_exact_and_no_acknowledged_record_is_lost_when_a_master_fail
     # Once the old master is back (as the new one's replica), records go through the stream again.
     redis_cluster.restart(victim.port)
     redis_cluster.wait_until_healthy()
-    backlog = records.stream_backlog()
+    backlog = drainer.stream_backlog()
     time.sleep(records._STREAM_RETRY_S)  # the stream's breaker, opened by the unconfirmed appends
     answers.check(client, tokens["busy on the victim"], "busy on the victim")
-    assert records.stream_backlog() == backlog + 1
+    assert drainer.stream_backlog() == backlog + 1
 
     # A suspension still reaches the very next check (the generation bump went to the new topology).
     principal_suspend(actor="test", principal=agents["busy elsewhere"][0])
     response = check(client, tokens["busy elsewhere"])
     assert response.status_code == 403 and response.json()["error"]["code"] == "AGENT_SUSPENDED"
 
-    records.drain()
+    drainer.drain()
     stored = set(map(str, Decision.objects.values_list("id", flat=True)))
     assert set(answers.acknowledged) <= stored, set(answers.acknowledged) - stored
     assert len(stored) == len(answers.acknowledged) == len(set(answers.acknowledged))
-    assert records.stream_backlog() == 0
+    assert drainer.stream_backlog() == 0
     assert records.stream_client().xlen(f"{STREAM_KEY}:dead") == 0
     assert time.monotonic() - started < 60
 

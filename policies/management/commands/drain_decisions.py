@@ -9,7 +9,7 @@ from django.db import close_old_connections
 
 from gqlgov.errors import first_line
 from gqlgov.redis import REDIS_ERRORS
-from policies.checks.records import drain
+from policies.checks.drainer import drain
 
 logger = logging.getLogger("gqlgov.drain")
 
