@@ -5,7 +5,6 @@ which agent and operation); this module only summarises it for people.
 """
 
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from typing import Any
 
 from policies.engine import rule_matches
@@ -20,11 +19,7 @@ def rules_of(document: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 def governing_rules(document: dict[str, Any] | None, operation: str) -> list[dict[str, Any]]:
     """The rules one of whose operation globs matches `operation`."""
-    return [
-        rule
-        for rule in rules_of(document)
-        if any(fnmatchcase(operation, str(glob)) for glob in rule.get("operations") or ())
-    ]
+    return [rule for rule in rules_of(document) if rule_matches(rule, operation=operation)]
 
 
 @dataclass
