@@ -194,22 +194,74 @@ def _declared(operation: OperationDefinitionNode | None) -> frozenset[str]:
 
 
 def _analyze_document(request: AnalysisRequest) -> Analysis:
+    """The steps of an analysis: parse -> select the operation -> coerce and measure -> hold to
+    the caps -> validate; the first step that fails ends it (with what was measured so far)."""
+    parsed = _parse(request)
+    if isinstance(parsed, Analysis):
+        return parsed
+    document = parsed
+    operation = _operation_of(request, document)
+    if isinstance(operation, Analysis):
+        return operation
+    variables, variable_problems = variables_module.coerced_variables(
+        request.bundle.schema, operation, request.variables, request.limits.max_validation_errors
+    )
+    walker = Walker(request.bundle, _fragments(document), variables, request.default_list_size)
+    root_type = request.bundle.schema.get_root_type(operation.operation)
+    root_fields, measured = walker.measure_root(root_type, operation, operation.operation.value)
+    base_cost = request.mutation_base_cost if operation.operation.value == "mutation" else 0
+    metrics = Metrics(
+        depth=measured.depth,
+        aliases=measured.aliases,
+        root_fields=len(root_fields),
+        tokens=document.token_count,
+        directives=measured.directives,
+        cost=bounded_cost(measured.cost + base_cost),
+    )
+    failure = _over_caps(request, metrics, walker.most_repeated) or _validate(request, document) or variable_problems
+    if failure:
+        return _failed(request, *failure, metrics=metrics, document=document, operation=operation)
+    introspection = tuple(
+        path
+        for root in root_fields
+        for coordinate, path in root.coordinates.items()
+        if coordinate.rpartition(".")[2] in INTROSPECTION_FIELDS
+    )
+    return Analysis(
+        request=request,
+        failure=(),
+        metrics=metrics,
+        operation_name=operation.name.value if operation.name else None,
+        operation_type=operation.operation.value,
+        root_fields=root_fields,
+        introspection_paths=introspection,
+        declared_variables=_declared(operation),
+        approx_size_bytes=_approx_size(request, root_fields),
+        parsed=[document],
+    )
+
+
+def _parse(request: AnalysisRequest) -> DocumentNode | Analysis:
+    """The document, or the failed analysis of one that does not parse within the token cap."""
     caps = request.limits.caps
-    parser = Parser(Source(request.query), max_tokens=caps.max_tokens)
+    attempted = messages.attempted_mutation
     try:
-        document = parser.parse_document()
+        return Parser(Source(request.query), max_tokens=caps.max_tokens).parse_document()
     except GraphQLSyntaxError as error:
         if caps.max_tokens is not None and error.message.endswith(
             f"more than {caps.max_tokens} tokens. Parsing aborted."
         ):
             return _failed(request, reasons.limit_exceeded("max_tokens", caps.max_tokens, None, None),
-                           operation_type=messages.attempted_mutation(request.query, caps.max_tokens))
+                           operation_type=attempted(request.query, caps.max_tokens))
         return _failed(request, reasons.parse_failed(messages.located(error)),
-                       operation_type=messages.attempted_mutation(request.query, caps.max_tokens))
+                       operation_type=attempted(request.query, caps.max_tokens))
     except RecursionError:
         return _failed(request, reasons.parse_failed("Syntax Error: Document is nested too deeply."),
-                       operation_type=messages.attempted_mutation(request.query, caps.max_tokens))
+                       operation_type=attempted(request.query, caps.max_tokens))
 
+
+def _operation_of(request: AnalysisRequest, document: DocumentNode) -> OperationDefinitionNode | Analysis:
+    """The operation to decide on, or the failed analysis of a document with too many or no such one."""
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if len(operations) > request.limits.max_operations:
         return _failed(
@@ -223,63 +275,35 @@ def _analyze_document(request: AnalysisRequest) -> Analysis:
     if operation is None:
         names = [op.name.value for op in operations if op.name is not None]
         return _failed(request, reasons.operation_not_found(request.operation_name, names), document=document)
+    return operation
 
+
+def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
     fragments: dict[str, FragmentDefinitionNode] = {}
     for definition in document.definitions:
         if isinstance(definition, FragmentDefinitionNode):
-            fragments.setdefault(definition.name.value, definition)
-    variables, variable_problems = variables_module.coerced_variables(
-        request.bundle.schema, operation, request.variables, request.limits.max_validation_errors
-    )
-    walker = Walker(request.bundle, fragments, variables, request.default_list_size)
-    operation_type = operation.operation.value
-    root_type = request.bundle.schema.get_root_type(operation.operation)
-    root_fields, measured = walker.measure_root(root_type, operation, operation_type)
-    base_cost = request.mutation_base_cost if operation_type == "mutation" else 0
-    metrics = Metrics(
-        depth=measured.depth,
-        aliases=measured.aliases,
-        root_fields=len(root_fields),
-        tokens=document.token_count,
-        directives=measured.directives,
-        cost=bounded_cost(measured.cost + base_cost),
-    )
-    over_caps = [
+            fragments.setdefault(definition.name.value, definition)  # the first of a name, as validation reports
+    return fragments
+
+
+def _over_caps(request: AnalysisRequest, metrics: Metrics, most_repeated: tuple[str, int]) -> list[Reason]:
+    """The server's hard caps the measured document exceeds (checked before validation, which
+    they keep affordable), and a field repeated too often in one selection set."""
+    caps = request.limits.caps
+    over = [
         reasons.limit_exceeded(dimension, cap, metrics.for_dimension(dimension), None)
         for dimension in DIMENSIONS
         if (cap := caps.get(dimension)) is not None and metrics.for_dimension(dimension) > cap
     ]
-    most_repeated, repeats = walker.most_repeated
+    key, repeats = most_repeated
     if repeats > request.limits.max_repeated_selections:
-        over_caps.append(
+        over.append(
             reasons.validation_failed(
-                f"The document selects {most_repeated!r} {repeats} times in one selection set;"
+                f"The document selects {key!r} {repeats} times in one selection set;"
                 f" at most {request.limits.max_repeated_selections} are accepted."
             )
         )
-    if over_caps:
-        return _failed(request, *over_caps, metrics=metrics, document=document, operation=operation)
-    errors = _validate(request, document) or variable_problems
-    if errors:
-        return _failed(request, *errors, metrics=metrics, document=document, operation=operation)
-    introspection = tuple(
-        path
-        for root in root_fields
-        for coordinate, path in root.coordinates.items()
-        if coordinate.rpartition(".")[2] in INTROSPECTION_FIELDS
-    )
-    return Analysis(
-        request=request,
-        failure=(),
-        metrics=metrics,
-        operation_name=operation.name.value if operation.name else None,
-        operation_type=operation_type,
-        root_fields=root_fields,
-        introspection_paths=introspection,
-        declared_variables=_declared(operation),
-        approx_size_bytes=_approx_size(request, root_fields),
-        parsed=[document],
-    )
+    return over
 
 
 def _select_operation(
