@@ -20,32 +20,7 @@ def schema_register(*, actor: str, name: str, sdl: str) -> tuple[SchemaVersion, 
     SCHEMA_TOO_LARGE (413) for SDL over GQLGOV_MAX_SCHEMA_TOKENS and SCHEMA_TOO_COMPLEX (422) for
     SDL whose interface implementations would take too long to validate; nothing is stored then.
     """
-    try:
-        bundle = engine.build_schema(sdl, max_tokens=settings.GQLGOV_MAX_SCHEMA_TOKENS)
-    except engine.SchemaTooLarge as exc:
-        raise ApiError(
-            "SCHEMA_TOO_LARGE",
-            f"{exc} Raise GQLGOV_MAX_SCHEMA_TOKENS (and the web server's timeout: a schema builds at"
-            " ~30 µs a token) to register it.",
-            status=413,
-            details={"max_tokens": exc.max_tokens},
-        ) from exc
-    except engine.SchemaTooComplex as exc:
-        raise ApiError(
-            "SCHEMA_TOO_COMPLEX",
-            str(exc),
-            status=422,
-            details={"interface_checks": exc.checks, "max_interface_checks": exc.max_checks},
-        ) from exc
-    except engine.SchemaBuildError as exc:
-        raise ApiError("SCHEMA_INVALID", f"The SDL describes no schema: {exc}", status=422) from exc
-    except engine.SchemaSyntaxError as exc:
-        raise ApiError(
-            "SCHEMA_SYNTAX_ERROR",
-            f"The SDL cannot be parsed: {exc}",
-            status=422,
-            details={"line": getattr(exc, "line", None), "column": getattr(exc, "column", None)},
-        ) from exc
+    bundle = _built(sdl)
     content_hash = hashlib.sha256(sdl.encode("utf-8")).hexdigest()
     with transaction.atomic():
         schema, _ = Schema.objects.get_or_create(name=name)
@@ -83,3 +58,33 @@ def schema_register(*, actor: str, name: str, sdl: str) -> tuple[SchemaVersion, 
         )
     forget_active_versions()
     return version, True
+
+
+def _built(sdl: str) -> engine.SchemaBundle:
+    """The SDL built by the engine, its refusals as the registry's documented errors."""
+    try:
+        return engine.build_schema(sdl, max_tokens=settings.GQLGOV_MAX_SCHEMA_TOKENS)
+    except engine.SchemaTooLarge as exc:
+        raise ApiError(
+            "SCHEMA_TOO_LARGE",
+            f"{exc} Raise GQLGOV_MAX_SCHEMA_TOKENS (and the web server's timeout: a schema builds at"
+            " ~30 µs a token) to register it.",
+            status=413,
+            details={"max_tokens": exc.max_tokens},
+        ) from exc
+    except engine.SchemaTooComplex as exc:
+        raise ApiError(
+            "SCHEMA_TOO_COMPLEX",
+            str(exc),
+            status=422,
+            details={"interface_checks": exc.checks, "max_interface_checks": exc.max_checks},
+        ) from exc
+    except engine.SchemaBuildError as exc:
+        raise ApiError("SCHEMA_INVALID", f"The SDL describes no schema: {exc}", status=422) from exc
+    except engine.SchemaSyntaxError as exc:
+        raise ApiError(
+            "SCHEMA_SYNTAX_ERROR",
+            f"The SDL cannot be parsed: {exc}",
+            status=422,
+            details={"line": getattr(exc, "line", None), "column": getattr(exc, "column", None)},
+        ) from exc
