@@ -1,86 +1,16 @@
-import time
-import uuid
 from typing import Any
 
-import pydantic
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
-from ninja.errors import ValidationError
-from pydantic import BaseModel
 
 from agents.audit import actor_for_principal
-from agents.auth import AgentAuth, CheckAuth, StaffAuth
-from gqlgov import jsonfast, metrics
-from gqlgov.errors import ApiError, NotFound
-from gqlgov.middleware import client_ip
-from gqlgov.request_body import json_object
-from policies.checks import drainer
-from policies.checks.pipeline import CheckRequest, run_check
-from policies.models import Decision
+from agents.auth import StaffAuth
+from gqlgov.errors import NotFound
 from policies.selectors import policy_coverage, schema_by_name
 from policies.services import schema_register
 
 router = Router(tags=["policies"])
-
-
-class CheckIn(BaseModel):
-    """A GraphQL request to pre-check, as a GraphQL client would send it, plus the schema it is for."""
-
-    query: str
-    schema_name: str | None = Field(None, alias="schema", max_length=100, pattern=r"^[-a-zA-Z0-9_]+$")
-    variables: dict[str, Any] | None = None
-    operation_name: str | None = Field(None, alias="operationName", max_length=1000)
-    context: dict[str, Any] = Field(default_factory=dict)
-
-
-# The check reads its body itself rather than through a ninja body parameter: ninja's generic
-# parameter resolution (and a ninja Schema's validation through a DjangoGetter, made for ORM
-# objects) cost this hot path several times the parsing itself.
-def _check_payload(request: HttpRequest) -> CheckIn:
-    """The body as CheckIn: MALFORMED_REQUEST (400) as for every JSON body, VALIDATION_ERROR (422)
-    with the locations ninja gives a body parameter."""
-    data = json_object(request)
-    try:
-        return CheckIn.model_validate(data)
-    except pydantic.ValidationError as error:
-        raise ValidationError([{**detail, "loc": ("body", "payload", *detail["loc"])}
-                               for detail in error.errors(include_url=False)]) from error
-
-
-_CHECK_BODY = {"required": True, "content": {"application/json": {"schema": CheckIn.model_json_schema()}}}
-
-
-@router.post("/check", auth=CheckAuth(), operation_id="check_query", openapi_extra={"requestBody": _CHECK_BODY})
-def check_query(request: HttpRequest):
-    """May the calling agent run this GraphQL document? Answers allow, deny or pending_approval with reasons."""
-    started = time.perf_counter()
-    payload = _check_payload(request)
-    check = CheckRequest(
-        query=payload.query,
-        schema=payload.schema_name,
-        variables=payload.variables,
-        operation_name=payload.operation_name,
-        context=payload.context,
-    )
-    try:
-        result = run_check(identity=request.identity, request=check, client_ip=client_ip(request),
-                           reauthenticate=lambda: AgentAuth()(request))
-    except ApiError as error:
-        metrics.observe_check_error(error.code, error.status, time.perf_counter() - started)
-        raise
-    metrics.observe_check(result.status, result.body, time.perf_counter() - started)
-    # What JsonResponse would send, encoded by orjson (the body is plain JSON data).
-    response = HttpResponse(
-        jsonfast.dumps(result.body, default=DjangoJSONEncoder().default),
-        status=result.status,
-        content_type="application/json",
-    )
-    for name, value in result.headers.items():
-        response[name] = value
-    response.gqlgov_outcome = result.body.get("decision")
-    return response
 
 
 class SchemaVersionIn(Schema):
@@ -137,52 +67,3 @@ def get_schema(request: HttpRequest, name: str):
     if schema.latest_version is None:
         raise NotFound(f"schema '{name}'")
     return _version_out(schema.latest_version, False)
-
-
-class DecisionOut(Schema):
-    decision_id: str
-    created_at: str
-    agent: str
-    schema_name: str = Field(alias="schema")
-    schema_version: int | None
-    policy_version: int | None
-    operation: dict[str, Any]
-    decision: str
-    reasons: list[dict[str, Any]]
-    metrics: dict[str, Any]
-    variables: dict[str, Any]
-
-
-@router.get("/decisions/{decision_id}", auth=AgentAuth(), response=DecisionOut, operation_id="get_decision")
-def get_decision(request: HttpRequest, decision_id: str):
-    """One of the caller's own decisions (others' are 404), with variables redacted."""
-    found = Decision.objects.filter(pk=_uuid_or_none(decision_id), principal=request.identity.principal)
-    record = found.first()
-    if record is None and drainer.drain_for_read():  # the record may still be on the decision stream
-        record = found.first()
-    if record is None:
-        raise NotFound("decision")
-    return {
-        "decision_id": str(record.pk),
-        "created_at": record.created_at.isoformat(),
-        "agent": record.agent_name,
-        "schema": record.schema_name,
-        "schema_version": record.schema_version,
-        "policy_version": record.policy_version,
-        "operation": {
-            "name": record.operation_name or None,
-            "type": record.operation_type or None,
-            "root_fields": record.root_fields,
-        },
-        "decision": record.decision,
-        "reasons": record.reasons,
-        "metrics": record.metrics,
-        "variables": record.variables_redacted,
-    }
-
-
-def _uuid_or_none(text: str):
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        return None

@@ -42,7 +42,7 @@ def test_a_database_error_gets_503_database_unavailable_with_retry_after(client,
     def unreachable(**kwargs):
         raise OperationalError('connection to server at "127.0.0.1", port 5432 failed: Connection refused')
 
-    monkeypatch.setattr("policies.api.run_check", unreachable)
+    monkeypatch.setattr("policies.checks.api.run_check", unreachable)
     response = post_check(client, agent_token)
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "DATABASE_UNAVAILABLE"
