@@ -224,13 +224,8 @@ class _Compiler:
             return None
         return program
 
-    def rule(self, value: Any, index: int, seen: set[str]) -> Rule | None:
-        where = f"rules[{index}]"
-        self.rule_id = None
-        if not isinstance(value, dict):
-            self.fail(where, "must be a mapping")
-            return None
-        rule_id = value.get("id")
+    def rule_identity(self, rule_id: Any, where: str, seen: set[str]) -> None:
+        """Checks the rule's id (well-formed, unique) and remembers it for the errors that follow."""
         if isinstance(rule_id, str) and _RULE_ID.fullmatch(rule_id):
             self.rule_id = rule_id
             if rule_id in seen:
@@ -238,22 +233,28 @@ class _Compiler:
             seen.add(rule_id)
         else:
             self.fail(f"{where}.id", "must be a string of letters, digits, '_', '-', '.', ':'")
+
+    def subjects(self, value: Any, where: str) -> dict[str, frozenset[str]]:
+        listed = self.mapping(value, where, frozenset(SUBJECT_KEYS))
+        subjects = {
+            key: frozenset(self.strings(listed[key], f"{where}.{key}")) for key in SUBJECT_KEYS if key in listed
+        }
+        if not subjects:
+            self.fail(where, "must list agents, kinds or groups (omit it to match every agent)")
+        return subjects
+
+    def rule(self, value: Any, index: int, seen: set[str]) -> Rule | None:
+        where = f"rules[{index}]"
+        self.rule_id = None
+        if not isinstance(value, dict):
+            self.fail(where, "must be a mapping")
+            return None
+        self.rule_identity(value.get("id"), where, seen)
         entry = self.mapping(value, where, _RULE_KEYS)
         effect = entry.get("effect")
         if effect not in EFFECTS:
             self.fail(f"{where}.effect", f"must be one of {', '.join(EFFECTS)}")
-        subjects = None
-        if "subjects" in entry:
-            listed = self.mapping(entry["subjects"], f"{where}.subjects", frozenset(SUBJECT_KEYS))
-            subjects = {
-                key: frozenset(self.strings(listed[key], f"{where}.subjects.{key}"))
-                for key in SUBJECT_KEYS
-                if key in listed
-            }
-            if not subjects:
-                self.fail(
-                    f"{where}.subjects", "must list agents, kinds or groups (omit it to match every agent)"
-                )
+        subjects = self.subjects(entry["subjects"], f"{where}.subjects") if "subjects" in entry else None
         if "operations" not in entry:
             self.fail(f"{where}.operations", "is required")
         operations = self.operation_globs(entry.get("operations", []), f"{where}.operations")
