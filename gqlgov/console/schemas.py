@@ -358,22 +358,8 @@ def _rule_form_page(request, schema: Schema, operation: str, existing: dict[str,
     if request.method == "POST":
         roles.require(request.user, roles.EDIT_POLICY)
         form = RuleForm(request.POST, **form_args)
-        if form.is_valid():
-            rule = form.to_rule()
-            replaces = str(existing["id"]) if existing else None
-            try:
-                draft = drafts.rule_upsert(schema=schema, user=request.user, rule=rule, replaces=replaces)
-            except PolicyInvalid as exc:
-                index = _index_for(document, replaces)
-                form.add_engine_errors(exc.details.get("errors", []), index)
-            except ApiError as exc:
-                form.add_error(None, exc.message)
-            else:
-                messages.success(
-                    request,
-                    f"Saved rule {rule['id']} to draft v{draft.number}. Submit the draft for review when it is ready.",
-                )
-                return redirect("admin:gqlgov_operation", schema.name, operation)
+        if _saved(request, schema, form, document, existing):
+            return redirect("admin:gqlgov_operation", schema.name, operation)
     else:
         initial = (
             RuleForm.initial_from_rule(existing)
@@ -413,6 +399,26 @@ def _rule_form_page(request, schema: Schema, operation: str, existing: dict[str,
             ],
         },
     )
+
+
+def _saved(request, schema: Schema, form: RuleForm, document: dict[str, Any], existing: dict[str, Any] | None) -> bool:
+    """Saves a valid form's rule to the draft (True), or puts the service's objections on the form."""
+    if not form.is_valid():
+        return False
+    rule = form.to_rule()
+    replaces = str(existing["id"]) if existing else None
+    try:
+        draft = drafts.rule_upsert(schema=schema, user=request.user, rule=rule, replaces=replaces)
+    except PolicyInvalid as exc:
+        form.add_engine_errors(exc.details.get("errors", []), _index_for(document, replaces))
+        return False
+    except ApiError as exc:
+        form.add_error(None, exc.message)
+        return False
+    messages.success(
+        request, f"Saved rule {rule['id']} to draft v{draft.number}. Submit the draft for review when it is ready."
+    )
+    return True
 
 
 def _index_for(document: dict[str, Any], replaces: str | None) -> int:
