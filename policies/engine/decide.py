@@ -234,7 +234,6 @@ class _Evaluation:
         self.field_denials: dict[str, list[Rule]] = {}  # response key -> rules with fields.deny
         # Rule id -> why its condition could not be evaluated (inputs over the CEL caps).
         self.refusals: dict[str, Reason] = {}
-        self.static_input_size: cel_bounds.InputSize | None = None  # of everything but `args`
 
     def judge(self, root: RootField) -> None:
         covering = self.policy.rules_for_operation(root.operation)
@@ -298,8 +297,6 @@ class _Evaluation:
         """True only if the rule's expression evaluates to true; any evaluation error means not
         met, and inputs over the CEL caps are not evaluated at all (the check is then denied)."""
         assert rule.expression is not None
-        if self.static_input_size is None:
-            self.static_input_size = cel_bounds.input_size(self._cel_inputs())
         size = self.static_input_size
         if arguments is not None:
             arguments = dict(arguments)
@@ -313,15 +310,21 @@ class _Evaluation:
         try:
             if self.cel_context is None:
                 # Converted to CEL values once per check; only `args` changes per root field.
-                self.cel_context = cel.Context(self._cel_inputs())
+                self.cel_context = cel.Context(self.cel_inputs)
             if arguments is not None:
                 self.cel_context.add_variable("args", arguments)
             return rule.expression.execute(self.cel_context) is True
         except Exception:
             return False
 
-    def _cel_inputs(self) -> dict[str, Any]:
+    @functools.cached_property
+    def cel_inputs(self) -> dict[str, Any]:
+        """The variables the policy's expressions read, but `args` (which changes per root field)."""
         return {name: value for name, value in self.activation.items() if name in self.policy.cel_variables}
+
+    @functools.cached_property
+    def static_input_size(self) -> cel_bounds.InputSize:
+        return cel_bounds.input_size(self.cel_inputs)
 
     @functools.cached_property
     def client_ip(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
