@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from agents.tokens import parse_token
 from tests.support import servers
 from tests.support.production_server import CheckLoad, deploy, server_log, wait_until_stored
 
@@ -78,4 +79,4 @@ def test_worker_sigkill_and_redis_restart_under_load(tmp_path):
     assert status == 503 and json.loads(payload)["error"]["code"] == "RATE_LIMITER_UNAVAILABLE"
     assert recovered[0] == 200, recovered
     log = server_log(tmp_path)
-    assert token not in log and token.split("_")[-1] not in log
+    assert token not in log and parse_token(token).secret not in log
