@@ -8,8 +8,6 @@ from gqlgov.errors import ApiError
 from policies.gateway import services
 from policies.gateway.aws import aws_client
 from policies.gateway.models import DriftReport, ExportCall, ExportRun, GatewayTarget, TargetSecret
-from policies.gateway.services import runs
-from tests.gateway.aws import Throttler
 from tests.gateway.factories import (
     make_agents,
     make_kms_keys,
@@ -240,28 +238,3 @@ def test_a_permanent_aws_error_fails_the_run_with_the_aws_message(moto_url):
     assert failed_call.outcome == "error" and "NotFoundException" in failed_call.error
     target.refresh_from_db()
     assert target.active_run_id is None
-
-
-def test_throttling_that_outlasts_botocore_retries_requeues_the_run_for_the_task(shop, settings, monkeypatch):
-    _, version, target = shop
-    settings.GQLGOV_AWS_MAX_ATTEMPTS = 2
-    real_clients_for = runs.clients_for
-
-    def throttled_clients(target):
-        apigateway, kms = real_clients_for(target)
-        Throttler(times=1000).attach(apigateway)
-        return apigateway, kms
-
-    monkeypatch.setattr(runs, "clients_for", throttled_clients)
-    run = services.export_request(actor="test", target=target, version=version)
-    with pytest.raises(services.TransientExportError, match="TooManyRequestsException"):
-        services.export_run_execute(version_id=version.pk, target_id=target.pk)
-    run.refresh_from_db()
-    assert run.status == ExportRun.Status.QUEUED and "TooManyRequestsException" in run.error
-    target.refresh_from_db()
-    assert target.active_run_id is None  # the retry can claim it again
-
-    monkeypatch.setattr(runs, "clients_for", real_clients_for)
-    assert services.export_run_execute(version_id=version.pk, target_id=target.pk).status == "succeeded"
-    run.refresh_from_db()
-    assert run.attempts == 2

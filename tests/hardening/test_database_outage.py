@@ -10,7 +10,6 @@ import json
 import time
 
 import pytest
-import requests
 from django.db import OperationalError
 
 from agents.tokens import parse_token
@@ -24,6 +23,7 @@ from tests.support.production_server import (
     DENIED,
     MUTATION,
     CheckLoad,
+    check_over_http,
     deploy,
     first_traceback,
     server_log,
@@ -67,15 +67,6 @@ def test_records_read_before_a_failed_store_are_retried_at_once(client, shop, ag
     assert Decision.objects.filter(pk=decision_id).exists()
 
 
-def check(base: str, token: str, schema_query: tuple[str, str]) -> requests.Response:
-    schema, query = schema_query
-    return requests.post(
-        f"{base}/api/v1/check",
-        json={"schema": schema, "query": query},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
-
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
@@ -94,13 +85,13 @@ def test_postgres_restarted_under_load_gives_503s_at_most_recovers_and_loses_not
                 time.sleep(3)
                 cluster.stop("fast")  # and a longer outage: the answer checks get, and a worker booting meanwhile
                 time.sleep(1)
-                during_outage = check(base, token, ALLOWED)
+                during_outage = check_over_http(base, token, ALLOWED)
                 with servers.web_server(environment, "gunicorn", 1) as (booted_base, _booted):
-                    booted_during_outage = check(booted_base, token, ALLOWED)
+                    booted_during_outage = check_over_http(booted_base, token, ALLOWED)
                 cluster.start()
                 time.sleep(3)
                 answered = load.statuses[200]
-            recovered = [check(base, token, ALLOWED) for _ in range(4)]  # both workers, neither restarted
+            recovered = [check_over_http(base, token, ALLOWED) for _ in range(4)]  # both workers, neither restarted
             started = time.monotonic()
             missing_records, missing_audits = wait_until_stored(
                 environment, load.acknowledged, load.acknowledged_mutations, timeout_s=60

@@ -118,7 +118,12 @@ def test_a_delete_whose_answer_was_lost_is_done_when_botocore_repeats_it(moto_ur
 
 
 @pytest.mark.django_db
-def test_5xx_that_outlasts_botocore_retries_requeues_the_run_and_the_retry_succeeds(moto_url, settings, monkeypatch):
+@pytest.mark.parametrize(
+    ("status", "code"), [(429, "TooManyRequestsException"), (503, "ServiceUnavailableException")]
+)
+def test_aws_errors_that_outlast_botocore_retries_requeue_the_run_and_the_retry_succeeds(
+    moto_url, settings, monkeypatch, status, code
+):
     schema = make_schema()
     make_agents()
     version = make_policy(schema)
@@ -128,16 +133,18 @@ def test_5xx_that_outlasts_botocore_retries_requeues_the_run_and_the_retry_succe
 
     def failing_clients(target):
         apigateway, kms = real_clients_for(target)
-        Throttler(times=1000, status=503, code="ServiceUnavailableException").attach(apigateway)
+        Throttler(times=1000, status=status, code=code).attach(apigateway)
         return apigateway, kms
 
     monkeypatch.setattr(runs, "clients_for", failing_clients)
     run = services.export_request(actor="test", target=target, version=version)
-    with pytest.raises(services.TransientExportError, match="ServiceUnavailableException"):
+    with pytest.raises(services.TransientExportError, match=code):
         services.export_run_execute(version_id=version.pk, target_id=target.pk)
     run.refresh_from_db()
-    assert run.status == ExportRun.Status.QUEUED and "ServiceUnavailableException" in run.error
+    assert run.status == ExportRun.Status.QUEUED and code in run.error
     assert ExportCall.objects.filter(run=run, outcome="error").exists()  # the failed calls are on record
+    target.refresh_from_db()
+    assert target.active_run_id is None  # the retry can claim it again
 
     monkeypatch.setattr(runs, "clients_for", real_clients_for)
     assert services.export_run_execute(version_id=version.pk, target_id=target.pk).status == "succeeded"

@@ -9,7 +9,6 @@ import os
 import time
 
 import pytest
-import requests
 
 from tests.support import servers
 from tests.support.oidc_provider import AGENT_AUDIENCE
@@ -17,6 +16,7 @@ from tests.support.production_server import (
     ALLOWED,
     DENIED,
     CheckLoad,
+    check_over_http,
     deploy,
     first_traceback,
     server_log,
@@ -25,15 +25,6 @@ from tests.support.production_server import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
-
-def check(base: str, token: str) -> requests.Response:
-    schema, query = ALLOWED
-    return requests.post(
-        f"{base}/api/v1/check",
-        json={"schema": schema, "query": query},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
 
 
 def test_jwks_endpoint_down_under_load_keeps_cached_keys_working(tmp_path, oidc_provider, throwaway_redis_server):
@@ -59,11 +50,11 @@ def test_jwks_endpoint_down_under_load_keeps_cached_keys_working(tmp_path, oidc_
                 fetches_before = oidc_provider.jwks_requests
                 time.sleep(5)
                 unknown_kid = [
-                    check(base, oidc_provider.issue_token(sub="agent-sub-1", kid=f"rotated-{n}")) for n in range(6)
+                    check_over_http(base, oidc_provider.issue_token(sub="agent-sub-1", kid=f"rotated-{n}")) for n in range(6)
                 ]
                 # A worker started during the outage has no key at all.
                 with servers.web_server(environment, "gunicorn", 1) as (fresh_base, _fresh):
-                    never_fetched = check(fresh_base, token)
+                    never_fetched = check_over_http(fresh_base, token)
                 fetches_during_outage = oidc_provider.jwks_requests - fetches_before
                 answered_during_outage = load.statuses[200]
                 oidc_provider.jwks_down = False
