@@ -86,26 +86,41 @@ def sign(claims: dict[str, Any], key: SigningKey, **headers: Any) -> str:
     return jwt.encode(claims, key.private_key, algorithm="ES256", headers={"kid": key.kid, **headers})
 
 
-def make_token(key: SigningKey, query: str = ORDERS_QUERY, variables: dict[str, Any] | None = ORDERS_VARIABLES,
-               **claims: Any) -> str:
+def make_token(
+    key: SigningKey, query: str = ORDERS_QUERY, variables: dict[str, Any] | None = ORDERS_VARIABLES, **claims: Any
+) -> str:
     """A decision token for `query` and `variables`, signed with `key`."""
     return sign(decision_claims(query, variables, **claims), key)
 
 
-def graphql_body(query: str = ORDERS_QUERY, variables: dict[str, Any] | None = ORDERS_VARIABLES,
-                 operation_name: str | None = "Orders") -> str:
+def graphql_body(
+    query: str = ORDERS_QUERY,
+    variables: dict[str, Any] | None = ORDERS_VARIABLES,
+    operation_name: str | None = "Orders",
+) -> str:
     return json.dumps({"query": query, "variables": variables, "operationName": operation_name})
 
 
 def proxy_event(
-    body: str | None, token: str | None, *, user_arn: str | None = SUPPORT_SESSION,
-    header_name: str = "X-Gqlgov-Decision", base64_body: bool = False, resource: str = "/graphql",
+    body: str | None,
+    token: str | None,
+    *,
+    user_arn: str | None = SUPPORT_SESSION,
+    header_name: str = "X-Gqlgov-Decision",
+    base64_body: bool = False,
+    resource: str = "/graphql",
 ) -> dict[str, Any]:
     """A REST API Lambda proxy integration event (API Gateway's documented input format)."""
-    headers = {"Accept": "application/json", "Content-Type": "application/json",
-               "Host": "abcdef123.execute-api.us-east-1.amazonaws.com", "User-Agent": "agent/1.0",
-               "X-Amzn-Trace-Id": "Root=1-5f2330a4-6a0de1cd0e17c0508d386a64",
-               "X-Forwarded-For": "203.0.113.203", "X-Forwarded-Port": "443", "X-Forwarded-Proto": "https"}
+    headers = {
+        "Accept": "application/json",
+        "Content-Type": "application/json",
+        "Host": "abcdef123.execute-api.us-east-1.amazonaws.com",
+        "User-Agent": "agent/1.0",
+        "X-Amzn-Trace-Id": "Root=1-5f2330a4-6a0de1cd0e17c0508d386a64",
+        "X-Forwarded-For": "203.0.113.203",
+        "X-Forwarded-Port": "443",
+        "X-Forwarded-Proto": "https",
+    }
     if token is not None:
         headers[header_name] = token
     if base64_body and body is not None:
@@ -143,13 +158,21 @@ def proxy_event(
 
 
 def authorizer_event(
-    token: str | None, *, resource: str = "/graphql/query.orders", user_arn: str | None = None,
+    token: str | None,
+    *,
+    resource: str = "/graphql/query.orders",
+    user_arn: str | None = None,
     http_method: str = "POST",
 ) -> dict[str, Any]:
     """A REST API REQUEST authorizer event (API Gateway's documented input format)."""
-    headers = {"X-AMZ-Date": "20170718T062915Z", "Accept": "*/*", "CloudFront-Viewer-Country": "US",
-               "CloudFront-Forwarded-Proto": "https", "User-Agent": "agent/1.0",
-               "Host": "abcdef123.execute-api.us-east-1.amazonaws.com"}
+    headers = {
+        "X-AMZ-Date": "20170718T062915Z",
+        "Accept": "*/*",
+        "CloudFront-Viewer-Country": "US",
+        "CloudFront-Forwarded-Proto": "https",
+        "User-Agent": "agent/1.0",
+        "Host": "abcdef123.execute-api.us-east-1.amazonaws.com",
+    }
     if token is not None:
         headers["X-Gqlgov-Decision"] = token
     return {
@@ -182,8 +205,16 @@ def _identity(user_arn: str | None) -> dict[str, Any]:
     """`requestContext.identity`: with a caller ARN as API Gateway fills it for AWS_IAM methods."""
     caller = "AROAXMPLROLEID:agent-session-1" if user_arn else None
     return {
-        "cognitoIdentityPoolId": None, "accountId": ACCOUNT if user_arn else None, "cognitoIdentityId": None,
-        "caller": caller, "sourceIp": "203.0.113.203", "principalOrgId": None,
-        "accessKey": "ASIAXMPLACCESSKEY" if user_arn else None, "cognitoAuthenticationType": None,
-        "cognitoAuthenticationProvider": None, "userArn": user_arn, "userAgent": "agent/1.0", "user": caller,
+        "cognitoIdentityPoolId": None,
+        "accountId": ACCOUNT if user_arn else None,
+        "cognitoIdentityId": None,
+        "caller": caller,
+        "sourceIp": "203.0.113.203",
+        "principalOrgId": None,
+        "accessKey": "ASIAXMPLACCESSKEY" if user_arn else None,
+        "cognitoAuthenticationType": None,
+        "cognitoAuthenticationProvider": None,
+        "userArn": user_arn,
+        "userAgent": "agent/1.0",
+        "user": caller,
     }

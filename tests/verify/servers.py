@@ -64,8 +64,10 @@ def graphql_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> 
     result = graphql_sync(
         build_schema(SHOP_SDL),
         request["query"],
-        root_value={"orders": lambda info, first=None: [{"id": "o-1", "total": 42}][:first],
-                    "deleteOrder": lambda info, id: True},
+        root_value={
+            "orders": lambda info, first=None: [{"id": "o-1", "total": 42}][:first],
+            "deleteOrder": lambda info, id: True,
+        },
         variable_values=request.get("variables"),
         operation_name=request.get("operationName"),
     )

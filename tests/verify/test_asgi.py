@@ -37,24 +37,45 @@ async def graphql_asgi(scope, receive, send):
         if not message.get("more_body"):
             break
     request = json.loads(body)
-    result = graphql_sync(build_schema(SHOP_SDL), request["query"], root_value={"orders": lambda info, first=None: []},
-                          variable_values=request.get("variables"), operation_name=request.get("operationName"))
+    result = graphql_sync(
+        build_schema(SHOP_SDL),
+        request["query"],
+        root_value={"orders": lambda info, first=None: []},
+        variable_values=request.get("variables"),
+        operation_name=request.get("operationName"),
+    )
     payload = json.dumps({"data": result.data, "agent": scope["gqlgov.decision"]["sub"]}).encode()
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": payload})
 
 
-def call(app, body: bytes | list[bytes], token: str | None, *, path: str = "/graphql", method: str = "POST",
-         agent: str = "support-bot") -> tuple[int, dict[str, Any], dict[bytes, bytes]]:
+def call(
+    app,
+    body: bytes | list[bytes],
+    token: str | None,
+    *,
+    path: str = "/graphql",
+    method: str = "POST",
+    agent: str = "support-bot",
+) -> tuple[int, dict[str, Any], dict[bytes, bytes]]:
     chunks = body if isinstance(body, list) else [body]
-    incoming = [{"type": "http.request", "body": chunk, "more_body": n < len(chunks) - 1}
-                for n, chunk in enumerate(chunks)]
+    incoming = [
+        {"type": "http.request", "body": chunk, "more_body": n < len(chunks) - 1} for n, chunk in enumerate(chunks)
+    ]
     incoming.append({"type": "http.disconnect"})
     headers = [(b"content-type", b"application/json"), (b"x-authenticated-agent", agent.encode())]
     if token is not None:
         headers.append((b"x-gqlgov-decision", token.encode()))
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "path": path,
-             "raw_path": path.encode(), "query_string": b"", "headers": headers}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": headers,
+    }
     sent: list[dict] = []
 
     async def receive():
@@ -70,9 +91,13 @@ def call(app, body: bytes | list[bytes], token: str | None, *, path: str = "/gra
 
 @pytest.fixture
 def app(key):
-    return DecisionMiddleware(graphql_asgi, jwks=jwks(key), replay_store=InMemoryReplayStore(),
-                              caller=lambda scope: dict(scope["headers"]).get(b"x-authenticated-agent", b"").decode(),
-                              max_body_bytes=64 * 1024)
+    return DecisionMiddleware(
+        graphql_asgi,
+        jwks=jwks(key),
+        replay_store=InMemoryReplayStore(),
+        caller=lambda scope: dict(scope["headers"]).get(b"x-authenticated-agent", b"").decode(),
+        max_body_bytes=64 * 1024,
+    )
 
 
 def error_of(answer) -> tuple[int, str]:

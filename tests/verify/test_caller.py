@@ -9,7 +9,10 @@ from gqlgov_verify.caller import arn_is_role, caller_matches
     ("caller", "role"),
     [
         ("arn:aws:sts::123456789012:assumed-role/support-bot/session-1", "arn:aws:iam::123456789012:role/support-bot"),
-        ("arn:aws:sts::123456789012:assumed-role/support-bot/i-0abc", "arn:aws:iam::123456789012:role/agents/eu/support-bot"),
+        (
+            "arn:aws:sts::123456789012:assumed-role/support-bot/i-0abc",
+            "arn:aws:iam::123456789012:role/agents/eu/support-bot",
+        ),
         ("arn:aws-cn:sts::123456789012:assumed-role/bot/s", "arn:aws-cn:iam::123456789012:role/bot"),
         ("arn:aws:iam::123456789012:role/support-bot", "arn:aws:iam::123456789012:role/support-bot"),
     ],

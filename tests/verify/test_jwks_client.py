@@ -107,7 +107,9 @@ def test_while_gqlgov_is_down_the_last_good_keys_keep_verifying(key):
         assert server.requests == 3
 
 
-@pytest.mark.parametrize("garbage", ["not json", {"keys": "nope"}, {"no": "keys"}, {"keys": [], "pad": "x" * MAX_JWKS_BYTES}])
+@pytest.mark.parametrize(
+    "garbage", ["not json", {"keys": "nope"}, {"no": "keys"}, {"keys": [], "pad": "x" * MAX_JWKS_BYTES}]
+)
 def test_an_answer_that_is_no_jwk_set_leaves_the_cached_keys_in_place(key, garbage):
     clock = Clock()
     with JwksServer(jwks(key)) as server:
@@ -161,11 +163,18 @@ def test_keys_that_are_not_es256_signing_keys_are_skipped_not_fatal(key):
 
     rsa_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(rsa.generate_private_key(65537, 2048).public_key()))
     p384 = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP384R1()).public_key()))
-    document = {"keys": [
-        {**rsa_jwk, "kid": "rsa"}, {**p384, "kid": "p384"}, {**key.public_jwk(), "kid": "enc", "use": "enc"},
-        {**key.public_jwk(), "kid": "hs", "alg": "HS256"}, {k: v for k, v in key.public_jwk().items() if k != "kid"},
-        {"kty": "EC", "crv": "P-256", "kid": "broken", "x": "AAAA", "y": "AAAA"}, "junk", key.public_jwk(),
-    ]}
+    document = {
+        "keys": [
+            {**rsa_jwk, "kid": "rsa"},
+            {**p384, "kid": "p384"},
+            {**key.public_jwk(), "kid": "enc", "use": "enc"},
+            {**key.public_jwk(), "kid": "hs", "alg": "HS256"},
+            {k: v for k, v in key.public_jwk().items() if k != "kid"},
+            {"kty": "EC", "crv": "P-256", "kid": "broken", "x": "AAAA", "y": "AAAA"},
+            "junk",
+            key.public_jwk(),
+        ]
+    }
     with JwksServer(document) as server:
         client = JwksClient(server.url)
 

@@ -115,8 +115,17 @@ def test_a_session_of_the_agents_role_under_a_role_path_is_the_agent(key, backen
         (lambda key: proxy_event(graphql_body(operation_name="Other"), make_token(key)), OPERATION_MISMATCH),
         (lambda key: proxy_event(graphql_body(), make_token(key), user_arn=REPORTS_SESSION), AGENT_MISMATCH),
     ],
-    ids=["no token", "garbage", "unknown key", "forged", "expired", "other document", "other variables",
-         "other operation name", "other caller"],
+    ids=[
+        "no token",
+        "garbage",
+        "unknown key",
+        "forged",
+        "expired",
+        "other document",
+        "other variables",
+        "other operation name",
+        "other caller",
+    ],
 )
 def test_a_refused_decision_answers_403_without_calling_the_handler(key, backend, make_event, code):
     response = lambda_guard(jwks=jwks(key))(backend)(make_event(key), None)

@@ -58,8 +58,15 @@ def b64(data: dict) -> str:
 def test_a_token_for_this_document_and_these_variables_returns_its_claims(key):
     token = make_token(key)
 
-    claims = verify_decision(token, query=ORDERS_QUERY, variables=ORDERS_VARIABLES, jwks=jwks(key),
-                             agent="support-bot", issuer=ISSUER, operation_type="query")
+    claims = verify_decision(
+        token,
+        query=ORDERS_QUERY,
+        variables=ORDERS_VARIABLES,
+        jwks=jwks(key),
+        agent="support-bot",
+        issuer=ISSUER,
+        operation_type="query",
+    )
 
     assert claims["sub"] == "support-bot"
     assert claims["operation"] == {"name": "Orders", "type": "query", "root_fields": ["orders"]}
@@ -270,8 +277,9 @@ def test_the_replay_store_keeps_a_jti_until_the_token_is_past_its_leeway(key):
             return True
 
     token = make_token(key)
-    claims = verify_decision(token, query=ORDERS_QUERY, variables=ORDERS_VARIABLES, jwks=jwks(key),
-                             replay_store=RecordingStore(), leeway_s=5)
+    claims = verify_decision(
+        token, query=ORDERS_QUERY, variables=ORDERS_VARIABLES, jwks=jwks(key), replay_store=RecordingStore(), leeway_s=5
+    )
 
     assert claimed == [(claims["jti"], claims["exp"] + 5)]
 

@@ -24,8 +24,9 @@ from tests.verify.factories import DELETE_MUTATION, ORDERS_QUERY, graphql_body, 
 from tests.verify.servers import graphql_app, wsgi_server
 
 
-def post(url: str, body: str | bytes, token: str | None = None, *, method: str = "POST",
-         agent: str = "support-bot") -> tuple[int, dict]:
+def post(
+    url: str, body: str | bytes, token: str | None = None, *, method: str = "POST", agent: str = "support-bot"
+) -> tuple[int, dict]:
     headers = {"Content-Type": "application/json", "X-Authenticated-Agent": agent}
     if token is not None:
         headers["X-Gqlgov-Decision"] = token
@@ -75,7 +76,8 @@ def test_a_different_document_is_refused(server, key):
 
 def test_different_variables_are_refused(server, key):
     assert code(post(f"{server}/graphql", graphql_body(variables={"first": 500}), make_token(key))) == (
-        403, VARIABLES_MISMATCH,
+        403,
+        VARIABLES_MISMATCH,
     )
 
 
