@@ -213,3 +213,11 @@ def test_single_use_from_the_environment_uses_the_dynamodb_table(key, backend, m
 
     assert guarded(event, None)["statusCode"] == 200
     assert refusal(guarded(event, None)) == (403, TOKEN_REPLAYED)
+
+
+def test_an_event_whose_headers_are_null_is_refused_not_crashed(key, backend):
+    # API Gateway sends `"headers": null` for a request without headers.
+    event = proxy_event(graphql_body(), None)
+    event.update(headers=None, multiValueHeaders=None)
+
+    assert refusal(lambda_guard(jwks=jwks(key))(backend)(event, None)) == (403, TOKEN_MALFORMED)

@@ -73,14 +73,15 @@ def check_request(
 def header_values(headers: Iterable[tuple[str, str]], name: str = HEADER) -> list[str]:
     """Every value of header `name` (case-insensitive) among (name, value) pairs."""
     wanted = name.lower()
-    return [value for key, value in headers if key.lower() == wanted]
+    return [value for key, value in headers if isinstance(value, str) and key.lower() == wanted]
 
 
 def event_tokens(event: Mapping[str, Any]) -> list[str]:
     """The token values of an API Gateway REST API event, from `headers` and `multiValueHeaders`."""
     tokens = header_values((event.get("headers") or {}).items())
-    for values in header_values((event.get("multiValueHeaders") or {}).items()):
-        tokens.extend(values or ())
+    for key, values in (event.get("multiValueHeaders") or {}).items():
+        if key.lower() == HEADER.lower() and isinstance(values, list):
+            tokens.extend(value for value in values if isinstance(value, str))
     return tokens
 
 
