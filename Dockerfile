@@ -7,6 +7,8 @@ COPY pyproject.toml README.md ./
 COPY gqlgov ./gqlgov
 COPY agents ./agents
 COPY policies ./policies
+# The verifier's source: the service signs with the same hashing code the verifier checks with.
+COPY gqlgov-verify/src ./gqlgov-verify/src
 COPY manage.py ./
 RUN pip install --no-cache-dir . \
     && useradd --system --home /var/lib/gqlgov gqlgov \

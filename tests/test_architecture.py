@@ -1,5 +1,5 @@
 """The layout's rules, checked on the source: no import cycle, a pure engine, agents independent
-of policies, and one constructor per reason code."""
+of policies, a verifier package free of Django and of the service, and one constructor per reason code."""
 
 from __future__ import annotations
 
@@ -8,16 +8,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("gqlgov", "agents", "policies")
+# Each package and the folder its import path starts from (gqlgov-verify/ is a distribution of its own).
+PACKAGES = {"gqlgov": ROOT, "agents": ROOT, "policies": ROOT, "gqlgov_verify": ROOT / "gqlgov-verify" / "src"}
 
 
 def _modules() -> dict[str, Path]:
     modules = {}
-    for package in PACKAGES:
-        for path in (ROOT / package).rglob("*.py"):
+    for package, base in PACKAGES.items():
+        for path in (base / package).rglob("*.py"):
             if "migrations" in path.parts:
                 continue
-            parts = path.relative_to(ROOT).with_suffix("").parts
+            parts = path.relative_to(base).with_suffix("").parts
             name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
             modules[name] = path
     return modules
@@ -96,19 +97,30 @@ def test_no_module_imports_itself_back_through_others() -> None:
     assert cycles == []
 
 
-def test_the_engine_imports_no_django_and_no_other_part_of_gqlgov() -> None:
+def _foreign_imports(prefix: str, forbidden: tuple[str, ...]) -> dict[str, list[str]]:
+    """The absolute imports of `forbidden` top-level packages by each module under `prefix`."""
     offending = {}
     for module, path in MODULES.items():
-        if not module.startswith("policies.engine"):
+        if not (module == prefix or module.startswith(prefix + ".")):
             continue
         tree = ast.parse(path.read_text())
         imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
         imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and not node.level}
-        bad = {name for name in imported if name.split(".")[0] in ("django", "ninja", "gqlgov", "agents", "policies")}
+        bad = {name for name in imported if name.split(".")[0] in forbidden}
         if bad:
             offending[module] = sorted(bad)
+    return offending
 
-    assert offending == {}
+
+def test_the_engine_imports_no_django_and_no_other_part_of_gqlgov() -> None:
+    assert _foreign_imports("policies.engine", ("django", "ninja", "gqlgov", "agents", "policies")) == {}
+
+
+def test_the_verifier_imports_no_django_and_nothing_of_the_service() -> None:
+    # Backends and Lambda functions install it alone (`pip install ./gqlgov-verify`): no Django there.
+    # (boto3 and redis are optional extras, imported only by the stores that need them.)
+    forbidden = ("django", "ninja", "gqlgov", "agents", "policies", "tests", "tools")
+    assert _foreign_imports("gqlgov_verify", forbidden) == {}
 
 
 def test_agents_import_nothing_from_policies() -> None:

@@ -14,6 +14,7 @@ from setuptools import find_namespace_packages
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT = ("gqlgov", "agents", "policies")
+VERIFIER = "gqlgov_verify"  # gqlgov-verify/src: a distribution of its own, shipped by the service too
 
 
 def imported_modules(folder: Path) -> Iterator[tuple[Path, str]]:
@@ -26,18 +27,24 @@ def imported_modules(folder: Path) -> Iterator[tuple[Path, str]]:
                 yield path, node.module
 
 
-def test_the_wheel_ships_gqlgov_agents_and_policies_without_the_benchmark():
+def test_the_wheel_ships_gqlgov_agents_policies_and_the_verifier_without_the_benchmark():
     find = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
-    packages = find_namespace_packages(where=str(ROOT), include=find["include"], exclude=find.get("exclude", ()))
-    assert {name.split(".")[0] for name in packages} == set(PRODUCT)
+    packages = [
+        package
+        for where in find["where"]
+        for package in find_namespace_packages(
+            where=str(ROOT / where), include=find["include"], exclude=find.get("exclude", ())
+        )
+    ]
+    assert {name.split(".")[0] for name in packages} == {*PRODUCT, VERIFIER}
     assert [name for name in packages if "bench" in name.split(".")] == []
 
 
-def test_the_product_packages_import_nothing_from_tools_or_tests():
+def test_the_product_packages_and_the_verifier_import_nothing_from_tools_or_tests():
     found = [
         f"{path.relative_to(ROOT)}: {module}"
-        for package in PRODUCT
-        for path, module in imported_modules(ROOT / package)
+        for folder in [*PRODUCT, f"gqlgov-verify/src/{VERIFIER}"]
+        for path, module in imported_modules(ROOT / folder)
         if module.split(".")[0] in ("tools", "tests")
     ]
     assert found == []
