@@ -10,6 +10,7 @@ from django.utils import timezone
 from agents.audit import actor_for_user, record_event
 from agents.identity_cache import bump_generation
 from agents.models import ApiToken, Principal
+from agents.signals import announce_on_commit
 from agents.tokens import generate_token
 from gqlgov import roles
 from gqlgov.errors import ApiError
@@ -69,7 +70,9 @@ def principal_create(
     _validated(principal)
     with transaction.atomic():
         principal.save()
-        record_event(actor=actor, action="principal.created", target=principal, details=_snapshot(principal))
+        snapshot = _snapshot(principal)
+        record_event(actor=actor, action="principal.created", target=principal, details=snapshot)
+        announce_on_commit(name=principal.name, change="created", before=None, after=snapshot)
     return principal
 
 
@@ -105,6 +108,7 @@ def principal_update(*, actor: str, principal: Principal, **changes: Any) -> Pri
     with transaction.atomic():
         principal.save()
         record_event(actor=actor, action="principal.changed", target=principal, details={"changed": changed})
+        announce_on_commit(name=principal.name, change="changed", before=before, after=after)
     return principal
 
 
@@ -113,6 +117,7 @@ def principal_link_user(*, actor: str, principal: Principal, user, subject: str)
 
     Raises 409 CONFLICT when the principal was linked or its subject changed meanwhile.
     """
+    before = _snapshot(principal)
     with transaction.atomic():
         linked = Principal.objects.filter(pk=principal.pk, user__isnull=True, oidc_subject=subject).update(
             user=user, linked_subject=subject, updated_at=timezone.now()
@@ -123,6 +128,7 @@ def principal_link_user(*, actor: str, principal: Principal, user, subject: str)
         record_event(
             actor=actor, action="principal.linked", target=principal, details={"user": user.get_username()}
         )
+        announce_on_commit(name=principal.name, change="linked", before=before, after=_snapshot(principal))
     return principal
 
 
@@ -136,7 +142,7 @@ def principal_relink(*, admin, principal: Principal, oidc_subject: str | None) -
         locked = Principal.objects.select_for_update(of=("self",)).select_related("user").get(pk=principal.pk)
         if oidc_subject == locked.oidc_subject:
             return locked
-        before, old_user = locked.oidc_subject, locked.user
+        before, old_user, snapshot = locked.oidc_subject, locked.user, _snapshot(locked)
         locked.oidc_subject, locked.user, locked.linked_subject = oidc_subject, None, ""
         _validated(locked)
         locked.save()
@@ -153,6 +159,7 @@ def principal_relink(*, admin, principal: Principal, oidc_subject: str | None) -
             },
         )
         bump_generation()
+        announce_on_commit(name=locked.name, change="relinked", before=snapshot, after=_snapshot(locked))
     return locked
 
 
@@ -165,6 +172,15 @@ def _set_status(*, actor: str, principal: Principal, status: str, action: str) -
         if updated:
             record_event(actor=actor, action=action, target=principal, details={"status": status})
             bump_generation()  # cached identities (agents/identity_cache.py) are reloaded on the next request
+            after = _snapshot(principal)
+            # The conditional UPDATE changed the row only if it had the other status (there are two).
+            previous = next(value for value in Principal.Status.values if value != status)
+            announce_on_commit(
+                name=principal.name,
+                change=action.removeprefix("principal."),
+                before={**after, "status": previous},
+                after=after,
+            )
     return principal
 
 

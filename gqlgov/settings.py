@@ -181,6 +181,9 @@ GQLGOV_EXPORT_MAX_RETRIES = env.int("GQLGOV_EXPORT_MAX_RETRIES", default=10)
 GQLGOV_EXPORT_LEASE_S = env.int("GQLGOV_EXPORT_LEASE_S", default=300)
 # Seconds before an export retries while another export holds its target.
 GQLGOV_EXPORT_BUSY_RETRY_S = env.int("GQLGOV_EXPORT_BUSY_RETRY_S", default=10)
+# An identity change (an agent created, suspended, resumed, its kind, groups or IAM role changed)
+# exports the targets the agent appears in this many seconds later; changes meanwhile join that export.
+GQLGOV_IDENTITY_EXPORT_DEBOUNCE_S = env.float("GQLGOV_IDENTITY_EXPORT_DEBOUNCE_S", default=2.0)
 # Rotate the target's KMS key on demand after each successful deployment (AWS caps on-demand rotations).
 GQLGOV_KMS_ROTATE_ON_DEPLOY = env.bool("GQLGOV_KMS_ROTATE_ON_DEPLOY", default=True)
 

@@ -11,5 +11,8 @@ class GatewayConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the export's Celery tasks in every process (web, commands, shell), not only
-        # in workers: the services enqueue them by name (services.EXPORT_TASK).
-        from policies.gateway import tasks  # noqa: F401
+        # in workers: the services enqueue them by name (services.EXPORT_TASK). Identity changes
+        # are announced by agents, which does not know the gateway: the receiver listens here.
+        from policies.gateway import receivers, tasks  # noqa: F401
+
+        receivers.connect()

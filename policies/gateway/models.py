@@ -77,6 +77,7 @@ class ExportRun(models.Model):
         MANUAL = "manual", "Manual"
         DRIFT = "drift", "Drift auto-heal"
         ROLLBACK = "rollback", "Rollback"
+        IDENTITY = "identity", "Identity change"
 
     target = models.ForeignKey(GatewayTarget, on_delete=models.CASCADE, related_name="runs")
     policy_version = models.ForeignKey("policies.PolicyVersion", on_delete=models.PROTECT, related_name="export_runs")

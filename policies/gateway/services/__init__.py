@@ -1,7 +1,9 @@
 """Every write of the API Gateway export, by concern: targets, runs (request, claim, execute,
-finish), secrets (what gqlgov holds under KMS) and drift. Callers use the names below."""
+finish), secrets (what gqlgov holds under KMS), drift and identity changes. Callers use the
+names below."""
 
 from policies.gateway.services.drift import drift_check, drift_check_all
+from policies.gateway.services.identity import identity_exports_request
 from policies.gateway.services.runs import (
     EXPORT_TASK,
     ExecuteOutcome,
@@ -33,6 +35,7 @@ __all__ = [
     "export_run_execute",
     "export_run_fail_permanently",
     "export_verify",
+    "identity_exports_request",
     "lockstep_problems",
     "plan_for",
     "secret_value",

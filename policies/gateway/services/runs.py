@@ -50,11 +50,18 @@ class LostClaim(Exception):
 
 
 def export_request(
-    *, actor: str, target: GatewayTarget, version: PolicyVersion, trigger: str = ExportRun.Trigger.MANUAL
+    *,
+    actor: str,
+    target: GatewayTarget,
+    version: PolicyVersion,
+    trigger: str = ExportRun.Trigger.MANUAL,
+    reason: str = "",
+    countdown: float = 0,
 ) -> ExportRun:
-    """Queues an export of `version` to `target` and enqueues its task on commit. Queued runs
-    of the target requested earlier are superseded: the newest request wins (for approvals the
-    newest version; for a rollback the version rolled back to)."""
+    """Queues an export of `version` to `target` and enqueues its task on commit, to run
+    `countdown` seconds later (a worker does; eager Celery runs it at once). Queued runs of the
+    target requested earlier are superseded: the newest request wins (for approvals the newest
+    version; for a rollback the version rolled back to). `reason` goes to the audit event."""
     if version.status != PolicyVersion.Status.APPROVED:
         raise ApiError(
             "NOT_APPROVED",
@@ -88,17 +95,19 @@ def export_request(
                 "version": version.number,
                 "trigger": trigger,
                 "superseded_runs": superseded,
+                **({"reason": reason} if reason else {}),
             },
         )
-        _enqueue_export_on_commit(version.pk, target.pk)
+        _enqueue_export_on_commit(version.pk, target.pk, countdown=countdown)
     return run
 
 
-def _enqueue_export_on_commit(version_id: int, target_id: int) -> None:
+def _enqueue_export_on_commit(version_id: int, target_id: int, *, countdown: float = 0) -> None:
     # By name, through Celery's registry: tasks.py calls these services, so importing it here
     # would make a cycle. The app's ready() imports tasks.py, so the task is registered in every
     # process; the registered task (unlike send_task) honours CELERY_TASK_ALWAYS_EAGER.
-    current_app.tasks[EXPORT_TASK].delay_on_commit(version_id, target_id)
+    # No countdown: no ETA at all (a worker runs ETA tasks through its timer, even when due).
+    current_app.tasks[EXPORT_TASK].apply_async_on_commit((version_id, target_id), countdown=countdown or None)
 
 
 def enqueue_exports_for_policy(
