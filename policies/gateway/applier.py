@@ -36,6 +36,7 @@ from policies.gateway.live import (
     read_live,
 )
 from policies.gateway.plan import GRAPHQL_PATH, HTTP_METHOD, api_description, canonical_json
+from policies.gateway.stage_applier import StageSettings
 from policies.gateway.usage_plans import UsagePlansAndKeys
 
 # A create that failed transiently is tried as many times as botocore tries other calls (each
@@ -54,6 +55,7 @@ class ApplyResult:
     deployment_id: str = ""
     changes: list[dict[str, Any]] = field(default_factory=list)  # what was (or would be) done
     api_keys: dict[str, str] = field(default_factory=dict)  # agent -> API key id
+    warnings: list[str] = field(default_factory=list)  # what the run left undone, and why
 
     @property
     def changed(self) -> bool:
@@ -71,13 +73,20 @@ class SecretSource:
         return None
 
 
-class Applier(UsagePlansAndKeys):
+class Applier(UsagePlansAndKeys, StageSettings):
     """One apply (or dry run) of a plan against one API Gateway client."""
 
     def __init__(
-        self, client: Any, plan: dict[str, Any], *, dry_run: bool = False, secrets: SecretSource | None = None
+        self,
+        client: Any,
+        plan: dict[str, Any],
+        *,
+        dry_run: bool = False,
+        secrets: SecretSource | None = None,
+        logs: Any = None,
     ) -> None:
         self.client = guard_non_idempotent_retries(client)
+        self._logs = logs  # CloudWatch Logs, for the access log group (made on first use: stage_applier.py)
         self.plan = plan
         self.dry_run = dry_run
         self.secrets = secrets or SecretSource()
@@ -95,6 +104,7 @@ class Applier(UsagePlansAndKeys):
         *,
         deployable: bool = False,
         find: Callable[[], dict[str, Any] | None] | None = None,
+        via: Any = None,
         **params: Any,
     ) -> dict[str, Any]:
         self.result.changes.append({"action": action, "change": describe})
@@ -106,7 +116,7 @@ class Applier(UsagePlansAndKeys):
         if find is not None:
             return self._create(action, describe, find, params)
         try:
-            return getattr(self.client, action)(**params)
+            return getattr(via or self.client, action)(**params)
         except ClientError as exc:
             # botocore repeated a delete whose first answer was lost: the first one did the work.
             retried = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
@@ -171,9 +181,11 @@ class Applier(UsagePlansAndKeys):
         model_name = self._model(live)
         validator_id = self._validator(live)
         self._routes(live, validator_id, model_name)
+        self._gateway_responses(live)
         key_ids = self._api_keys(live)
         self._usage_plans(live, key_ids)
         self._stage(live)
+        self._stage_settings(live)
         return self.result
 
     def _tags(self, *, with_version: bool = False) -> dict[str, str]:

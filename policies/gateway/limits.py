@@ -12,6 +12,7 @@ from typing import Any
 
 from gqlgov.errors import ApiError
 from policies.gateway.plan import canonical_json
+from policies.gateway.stage_settings import logging_problems
 
 # https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html
 MAX_RESOURCES_PER_API = 300
@@ -93,6 +94,7 @@ def validate_plan(plan: dict[str, Any]) -> list[Violation]:
     for name, value in stage["variables"].items():
         if not STAGE_VARIABLE_NAME.match(name) or not STAGE_VARIABLE_VALUE.match(value):
             violations.append(Violation("stage_variable", f"stage variable {name}={value!r} is not allowed."))
+    violations += [Violation("stage_logging", problem) for problem in logging_problems(stage.get("logging") or {})]
     tags = plan["tags"]
     if len(tags) > MAX_TAGS or not all(TAG_KEY.match(k) and TAG_VALUE.match(v) for k, v in tags.items()):
         violations.append(Violation("tags", f"tags {tags} break the tag format or count limit."))

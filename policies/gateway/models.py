@@ -7,7 +7,12 @@ These models were the policies app's until the gateway app existed: each keeps i
 from django.core.validators import RegexValidator
 from django.db import models
 
+from policies.gateway.stage_settings import DEFAULT_RETENTION_DAYS, LOG_LEVELS, RETENTION_DAYS
+
 __all__ = ["DriftReport", "ExportCall", "ExportRun", "GatewayTarget", "TargetSecret"]
+
+
+LogLevel = models.TextChoices("LogLevel", [(level, level) for level in LOG_LEVELS])
 
 
 class GatewayTarget(models.Model):
@@ -44,6 +49,24 @@ class GatewayTarget(models.Model):
         default=False, help_text="Refuse exports while the schema has operations no rule governs."
     )
     enabled = models.BooleanField(default=True)
+    # Stage logging and metrics (stage_settings.py). Logging needs API Gateway's CloudWatch role
+    # on the account; without it (and without cloudwatch_role_arn) the export leaves logging off.
+    access_logging = models.BooleanField(
+        default=True, help_text="Access log (JSON lines) to the CloudWatch Logs group /aws/apigateway/gqlgov-<name>."
+    )
+    access_log_retention_days = models.PositiveIntegerField(
+        default=DEFAULT_RETENTION_DAYS,
+        choices=[(days, f"{days} day{'s' * (days != 1)}" if days else "forever") for days in RETENTION_DAYS],
+        help_text="Days CloudWatch Logs keeps the access log (0: forever).",
+    )
+    execution_log_level = models.CharField(max_length=5, choices=LogLevel.choices, default=LogLevel.OFF)
+    detailed_metrics = models.BooleanField(default=False, help_text="Per-method CloudWatch metrics.")
+    cloudwatch_role_arn = models.CharField(
+        max_length=300,
+        blank=True,
+        validators=[RegexValidator(r"^arn:aws[a-z-]*:iam::\d{12}:role/\S+$", "An IAM role ARN.")],
+        help_text="Set on API Gateway's account for logging when the account has none.",
+    )
     # One export per target at a time: a run claims the target with a conditional UPDATE and
     # renews its lease on every AWS call; a crashed worker's claim expires with the lease.
     active_run = models.ForeignKey("ExportRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

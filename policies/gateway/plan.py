@@ -14,7 +14,8 @@ The mapping (README, "API Gateway export"):
 - one usage plan and API key per admitted agent: plan throttle from the request limits of
   ``defaults.rate_limits`` (per second, minute, hour), quota from the per-day ones, per-method
   throttles from the rules' request limits;
-- stage variables naming the schema and policy versions and the hash of the deployable part.
+- stage variables naming the schema and policy versions and the hash of the deployable part;
+- gateway responses in gqlgov's error shape, stage logging and metrics (stage_settings.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 
 from policies.engine import rule_matches
 from policies.engine.ratelimits import PERIOD_SECONDS
+from policies.gateway.stage_settings import gateway_responses, stage_logging
 
 PLAN_FORMAT = 1
 GRAPHQL_PATH = "/graphql"
@@ -243,6 +245,7 @@ def build_plan(
                 "gqlgov_policy_version": str(policy_version),
                 "gqlgov_plan_hash": content_hash(deployable)[:32],
             },
+            "logging": stage_logging(target, target_info.name),
         },
         "report": _report(rules, agent_infos, governed_ops, use_iam=use_iam, use_keys=use_keys),
     }
@@ -270,6 +273,7 @@ def _deployable(
             "requestModels": {"application/json": MODEL_NAME},
         },
         "integration": _integration(target),
+        "gateway_responses": gateway_responses(),
     }
 
 

@@ -1,11 +1,22 @@
-"""The plan as a CloudFormation template (JSON), one function per API Gateway resource kind."""
+"""The plan as a CloudFormation template (JSON), one function per API Gateway resource kind.
+What differs between environments is a Parameter (iac/parameters.py) defaulting to the plan's value."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from policies.gateway.iac.names import logical, path_part, route_id, tags_list
+from policies.gateway.iac.parameters import (
+    LAMBDA_URI,
+    Parameter,
+    Refs,
+    cloudformation_refs,
+    named_after_api,
+    parameters,
+    policy_with,
+)
 from policies.gateway.plan import GRAPHQL_PATH, HTTP_METHOD, api_description, plan_hash
+from policies.gateway.stage_settings import CONTENT_TYPE
 
 Resources = dict[str, Any]
 
@@ -25,37 +36,61 @@ def api_part(kind: str, properties: dict[str, Any], **extra: Any) -> dict[str, A
 
 
 def cloudformation(plan: dict[str, Any]) -> dict[str, Any]:
+    params = parameters(plan)
+    refs = cloudformation_refs(params)
     resources: Resources = {
-        "RestApi": _rest_api(plan),
+        "RestApi": _rest_api(plan, refs),
         "RequestModel": _model(plan),
         "BodyValidator": _validator(plan),
     }
-    method_ids = [_route(resources, plan, route) for route in plan["routes"]]
+    method_ids = [_route(resources, plan, route, refs) for route in plan["routes"]]
+    response_ids = _gateway_responses(resources, plan)
     # A new logical id per plan makes CloudFormation create a new deployment when the plan changes.
     deployment_id = f"Deployment{plan['stage']['variables']['gqlgov_plan_hash'][:10]}"
-    resources[deployment_id] = _deployment(plan, method_ids)
-    resources["Stage"] = _stage(plan, deployment_id)
+    resources[deployment_id] = _deployment(plan, method_ids + response_ids)
+    resources["Stage"] = _stage(plan, deployment_id, refs)
+    _logging(resources, plan, refs)
     for usage_plan in plan["usage_plans"]:
-        _usage_plan(resources, plan, usage_plan)
+        _usage_plan(resources, plan, usage_plan, refs)
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"gqlgov export of {plan['schema']['name']} policy v{plan['policy_version']} "
         f"to {plan['target']['name']} (plan {plan_hash(plan)[:16]})",
+        "Parameters": {param.cfn: _parameter(param) for param in params if not param.pseudo},
         "Resources": resources,
         "Outputs": {"RestApiId": {"Value": ref("RestApi")}, "StageName": {"Value": ref("Stage")}},
     }
 
 
-def _rest_api(plan: dict[str, Any]) -> dict[str, Any]:
+def _parameter(param: Parameter) -> dict[str, Any]:
+    """A CloudFormation parameter; booleans are the strings "true" / "false"."""
+    if param.kind == "bool":
+        return {
+            "Type": "String",
+            "Description": param.description,
+            "Default": str(param.default).lower(),
+            "AllowedValues": ["true", "false"],
+        }
+    declared: dict[str, Any] = {
+        "Type": "Number" if param.kind == "number" else "String",
+        "Description": param.description,
+        "Default": param.default,
+    }
+    if param.allowed:
+        declared["AllowedValues"] = list(param.allowed)
+    return declared
+
+
+def _rest_api(plan: dict[str, Any], refs: Refs) -> dict[str, Any]:
     props: dict[str, Any] = {
-        "Name": plan["api"]["name"],
+        "Name": refs.ref("api_name"),
         "Description": api_description(plan),
         "ApiKeySourceType": "HEADER",
         "EndpointConfiguration": {"Types": ["REGIONAL"]},
         "Tags": tags_list(plan["tags"]),
     }
     if plan["api"]["policy"]:
-        props["Policy"] = plan["api"]["policy"]
+        props["Policy"] = policy_with(refs, plan["api"]["policy"], plan["stage"]["name"])
     return resource("RestApi", props)
 
 
@@ -76,7 +111,7 @@ def _validator(plan: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def _route(resources: Resources, plan: dict[str, Any], route: dict[str, Any]) -> str:
+def _route(resources: Resources, plan: dict[str, Any], route: dict[str, Any], refs: Refs) -> str:
     """Adds the route's resource and its POST method (with the integration); the method's id."""
     path = route["path"]
     parent = {"Fn::GetAtt": ["RestApi", "RootResourceId"]} if path == GRAPHQL_PATH else ref("GraphqlResource")
@@ -97,7 +132,7 @@ def _route(resources: Resources, plan: dict[str, Any], route: dict[str, Any]) ->
             "Integration": {
                 "Type": integration["type"],
                 "IntegrationHttpMethod": integration["httpMethod"],
-                "Uri": integration["uri"],
+                "Uri": _backend_uri(plan, refs),
             },
         },
         DependsOn=["RequestModel"],
@@ -105,27 +140,84 @@ def _route(resources: Resources, plan: dict[str, Any], route: dict[str, Any]) ->
     return method_id
 
 
-def _deployment(plan: dict[str, Any], method_ids: list[str]) -> dict[str, Any]:
+def _backend_uri(plan: dict[str, Any], refs: Refs) -> Any:
+    if plan["integration"]["type"] == "AWS_PROXY":
+        return refs.sub(LAMBDA_URI)
+    return refs.ref("backend_url")
+
+
+def _gateway_responses(resources: Resources, plan: dict[str, Any]) -> list[str]:
+    """Adds the gateway responses (gqlgov's error shape); their logical ids."""
+    ids = []
+    for response_type, response in plan.get("gateway_responses", {}).items():
+        response_id = logical("GatewayResponse", response_type)
+        props: dict[str, Any] = {
+            "ResponseType": response_type,
+            "ResponseTemplates": {CONTENT_TYPE: response["responseTemplates"][CONTENT_TYPE]},
+        }
+        if "statusCode" in response:
+            props["StatusCode"] = response["statusCode"]
+        resources[response_id] = api_part("GatewayResponse", props)
+        ids.append(response_id)
+    return ids
+
+
+def _deployment(plan: dict[str, Any], depends_on: list[str]) -> dict[str, Any]:
     return api_part(
         "Deployment",
         {"Description": f"gqlgov policy v{plan['policy_version']}"},
-        DependsOn=method_ids,
+        DependsOn=depends_on,
     )
 
 
-def _stage(plan: dict[str, Any], deployment_id: str) -> dict[str, Any]:
-    return api_part(
-        "Stage",
-        {
-            "DeploymentId": ref(deployment_id),
-            "StageName": plan["stage"]["name"],
-            "Variables": plan["stage"]["variables"],
-            "Tags": tags_list(plan["tags"]),
-        },
-    )
+def _stage(plan: dict[str, Any], deployment_id: str, refs: Refs) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "DeploymentId": ref(deployment_id),
+        "StageName": refs.ref("stage"),
+        "Variables": plan["stage"]["variables"],
+        "Tags": tags_list(plan["tags"]),
+    }
+    logging = plan["stage"].get("logging")
+    extra: dict[str, Any] = {}
+    if logging:
+        if logging["access_log"]:
+            props["AccessLogSetting"] = {
+                "DestinationArn": {"Fn::GetAtt": ["AccessLogGroup", "Arn"]},
+                "Format": logging["access_log"]["format"],
+            }
+        props["MethodSettings"] = [
+            {
+                "ResourcePath": "/*",
+                "HttpMethod": "*",
+                "LoggingLevel": refs.ref("execution_log_level"),
+                "MetricsEnabled": refs.ref("detailed_metrics"),
+                "DataTraceEnabled": False,
+            }
+        ]
+        if logging["cloudwatch_role_arn"]:
+            extra["DependsOn"] = ["ApiGatewayAccount"]
+    return api_part("Stage", props, **extra)
 
 
-def _usage_plan(resources: Resources, plan: dict[str, Any], usage_plan: dict[str, Any]) -> None:
+def _logging(resources: Resources, plan: dict[str, Any], refs: Refs) -> None:
+    """Adds the access log group and, when the target names one, the account's CloudWatch role."""
+    logging = plan["stage"].get("logging") or {}
+    if logging.get("access_log"):
+        props: dict[str, Any] = {"LogGroupName": refs.ref("access_log_group_name"), "Tags": tags_list(plan["tags"])}
+        if logging["access_log"]["retention_days"]:
+            props["RetentionInDays"] = refs.ref("access_log_retention_days")
+        # The access log outlives the stack: it is the record of who called what.
+        resources["AccessLogGroup"] = {
+            "Type": "AWS::Logs::LogGroup",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": props,
+        }
+    if logging.get("cloudwatch_role_arn"):
+        resources["ApiGatewayAccount"] = resource("Account", {"CloudWatchRoleArn": refs.ref("cloudwatch_role_arn")})
+
+
+def _usage_plan(resources: Resources, plan: dict[str, Any], usage_plan: dict[str, Any], refs: Refs) -> None:
     """Adds the agent's usage plan, its API key and the key's membership of the plan."""
     plan_id = logical("UsagePlan", usage_plan["agent"])
     key_id = logical("ApiKey", usage_plan["agent"])
@@ -136,7 +228,7 @@ def _usage_plan(resources: Resources, plan: dict[str, Any], usage_plan: dict[str
             for path, t in usage_plan["method_throttles"].items()
         }
     props: dict[str, Any] = {
-        "UsagePlanName": usage_plan["name"],
+        "UsagePlanName": refs.sub(named_after_api(usage_plan["name"], plan["api"]["name"])),
         "Description": usage_plan["description"],
         "ApiStages": [stage],
         "Tags": tags_list(plan["tags"]),
@@ -153,7 +245,7 @@ def _usage_plan(resources: Resources, plan: dict[str, Any], usage_plan: dict[str
     resources[key_id] = resource(
         "ApiKey",
         {
-            "Name": usage_plan["api_key"]["name"],
+            "Name": refs.sub(named_after_api(usage_plan["api_key"]["name"], plan["api"]["name"])),
             "Description": usage_plan["api_key"]["description"],
             "Enabled": True,
             "Tags": tags_list(plan["tags"]),

@@ -1,5 +1,6 @@
-"""The plan as an OpenAPI 3 document with API Gateway's ``x-amazon-apigateway-*`` extensions
-(importable with ImportRestApi), one function per part: security, operations, the document."""
+"""The plan as an OpenAPI 3.0 document with API Gateway's ``x-amazon-apigateway-*`` extensions
+(importable with ImportRestApi), one function per part: security, operations, the document.
+What REST API import does not take (tags, usage plans, the stage) is carried in ``x-gqlgov-*``."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def openapi(plan: dict[str, Any]) -> dict[str, Any]:
         "passthroughBehavior": "when_no_match",
     }
     paths = {route["path"]: {"post": _operation(plan, route, security, integration)} for route in plan["routes"]}
-    model_schema = {k: v for k, v in plan["model"]["schema"].items() if k not in ("$schema", "title")}
+    model_schema = openapi_schema(plan["model"]["schema"])
     document: dict[str, Any] = {
         "openapi": "3.0.1",
         "info": {
@@ -36,14 +37,36 @@ def openapi(plan: dict[str, Any]) -> dict[str, Any]:
                 "validateRequestParameters": plan["validator"]["validateRequestParameters"],
             }
         },
-        "x-amazon-apigateway-tag-value": plan["tags"],
-        # Usage plans and API keys are not part of an API definition in API Gateway; carried along.
+        "x-amazon-apigateway-gateway-responses": plan.get("gateway_responses", {}),
+        # Tags, usage plans and API keys are not part of a REST API definition; carried along.
+        "x-gqlgov-tags": plan["tags"],
         "x-gqlgov-stage": plan["stage"],
         "x-gqlgov-usage-plans": plan["usage_plans"],
     }
     if plan["api"]["policy"]:
         document["x-amazon-apigateway-policy"] = plan["api"]["policy"]
     return document
+
+
+def openapi_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON Schema (draft 4) as an OpenAPI 3.0 Schema Object: no ``$schema`` or ``title``, and
+    ``type: [X, "null"]`` as ``type: X, nullable: true`` (3.0 has no type lists)."""
+    converted: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in ("$schema", "title"):
+            continue
+        if key == "type" and isinstance(value, list):
+            types = [kind for kind in value if kind != "null"]
+            if len(types) != 1:
+                raise ValueError(f"OpenAPI 3.0 cannot say type {value}")
+            converted["type"] = types[0]
+            if "null" in value:
+                converted["nullable"] = True
+        elif key == "properties":
+            converted[key] = {name: openapi_schema(sub) for name, sub in value.items()}
+        else:
+            converted[key] = value
+    return converted
 
 
 def _security_schemes(plan: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The plan as a Terraform document in JSON syntax (``.tf.json``), one function per API Gateway
-resource kind."""
+resource kind. What differs between environments is a variable (iac/parameters.py) defaulting to
+the plan's value."""
 
 from __future__ import annotations
 
@@ -7,7 +8,17 @@ import json
 from typing import Any
 
 from policies.gateway.iac.names import logical, path_part, route_id
+from policies.gateway.iac.parameters import (
+    LAMBDA_URI,
+    Parameter,
+    Refs,
+    named_after_api,
+    parameters,
+    policy_with,
+    terraform_refs,
+)
 from policies.gateway.plan import GRAPHQL_PATH, HTTP_METHOD, api_description
+from policies.gateway.stage_settings import ALL_METHODS
 
 API = "${aws_api_gateway_rest_api.gqlgov.id}"
 # Resource kinds in the order they are written; kinds the plan leaves empty are left out.
@@ -18,40 +29,65 @@ KINDS = (
     "aws_api_gateway_resource",
     "aws_api_gateway_method",
     "aws_api_gateway_integration",
+    "aws_api_gateway_gateway_response",
     "aws_api_gateway_usage_plan",
     "aws_api_gateway_api_key",
     "aws_api_gateway_usage_plan_key",
     "aws_api_gateway_deployment",
     "aws_api_gateway_stage",
+    "aws_api_gateway_method_settings",
+    "aws_cloudwatch_log_group",
+    "aws_api_gateway_account",
 )
+Resources = dict[str, dict[str, Any]]
 
 
 def terraform(plan: dict[str, Any]) -> dict[str, Any]:
-    resources: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
-    resources["aws_api_gateway_rest_api"]["gqlgov"] = _rest_api(plan)
+    params = parameters(plan)
+    refs = terraform_refs(params)
+    resources: Resources = {kind: {} for kind in KINDS}
+    resources["aws_api_gateway_rest_api"]["gqlgov"] = _rest_api(plan, refs)
     resources["aws_api_gateway_model"]["request"] = _model(plan)
     resources["aws_api_gateway_request_validator"]["body"] = _validator(plan)
-    integrations = [_route(resources, plan, route) for route in plan["routes"]]
-    resources["aws_api_gateway_deployment"]["gqlgov"] = _deployment(plan, integrations)
-    resources["aws_api_gateway_stage"]["gqlgov"] = _stage(plan)
+    depends_on = [_route(resources, plan, route, refs) for route in plan["routes"]]
+    depends_on += _gateway_responses(resources, plan)
+    resources["aws_api_gateway_deployment"]["gqlgov"] = _deployment(plan, depends_on)
+    resources["aws_api_gateway_stage"]["gqlgov"] = _stage(plan, refs)
+    _logging(resources, plan, refs)
     for usage_plan in plan["usage_plans"]:
-        _usage_plan(resources, plan, usage_plan)
+        _usage_plan(resources, plan, usage_plan, refs)
     return {
         "terraform": {"required_providers": {"aws": {"source": "hashicorp/aws", "version": ">= 5.0"}}},
-        "provider": {"aws": {"region": plan["target"]["region"]}},
+        "variable": {param.name: _variable(param) for param in params},
+        "provider": {"aws": {"region": refs.ref("region")}},
         "resource": {kind: body for kind, body in resources.items() if body},
         "output": {"rest_api_id": {"value": API}},
     }
 
 
-def _rest_api(plan: dict[str, Any]) -> dict[str, Any]:
+def _variable(param: Parameter) -> dict[str, Any]:
+    """A variable block; one with allowed values validates them."""
+    declared: dict[str, Any] = {"type": param.kind, "description": param.description, "default": param.default}
+    if param.allowed:
+        values = json.dumps(list(param.allowed))
+        declared["validation"] = [
+            {
+                "condition": f"${{contains({values}, var.{param.name})}}",
+                "error_message": f"The variable {param.name} must be one of {', '.join(map(str, param.allowed))}.",
+            }
+        ]
+    return declared
+
+
+def _rest_api(plan: dict[str, Any], refs: Refs) -> dict[str, Any]:
+    policy = plan["api"]["policy"]
     return {
-        "name": plan["api"]["name"],
+        "name": refs.ref("api_name"),
         "description": api_description(plan),
         "api_key_source": "HEADER",
         "endpoint_configuration": {"types": ["REGIONAL"]},
         "tags": plan["tags"],
-        **({"policy": json.dumps(plan["api"]["policy"], sort_keys=True)} if plan["api"]["policy"] else {}),
+        **({"policy": json.dumps(policy_with(refs, policy, plan["stage"]["name"]), sort_keys=True)} if policy else {}),
     }
 
 
@@ -73,7 +109,7 @@ def _validator(plan: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _route(resources: dict[str, dict[str, Any]], plan: dict[str, Any], route: dict[str, Any]) -> str:
+def _route(resources: Resources, plan: dict[str, Any], route: dict[str, Any], refs: Refs) -> str:
     """Adds the route's resource, POST method and integration; the integration's address."""
     path = route["path"]
     name = route_id(path).lower()
@@ -104,32 +140,85 @@ def _route(resources: dict[str, dict[str, Any]], plan: dict[str, Any], route: di
         "http_method": f"${{aws_api_gateway_method.{name}.http_method}}",
         "type": plan["integration"]["type"],
         "integration_http_method": plan["integration"]["httpMethod"],
-        "uri": plan["integration"]["uri"],
+        "uri": refs.sub(LAMBDA_URI) if plan["integration"]["type"] == "AWS_PROXY" else refs.ref("backend_url"),
     }
     return f"aws_api_gateway_integration.{name}"
 
 
-def _deployment(plan: dict[str, Any], integrations: list[str]) -> dict[str, Any]:
+def _gateway_responses(resources: Resources, plan: dict[str, Any]) -> list[str]:
+    """Adds the gateway responses (gqlgov's error shape); their addresses."""
+    addresses = []
+    for response_type, response in plan.get("gateway_responses", {}).items():
+        name = response_type.lower()
+        body: dict[str, Any] = {
+            "rest_api_id": API,
+            "response_type": response_type,
+            "response_templates": response["responseTemplates"],
+        }
+        if "statusCode" in response:
+            body["status_code"] = response["statusCode"]
+        resources["aws_api_gateway_gateway_response"][name] = body
+        addresses.append(f"aws_api_gateway_gateway_response.{name}")
+    return addresses
+
+
+def _deployment(plan: dict[str, Any], depends_on: list[str]) -> dict[str, Any]:
     return {
         "rest_api_id": API,
         "description": f"gqlgov policy v{plan['policy_version']}",
         "triggers": {"plan_hash": plan["stage"]["variables"]["gqlgov_plan_hash"]},
         "lifecycle": {"create_before_destroy": True},
-        "depends_on": integrations,
+        "depends_on": depends_on,
     }
 
 
-def _stage(plan: dict[str, Any]) -> dict[str, Any]:
-    return {
+def _stage(plan: dict[str, Any], refs: Refs) -> dict[str, Any]:
+    stage: dict[str, Any] = {
         "rest_api_id": API,
         "deployment_id": "${aws_api_gateway_deployment.gqlgov.id}",
-        "stage_name": plan["stage"]["name"],
+        "stage_name": refs.ref("stage"),
         "variables": plan["stage"]["variables"],
         "tags": plan["tags"],
     }
+    logging = plan["stage"].get("logging") or {}
+    if logging.get("access_log"):
+        stage["access_log_settings"] = {
+            "destination_arn": "${aws_cloudwatch_log_group.access.arn}",
+            "format": logging["access_log"]["format"],
+        }
+    if logging.get("cloudwatch_role_arn"):
+        stage["depends_on"] = ["aws_api_gateway_account.gqlgov"]
+    return stage
 
 
-def _usage_plan(resources: dict[str, dict[str, Any]], plan: dict[str, Any], usage_plan: dict[str, Any]) -> None:
+def _logging(resources: Resources, plan: dict[str, Any], refs: Refs) -> None:
+    """Adds the access log group, the stage's method settings and, when the target names one,
+    the account's CloudWatch role."""
+    logging = plan["stage"].get("logging")
+    if not logging:
+        return
+    if logging["access_log"]:
+        retention = logging["access_log"]["retention_days"]
+        resources["aws_cloudwatch_log_group"]["access"] = {
+            "name": refs.ref("access_log_group_name"),
+            "retention_in_days": refs.ref("access_log_retention_days") if retention else 0,
+            "tags": plan["tags"],
+        }
+    resources["aws_api_gateway_method_settings"]["all"] = {
+        "rest_api_id": API,
+        "stage_name": "${aws_api_gateway_stage.gqlgov.stage_name}",
+        "method_path": ALL_METHODS,
+        "settings": {
+            "logging_level": refs.ref("execution_log_level"),
+            "metrics_enabled": refs.ref("detailed_metrics"),
+            "data_trace_enabled": False,
+        },
+    }
+    if logging["cloudwatch_role_arn"]:
+        resources["aws_api_gateway_account"]["gqlgov"] = {"cloudwatch_role_arn": refs.ref("cloudwatch_role_arn")}
+
+
+def _usage_plan(resources: Resources, plan: dict[str, Any], usage_plan: dict[str, Any], refs: Refs) -> None:
     """Adds the agent's usage plan, its API key and the key's membership of the plan."""
     name = logical("agent", usage_plan["agent"]).lower()
     api_stage: dict[str, Any] = {"api_id": API, "stage": "${aws_api_gateway_stage.gqlgov.stage_name}"}
@@ -139,7 +228,7 @@ def _usage_plan(resources: dict[str, dict[str, Any]], plan: dict[str, Any], usag
             for path, t in sorted(usage_plan["method_throttles"].items())
         ]
     body: dict[str, Any] = {
-        "name": usage_plan["name"],
+        "name": refs.sub(named_after_api(usage_plan["name"], plan["api"]["name"])),
         "description": usage_plan["description"],
         "api_stages": [api_stage],
         "tags": plan["tags"],
@@ -152,7 +241,7 @@ def _usage_plan(resources: dict[str, dict[str, Any]], plan: dict[str, Any], usag
         body["quota_settings"] = {"limit": quota["limit"], "period": quota["period"], "offset": quota["offset"]}
     resources["aws_api_gateway_usage_plan"][name] = body
     resources["aws_api_gateway_api_key"][name] = {
-        "name": usage_plan["api_key"]["name"],
+        "name": refs.sub(named_after_api(usage_plan["api_key"]["name"], plan["api"]["name"])),
         "enabled": True,
         "description": usage_plan["api_key"]["description"],
         "tags": plan["tags"],

@@ -247,7 +247,9 @@ def export_run_execute(*, version_id: int, target_id: int) -> ExecuteOutcome:
             signing_key_id=target.signing_key_id if signature else "",
             signing_algorithm=kms_ops.SIGNING_ALGORITHM if signature else "",
         )
-        result = Applier(apigateway, plan, secrets=StoredSecrets(target, kms)).run()
+        applier = Applier(apigateway, plan, secrets=StoredSecrets(target, kms))
+        recorder.attach(applier.logs)
+        result = applier.run()
         rotation = rotate_after_deployment(target, kms) if result.deployed and target.kms_key_id else None
     except PlanLimitError as exc:
         return _finish_failed(run, exc.message, {"violations": exc.details["violations"]})
@@ -287,6 +289,7 @@ def _finish_succeeded(run: ExportRun, result, rotation: dict[str, Any] | None) -
             deployment_id=result.deployment_id,
             changes=len(result.changes),
             key_rotation=rotation,
+            warnings=result.warnings,
         )
     metrics.EXPORT_RUNS.labels(Status.SUCCEEDED).inc()
     return ExecuteOutcome(Status.SUCCEEDED, run.pk)

@@ -18,6 +18,7 @@ from gqlgov.errors import ApiError
 from policies.gateway.aws import aws_client
 from policies.gateway.models import GatewayTarget
 from policies.gateway.plan import build_plan
+from policies.gateway.stage_settings import DEFAULT_RETENTION_DAYS
 from policies.models import PolicyVersion, Schema
 from policies.selectors import policy_coverage
 
@@ -39,6 +40,11 @@ def target_create(
     signing_key_id: str = "",
     auto_heal: bool = False,
     require_full_coverage: bool = False,
+    access_logging: bool = True,
+    access_log_retention_days: int = DEFAULT_RETENTION_DAYS,
+    execution_log_level: str = "OFF",
+    detailed_metrics: bool = False,
+    cloudwatch_role_arn: str = "",
 ) -> GatewayTarget:
     """A new gateway target for the schema; VALIDATION_ERROR (422) names what is wrong."""
     if bool(lambda_arn) == bool(http_url):
@@ -60,6 +66,11 @@ def target_create(
         signing_key_id=signing_key_id,
         auto_heal=auto_heal,
         require_full_coverage=require_full_coverage,
+        access_logging=access_logging,
+        access_log_retention_days=access_log_retention_days,
+        execution_log_level=execution_log_level,
+        detailed_metrics=detailed_metrics,
+        cloudwatch_role_arn=cloudwatch_role_arn,
         created_by=actor,
     )
     _validate(target)
@@ -77,6 +88,11 @@ def target_create(
                 "rest_api_id": rest_api_id or "(created and owned by gqlgov)",
                 "auth_mode": auth_mode,
                 "auto_heal": auto_heal,
+                "access_logging": access_logging,
+                "access_log_retention_days": access_log_retention_days,
+                "execution_log_level": execution_log_level,
+                "detailed_metrics": detailed_metrics,
+                "cloudwatch_role_arn": cloudwatch_role_arn,
             },
         )
     return target

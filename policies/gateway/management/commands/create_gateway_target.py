@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand
 
 from gqlgov.cli import cli_actor, run_service
 from policies.gateway.services import target_create
+from policies.gateway.stage_settings import DEFAULT_RETENTION_DAYS, LOG_LEVELS, RETENTION_DAYS
 from policies.selectors import schema_by_name
 
 
@@ -28,6 +29,23 @@ class Command(BaseCommand):
             action="store_true",
             help="refuse exports while schema operations are ungoverned",
         )
+        logging = parser.add_argument_group("stage logging and metrics (CloudWatch)")
+        logging.add_argument(
+            "--no-access-log", action="store_true", help="no access log group /aws/apigateway/gqlgov-<name>"
+        )
+        logging.add_argument(
+            "--access-log-retention-days",
+            type=int,
+            choices=RETENTION_DAYS,
+            default=DEFAULT_RETENTION_DAYS,
+            metavar="DAYS",
+            help=f"days the access log is kept (0: forever; default {DEFAULT_RETENTION_DAYS})",
+        )
+        logging.add_argument("--execution-logging", choices=LOG_LEVELS, default="OFF", help="execution log level")
+        logging.add_argument("--detailed-metrics", action="store_true", help="per-method CloudWatch metrics")
+        logging.add_argument(
+            "--cloudwatch-role-arn", default="", help="role API Gateway logs with, set on the account when it has none"
+        )
 
     def handle(self, *args, **opts):
         target = run_service(
@@ -47,6 +65,11 @@ class Command(BaseCommand):
                 signing_key_id=opts["signing_key_id"],
                 auto_heal=opts["auto_heal"],
                 require_full_coverage=opts["require_full_coverage"],
+                access_logging=not opts["no_access_log"],
+                access_log_retention_days=opts["access_log_retention_days"],
+                execution_log_level=opts["execution_logging"],
+                detailed_metrics=opts["detailed_metrics"],
+                cloudwatch_role_arn=opts["cloudwatch_role_arn"],
             )
         )
         self.stdout.write(

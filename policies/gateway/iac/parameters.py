@@ -1,0 +1,166 @@
+"""What differs between environments, declared once for both IaC formats: CloudFormation
+``Parameters`` and Terraform ``variable`` blocks, each defaulting to the plan's value, so one
+template serves every stage, region and backend.
+
+A renderer asks its `Refs` for a value (`ref`) or for a string built from values (`sub`, with
+``{name}`` placeholders): CloudFormation answers ``Ref`` / ``Fn::Sub`` (the region is the stack's,
+``AWS::Region``), Terraform ``${var.name}``. Pure: a plan in, declarations out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from policies.gateway.stage_settings import LOG_LEVELS, RETENTION_DAYS
+
+PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+LAMBDA_URI = "arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/{backend_lambda_arn}/invocations"
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str  # the Terraform variable
+    cfn: str  # the CloudFormation parameter, or the pseudo parameter standing for it (AWS::...)
+    kind: str  # string | number | bool
+    description: str
+    default: Any
+    allowed: tuple[Any, ...] = ()
+
+    @property
+    def pseudo(self) -> bool:
+        return self.cfn.startswith("AWS::")
+
+
+def lambda_arn_of(integration: dict[str, Any]) -> str:
+    """The function ARN inside an AWS_PROXY integration URI."""
+    return str(integration["uri"]).split("/functions/", 1)[-1].removesuffix("/invocations")
+
+
+def parameters(plan: dict[str, Any]) -> list[Parameter]:
+    """The plan's environment-specific values as parameters, in declaration order."""
+    logging = plan["stage"].get("logging") or {}
+    params = [
+        Parameter("region", "AWS::Region", "string", "AWS region of the API", plan["target"]["region"]),
+        Parameter("partition", "AWS::Partition", "string", "AWS partition (aws, aws-cn, aws-us-gov)", "aws"),
+        Parameter("stage", "StageName", "string", "API Gateway stage", plan["stage"]["name"]),
+        Parameter(
+            "api_name",
+            "ApiName",
+            "string",
+            "REST API name; usage plans and API keys are named <api name>-<agent>",
+            plan["api"]["name"],
+        ),
+    ]
+    integration = plan["integration"]
+    if integration["type"] == "AWS_PROXY":
+        arn = lambda_arn_of(integration)
+        params.append(Parameter("backend_lambda_arn", "BackendLambdaArn", "string", "GraphQL backend Lambda", arn))
+    else:
+        params.append(Parameter("backend_url", "BackendUrl", "string", "GraphQL backend URL", integration["uri"]))
+    # Further Lambda ARNs (the decision authorizer's) are declared here, after the backend's.
+    access_log = logging.get("access_log")
+    if access_log:
+        params.append(
+            Parameter(
+                "access_log_group_name", "AccessLogGroupName", "string", "access log group", access_log["log_group"]
+            )
+        )
+        if access_log["retention_days"]:
+            params.append(
+                Parameter(
+                    "access_log_retention_days",
+                    "AccessLogRetentionDays",
+                    "number",
+                    "days CloudWatch Logs keeps the access log",
+                    access_log["retention_days"],
+                    tuple(days for days in RETENTION_DAYS if days),
+                )
+            )
+    if logging:
+        params += [
+            Parameter(
+                "execution_log_level",
+                "ExecutionLogLevel",
+                "string",
+                "execution logging",
+                logging["execution_log_level"],
+                LOG_LEVELS,
+            ),
+            Parameter(
+                "detailed_metrics",
+                "DetailedMetrics",
+                "bool",
+                "per-method CloudWatch metrics",
+                logging["detailed_metrics"],
+            ),
+        ]
+    if logging.get("cloudwatch_role_arn"):
+        params.append(
+            Parameter(
+                "cloudwatch_role_arn",
+                "CloudWatchRoleArn",
+                "string",
+                "API Gateway's CloudWatch role (account-wide)",
+                logging["cloudwatch_role_arn"],
+            )
+        )
+    return params
+
+
+class Refs:
+    """How one format refers to the parameters: `ref(name)` for a value, `sub(text)` for a string
+    with ``{name}`` placeholders."""
+
+    def __init__(self, params: list[Parameter], ref: Callable[[Parameter], Any], sub: Callable[[str], Any]) -> None:
+        self.params = {param.name: param for param in params}
+        self._ref = ref
+        self._sub = sub
+
+    def ref(self, name: str) -> Any:
+        return self._ref(self.params[name])
+
+    def sub(self, text: str) -> Any:
+        unknown = set(PLACEHOLDER.findall(text)) - set(self.params)
+        if unknown:
+            raise KeyError(f"no parameter {sorted(unknown)} for {text!r}")
+        return self._sub(text) if PLACEHOLDER.search(text) else text
+
+
+def cloudformation_refs(params: list[Parameter]) -> Refs:
+    by_name = {param.name: param for param in params}
+
+    def sub(text: str) -> dict[str, str]:
+        return {"Fn::Sub": PLACEHOLDER.sub(lambda match: "${" + by_name[match[1]].cfn + "}", text)}
+
+    return Refs(params, lambda param: {"Ref": param.cfn}, sub)
+
+
+def terraform_refs(params: list[Parameter]) -> Refs:
+    def sub(text: str) -> str:
+        return PLACEHOLDER.sub(lambda match: "${var." + match[1] + "}", text)
+
+    return Refs(params, lambda param: "${var." + param.name + "}", sub)
+
+
+def stage_template(text: str, stage: str) -> str:
+    """A resource-policy ARN (``execute-api:/<stage>/...``) with its stage as a placeholder."""
+    prefix = f"execute-api:/{stage}/"
+    return "execute-api:/{stage}/" + text[len(prefix) :] if text.startswith(prefix) else text
+
+
+def named_after_api(name: str, api_name: str) -> str:
+    """A usage plan's or API key's name (``<api name>-<agent>``) with the API name as a placeholder."""
+    return "{api_name}" + name[len(api_name) :] if name.startswith(api_name + "-") else name
+
+
+def policy_with(refs: Refs, policy: dict[str, Any], stage: str) -> dict[str, Any]:
+    """The resource policy with each route ARN's stage a parameter."""
+    statements = []
+    for statement in policy["Statement"]:
+        resources = statement["Resource"]
+        listed = resources if isinstance(resources, list) else [resources]
+        statements.append({**statement, "Resource": [refs.sub(stage_template(r, stage)) for r in listed]})
+    return {**policy, "Statement": statements}
