@@ -148,6 +148,7 @@ class CallRecorder:
 
     def attach(self, client: Any) -> Any:
         events = client.meta.events
+        events.register("before-parameter-build", self._name_resource)
         events.register("before-call", self._before)
         events.register("after-call", self._after)
         events.register("after-call-error", self._after_error)
@@ -157,9 +158,12 @@ class CallRecorder:
     def mutating(self) -> list[RecordedCall]:
         return [call for call in self.calls if call.mutating]
 
+    def _name_resource(self, params, context, **kwargs) -> None:
+        # The call's own parameters: by "before-call" they are serialised into a request.
+        context["gqlgov_resource"] = _resource_of(params)
+
     def _before(self, model, params, context, **kwargs) -> None:
         context["gqlgov_started"] = time.monotonic()
-        context["gqlgov_resource"] = _resource_of(params)
 
     def _record(self, model, context, outcome: str, retries: int = 0, error: str = "") -> None:
         started = context.get("gqlgov_started", time.monotonic())
@@ -204,5 +208,7 @@ def _resource_of(params: dict[str, Any]) -> str:
         "name",
         "pathPart",
         "KeyId",
+        "logGroupName",
+        "responseType",
     )
     return " ".join(f"{key}={params[key]}" for key in keys if params.get(key))[:500]

@@ -39,6 +39,39 @@ def test_create_gateway_target_creates_an_audited_target(db, moto_url, capsys):
     assert "Created gateway target shop-dev" in capsys.readouterr().out
 
 
+def test_create_gateway_target_takes_the_stage_logging_settings(db, moto_url):
+    from agents.models import AuditEvent
+
+    make_schema()
+    role = "arn:aws:iam::123456789012:role/apigateway-cloudwatch"
+    options = ["--region", "us-east-1", "--stage", "prod", "--http-url", "https://backend.internal/graphql"]
+    call_command(
+        "create_gateway_target",
+        "shop-logged",
+        "--schema",
+        "shop",
+        *options,
+        "--access-log-retention-days",
+        "90",
+        "--execution-logging",
+        "INFO",
+        "--detailed-metrics",
+        "--cloudwatch-role-arn",
+        role,
+    )
+    target = GatewayTarget.objects.get(name="shop-logged")
+    assert (target.access_logging, target.access_log_retention_days) == (True, 90)
+    assert (target.execution_log_level, target.detailed_metrics, target.cloudwatch_role_arn) == ("INFO", True, role)
+    details = AuditEvent.objects.get(action="export.target_created", target_id=str(target.pk)).details
+    assert details["execution_log_level"] == "INFO" and details["cloudwatch_role_arn"] == role
+
+    call_command("create_gateway_target", "shop-quiet", "--schema", "shop", *options, "--no-access-log")
+    quiet = GatewayTarget.objects.get(name="shop-quiet")
+    assert not quiet.access_logging and quiet.execution_log_level == "OFF" and not quiet.detailed_metrics
+    with pytest.raises(CommandError, match=r"VALIDATION_ERROR.*cloudwatch_role_arn"):
+        call_command("create_gateway_target", "shop-bad", "--schema", "shop", *options, "--cloudwatch-role-arn", "logs")
+
+
 def test_create_gateway_target_refuses_an_unknown_schema(db):
     with pytest.raises(CommandError, match="NOT_FOUND"):
         call_command(

@@ -59,6 +59,21 @@ def test_an_export_records_its_run_every_call_and_the_audit_trail(shop):
     assert target.active_run_id is None and target.resolved_rest_api_id == run.rest_api_id
 
 
+def test_an_export_creates_the_access_log_group_records_its_calls_and_audits_why_logging_is_off(shop):
+    _, version, target = shop  # moto's account has no CloudWatch role for API Gateway
+    run, outcome = run_export(version, target)
+    assert outcome.status == "succeeded"
+    logs_calls = {c.action: c for c in ExportCall.objects.filter(run=run, service="logs")}
+    assert {"DescribeLogGroups", "CreateLogGroup", "PutRetentionPolicy"} <= set(logs_calls)
+    assert (
+        logs_calls["CreateLogGroup"].mutating
+        and "/aws/apigateway/gqlgov-shop-prod" in logs_calls["CreateLogGroup"].resource
+    )
+    succeeded = AuditEvent.objects.get(action="export.succeeded", target_id=str(run.pk))
+    [warning] = succeeded.details["warnings"]
+    assert "no CloudWatch role" in warning and "--cloudwatch-role-arn" in warning
+
+
 def test_export_outcomes_are_counted_for_prometheus(shop):
     from gqlgov.metrics import EXPORT_RUNS
 
