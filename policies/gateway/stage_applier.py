@@ -14,12 +14,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
+from policies.gateway.applier_part import ApplierPart
 from policies.gateway.aws import aws_client, error_code, total_attempts
 from policies.gateway.live import LiveState, or_none
 from policies.gateway.stage_settings import ALL_METHODS, needs_cloudwatch_role
@@ -50,17 +50,11 @@ def _bool(value: Any) -> bool:
     return value is True or str(value).lower() == "true"
 
 
-class StageSettings:
+class StageSettings(ApplierPart):
     """Mixed into the applier. It reads the applier's `plan`, `client`, `dry_run` and `result`,
     and makes every change through its `_call` (`via=self.logs` for CloudWatch Logs)."""
 
-    plan: dict[str, Any]
-    client: Any
-    dry_run: bool
-    result: Any
     _logs: Any
-    _call: Callable[..., dict[str, Any]]
-    _tags: Callable[..., dict[str, str]]
 
     @property
     def logs(self) -> Any:

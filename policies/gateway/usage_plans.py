@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from policies.gateway.applier_part import ApplierPart
 from policies.gateway.live import (
     LiveState,
     first,
@@ -19,17 +20,11 @@ from policies.gateway.live import (
 )
 
 
-class UsagePlansAndKeys:
+class UsagePlansAndKeys(ApplierPart):
     """The applier's API keys and usage plans. It reads the applier's `plan`, `client`, `dry_run`,
     `secrets` and `result`, and makes every change through its `_call`."""
 
-    plan: dict[str, Any]
-    client: Any
-    dry_run: bool
     secrets: Any
-    result: Any
-    _call: Callable[..., dict[str, Any]]
-    _tags: Callable[..., dict[str, str]]
 
     def _api_keys(self, live: LiveState) -> dict[str, str]:
         wanted = {plan["api_key"]["name"]: plan for plan in self.plan["usage_plans"]}
