@@ -6,6 +6,8 @@ import json
 import pytest
 
 from policies.gateway.applier import Applier
+from policies.gateway.aws import aws_client
+from policies.gateway.stage_applier import logs_client_like
 from tests.gateway.aws import counts, recorded_client
 from tests.gateway.factories import shop_plan
 
@@ -40,6 +42,13 @@ def writes(aws):
 def forget_calls(aws):
     for recorder in aws[2:]:
         recorder.calls.clear()
+
+
+def test_the_logs_client_follows_the_gateway_clients_region_and_stand_in_endpoint(moto_url):
+    on_aws = logs_client_like(aws_client("apigateway", region="eu-west-1"))
+    assert on_aws.meta.endpoint_url == "https://logs.eu-west-1.amazonaws.com"
+    on_moto = logs_client_like(aws_client("apigateway", region="eu-west-1", endpoint_url=moto_url))
+    assert on_moto.meta.endpoint_url == moto_url and on_moto.meta.region_name == "eu-west-1"
 
 
 def test_gateway_responses_are_put_and_read_back_from_moto(aws):

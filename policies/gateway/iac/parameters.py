@@ -41,17 +41,12 @@ def lambda_arn_of(integration: dict[str, Any]) -> str:
 
 def parameters(plan: dict[str, Any]) -> list[Parameter]:
     """The plan's environment-specific values as parameters, in declaration order."""
-    logging = plan["stage"].get("logging") or {}
     params = [
         Parameter("region", "AWS::Region", "string", "AWS region of the API", plan["target"]["region"]),
         Parameter("partition", "AWS::Partition", "string", "AWS partition (aws, aws-cn, aws-us-gov)", "aws"),
         Parameter("stage", "StageName", "string", "API Gateway stage", plan["stage"]["name"]),
         Parameter(
-            "api_name",
-            "ApiName",
-            "string",
-            "REST API name; usage plans and API keys are named <api name>-<agent>",
-            plan["api"]["name"],
+            "api_name", "ApiName", "string", "REST API name (usage plans: <api name>-<agent>)", plan["api"]["name"]
         ),
     ]
     integration = plan["integration"]
@@ -61,52 +56,36 @@ def parameters(plan: dict[str, Any]) -> list[Parameter]:
     else:
         params.append(Parameter("backend_url", "BackendUrl", "string", "GraphQL backend URL", integration["uri"]))
     # Further Lambda ARNs (the decision authorizer's) are declared here, after the backend's.
-    access_log = logging.get("access_log")
+    return params + _logging_parameters(plan["stage"].get("logging") or {})
+
+
+def _logging_parameters(logging: dict[str, Any]) -> list[Parameter]:
+    if not logging:
+        return []
+    params = []
+    access_log = logging["access_log"]
     if access_log:
-        params.append(
-            Parameter(
-                "access_log_group_name", "AccessLogGroupName", "string", "access log group", access_log["log_group"]
-            )
-        )
+        group = access_log["log_group"]
+        params.append(Parameter("access_log_group_name", "AccessLogGroupName", "string", "access log group", group))
         if access_log["retention_days"]:
+            retention = access_log["retention_days"]
+            allowed = tuple(days for days in RETENTION_DAYS if days)
+            description = "days CloudWatch Logs keeps the access log"
             params.append(
                 Parameter(
-                    "access_log_retention_days",
-                    "AccessLogRetentionDays",
-                    "number",
-                    "days CloudWatch Logs keeps the access log",
-                    access_log["retention_days"],
-                    tuple(days for days in RETENTION_DAYS if days),
+                    "access_log_retention_days", "AccessLogRetentionDays", "number", description, retention, allowed
                 )
             )
-    if logging:
-        params += [
-            Parameter(
-                "execution_log_level",
-                "ExecutionLogLevel",
-                "string",
-                "execution logging",
-                logging["execution_log_level"],
-                LOG_LEVELS,
-            ),
-            Parameter(
-                "detailed_metrics",
-                "DetailedMetrics",
-                "bool",
-                "per-method CloudWatch metrics",
-                logging["detailed_metrics"],
-            ),
-        ]
-    if logging.get("cloudwatch_role_arn"):
-        params.append(
-            Parameter(
-                "cloudwatch_role_arn",
-                "CloudWatchRoleArn",
-                "string",
-                "API Gateway's CloudWatch role (account-wide)",
-                logging["cloudwatch_role_arn"],
-            )
-        )
+    level = logging["execution_log_level"]
+    params.append(
+        Parameter("execution_log_level", "ExecutionLogLevel", "string", "execution logging", level, LOG_LEVELS)
+    )
+    metrics = logging["detailed_metrics"]
+    params.append(Parameter("detailed_metrics", "DetailedMetrics", "bool", "per-method CloudWatch metrics", metrics))
+    if logging["cloudwatch_role_arn"]:
+        role = logging["cloudwatch_role_arn"]
+        description = "API Gateway's CloudWatch role (account-wide)"
+        params.append(Parameter("cloudwatch_role_arn", "CloudWatchRoleArn", "string", description, role))
     return params
 
 
