@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('gateway', '0002_content_types_follow_the_models'),
+        ('gateway', '0003_exportrun_identity_trigger'),
     ]
 
     operations = [
