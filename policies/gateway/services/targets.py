@@ -51,6 +51,13 @@ def target_create(
         raise ApiError(
             "VALIDATION_ERROR", "Give exactly one backend: a Lambda function ARN or an HTTP URL.", status=422
         )
+    logging = {  # stage logging and metrics (stage_settings.py)
+        "access_logging": access_logging,
+        "access_log_retention_days": access_log_retention_days,
+        "execution_log_level": execution_log_level,
+        "detailed_metrics": detailed_metrics,
+        "cloudwatch_role_arn": cloudwatch_role_arn,
+    }
     target = GatewayTarget(
         name=name,
         schema=schema,
@@ -66,11 +73,7 @@ def target_create(
         signing_key_id=signing_key_id,
         auto_heal=auto_heal,
         require_full_coverage=require_full_coverage,
-        access_logging=access_logging,
-        access_log_retention_days=access_log_retention_days,
-        execution_log_level=execution_log_level,
-        detailed_metrics=detailed_metrics,
-        cloudwatch_role_arn=cloudwatch_role_arn,
+        **logging,
         created_by=actor,
     )
     _validate(target)
@@ -88,11 +91,7 @@ def target_create(
                 "rest_api_id": rest_api_id or "(created and owned by gqlgov)",
                 "auth_mode": auth_mode,
                 "auto_heal": auto_heal,
-                "access_logging": access_logging,
-                "access_log_retention_days": access_log_retention_days,
-                "execution_log_level": execution_log_level,
-                "detailed_metrics": detailed_metrics,
-                "cloudwatch_role_arn": cloudwatch_role_arn,
+                **logging,
             },
         )
     return target
