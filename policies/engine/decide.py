@@ -94,34 +94,31 @@ def decide(
 
     A deny is explained: each reason's hint is made specific, and `hints` carry a suggested query
     that passes where a rewrite cures the denial (repair.py). Nothing of that runs for an allow."""
-    verdict = _judge(policy, analysis, subject, request, caps)
-    if verdict.decision.decision != DENY or verdict.evaluation is None:
-        return verdict.decision
+    decision, evaluation, effective = _judge(policy, analysis, subject, request, caps)
+    if decision.decision != DENY or evaluation is None:
+        return decision
 
     def judge(retry: Analysis) -> repair.Findings:
-        return _judge(policy, retry, subject, request, caps).findings()
+        return _findings(*_judge(policy, retry, subject, request, caps))
 
-    explained, suggestions = repair.explain(analysis, verdict.findings(), judge)
-    hints = [*suggestions, *verdict.evaluation.hints]
-    return dataclasses.replace(verdict.decision, reasons=explained, hints=hints)
+    explained, suggestions = repair.explain(analysis, _findings(decision, evaluation, effective), judge)
+    return dataclasses.replace(decision, reasons=explained, hints=[*suggestions, *evaluation.hints])
 
 
-@dataclass(frozen=True)
-class _Verdict:
-    """A decision with what judging found on the way (for explaining a deny)."""
+# A decision with what judging found on the way, for explaining a deny (a plain tuple: one is made
+# per check); the evaluation is None when the document could not be judged on its merits.
+_Judgement = tuple[Decision, "_Evaluation | None", Mapping[str, tuple[int, str | None]]]
 
-    decision: Decision
-    evaluation: _Evaluation | None = None  # None when the document could not be judged on its merits
-    effective: Mapping[str, tuple[int, str | None]] = field(default_factory=dict)
 
-    def findings(self) -> repair.Findings:
-        evaluation = self.evaluation
-        return repair.Findings(
-            allowed=self.decision.decision == ALLOW,
-            violations=tuple(self.decision.reasons) if self.decision.decision == DENY else (),
-            limits=self.effective,
-            field_denials=evaluation.field_denials if evaluation is not None else {},
-        )
+def _findings(
+    decision: Decision, evaluation: _Evaluation | None, effective: Mapping[str, tuple[int, str | None]]
+) -> repair.Findings:
+    return repair.Findings(
+        allowed=decision.decision == ALLOW,
+        violations=tuple(decision.reasons) if decision.decision == DENY else (),
+        limits=effective,
+        field_denials=evaluation.field_denials if evaluation is not None else {},
+    )
 
 
 def _judge(
@@ -130,11 +127,12 @@ def _judge(
     subject: Subject,
     request: RequestContext,
     caps: Limits,
-) -> _Verdict:
+) -> _Judgement:
     metrics = analysis.metrics.as_dict() if analysis.metrics else {}
     if not analysis.ok:
-        return _Verdict(Decision(DENY, [*analysis.failure, *_measured_violations(policy, analysis, caps)], metrics,
-                                 _failed_operation(analysis)))
+        failed = Decision(DENY, [*analysis.failure, *_measured_violations(policy, analysis, caps)], metrics,
+                          _failed_operation(analysis))
+        return failed, None, {}
     operation = {
         "name": analysis.operation_name,
         "type": analysis.operation_type,
@@ -169,7 +167,7 @@ def _judge(
     else:
         deciding = admitting[0] if admitting else None
         decision = Decision(ALLOW, [], metrics, operation, admitting, deciding, conditional=conditional)
-    return _Verdict(decision, evaluation, effective)
+    return decision, evaluation, effective
 
 
 def _measured_violations(policy: CompiledPolicy, analysis: Analysis, caps: Limits) -> list[Reason]:
@@ -253,6 +251,7 @@ class _Evaluation:
         self.refusals: dict[str, Reason] = {}
         # Entries for the answer's `hints` that explain NO_MATCHING_RULE and CONDITION_NOT_MET.
         self.hints: list[dict[str, Any]] = []
+        self.failed_clauses: dict[int, str | None] = {}  # per rule whose expression reads no `args`
 
     def judge(self, root: RootField) -> None:
         covering = self.policy.rules_for_operation(root.operation)
@@ -298,7 +297,8 @@ class _Evaluation:
         )
 
     def _condition_not_met(self, root: RootField, rule: Rule) -> Reason:
-        """CONDITION_NOT_MET, saying which of the rule's conditions failed (each is judged alone)."""
+        """CONDITION_NOT_MET, saying which of the rule's conditions failed. The expression is named
+        only when hours and addresses held (so it is what failed: it is not evaluated again)."""
         phrases: list[tuple[str, str]] = []
         failed: list[dict[str, Any]] = []
         if rule.hours is not None and not self._within_hours(rule):
@@ -313,9 +313,8 @@ class _Evaluation:
             networks = [str(network) for network in rule.source_networks]
             phrases.append(messages.networks_phrase(networks))
             failed.append({"condition": "source_ips", "networks": networks[:MAX_CALLABLE_SHOWN]})
-        arguments = root.arguments if rule.expression_reads_args else None
-        if rule.expression is not None and not self._expression_holds(rule, arguments):
-            clause = self._failed_clause(rule, arguments)
+        if rule.expression is not None and not failed:
+            clause = self._failed_clause(rule, root.arguments if rule.expression_reads_args else None)
             phrases.append(messages.clause_phrase(clause))
             failed.append({"condition": "expression", "clause": clause})
         self.hints.append({"kind": "condition_not_met", "rule": rule.id, "path": list(root.path),
@@ -324,13 +323,20 @@ class _Evaluation:
 
     def _failed_clause(self, rule: Rule, arguments: Mapping[str, Any] | None) -> str | None:
         """The first top-level `&&` clause of the rule's expression that does not hold, evaluated as
-        the whole is (same inputs and bounds); None when it is no conjunction or none fails alone."""
-        if self._input_excess(arguments) is not None:
-            return None
-        for text, program in self.policy.expression_clauses(rule):
-            if not self._holds(program, arguments):
-                return text
-        return None
+        the whole is (same inputs and bounds, clauses in order until one fails: at most the work of
+        one more evaluation, once per check unless it reads `args`); None when it is no conjunction
+        or none fails alone."""
+        if arguments is None and rule.index in self.failed_clauses:
+            return self.failed_clauses[rule.index]
+        clause = None
+        if self._input_excess(arguments) is None:
+            clause = next(
+                (text for text, program in self.policy.expression_clauses(rule) if not self._holds(program, arguments)),
+                None,
+            )
+        if arguments is None:
+            self.failed_clauses[rule.index] = clause
+        return clause
 
     def _forbid_fields(self, rule: Rule, root: RootField) -> None:
         self.field_denials.setdefault(root.response_key, []).append(rule)
