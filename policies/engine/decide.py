@@ -316,7 +316,7 @@ class _Evaluation:
         if rule.expression is not None and not failed:
             clause = self._failed_clause(rule, root.arguments if rule.expression_reads_args else None)
             phrases.append(messages.clause_phrase(clause))
-            failed.append({"condition": "expression", "clause": clause})
+            failed.append({"condition": "expression", "clause": messages.shown_clause(clause) if clause else None})
         self.hints.append({"kind": "condition_not_met", "rule": rule.id, "path": list(root.path),
                            "conditions": failed})
         return reasons.condition_not_met(root.operation, root.path, rule.id, phrases)
@@ -324,16 +324,15 @@ class _Evaluation:
     def _failed_clause(self, rule: Rule, arguments: Mapping[str, Any] | None) -> str | None:
         """The first top-level `&&` clause of the rule's expression that does not hold, evaluated as
         the whole is (same inputs and bounds, clauses in order until one fails: at most the work of
-        one more evaluation, once per check unless it reads `args`); None when it is no conjunction
-        or none fails alone."""
+        one more evaluation, once per check unless it reads `args`); the whole expression when it is
+        no conjunction; None when its inputs are over the CEL caps (it was not evaluated)."""
         if arguments is None and rule.index in self.failed_clauses:
             return self.failed_clauses[rule.index]
         clause = None
         if self._input_excess(arguments) is None:
-            clause = next(
-                (text for text, program in self.policy.expression_clauses(rule) if not self._holds(program, arguments)),
-                None,
-            )
+            clauses = self.policy.expression_clauses(rule)
+            clause = next((text for text, program in clauses if not self._holds(program, arguments)), None)
+            clause = clause or rule.expression_text
         if arguments is None:
             self.failed_clauses[rule.index] = clause
         return clause

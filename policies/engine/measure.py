@@ -321,14 +321,8 @@ class Walker:
             measure.cost = max(0.0, count * (info.weight + child.cost) + self._arguments_cost(info, provided))
         return measure, arguments
 
-    def _own_size(
-        self,
-        info: FieldInfo,
-        arguments: Mapping[str, Any],
-        provided: Mapping[str, Any],
-        nodes: Sequence[FieldNode],
-        path: Path,
-    ) -> float | None:
+    def _own_size(self, info: FieldInfo, arguments: Mapping[str, Any], provided: Mapping[str, Any],
+                  nodes: Sequence[FieldNode], path: Path) -> float | None:
         """The size a list field's @listSize gives it (slicing arguments, else assumedSize); the
         slicing search (slicing.py) overrides it to try lower slicing values."""
         assert info.list_size is not None

@@ -257,12 +257,16 @@ def networks_phrase(networks: Sequence[str]) -> tuple[str, str]:
             "send the check from an address in " + ("it" if len(networks) == 1 else "one of them"))
 
 
+def shown_clause(clause: str) -> str:
+    """A condition clause as hints quote it: its start, when it is long."""
+    return clause if len(clause) <= HINT_CLAUSE_CHARS else clause[: HINT_CLAUSE_CHARS - 1] + "…"
+
+
 def clause_phrase(clause: str | None) -> tuple[str, str]:
     if clause is None:
         return ("when its expression holds",
                 "change what the expression tests (the arguments, the context you send) so that it holds")
-    shown = clause if len(clause) <= HINT_CLAUSE_CHARS else clause[: HINT_CLAUSE_CHARS - 1] + "…"
-    return (f"when `{shown}` holds",
+    return (f"when `{shown_clause(clause)}` holds",
             "change what that clause tests (the arguments, the context you send) so that it holds")
 
 

@@ -157,33 +157,23 @@ def no_matching_rule(
 
 def condition_not_met(operation: str, path: Path, rule: str, unmet: Sequence[tuple[str, str]] = ()) -> Reason:
     """`unmet`: per failed condition, (when the rule admits, what to do), from messages.*_phrase."""
-    return Reason(
-        CONDITION_NOT_MET,
-        f"Rule {rule!r} covers {operation} for this agent, but its conditions do not hold.",
-        rule=rule,
-        path=path,
-        hint=messages.condition_hint(rule, operation, unmet),
-    )
+    message = f"Rule {rule!r} covers {operation} for this agent, but its conditions do not hold."
+    return _of_rule(CONDITION_NOT_MET, message, rule, path, messages.condition_hint(rule, operation, unmet))
 
 
 def denied_by_rule(operation: str, path: Path, rule: str) -> Reason:
-    return Reason(
-        DENIED_BY_RULE,
-        f"Rule {rule!r} denies {operation}.",
-        rule=rule,
-        path=path,
-        hint=messages.denied_by_rule_hint(rule, operation, path[0]),
-    )
+    hint = messages.denied_by_rule_hint(rule, operation, path[0])
+    return _of_rule(DENIED_BY_RULE, f"Rule {rule!r} denies {operation}.", rule, path, hint)
 
 
 def forbidden_field(coordinate: str, path: Path, rule: str) -> Reason:
-    return Reason(
-        FORBIDDEN_FIELD,
-        f"Rule {rule!r} forbids the field {coordinate}.",
-        rule=rule,
-        path=path,
-        hint=messages.forbidden_field_hint(rule, coordinate, path),
-    )
+    hint = messages.forbidden_field_hint(rule, coordinate, path)
+    return _of_rule(FORBIDDEN_FIELD, f"Rule {rule!r} forbids the field {coordinate}.", rule, path, hint)
+
+
+def _of_rule(code: str, message: str, rule: str, path: Path, hint: str) -> Reason:
+    """A reason about one rule and one selection (the root field, or a field under it)."""
+    return Reason(code, message, rule=rule, path=path, hint=hint)
 
 
 def introspection_disabled(path: Path) -> Reason:
@@ -196,13 +186,8 @@ def introspection_disabled(path: Path) -> Reason:
 
 
 def approval_required(operation: str, path: Path, rule: str) -> Reason:
-    return Reason(
-        APPROVAL_REQUIRED,
-        f"Rule {rule!r} requires a human to approve {operation}.",
-        rule=rule,
-        path=path,
-        hint=messages.approval_hint(operation),
-    )
+    message = f"Rule {rule!r} requires a human to approve {operation}."
+    return _of_rule(APPROVAL_REQUIRED, message, rule, path, messages.approval_hint(operation))
 
 
 def expression_input_too_large(rule: str, cap: str, limit: int, actual: int) -> Reason:
@@ -223,18 +208,9 @@ def expression_input_too_large(rule: str, cap: str, limit: int, actual: int) -> 
 _PERIOD_NAMES = {1: "second", 60: "minute", 3_600: "hour", 86_400: "day"}
 
 
-def limit_used_up(
-    cost: bool,
-    policy_name: str,
-    limit: int,
-    period_s: int | float,
-    retry_after_s: float,
-    *,
-    burst: int | None = None,
-    remaining: int | None = None,
-    weight: int | None = None,
-    retry_at: str | None = None,
-) -> Reason:
+def limit_used_up(cost: bool, policy_name: str, limit: int, period_s: int | float, retry_after_s: float, *,
+                  burst: int | None = None, remaining: int | None = None, weight: int | None = None,
+                  retry_at: str | None = None) -> Reason:
     """RATE_LIMITED or COST_BUDGET_EXCEEDED: the limiter refused a check that a limit's window has no
     room for; the hint says when to retry (`retry_at`, an ISO time) and what is left (`remaining`
     of the `burst`)."""

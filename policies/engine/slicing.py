@@ -104,14 +104,8 @@ class _CappingWalker(Walker):
         self.sites: list[SlicingSite] = []
         self.largest = 0.0  # the largest value of any slicing argument that can be lowered
 
-    def _own_size(
-        self,
-        info: FieldInfo,
-        arguments: Mapping[str, Any],
-        provided: Mapping[str, Any],
-        nodes: Sequence[FieldNode],
-        path: Path,
-    ) -> float | None:
+    def _own_size(self, info: FieldInfo, arguments: Mapping[str, Any], provided: Mapping[str, Any],
+                  nodes: Sequence[FieldNode], path: Path) -> float | None:
         assert info.list_size is not None
         cappable = _cappable(info, provided)
         for name in cappable:

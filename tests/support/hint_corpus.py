@@ -18,37 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from graphql import (
-    DocumentNode,
-    FieldNode,
-    IntValueNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
-    VariableNode,
-    get_named_type,
-    is_leaf_type,
-    is_non_null_type,
-    parse,
-    print_ast,
-)
+import graphql
 from graphql.pyutils import Undefined
 
-from policies.engine import (
-    DEFAULT_CAPS,
-    Analysis,
-    AnalysisLimits,
-    CompiledPolicy,
-    Decision,
-    Reason,
-    RequestContext,
-    SchemaBundle,
-    Subject,
-    analyze,
-    build_schema,
-    compile_policy,
-    decide,
-    reasons,
-)
+from policies import engine
+from policies.engine import Analysis, CompiledPolicy, Decision, Reason, RequestContext, SchemaBundle, Subject, reasons
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 # A Monday, 10:00 UTC: outside the night window the condition cases name.
@@ -70,15 +44,16 @@ class HintCase:
     variables: dict[str, Any] | None = None
     fixable: bool = False
     request: RequestContext = REQUEST
-    limits: AnalysisLimits = field(default_factory=AnalysisLimits)
+    limits: engine.AnalysisLimits = field(default_factory=engine.AnalysisLimits)
     operation_name: str | None = None
 
     def decide(self, query: str | None = None, variables: dict[str, Any] | None = None) -> Decision:
         """The check of this case's document (or of `query`, a suggestion, with its `variables`)."""
-        analysis = analyze(self.bundle, self.query if query is None else query, limits=self.limits,
+        analysis = engine.analyze(self.bundle, self.query if query is None else query, limits=self.limits,
                            variables=self.variables if query is None else variables,
                            operation_name=self.operation_name)
-        return decide(self.policy, analysis, subject=SUBJECT, request=self.request, caps=DEFAULT_CAPS)
+        return engine.decide(self.policy, analysis, subject=SUBJECT, request=self.request,
+                             caps=engine.DEFAULT_CAPS)
 
 
 def policy(schema: str, *, limits: dict[str, int] | None = None, operations: Sequence[str] = ("query.*", "mutation.*"),
@@ -109,7 +84,7 @@ def fixture_documents() -> list[tuple[str, str, dict[str, Any] | None]]:
 
 
 def shop_cases() -> list[HintCase]:
-    bundle = build_schema((DATA / "shop.graphql").read_text())
+    bundle = engine.build_schema((DATA / "shop.graphql").read_text())
     return [case for name, query, variables in fixture_documents()
             for case in cases_for(bundle, "shop", name, query, variables)]
 
@@ -117,9 +92,9 @@ def shop_cases() -> list[HintCase]:
 def cases_for(bundle: SchemaBundle, schema: str, name: str, query: str,
               variables: dict[str, Any] | None) -> Iterator[HintCase]:
     """The denials derived from one base document, which the permissive policy allows."""
-    base = compile_policy(policy(schema), schema=bundle)
-    analysis = analyze(bundle, query, variables=variables)
-    allowed = decide(base, analysis, subject=SUBJECT, request=REQUEST, caps=DEFAULT_CAPS)
+    base = engine.compile_policy(policy(schema), schema=bundle)
+    analysis = engine.analyze(bundle, query, variables=variables)
+    allowed = engine.decide(base, analysis, subject=SUBJECT, request=REQUEST, caps=engine.DEFAULT_CAPS)
     if allowed.decision != "allow" or analysis.metrics is None:
         raise ValueError(f"{name}: the base document must be allowed, got {[r.code for r in allowed.reasons]}")
     metrics = analysis.metrics
@@ -127,7 +102,7 @@ def cases_for(bundle: SchemaBundle, schema: str, name: str, query: str,
 
     def case(kind: str, document: dict[str, Any], text: str = query, values: dict[str, Any] | None = variables,
              *, fixable: bool, **options: Any) -> HintCase:
-        return HintCase(f"{name}/{kind}", bundle, compile_policy(document, schema=bundle), text, values,
+        return HintCase(f"{name}/{kind}", bundle, engine.compile_policy(document, schema=bundle), text, values,
                         fixable, **options)
 
     roots = [root.operation for root in analysis.root_fields if root.governed]
@@ -182,7 +157,7 @@ def _unfixable(case: Any, schema: str, query: str, metrics: Any, roots: Sequence
     yield case("unknown_field", policy(schema), _with_root(query, "hintNoSuchField"), fixable=False)
     yield case("unknown_operation_name", policy(schema), fixable=False, operation_name="HintNoSuchOperation")
     yield case("document_too_large", policy(schema), fixable=False,
-               limits=AnalysisLimits(max_document_bytes=len(query.encode()) - 1))
+               limits=engine.AnalysisLimits(max_document_bytes=len(query.encode()) - 1))
 
 
 def limiter_reasons() -> list[Reason]:
@@ -198,43 +173,44 @@ def limiter_reasons() -> list[Reason]:
     ]
 
 
-def _selected_operation(document: Any) -> OperationDefinitionNode:
-    return next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
+def _selected_operation(document: Any) -> graphql.OperationDefinitionNode:
+    return next(d for d in document.definitions if isinstance(d, graphql.OperationDefinitionNode))
 
 
 def _with_root(query: str, selection: str) -> str:
     """`query` with one more root selection (text such as `alias: field { sub }`) in its operation."""
-    document = parse(query)
+    document = graphql.parse(query)
     operation = _selected_operation(document)
-    [added] = _selected_operation(parse("{ " + selection + " }")).selection_set.selections
-    grown = OperationDefinitionNode(
+    [added] = _selected_operation(graphql.parse("{ " + selection + " }")).selection_set.selections
+    grown = graphql.OperationDefinitionNode(
         operation=operation.operation, name=operation.name, variable_definitions=operation.variable_definitions,
         directives=operation.directives,
-        selection_set=SelectionSetNode(selections=(*operation.selection_set.selections, added)),
+        selection_set=graphql.SelectionSetNode(selections=(*operation.selection_set.selections, added)),
     )
-    return print_ast(DocumentNode(definitions=tuple(grown if d is operation else d for d in document.definitions)))
+    definitions = tuple(grown if definition is operation else definition for definition in document.definitions)
+    return graphql.print_ast(graphql.DocumentNode(definitions=definitions))
 
 
 def _raised_slicing(query: str, variables: dict[str, Any] | None) -> tuple[str, dict[str, Any] | None] | None:
     """`query` with its first `first:` argument (a literal, or the variable it names) set to RAISED."""
-    for field_node in _fields(parse(query)):
+    for field_node in _fields(graphql.parse(query)):
         for argument in field_node.arguments or ():
             if argument.name.value != "first":
                 continue
-            if isinstance(argument.value, VariableNode):
+            if isinstance(argument.value, graphql.VariableNode):
                 return query, {**(variables or {}), argument.value.name.value: RAISED}
-            if isinstance(argument.value, IntValueNode):
+            if isinstance(argument.value, graphql.IntValueNode):
                 location = argument.value.loc
                 assert location is not None
                 return query[: location.start] + str(RAISED) + query[location.end :], variables
     return None
 
 
-def _fields(node: Any) -> Iterator[FieldNode]:
+def _fields(node: Any) -> Iterator[graphql.FieldNode]:
     for definition in getattr(node, "definitions", ()):
         yield from _fields(definition.selection_set)
     for selection in getattr(node, "selections", ()):
-        if isinstance(selection, FieldNode):
+        if isinstance(selection, graphql.FieldNode):
             yield selection
         if getattr(selection, "selection_set", None) is not None:
             yield from _fields(selection.selection_set)
@@ -250,7 +226,7 @@ def _leaves(bundle: SchemaBundle, analysis: Analysis) -> Iterator[tuple[str, str
             type_name, _, field_name = coordinate.rpartition(".")
             parent = bundle.schema.get_type(type_name)
             info = bundle.field_info(parent, field_name) if parent is not None else None
-            if info is not None and is_leaf_type(info.type):
+            if info is not None and graphql.is_leaf_type(info.type):
                 yield coordinate, field_name, tuple(path)
 
 
@@ -274,11 +250,11 @@ def _other_root(bundle: SchemaBundle, analysis: Analysis) -> str | None:
     selected = {root.name for root in analysis.root_fields}
     literals = {"ID": '"1"', "String": '"x"', "Int": "1", "Boolean": "true"}
     for name, definition in (query_type.fields.items() if query_type else ()):
-        required = {arg: get_named_type(spec.type).name for arg, spec in definition.args.items()
-                    if is_non_null_type(spec.type) and spec.default_value is Undefined}
+        required = {arg: graphql.get_named_type(spec.type).name for arg, spec in definition.args.items()
+                    if graphql.is_non_null_type(spec.type) and spec.default_value is Undefined}
         if name in selected or any(kind not in literals for kind in required.values()):
             continue
         arguments = ", ".join(f"{arg}: {literals[kind]}" for arg, kind in required.items())
-        selection = "" if is_leaf_type(get_named_type(definition.type)) else " { __typename }"
+        selection = "" if graphql.is_leaf_type(graphql.get_named_type(definition.type)) else " { __typename }"
         return f"hintOther: {name}{f'({arguments})' if arguments else ''}{selection}"
     return None

@@ -30,7 +30,9 @@ def hint_numbers(bundle: Any, documents: dict[str, BenchDocument], *, quick: boo
         decision = case.decide()
         reasons.extend(decision.reasons)
         suggestion = next((hint for hint in decision.hints if hint["kind"] == "suggested_query"), None)
-        passes = suggestion is not None and case.decide(suggestion["query"], suggestion["variables"]).decision == "allow"
+        passes = suggestion is not None and (
+            case.decide(suggestion["query"], suggestion["variables"]).decision == "allow"
+        )
         if suggestion is not None and not passes:
             failing_offers.append(case.name)
         if case.fixable:

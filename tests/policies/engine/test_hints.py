@@ -198,7 +198,7 @@ def test_an_expression_that_is_no_conjunction_is_named_as_a_whole() -> None:
 
     decision = check("{ orders(first: 5) { totalCount } }", policy=policy)
 
-    assert "only when its expression holds" in hint_of(decision, "CONDITION_NOT_MET")
+    assert "only when `agent.name == \"x\" || args.first < 2` holds" in hint_of(decision, "CONDITION_NOT_MET")
 
 
 def test_no_clause_is_evaluated_over_inputs_beyond_the_cel_caps() -> None:
