@@ -9,6 +9,7 @@ answered check has a durable record.
 
 import dataclasses
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -144,14 +145,15 @@ def _throttle(identity: Identity, decision: engine.Decision, active: ActivePolic
     if outcome.never_admissible and outcome.refused is not None:
         return Admission(decision, _denied(decision, _budget_capacity_reason(outcome.refused)), headers=headers)
     if not outcome.allowed and outcome.refused is not None:
-        reason = _refusal_reason(outcome.refused, outcome.retry_after_s)
+        reason, retry = _refusal(outcome, outcome.refused, record.created_at)
         headers["Retry-After"] = ratelimit.retry_after_value(outcome.retry_after_s)
+        details = {"policy": reason.rule, "limit": reason.limit, "retry_after_s": retry["retry_after_s"]}
         refusal = {
             "code": reason.code,
             "message": reason.message,
-            "details": {"policy": reason.rule, "limit": reason.limit, "retry_after_s": round(outcome.retry_after_s, 3)},
+            "details": {**details, **{key: retry[key] for key in ("retry_at", "remaining", "burst")}},
         }
-        return Admission(decision, _denied(decision, reason), status=429, headers=headers, refusal=refusal)
+        return Admission(decision, _denied(decision, reason, retry), status=429, headers=headers, refusal=refusal)
     rate_limit = None
     if outcome.tightest is not None:
         rate_limit = {
@@ -159,18 +161,38 @@ def _throttle(identity: Identity, decision: engine.Decision, active: ActivePolic
             "remaining": outcome.tightest.remaining,
             "reset_after_s": round(outcome.tightest.reset_after_s, 3),
             "policy": outcome.tightest.policy_name,
+            # `remaining` counts what the burst leaves (it refills at `limit` per period).
+            "burst": outcome.tightest.burst,
         }
     return Admission(decision, decision, headers=headers, rate_limit=rate_limit, recorded=outcome.appended)
 
 
-def _denied(decision: engine.Decision, reason: engine.Reason) -> engine.Decision:
-    return dataclasses.replace(decision, decision=engine.DENY, reasons=[*decision.reasons, reason])
+def _denied(decision: engine.Decision, reason: engine.Reason, hint: dict[str, Any] | None = None) -> engine.Decision:
+    hints = [*decision.hints, hint] if hint is not None else decision.hints
+    return dataclasses.replace(decision, decision=engine.DENY, reasons=[*decision.reasons, reason], hints=hints)
 
 
-def _refusal_reason(spec: ratelimit.LimitSpec, retry_after_s: float) -> engine.Reason:
-    return reasons.limit_used_up(spec.kind == "cost", spec.policy_name, spec.limit, spec.period_s, retry_after_s)
+# --- Hints on a refusal: when to retry and what is left (worded by the engine's reasons) ---
+
+
+def _refusal(outcome: ratelimit.LimitOutcome, spec: ratelimit.LimitSpec,
+             now: datetime) -> tuple[engine.Reason, dict[str, Any]]:
+    """The RATE_LIMITED / COST_BUDGET_EXCEEDED reason and the `retry` entry of the answer's hints."""
+    status = outcome.tightest  # the refusing limit's status
+    remaining = status.remaining if status is not None else None
+    # The instant Retry-After names (whole seconds, rounded up), so both say the same.
+    retry_at = (now + timedelta(seconds=int(ratelimit.retry_after_value(outcome.retry_after_s))))
+    retry_at_text = retry_at.astimezone(UTC).replace(microsecond=0).isoformat()
+    reason = reasons.limit_used_up(
+        spec.kind == "cost", spec.policy_name, spec.limit, spec.period_s, outcome.retry_after_s,
+        burst=spec.burst, remaining=remaining, weight=spec.weight, retry_at=retry_at_text,
+    )
+    retry = {"kind": "retry", "code": reason.code, "policy": spec.policy_name,
+             "retry_after_s": round(outcome.retry_after_s, 3), "retry_at": retry_at_text,
+             "limit": spec.limit, "period_s": spec.period_s, "burst": spec.burst, "remaining": remaining}
+    return reason, retry
 
 
 def _budget_capacity_reason(spec: ratelimit.LimitSpec) -> engine.Reason:
-    """A document costlier than a whole budget can never pass: its capacity acts as a max_cost."""
-    return reasons.limit_exceeded("max_cost", spec.burst, spec.weight, spec.policy_name)
+    """A document costlier than a whole budget can never pass: its capacity (the burst) acts as a max_cost."""
+    return reasons.limit_exceeded("max_cost", spec.burst, spec.weight, spec.policy_name, budget=True)

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 
 from policies import engine
+from policies.engine.analysis import approx_json_bytes
 from policies.models import PolicyVersion, Schema, SchemaVersion
 
 V = TypeVar("V")
@@ -135,10 +136,11 @@ _decisions = _registered(
     "decisions", key="(policy version id, analysis key, agent name, kind, groups)",
     value="an unconditional engine.Decision (Decision.conditional is False)",
     why="a warm check of the same document by the same kind of agent skips the rules;"
-    " sized like the analyses it derives from (~1 KB plus any suggested query)",
+    " sized like the analyses it derives from (~1 KB plus a denial's hints)",
     cache=BoundedCache(
         capacity=settings.GQLGOV_ANALYSIS_CACHE_BYTES // 4,
-        size_of=lambda decision: 1024 + sum(len(hint.get("query", "")) for hint in decision.hints),
+        # A denial's hints hold a suggested query with its variables and the operations an agent may call.
+        size_of=lambda decision: 1024 + (approx_json_bytes(decision.hints) if decision.hints else 0),
     ),
 )
 _pointers: dict[str, tuple[float, tuple[int, int, int | None] | None]] = {}

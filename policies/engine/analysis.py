@@ -120,6 +120,9 @@ class Analysis:
     # The syntax tree, kept only until the first redaction so that a check parses once;
     # a cached analysis then holds no tree (it can be many times the size of the text).
     parsed: list[DocumentNode] = field(default_factory=list, repr=False, compare=False)
+    # The variables as coerced for the measure, kept as long as the tree (a denial's rewrite
+    # measures with them again rather than coercing a large variable twice).
+    coerced: list[dict[str, Any]] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -149,7 +152,8 @@ def analyze(
     if not isinstance(query, str):
         return _failed(request, reasons.parse_failed("The query must be a string."))
     if variables is not None and not isinstance(variables, Mapping):
-        return _failed(request, reasons.validation_failed("The variables must be a JSON object."))
+        return _failed(request, reasons.validation_failed("The variables must be a JSON object.",
+                                                               messages.VARIABLES_OBJECT_HINT))
     size = _utf8_length(query)
     if size > limits.max_document_bytes:
         return _failed(request, reasons.document_too_large(limits.max_document_bytes, size),
@@ -159,7 +163,8 @@ def analyze(
     except RecursionError:
         # Deep fragment chains or variables nested beyond Python's stack; the state of the
         # walk is discarded with the exception.
-        return _failed(request, reasons.validation_failed("The document is nested too deeply to analyse."))
+        return _failed(request, reasons.validation_failed("The document is nested too deeply to analyse.",
+                                                          messages.NESTED_TOO_DEEPLY_HINT))
 
 
 def _utf8_length(text: str) -> int:
@@ -238,6 +243,7 @@ def _analyze_document(request: AnalysisRequest) -> Analysis:
         declared_variables=_declared(operation),
         approx_size_bytes=_approx_size(request, root_fields),
         parsed=[document],
+        coerced=[variables],
     )
 
 
@@ -268,7 +274,8 @@ def _operation_of(request: AnalysisRequest, document: DocumentNode) -> Operation
             request,
             reasons.validation_failed(
                 f"The document defines {len(operations)} operations;"
-                f" at most {request.limits.max_operations} are accepted."
+                f" at most {request.limits.max_operations} are accepted.",
+                messages.too_many_operations_hint(request.limits.max_operations),
             ),
         )
     operation = _select_operation(operations, request.operation_name)
@@ -300,7 +307,8 @@ def _over_caps(request: AnalysisRequest, metrics: Metrics, most_repeated: tuple[
         over.append(
             reasons.validation_failed(
                 f"The document selects {key!r} {repeats} times in one selection set;"
-                f" at most {request.limits.max_repeated_selections} are accepted."
+                f" at most {request.limits.max_repeated_selections} are accepted.",
+                messages.repeated_selection_hint(request.limits.max_repeated_selections),
             )
         )
     return over

@@ -19,9 +19,43 @@ EXPRESSION_INPUT_TOO_LARGE instead of being evaluated.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+
+def string_literal_spans(expression: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each CEL string literal in `expression`, quotes included, in one
+    pass (a regular expression for escaped literals backtracks for minutes on unclosed ones)."""
+    position, end = 0, len(expression)
+    while position < end:
+        quote_char = expression[position]
+        if quote_char not in "'\"":
+            position += 1
+            continue
+        start = position
+        raw = "r" in expression[max(0, position - 2):position].lower()
+        quote = quote_char * 3 if expression.startswith(quote_char * 3, position) else quote_char
+        position += len(quote)
+        while position < end and not expression.startswith(quote, position):
+            if len(quote) == 1 and expression[position] == "\n":
+                break  # unclosed: CEL refuses it; what follows is counted
+            position += 2 if expression[position] == "\\" and not raw else 1
+        position += len(quote)
+        yield start, min(position, end)
+
+
+def without_string_literals(expression: str) -> str:
+    """`expression` with each CEL string literal replaced by `""` (the shape checks read no strings)."""
+    kept: list[str] = []
+    last = 0
+    for start, end in string_literal_spans(expression):
+        kept.append(expression[last:start])
+        kept.append('""')
+        last = end
+    kept.append(expression[last:])
+    return "".join(kept)
+
 
 # Load-time shape limits.
 MAX_CEL_COMPREHENSIONS = 4
@@ -225,3 +259,30 @@ class _InputCounter:
         self.chars += count
         if self.chars > MAX_CEL_INPUT_CHARS:
             raise _OverCap
+
+
+def conjuncts(expression: str) -> list[str]:
+    """The clauses of `expression` joined by top-level `&&` (outside brackets and strings), or the
+    whole expression when it is not such a conjunction (a top-level `||` or `?:` binds looser)."""
+    string_ends = dict(string_literal_spans(expression))  # start -> end
+    splits: list[int] = []
+    depth = 0
+    position, end = 0, len(expression)
+    while position < end:
+        if position in string_ends:
+            position = string_ends[position]
+            continue
+        char = expression[position]
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif depth == 0 and (expression.startswith("||", position) or char == "?"):
+            return [expression.strip()]
+        elif depth == 0 and expression.startswith("&&", position):
+            splits.append(position)
+            position += 1
+        position += 1
+    starts, ends = [0, *(split + 2 for split in splits)], [*splits, end]
+    clauses = [expression[start:stop].strip() for start, stop in zip(starts, ends, strict=True)]
+    return clauses if all(clauses) else [expression.strip()]

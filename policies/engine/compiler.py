@@ -29,7 +29,9 @@ from .policy import (
 from .ratelimits import RateLimit, parse_rate_limits
 from .schema import SchemaBundle
 
-_TOP_KEYS = frozenset({"schema", "description", "defaults", "sensitive_arguments", "rules"})
+_TOP_KEYS = frozenset({"schema", "description", "contact", "defaults", "sensitive_arguments", "rules"})
+# `contact` is quoted in the hints of every NO_MATCHING_RULE denial (and stored with them).
+MAX_CONTACT_CHARS = 200
 _DEFAULTS_KEYS = frozenset({"limits", "introspection", "rate_limits"})
 _RULE_KEYS = frozenset(
     {"id", "description", "effect", "subjects", "operations", "when", "limits", "fields", "rate_limits"}
@@ -50,29 +52,6 @@ MAX_CEL_EXPRESSION_CHARS = 100_000
 MAX_CEL_NESTING = 250
 # Each operator, selection, index or call opens at most one level of the expression's tree.
 _CEL_NESTING_TOKEN = re.compile(r"&&|\|\||[=!<>]=|[-+*/%<>!?.\[(]|\bin\b")
-
-
-def _without_string_literals(expression: str) -> str:
-    """`expression` with each CEL string literal replaced by `""`, in one pass (a regular
-    expression for escaped literals backtracks for minutes on unclosed ones)."""
-    kept: list[str] = []
-    position, end = 0, len(expression)
-    while position < end:
-        quote_char = expression[position]
-        if quote_char not in "'\"":
-            kept.append(quote_char)
-            position += 1
-            continue
-        raw = "r" in expression[max(0, position - 2):position].lower()
-        quote = quote_char * 3 if expression.startswith(quote_char * 3, position) else quote_char
-        position += len(quote)
-        while position < end and not expression.startswith(quote, position):
-            if len(quote) == 1 and expression[position] == "\n":
-                break  # unclosed: CEL refuses it; what follows is counted
-            position += 2 if expression[position] == "\\" and not raw else 1
-        position += len(quote)
-        kept.append('""')
-    return "".join(kept)
 
 
 def _shortened(message: str, limit: int = 300) -> str:
@@ -173,6 +152,18 @@ class _Compiler:
             return None
         return Hours(clock["from"], clock["to"], frozenset(DAYS.index(day) for day in days), tz)
 
+    def contact(self, value: Any) -> str | None:
+        """Who owns the policy (a name, an address, a channel): one line of plain text."""
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip() or not value.isprintable():
+            self.fail("contact", "must be a non-empty string on one line (who owns this policy)")
+            return None
+        if len(value) > MAX_CONTACT_CHARS:
+            self.fail("contact", f"must be at most {MAX_CONTACT_CHARS} characters")
+            return None
+        return value.strip()
+
     def time_zone(self, name: Any, where: str) -> ZoneInfo | None:
         if not isinstance(name, str) or not name:
             self.fail(where, "must be an IANA time zone name such as 'Europe/Berlin'")
@@ -199,7 +190,7 @@ class _Compiler:
         if len(value) > MAX_CEL_EXPRESSION_CHARS:
             self.fail(where, f"longer than {MAX_CEL_EXPRESSION_CHARS:,} characters")
             return None
-        without_strings = _without_string_literals(value)
+        without_strings = cel_bounds.without_string_literals(value)
         nesting = len(_CEL_NESTING_TOKEN.findall(without_strings))
         if nesting > MAX_CEL_NESTING:
             self.fail(where, f"too complex: {nesting} operators, selections and brackets,"
@@ -282,6 +273,7 @@ class _Compiler:
             source_networks=networks,
             expression=expression,
             expression_reads_args=expression is not None and "args" in expression.variables(),
+            expression_text=when["expression"] if expression is not None else None,
             limits=limits,
             denied_fields=tuple(denied),
             denies_field=GlobSet.of(denied),
@@ -316,6 +308,7 @@ def compile_policy(document: Mapping[str, Any], *, schema: SchemaBundle | None =
         compiler.fail("defaults.introspection", "must be allow or deny")
     default_rate_limits = compiler.rate_limits(defaults.get("rate_limits"), "defaults.rate_limits")
     sensitive = compiler.strings(top.get("sensitive_arguments", []), "sensitive_arguments")
+    contact = compiler.contact(top.get("contact"))
     raw_rules = top.get("rules", [])
     rules: list[Rule] = []
     if not isinstance(raw_rules, list):
@@ -336,4 +329,5 @@ def compile_policy(document: Mapping[str, Any], *, schema: SchemaBundle | None =
         default_rate_limits=default_rate_limits,
         sensitive_globs=tuple(sensitive),
         known_operations=frozenset(schema.operations) if schema is not None else None,
+        contact=contact,
     )

@@ -3,6 +3,7 @@ pending_approval, with every violation found."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
@@ -12,20 +13,20 @@ from typing import Any
 
 import cel
 
-from . import cel_bounds, reasons
-from .analysis import Analysis, analyze
+from . import cel_bounds, messages, reasons, repair
+from .analysis import Analysis
 from .limits import DIMENSIONS, Limits
 from .measure import RootField
 from .policy import CompiledPolicy, Rule
-from .reasons import DEPTH_LIMIT, FORBIDDEN_FIELD, INTROSPECTION_DISABLED, Reason
-from .suggest import prune_document
+from .reasons import Reason
+from .values import plain_number
 
 ALLOW = "allow"
 DENY = "deny"
 PENDING_APPROVAL = "pending_approval"
 
-# Violations a suggested query can cure by leaving fields out.
-_PRUNABLE = frozenset({FORBIDDEN_FIELD, DEPTH_LIMIT, INTROSPECTION_DISABLED})
+# Operations named in a NO_MATCHING_RULE hint entry (the sentence names fewer).
+MAX_CALLABLE_SHOWN = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,29 +90,55 @@ def decide(
     request: RequestContext,
     caps: Limits,
 ) -> Decision:
-    """The decision for `analysis` under `policy`; never raises for any analysis or context."""
-    return _decide(policy, analysis, subject, request, caps, suggest=True)
+    """The decision for `analysis` under `policy`; never raises for any analysis or context.
+
+    A deny is explained: each reason's hint is made specific, and `hints` carry a suggested query
+    that passes where a rewrite cures the denial (repair.py). Nothing of that runs for an allow."""
+    decision, evaluation, effective = _judge(policy, analysis, subject, request, caps)
+    if decision.decision != DENY or evaluation is None:
+        return decision
+
+    def judge(retry: Analysis) -> repair.Findings:
+        return _findings(*_judge(policy, retry, subject, request, caps))
+
+    explained, suggestions = repair.explain(analysis, _findings(decision, evaluation, effective), judge)
+    return dataclasses.replace(decision, reasons=explained, hints=[*suggestions, *evaluation.hints])
 
 
-def _decide(
+# A decision with what judging found on the way, for explaining a deny (a plain tuple: one is made
+# per check); the evaluation is None when the document could not be judged on its merits.
+_Judgement = tuple[Decision, "_Evaluation | None", Mapping[str, tuple[int, str | None]]]
+
+
+def _findings(
+    decision: Decision, evaluation: _Evaluation | None, effective: Mapping[str, tuple[int, str | None]]
+) -> repair.Findings:
+    return repair.Findings(
+        allowed=decision.decision == ALLOW,
+        violations=tuple(decision.reasons) if decision.decision == DENY else (),
+        limits=effective,
+        field_denials=evaluation.field_denials if evaluation is not None else {},
+    )
+
+
+def _judge(
     policy: CompiledPolicy,
     analysis: Analysis,
     subject: Subject,
     request: RequestContext,
     caps: Limits,
-    *,
-    suggest: bool,
-) -> Decision:
+) -> _Judgement:
     metrics = analysis.metrics.as_dict() if analysis.metrics else {}
     if not analysis.ok:
-        return Decision(DENY, [*analysis.failure, *_measured_violations(policy, analysis, caps)], metrics,
-                        _failed_operation(analysis))
+        failed = Decision(DENY, [*analysis.failure, *_measured_violations(policy, analysis, caps)], metrics,
+                          _failed_operation(analysis))
+        return failed, None, {}
     operation = {
         "name": analysis.operation_name,
         "type": analysis.operation_type,
         "root_fields": [root.name for root in analysis.root_fields],
     }
-    evaluation = _Evaluation(policy, subject, request)
+    evaluation = _Evaluation(policy, subject, request, analysis.request.bundle.operations)
     for root in analysis.root_fields:
         if root.governed:
             evaluation.judge(root)
@@ -128,30 +155,19 @@ def _decide(
             limit, rule_id = effective[dimension]
             actual = analysis.metrics.for_dimension(dimension)
             if actual > limit:
-                violations.append(reasons.limit_exceeded(dimension, limit, _plain(actual), rule_id))
+                violations.append(reasons.limit_exceeded(dimension, limit, plain_number(actual), rule_id))
     admitting = list(evaluation.admitting)
+    conditional = evaluation.conditional
     if violations:
         deciding = next((reason.rule for reason in violations if reason.rule), None)
-        hints = (
-            _suggestions(policy, analysis, evaluation, effective, subject, request, caps)
-            if suggest and {reason.code for reason in violations} & _PRUNABLE
-            else []
-        )
-        return Decision(
-            DENY, violations, metrics, operation, admitting, deciding, hints, conditional=evaluation.conditional
-        )
-    if evaluation.approvals:
-        return Decision(
-            PENDING_APPROVAL,
-            evaluation.approvals,
-            metrics,
-            operation,
-            admitting,
-            evaluation.approvals[0].rule,
-            conditional=evaluation.conditional,
-        )
-    deciding = admitting[0] if admitting else None
-    return Decision(ALLOW, [], metrics, operation, admitting, deciding, conditional=evaluation.conditional)
+        decision = Decision(DENY, violations, metrics, operation, admitting, deciding, conditional=conditional)
+    elif evaluation.approvals:
+        decision = Decision(PENDING_APPROVAL, evaluation.approvals, metrics, operation, admitting,
+                            evaluation.approvals[0].rule, conditional=conditional)
+    else:
+        deciding = admitting[0] if admitting else None
+        decision = Decision(ALLOW, [], metrics, operation, admitting, deciding, conditional=conditional)
+    return decision, evaluation, effective
 
 
 def _measured_violations(policy: CompiledPolicy, analysis: Analysis, caps: Limits) -> list[Reason]:
@@ -167,7 +183,7 @@ def _measured_violations(policy: CompiledPolicy, analysis: Analysis, caps: Limit
             continue
         limit, rule_id = effective[dimension]
         actual = analysis.metrics.for_dimension(dimension)
-        reason = reasons.limit_exceeded(dimension, limit, _plain(actual), rule_id)
+        reason = reasons.limit_exceeded(dimension, limit, plain_number(actual), rule_id)
         if actual > limit and reason.code not in reported:
             violations.append(reason)
     return violations
@@ -178,10 +194,6 @@ def _failed_operation(analysis: Analysis) -> dict[str, Any] | None:
     if analysis.operation_type is None:
         return None
     return {"name": analysis.operation_name, "type": analysis.operation_type, "root_fields": []}
-
-
-def _plain(value: int | float) -> int | float:
-    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _effective_limits(
@@ -207,8 +219,11 @@ def _effective_limits(
 class _Evaluation:
     """Matches rules against the root fields of one check, remembering what it found."""
 
-    def __init__(self, policy: CompiledPolicy, subject: Subject, request: RequestContext) -> None:
+    def __init__(
+        self, policy: CompiledPolicy, subject: Subject, request: RequestContext, operations: Sequence[str]
+    ) -> None:
         self.policy = policy
+        self.operations = operations  # the schema's, for what a denied agent may call instead
         self.candidates = policy.candidate_rules(subject.name, subject.kind, tuple(subject.groups))
         self.request = request
         now = request.now if request.now.tzinfo is not None else request.now.replace(tzinfo=UTC)
@@ -234,6 +249,9 @@ class _Evaluation:
         self.field_denials: dict[str, list[Rule]] = {}  # response key -> rules with fields.deny
         # Rule id -> why its condition could not be evaluated (inputs over the CEL caps).
         self.refusals: dict[str, Reason] = {}
+        # Entries for the answer's `hints` that explain NO_MATCHING_RULE and CONDITION_NOT_MET.
+        self.hints: list[dict[str, Any]] = []
+        self.failed_clauses: dict[int, str | None] = {}  # per rule whose expression reads no `args`
 
     def judge(self, root: RootField) -> None:
         covering = self.policy.rules_for_operation(root.operation)
@@ -258,10 +276,66 @@ class _Evaluation:
                     self.approvals.append(reasons.approval_required(root.operation, root.path, rule.id))
         if not admitted and not denied:
             self.violations.append(
-                reasons.condition_not_met(root.operation, root.path, unmet.id)
-                if unmet is not None
-                else reasons.no_matching_rule(root.operation, root.path)
+                self._condition_not_met(root, unmet) if unmet is not None else self._no_matching_rule(root)
             )
+
+    def _no_matching_rule(self, root: RootField) -> Reason:
+        callable_operations = self.policy.callable_operations(self.candidates, self.operations)
+        if not any(hint["kind"] == "callable_operations" for hint in self.hints):
+            self.hints.append({
+                "kind": "callable_operations",
+                "operations": list(callable_operations[:MAX_CALLABLE_SHOWN]),
+                "count": len(callable_operations),
+                "contact": self.policy.contact,
+            })
+        return reasons.no_matching_rule(
+            root.operation,
+            root.path,
+            callable_operations=callable_operations[: messages.HINT_NAMES_SHOWN],
+            callable_count=len(callable_operations),
+            contact=self.policy.contact,
+        )
+
+    def _condition_not_met(self, root: RootField, rule: Rule) -> Reason:
+        """CONDITION_NOT_MET, saying which of the rule's conditions failed. The expression is named
+        only when hours and addresses held (so it is what failed: it is not evaluated again)."""
+        phrases: list[tuple[str, str]] = []
+        failed: list[dict[str, Any]] = []
+        if rule.hours is not None and not self._within_hours(rule):
+            opens = rule.hours.next_opening(self.now)
+            opens_at = opens.isoformat() if opens is not None else None
+            phrases.append(messages.hours_phrase(
+                rule.hours.start.strftime("%H:%M"), rule.hours.end.strftime("%H:%M"), sorted(rule.hours.days),
+                str(rule.hours.tz), opens_at,
+            ))
+            failed.append({"condition": "hours", "next_window_opens_at": opens_at})
+        if rule.source_networks is not None and not self._from_networks(rule):
+            networks = [str(network) for network in rule.source_networks]
+            phrases.append(messages.networks_phrase(networks))
+            failed.append({"condition": "source_ips", "networks": networks[:MAX_CALLABLE_SHOWN]})
+        if rule.expression is not None and not failed:
+            clause = self._failed_clause(rule, root.arguments if rule.expression_reads_args else None)
+            phrases.append(messages.clause_phrase(clause))
+            failed.append({"condition": "expression", "clause": messages.shown_clause(clause) if clause else None})
+        self.hints.append({"kind": "condition_not_met", "rule": rule.id, "path": list(root.path),
+                           "conditions": failed})
+        return reasons.condition_not_met(root.operation, root.path, rule.id, phrases)
+
+    def _failed_clause(self, rule: Rule, arguments: Mapping[str, Any] | None) -> str | None:
+        """The first top-level `&&` clause of the rule's expression that does not hold, evaluated as
+        the whole is (same inputs and bounds, clauses in order until one fails: at most the work of
+        one more evaluation, once per check unless it reads `args`); the whole expression when it is
+        no conjunction; None when its inputs are over the CEL caps (it was not evaluated)."""
+        if arguments is None and rule.index in self.failed_clauses:
+            return self.failed_clauses[rule.index]
+        clause = None
+        if self._input_excess(arguments) is None:
+            clauses = self.policy.expression_clauses(rule)
+            clause = next((text for text, program in clauses if not self._holds(program, arguments)), None)
+            clause = clause or rule.expression_text
+        if arguments is None:
+            self.failed_clauses[rule.index] = clause
+        return clause
 
     def _forbid_fields(self, rule: Rule, root: RootField) -> None:
         self.field_denials.setdefault(root.response_key, []).append(rule)
@@ -297,23 +371,29 @@ class _Evaluation:
         """True only if the rule's expression evaluates to true; any evaluation error means not
         met, and inputs over the CEL caps are not evaluated at all (the check is then denied)."""
         assert rule.expression is not None
-        size = self.static_input_size
-        if arguments is not None:
-            arguments = dict(arguments)
-            size = cel_bounds.input_size({"args": arguments}, size)
-        excess = size.excess()
+        excess = self._input_excess(arguments)
         if excess is not None:
             self.refusals.setdefault(
                 rule.id, reasons.expression_input_too_large(rule.id, excess.cap, excess.limit, excess.actual)
             )
             return False
+        return self._holds(rule.expression, arguments)
+
+    def _input_excess(self, arguments: Mapping[str, Any] | None) -> cel_bounds.InputExcess | None:
+        size = self.static_input_size
+        if arguments is not None:
+            size = cel_bounds.input_size({"args": dict(arguments)}, size)
+        return size.excess()
+
+    def _holds(self, program: cel.Program, arguments: Mapping[str, Any] | None) -> bool:
+        """`program` evaluated over this check's inputs (within the caps: see _input_excess) is true."""
         try:
             if self.cel_context is None:
                 # Converted to CEL values once per check; only `args` changes per root field.
                 self.cel_context = cel.Context(self.cel_inputs)
             if arguments is not None:
-                self.cel_context.add_variable("args", arguments)
-            return rule.expression.execute(self.cel_context) is True
+                self.cel_context.add_variable("args", dict(arguments))
+            return program.execute(self.cel_context) is True
         except Exception:
             return False
 
@@ -331,15 +411,18 @@ class _Evaluation:
         return _client_address(self.request.ip)
 
     def _time_and_place_hold(self, rule: Rule) -> bool:
-        if rule.hours is not None:
-            local = self.now.astimezone(rule.hours.tz)
-            if not rule.hours.contain(local.weekday(), local.time().replace(tzinfo=None)):
-                return False
-        if rule.source_networks is not None:
-            address = self.client_ip
-            if address is None or not any(address in network for network in rule.source_networks):
-                return False
-        return True
+        return (rule.hours is None or self._within_hours(rule)) and (
+            rule.source_networks is None or self._from_networks(rule)
+        )
+
+    def _within_hours(self, rule: Rule) -> bool:
+        assert rule.hours is not None
+        return rule.hours.contain_instant(self.now)
+
+    def _from_networks(self, rule: Rule) -> bool:
+        assert rule.source_networks is not None
+        address = self.client_ip
+        return address is not None and any(address in network for network in rule.source_networks)
 
 
 def _client_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -350,41 +433,3 @@ def _client_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address 
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
-
-
-def _suggestions(
-    policy: CompiledPolicy,
-    analysis: Analysis,
-    evaluation: _Evaluation,
-    effective: Mapping[str, tuple[int, str | None]],
-    subject: Subject,
-    request: RequestContext,
-    caps: Limits,
-) -> list[dict[str, Any]]:
-    """A document without the forbidden, too deep and introspection fields, if that one passes."""
-    denials = evaluation.field_denials
-    pruned = prune_document(
-        analysis,
-        max_depth=effective["max_depth"][0] if "max_depth" in effective else None,
-        drop_introspection=not policy.introspection_allowed,
-        is_forbidden=lambda root_key, coordinates: any(
-            rule.denies_field(coordinate) for rule in denials.get(root_key, ()) for coordinate in coordinates
-        ),
-    )
-    if pruned is None:
-        return []
-    query, variables, removed = pruned
-    original = analysis.request
-    retry = analyze(
-        original.bundle,
-        query,
-        operation_name=analysis.operation_name,
-        variables=variables,
-        limits=original.limits,
-        default_list_size=original.default_list_size,
-        mutation_base_cost=original.mutation_base_cost,
-    )
-    # Its root fields are some of the original's, so the conditions it evaluates were evaluated already.
-    if _decide(policy, retry, subject, request, caps, suggest=False).decision != ALLOW:
-        return []
-    return [{"kind": "suggested_query", "query": query, "removed_paths": [list(path) for path in removed]}]

@@ -8,7 +8,7 @@ measured in microseconds and never expanded.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -290,9 +290,9 @@ class Walker:
         if info is not None:
             for arg, default in info.argument_defaults.items():
                 arguments.setdefault(arg, default)
-        own_size = _expected_size(info.list_size, arguments) if info and info.list_size else None
-        child_sizing = _child_sizing(info, own_size, name, sizing)
         here = (*path, key)
+        own_size = self._own_size(info, arguments, provided, group.nodes, here) if info and info.list_size else None
+        child_sizing = _child_sizing(info, own_size, name, sizing)
         for coordinate in info.coordinates if info else ():
             if coordinate not in coordinates:
                 coordinates[coordinate] = here
@@ -320,6 +320,13 @@ class Walker:
             # negative @cost must not let a field pay for (hide) the cost of its siblings.
             measure.cost = max(0.0, count * (info.weight + child.cost) + self._arguments_cost(info, provided))
         return measure, arguments
+
+    def _own_size(self, info: FieldInfo, arguments: Mapping[str, Any], provided: Mapping[str, Any],
+                  nodes: Sequence[FieldNode], path: Path) -> float | None:
+        """The size a list field's @listSize gives it (slicing arguments, else assumedSize); the
+        slicing search (slicing.py) overrides it to try lower slicing values."""
+        assert info.list_size is not None
+        return _expected_size(info.list_size, arguments)
 
     def _arguments_cost(self, info: FieldInfo, provided: Mapping[str, Any]) -> float:
         cost = 0.0
@@ -368,8 +375,17 @@ def bounded_cost(cost: float) -> float:
     return cost if cost <= COST_CEILING else COST_CEILING  # NaN fails the test too
 
 
-def _expected_size(list_size: ListSize, arguments: Mapping[str, Any]) -> float | None:
-    """The largest slicing argument given (a list argument counts its items), else assumedSize."""
+def _expected_size(
+    list_size: ListSize,
+    arguments: Mapping[str, Any],
+    cap: float | None = None,
+    cappable: Collection[str] = (),
+    capped: list[str] | None = None,
+) -> float | None:
+    """The largest slicing argument given (a list argument counts its items), else assumedSize.
+
+    With a `cap`, the `cappable` top-level slicing arguments count at most `cap` (those lowered are
+    appended to `capped`): the size the list would have with them lowered to it."""
     sizes: list[float] = []
     for path in list_size.slicing_arguments:
         value: Any = arguments
@@ -377,6 +393,10 @@ def _expected_size(list_size: ListSize, arguments: Mapping[str, Any]) -> float |
             value = value.get(step) if isinstance(value, dict) else None
         size = _size_of(value)
         if size is not None:
+            if cap is not None and size > cap and len(path) == 1 and path[0] in cappable:
+                size = cap
+                if capped is not None:
+                    capped.append(path[0])
             sizes.append(size)
     if sizes:
         return max(sizes)

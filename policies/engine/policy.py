@@ -8,11 +8,12 @@ import ipaddress
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import cel
 
+from .cel_bounds import conjuncts
 from .limits import Limits
 from .matching import glob_pattern, subject_keys
 from .ratelimits import PERIOD_SECONDS as PERIOD_SECONDS  # re-exported for the admin forms
@@ -52,6 +53,29 @@ class Hours:
             return self.start <= local_time < self.end
         return local_time >= self.start or local_time < self.end
 
+    def contain_instant(self, instant: datetime) -> bool:
+        """Whether the timezone-aware `instant` falls in the window (in the window's time zone)."""
+        local = instant.astimezone(self.tz)
+        return self.contain(local.weekday(), local.time().replace(tzinfo=None))
+
+    def next_opening(self, after: datetime) -> datetime | None:
+        """When the window next opens after the timezone-aware `after`, in the window's time zone
+        (None if it is open then). It opens at its start, or at midnight on a listed day that an
+        overnight window of an unlisted day before does not run into."""
+        if self.contain_instant(after):
+            return None
+        local = after.astimezone(self.tz)
+        minute = timedelta(minutes=1)
+        for offset in range(8):
+            day = local.date() + timedelta(days=offset)
+            for clock in sorted({time(0, 0), self.start}):
+                candidate = datetime.combine(day, clock, tzinfo=self.tz)
+                if candidate > local and self.contain_instant(candidate) and not self.contain_instant(
+                    candidate - minute
+                ):
+                    return candidate
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class Rule:
@@ -64,6 +88,7 @@ class Rule:
     source_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None
     expression: cel.Program | None
     expression_reads_args: bool  # otherwise it is evaluated once per check, not per root field
+    expression_text: str | None  # its source, split into clauses to say which one failed
     limits: Limits
     denied_fields: tuple[str, ...]  # fields.deny globs
     denies_field: GlobSet
@@ -91,6 +116,7 @@ class CompiledPolicy:
     sensitive_globs: tuple[str, ...]
     # The schema's operations: only these are memoised, so odd names cannot grow the index.
     known_operations: frozenset[str] | None = None
+    contact: str | None = None  # who owns the policy, named in NO_MATCHING_RULE hints
     rules_by_id: Mapping[str, Rule] = field(init=False)
     cel_variables: frozenset[str] = field(init=False)  # those any expression reads
     _everyone: tuple[int, ...] = field(init=False)
@@ -101,6 +127,9 @@ class CompiledPolicy:
     _denied_coordinates: dict[tuple[int, tuple[str, ...]], tuple[str, ...]] = field(
         init=False, default_factory=dict
     )
+    # Computed on denials only (hints), memoised and bounded like the index above.
+    _clauses: dict[int, tuple[tuple[str, cel.Program], ...]] = field(init=False, default_factory=dict)
+    _callable: dict[tuple[int, ...], tuple[Sequence[str], tuple[str, ...]]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rules_by_id = {rule.id: rule for rule in self.rules}
@@ -152,6 +181,46 @@ class CompiledPolicy:
                 self._denied_coordinates.clear()  # odd documents cannot grow it without bound
             self._denied_coordinates[key] = matched
         return matched
+
+    def expression_clauses(self, rule: Rule) -> tuple[tuple[str, cel.Program], ...]:
+        """The top-level `&&` clauses of `rule`'s expression, each compiled (one clause when it is not
+        a conjunction), to tell which one does not hold. Each is part of an expression that passed
+        the load-time bounds, so it is within them too."""
+        clauses = self._clauses.get(rule.index)
+        if clauses is None:
+            compiled = []
+            for text in conjuncts(rule.expression_text or ""):
+                try:
+                    compiled.append((text, cel.compile(text)))
+                except Exception:  # a clause the library reads otherwise alone: judge the whole
+                    return ()
+            clauses = self._clauses[rule.index] = tuple(compiled) if len(compiled) > 1 else ()
+        return clauses
+
+    def callable_operations(self, candidates: Sequence[Rule], operations: Sequence[str]) -> tuple[str, ...]:
+        """The `operations` (a schema's, in its order) an agent whose candidate rules are `candidates`
+        may call: an allow or require_approval rule covers it (maybe under conditions) and no
+        unconditional deny of the whole operation does. Memoised per set of candidate rules."""
+        key = tuple(rule.index for rule in candidates)
+        memo = self._callable.get(key)
+        if memo is not None and memo[0] is operations:
+            return memo[1]
+        admitting = [self._operation_pattern[rule.index] for rule in candidates if rule.effect != "deny"]
+        denying = [
+            self._operation_pattern[rule.index]
+            for rule in candidates
+            if rule.denies_whole_operation and not rule.has_conditions
+        ]
+        found = tuple(
+            operation
+            for operation in operations
+            if any(pattern.fullmatch(operation) for pattern in admitting)
+            and not any(pattern.fullmatch(operation) for pattern in denying)
+        )
+        if len(self._callable) >= _DENIED_COORDINATES_MEMO:
+            self._callable.clear()
+        self._callable[key] = (operations, found)
+        return found
 
     def rate_limits_of(self, rule_id: str) -> tuple[RateLimit, ...]:
         rule = self.rules_by_id.get(rule_id)

@@ -1,15 +1,18 @@
 """Reason codes and the one constructor that emits each of them.
 
 Every code a Decision can carry is created by exactly one function below, so a code found in a
-log leads straight to the place (and the situation) that produced it.
+log leads straight to the place (and the situation) that produced it. Each reason carries a
+`hint`: one sentence saying what to change for the check to pass (worded in messages.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from . import messages
 from .limits import LIMIT_CODES
 
 GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
@@ -42,7 +45,7 @@ Path = tuple[str, ...]
 
 @dataclass(frozen=True, slots=True)
 class Reason:
-    """One machine-readable explanation of a decision."""
+    """One machine-readable explanation of a decision, with a hint on how to act on it."""
 
     code: str
     message: str
@@ -50,6 +53,7 @@ class Reason:
     path: Path | None = None
     limit: int | float | None = None
     actual: int | float | None = None
+    hint: str = field(kw_only=True)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -59,15 +63,21 @@ class Reason:
             "path": list(self.path) if self.path is not None else None,
             "limit": self.limit,
             "actual": self.actual,
+            "hint": self.hint,
         }
 
 
+def with_hint(reason: Reason, hint: str) -> Reason:
+    """`reason` with a more specific hint (found once the decision is known to be a deny)."""
+    return dataclasses.replace(reason, hint=hint)
+
+
 def parse_failed(message: str) -> Reason:
-    return Reason(GRAPHQL_PARSE_FAILED, message)
+    return Reason(GRAPHQL_PARSE_FAILED, message, hint=messages.PARSE_HINT)
 
 
-def validation_failed(message: str) -> Reason:
-    return Reason(GRAPHQL_VALIDATION_FAILED, message)
+def validation_failed(message: str, hint: str = messages.VALIDATION_HINT) -> Reason:
+    return Reason(GRAPHQL_VALIDATION_FAILED, message, hint=hint)
 
 
 def operation_not_found(operation_name: str | None, available: Sequence[str]) -> Reason:
@@ -78,7 +88,7 @@ def operation_not_found(operation_name: str | None, available: Sequence[str]) ->
             message = "The document defines no operation."
     else:
         message = f"The document defines no operation named {operation_name!r}."
-    return Reason(OPERATION_NOT_FOUND, message)
+    return Reason(OPERATION_NOT_FOUND, message, hint=messages.operation_not_found_hint(operation_name, available))
 
 
 def document_too_large(limit: int, actual: int) -> Reason:
@@ -87,53 +97,97 @@ def document_too_large(limit: int, actual: int) -> Reason:
         f"The document is {actual} bytes long; at most {limit} bytes are accepted.",
         limit=limit,
         actual=actual,
+        hint=messages.document_too_large_hint(limit),
     )
 
 
 def limit_exceeded(
-    dimension: str, limit: int | float, actual: int | float | None, rule: str | None
+    dimension: str,
+    limit: int | float,
+    actual: int | float | None,
+    rule: str | None,
+    *,
+    budget: bool = False,
 ) -> Reason:
-    """A document over one of the six limits; `actual` is None when counting stopped at the limit."""
-    shown = f"more than {limit}" if actual is None else str(actual)
-    source = f"rule {rule!r}" if rule else "the policy defaults or server caps"
+    """A document over one of the six limits; `actual` is None when counting stopped at the limit.
+
+    `budget`: the limit is a cost budget's capacity (its burst, named by `rule`), which a document
+    costlier than it can never fit, however long it waits."""
     return Reason(
         LIMIT_CODES[dimension],
-        f"{dimension.removeprefix('max_')} is {shown}; {source} allow at most {limit}.",
+        messages.limit_message(dimension, limit, actual, rule, budget=budget),
         rule=rule,
         limit=limit,
         actual=actual,
+        hint=_limit_hint(dimension, limit, actual, budget),
     )
 
 
-def no_matching_rule(operation: str, path: Path) -> Reason:
-    return Reason(NO_MATCHING_RULE, f"No rule allows {operation} for this agent.", path=path)
+def _limit_hint(dimension: str, limit: int | float, actual: int | float | None, budget: bool) -> str:
+    bound = int(limit)
+    if dimension == "max_depth":
+        return messages.depth_hint(bound)
+    if dimension == "max_aliases":
+        return messages.alias_hint(bound)
+    if dimension == "max_root_fields":
+        return messages.root_field_hint(bound)
+    if dimension == "max_tokens":
+        return messages.token_hint(bound)
+    if dimension == "max_directives":
+        return messages.directive_hint(bound)
+    return messages.cost_hint(limit, actual, budget=budget)
 
 
-def condition_not_met(operation: str, path: Path, rule: str) -> Reason:
+def no_matching_rule(
+    operation: str,
+    path: Path,
+    *,
+    callable_operations: Sequence[str] = (),
+    callable_count: int = 0,
+    contact: str | None = None,
+) -> Reason:
+    """No rule admits the root field at `path`; the hint names what the agent may call instead."""
     return Reason(
-        CONDITION_NOT_MET,
-        f"Rule {rule!r} covers {operation} for this agent, but its conditions do not hold.",
-        rule=rule,
+        NO_MATCHING_RULE,
+        f"No rule allows {operation} for this agent.",
         path=path,
+        hint=messages.no_matching_rule_hint(operation, callable_operations, callable_count, contact),
     )
+
+
+def condition_not_met(operation: str, path: Path, rule: str, unmet: Sequence[tuple[str, str]] = ()) -> Reason:
+    """`unmet`: per failed condition, (when the rule admits, what to do), from messages.*_phrase."""
+    message = f"Rule {rule!r} covers {operation} for this agent, but its conditions do not hold."
+    return _of_rule(CONDITION_NOT_MET, message, rule, path, messages.condition_hint(rule, operation, unmet))
 
 
 def denied_by_rule(operation: str, path: Path, rule: str) -> Reason:
-    return Reason(DENIED_BY_RULE, f"Rule {rule!r} denies {operation}.", rule=rule, path=path)
+    hint = messages.denied_by_rule_hint(rule, operation, path[0])
+    return _of_rule(DENIED_BY_RULE, f"Rule {rule!r} denies {operation}.", rule, path, hint)
 
 
 def forbidden_field(coordinate: str, path: Path, rule: str) -> Reason:
-    return Reason(FORBIDDEN_FIELD, f"Rule {rule!r} forbids the field {coordinate}.", rule=rule, path=path)
+    hint = messages.forbidden_field_hint(rule, coordinate, path)
+    return _of_rule(FORBIDDEN_FIELD, f"Rule {rule!r} forbids the field {coordinate}.", rule, path, hint)
+
+
+def _of_rule(code: str, message: str, rule: str, path: Path, hint: str) -> Reason:
+    """A reason about one rule and one selection (the root field, or a field under it)."""
+    return Reason(code, message, rule=rule, path=path, hint=hint)
 
 
 def introspection_disabled(path: Path) -> Reason:
-    return Reason(INTROSPECTION_DISABLED, "Introspection (__schema, __type) is disabled.", path=path)
+    return Reason(
+        INTROSPECTION_DISABLED,
+        "Introspection (__schema, __type) is disabled.",
+        path=path,
+        hint=messages.INTROSPECTION_HINT,
+    )
 
 
 def approval_required(operation: str, path: Path, rule: str) -> Reason:
-    return Reason(
-        APPROVAL_REQUIRED, f"Rule {rule!r} requires a human to approve {operation}.", rule=rule, path=path
-    )
+    message = f"Rule {rule!r} requires a human to approve {operation}."
+    return _of_rule(APPROVAL_REQUIRED, message, rule, path, messages.approval_hint(operation))
 
 
 def expression_input_too_large(rule: str, cap: str, limit: int, actual: int) -> Reason:
@@ -147,17 +201,27 @@ def expression_input_too_large(rule: str, cap: str, limit: int, actual: int) -> 
         rule=rule,
         limit=limit,
         actual=actual,
+        hint=messages.expression_input_hint(limit, what),
     )
 
 
-def limit_used_up(cost: bool, policy_name: str, limit: int, period_s: int | float, retry_after_s: float) -> Reason:
-    """RATE_LIMITED or COST_BUDGET_EXCEEDED: the limiter refused a check that a limit's window has no room for."""
+_PERIOD_NAMES = {1: "second", 60: "minute", 3_600: "hour", 86_400: "day"}
+
+
+def limit_used_up(cost: bool, policy_name: str, limit: int, period_s: int | float, retry_after_s: float, *,
+                  burst: int | None = None, remaining: int | None = None, weight: int | None = None,
+                  retry_at: str | None = None) -> Reason:
+    """RATE_LIMITED or COST_BUDGET_EXCEEDED: the limiter refused a check that a limit's window has no
+    room for; the hint says when to retry (`retry_at`, an ISO time) and what is left (`remaining`
+    of the `burst`)."""
     what = "cost budget" if cost else "rate limit"
+    period = _PERIOD_NAMES.get(int(period_s), f"{period_s} s")
     return Reason(
         COST_BUDGET_EXCEEDED if cost else RATE_LIMITED,
-        f"The {what} {policy_name} ({limit} per {period_s} s) is used up; retry in {retry_after_s:.1f} s.",
+        f"The {what} {policy_name} ({limit} per {period}) is used up; retry in {retry_after_s:.1f} s.",
         rule=policy_name,
         limit=limit,
+        hint=messages.used_up_hint(cost, retry_after_s, retry_at, remaining, burst, weight),
     )
 
 
@@ -165,4 +229,5 @@ def without_policy(code: str, message: str) -> Reason:
     """UNKNOWN_SCHEMA and NO_ACTIVE_POLICY: the caller found nothing to decide with."""
     if code not in (UNKNOWN_SCHEMA, NO_ACTIVE_POLICY):
         raise ValueError(f"{code} is not a reason for deciding without a policy")
-    return Reason(code, message)
+    hint = messages.UNKNOWN_SCHEMA_HINT if code == UNKNOWN_SCHEMA else messages.NO_ACTIVE_POLICY_HINT
+    return Reason(code, message, hint=hint)

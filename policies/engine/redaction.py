@@ -105,6 +105,7 @@ def _plan(bundle: SchemaBundle, analysis_or_document: Analysis | str, globs: tup
         query = analysis_or_document.request.query
         if analysis_or_document.parsed:
             document = analysis_or_document.parsed.pop()
+            analysis_or_document.coerced.clear()
         elif {reason.code for reason in analysis_or_document.failure} & {DOCUMENT_TOO_LARGE, TOKEN_LIMIT}:
             # Never read: too large to scan for secrets, so none of it is kept.
             return _Plan(f"{REDACTED} ({len(query)} characters)", is_sensitive, frozenset(), {}, True)

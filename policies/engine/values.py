@@ -51,3 +51,8 @@ def to_json(node: ValueNode, variables: Mapping[str, Any]) -> Any:
         fields = ((field.name.value, to_json(field.value, variables)) for field in node.fields)
         return {name: value for name, value in fields if value is not MISSING}
     return MISSING
+
+
+def plain_number(value: int | float) -> int | float:
+    """A whole float as an int (`16.0` -> `16`), for answers and messages."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value

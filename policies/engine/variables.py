@@ -20,7 +20,7 @@ from graphql import (
 from graphql.pyutils import Undefined
 from graphql.utilities import validate_input_value
 
-from . import reasons
+from . import messages, reasons
 from .reasons import Reason
 from .values import to_json
 
@@ -46,13 +46,15 @@ def coerced_variables(
                 variables[name] = to_json(definition.default_value, {})
             elif isinstance(type_, GraphQLNonNull):
                 problems.append(reasons.validation_failed(
-                    f"Variable '${name}' of required type '{print_ast(definition.type)}' was not provided."
+                    f"Variable '${name}' of required type '{print_ast(definition.type)}' was not provided.",
+                    messages.VARIABLE_VALUE_HINT,
                 ))
             continue
         value = provided[name]
         coerced = coerce_input_value(value, type_)
         if coerced is Undefined:
-            problems.append(reasons.validation_failed(_invalid_variable(name, value, type_, definition)))
+            problems.append(reasons.validation_failed(_invalid_variable(name, value, type_, definition),
+                                                      messages.VARIABLE_VALUE_HINT))
             variables[name] = value
         else:
             variables[name] = coerced

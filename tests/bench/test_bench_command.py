@@ -13,7 +13,8 @@ from tools.bench.http_bench import PRODUCTION_SERVER
 
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE_KEYS = {"engine.cold_ratio", "engine.warm_us", "engine.warm_vs_cold", "scale.rules_ratio",
-               "scale.agents_ratio", "schema.build_s", "hostile.engine_max_ms", "hostile.cel_max_ms"}
+               "scale.agents_ratio", "schema.build_s", "hostile.engine_max_ms", "hostile.cel_max_ms",
+               "hints.reasons_with_hint_share", "hints.suggested_query_pass_share"}
 HTTP_KEYS = {"http.bare_rps", "http.check_warm_rps", "http.ratio_warm", "http.bare_p50_ms", "http.bare_p99_ms",
              "http.check_warm_p50_ms", "http.check_warm_p99_ms", "memory.rss_mb", "hostile.max_ms",
              "hostile.errors_5xx", "limiter.check_rps_on", "limiter.check_rps_off", "records.lost"}
@@ -47,6 +48,7 @@ def test_in_process_numbers_and_cost_conformance(tmp_path):
     assert [d["id"] for d in report["cost.conformance_differences"]] == ["wrong-on-purpose"]
     assert json.loads((tmp_path / "out.json").read_text()) == report
     assert report["hostile.engine_exceptions"] == []
+    assert (report["hints.misses"], report["hints.failing_suggestions"]) == ([], [])
 
 
 def test_the_bench_measures_the_server_docker_compose_runs():

@@ -291,6 +291,7 @@ def test_the_simulator_decides_without_recording_anything(shop, support_bot, vie
     assert result["decision"] == "deny"
     assert "FORBIDDEN_FIELD" in {reason["code"] for reason in result["reasons"]}
     assert result["decided_by"] == "support-reads-orders"
+    assert "Hint: Leave Customer.ssn out of the selection at orders.edges.node.customer.ssn" in response.content.decode()
     assert Decision.objects.count() == 0 and AuditEvent.objects.count() == before
 
 

@@ -1,6 +1,8 @@
 """Rate limits and cost budgets on POST /api/v1/check (Redis when REDIS_URL is set, else in-process)."""
 
 import json
+import re
+from datetime import datetime
 
 import pytest
 
@@ -66,6 +68,40 @@ def test_request_limit_refuses_with_429_retry_after_and_both_shapes(client, shop
     assert Decision.objects.filter(decision="deny").count() == 1
 
 
+def test_a_refusal_says_when_to_retry_and_how_much_of_the_limit_is_left(client, shop_schema, agent_token):
+    with_limits(shop_schema, "{requests: 2, per: minute}")
+    check(client, agent_token), check(client, agent_token)
+    response = check(client, agent_token)
+    body = response.json()
+    [retry] = [hint for hint in body["hints"] if hint["kind"] == "retry"]
+    seconds = int(response["Retry-After"])
+    assert re.fullmatch(rf"Retry in {seconds} seconds? \(at {re.escape(retry['retry_at'])}\): 0 of 2 requests are"
+                        r" left until then\.", body["reasons"][-1]["hint"])
+    assert datetime.fromisoformat(retry["retry_at"]).tzinfo is not None
+    assert (retry["code"], retry["remaining"], retry["burst"], retry["limit"]) == ("RATE_LIMITED", 0, 2, 2)
+    details = body["error"]["details"]
+    assert (details["retry_at"], details["remaining"], details["burst"]) == (retry["retry_at"], 0, 2)
+
+
+def test_a_cost_budget_refusal_names_the_units_left_and_the_documents_cost(client, shop_schema, agent_token):
+    with_limits(shop_schema, "{cost: 40, per: hour}")
+    check(client, agent_token), check(client, agent_token)  # 32 of 40 used
+    body = check(client, agent_token).json()
+    assert body["reasons"][-1]["code"] == "COST_BUDGET_EXCEEDED"
+    assert body["reasons"][-1]["hint"].endswith(
+        "when the budget has room for this document, or send a cheaper one: 8 of 40 cost units are left now and"
+        " this document costs 16."
+    )
+
+
+def test_the_rate_limit_answer_names_the_burst_its_remaining_counts_from(client, shop_schema, agent_token):
+    with_limits(shop_schema, "{requests: 60, per: minute, burst: 10}")
+    body = check(client, agent_token).json()
+    assert {key: body["rate_limit"][key] for key in ("limit", "burst", "remaining")} == {
+        "limit": 60, "burst": 10, "remaining": 9,
+    }
+
+
 def test_cost_budget_charges_the_document_cost(client, shop_schema, agent_token):
     with_limits(shop_schema, "{cost: 40, per: hour}")
     assert check(client, agent_token).status_code == 200  # 16
@@ -84,6 +120,10 @@ def test_document_costlier_than_a_whole_budget_is_denied_with_200_and_not_charge
     assert body["decision"] == "deny"
     assert [r["code"] for r in body["reasons"]] == ["COST_LIMIT"]
     assert body["reasons"][0]["limit"] == 10
+    assert body["reasons"][0]["message"] == (
+        "The document costs 16; the cost budget reads/cost holds at most 10 at once (its burst), so it can never pass."
+    )
+    assert body["reasons"][0]["hint"].endswith("to bring the cost from 16 to at most 10; no wait makes it pass.")
     cheap = check(client, agent_token, CHEAP).json()
     assert cheap["decision"] == "allow"
     assert cheap["rate_limit"]["remaining"] == 9

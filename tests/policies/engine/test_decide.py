@@ -450,8 +450,10 @@ def test_checks_without_schema_or_policy_are_denied_through_the_engine(code: str
             "path": None,
             "limit": None,
             "actual": None,
+            "hint": decision.reasons[0].hint,
         }
     ]
+    assert decision.reasons[0].hint.endswith(".")
     assert decision.decision == "deny"
 
 

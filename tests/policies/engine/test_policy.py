@@ -165,6 +165,24 @@ def test_unknown_top_level_keys_and_a_missing_schema_name_are_errors() -> None:
     ]
 
 
+def test_a_policy_names_its_owner_in_an_optional_contact() -> None:
+    assert compile_policy(policy_document()).contact == "shop-api-owners@example.com"
+    assert compile_policy(policy_document(contact=None)).contact is None
+
+
+@pytest.mark.parametrize(
+    ("contact", "message"),
+    [
+        (["alice"], "must be a non-empty string on one line (who owns this policy)"),
+        ("  ", "must be a non-empty string on one line (who owns this policy)"),
+        ("alice\nbob", "must be a non-empty string on one line (who owns this policy)"),
+        ("x" * 201, "must be at most 200 characters"),
+    ],
+)
+def test_a_contact_is_one_short_line_of_plain_text(contact: Any, message: str) -> None:
+    assert [(e["field"], e["message"]) for e in errors_of(policy_document(contact=contact))] == [("contact", message)]
+
+
 def test_yaml_syntax_errors_carry_line_and_column() -> None:
     with pytest.raises(PolicyValidationError) as raised:
         parse_policy_yaml("schema: shop\nrules: [\n")

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from tools.bench.documents import documents_for, generated_sdl
 from tools.bench.engine_bench import EngineBench, cost_conformance, schema_build_s
+from tools.bench.hints_bench import hint_numbers
 
 TARGETS = {
     "http.ratio_warm": (">=", 0.6),
@@ -16,6 +17,8 @@ TARGETS = {
     "hostile.max_ms": ("<=", 250),
     "hostile.errors_5xx": ("<=", 0),
     "hostile.cel_max_ms": ("<=", 25),
+    "hints.reasons_with_hint_share": (">=", 1.0),
+    "hints.suggested_query_pass_share": (">=", 1.0),
 }
 
 
@@ -23,8 +26,9 @@ class Command(BaseCommand):
     help = """Measure gqlgov's speed in one run and print one JSON object (issue 7's keys).
 
 In-process: cold analysis vs graphql-core parse+validate (small/medium/large documents), warm
-decisions, 10 vs 10,000 rules and agents, schema build time, the hostile corpus, and (with
---cost-conformance) Apollo's demand-control cost cases. Over HTTP: the real app served by the
+decisions, 10 vs 10,000 rules and agents, schema build time, the hostile corpus, the hints of
+denials (tests/support/hint_corpus.py), and (with --cost-conformance) Apollo's demand-control cost
+cases. Over HTTP: the real app served by the
 production server configuration (gunicorn -c gqlgov/gunicorn.conf.py, WEB_CONCURRENCY = CPU count + 1;
 granian WSGI measured as a candidate), its own SQLite file (or a fresh database on the PostgreSQL
 of DATABASE_URL) and Redis (REDIS_URL, else a throwaway redis-server), loaded by wrk from a
@@ -93,6 +97,7 @@ fewer repetitions, no candidate server); its ratios are noisier. While tuning th
             timed("scale", bench.scale_numbers)
             timed("hostile_in_process", bench.hostile_in_process)
             timed("hostile_cel", bench.hostile_cel_in_process)
+            timed("hints", lambda: hint_numbers(bundle, documents, quick=quick))
         if opts["cost_conformance"] and opts["only"] is None:
             timed("cost", lambda: cost_conformance(Path(opts["cost_conformance"])))
         if not opts["skip_http"]:
