@@ -4,7 +4,6 @@ coordinates, and documents that cannot be decided on their merits."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -277,6 +276,9 @@ def _validation_must_not_run(*args: object) -> object:
     raise AssertionError("validation ran")
 
 
+# 10^12 selections if expanded: an expanding measure would not finish, so the timeout is the guard
+# (how fast the measure is stays the benchmark's figure, not an assertion here).
+@pytest.mark.timeout(30)
 def test_fragment_bomb_is_measured_without_expansion() -> None:
     levels = 12
     fragments = " ".join(
@@ -290,15 +292,12 @@ def test_fragment_bomb_is_measured_without_expansion() -> None:
     )
     query = f"query {{ customer(id: 1) {{ ...F0 }} }} {fragments} fragment F{levels} on Customer {{ id }}"
 
-    started = time.perf_counter()
     analysis = analyze(shop(), query, limits=AnalysisLimits(caps=Limits()))
-    elapsed = time.perf_counter() - started
 
     assert analysis.metrics is not None
     assert analysis.metrics.aliases == sum(10**level for level in range(1, levels + 1))
     assert analysis.metrics.cost > 10**12
     assert analysis.metrics.depth == 1 + 4 * levels + 1
-    assert elapsed < 0.25
 
 
 def test_repeated_spreads_merge_like_execution_so_a_merged_bomb_stays_cheap() -> None:

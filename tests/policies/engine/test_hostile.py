@@ -1,9 +1,9 @@
-"""Hostile input: every class of the corpus is decided fast and never raises; any document and
-variables give a deterministic decision."""
+"""Hostile input: every class of the corpus is decided without an exception; any document and
+variables give a deterministic decision. How fast is the benchmark's to say (`hostile.max_ms`,
+`manage.py bench`), not a timed assertion here."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -16,8 +16,6 @@ from policies.engine.hostile import hostile_corpus
 from .factories import example_policy, office_request, shop, support_bot
 
 CORPUS = hostile_corpus()
-# The benchmark holds each case to 250 ms; tests on a busy CI machine get twice that.
-TIME_BOUND_S = 0.5
 
 
 def full_check(query: str, variables: Any, operation_name: str | None = None) -> dict[str, Any]:
@@ -35,15 +33,10 @@ def suggested_queries(decision: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(("name", "query", "variables"), CORPUS, ids=[case[0] for case in CORPUS])
-def test_hostile_input_is_decided_quickly_without_an_exception(name: str, query: str, variables: Any) -> None:
-    full_check(query, variables)  # warm caches shared across checks, as a running server has them
-
-    started = time.perf_counter()
+def test_hostile_input_is_decided_without_an_exception(name: str, query: str, variables: Any) -> None:
     decision = full_check(query, variables)
-    elapsed = time.perf_counter() - started
 
     assert decision["decision"] in ("allow", "deny")
-    assert elapsed < TIME_BOUND_S, f"{name} took {elapsed * 1000:.0f} ms"
 
 
 def test_documents_with_more_operations_than_accepted_are_refused_before_validation() -> None:
