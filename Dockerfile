@@ -7,6 +7,8 @@ COPY pyproject.toml README.md ./
 COPY gqlgov ./gqlgov
 COPY agents ./agents
 COPY policies ./policies
+# The service imports gqlgov_verify.binding (one hashing of documents and variables for signer and verifier).
+COPY gqlgov-verify ./gqlgov-verify
 COPY manage.py ./
 RUN pip install --no-cache-dir . \
     && useradd --system --home /var/lib/gqlgov gqlgov \
