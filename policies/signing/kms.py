@@ -26,7 +26,8 @@ def public_key(kms: Any, key_id: str) -> Any:
     response = kms.get_public_key(KeyId=key_id)
     spec = response.get("KeySpec") or response.get("CustomerMasterKeySpec")
     if spec != KEY_SPEC or response.get("KeyUsage") != "SIGN_VERIFY":
-        raise ValueError(f"KMS key {key_id} is {spec} for {response.get('KeyUsage')}: ES256 needs {KEY_SPEC} for SIGN_VERIFY")
+        usage = response.get("KeyUsage")
+        raise ValueError(f"KMS key {key_id} is {spec} for {usage}: ES256 needs {KEY_SPEC} for SIGN_VERIFY")
     return load_der_public_key(response["PublicKey"])
 
 

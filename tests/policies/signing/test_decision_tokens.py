@@ -2,11 +2,14 @@
 
 import hashlib
 import json
+from io import StringIO
 
 import jwt
 import pytest
+from django.core.management import call_command
 
 from agents.services import principal_update
+from policies.checks.caches import clear_caches
 from policies.models import Decision
 from tests.conftest import issue_token_for, make_principal
 from tests.policies.conftest import activate_policy
@@ -129,7 +132,7 @@ rules:
                                            '{"id": "1", "n": 1e400}',
                                            '{"id": "\\udc00"}'])
 def test_variables_without_a_canonical_form_deny_without_quoting_them(client, shop, agent_token, raw_variables):
-    body = '{"query": "%s", "variables": %s}' % (ORDER_BY_ID, raw_variables)
+    body = f'{{"query": "{ORDER_BY_ID}", "variables": {raw_variables}}}'
     response = client.post("/api/v1/check", data=body, content_type="application/json",
                            HTTP_AUTHORIZATION=f"Bearer {agent_token}")
 
@@ -143,10 +146,6 @@ def test_variables_without_a_canonical_form_deny_without_quoting_them(client, sh
 
 
 def test_a_key_that_no_longer_decrypts_answers_503_until_it_is_rotated(client, shop, agent_token, settings, on_commit):
-    from django.core.management import call_command
-
-    from policies.checks.caches import clear_caches
-
     assert check(client, agent_token, query=ORDERS).status_code == 200  # the first key, under this SECRET_KEY
     settings.SECRET_KEY = "another-secret-key-than-the-one-the-signing-key-was-encrypted-under"
     clear_caches()  # a process started with the new SECRET_KEY
@@ -157,5 +156,5 @@ def test_a_key_that_no_longer_decrypts_answers_503_until_it_is_rotated(client, s
     assert refused.json()["error"]["code"] == "DECISION_SIGNING_UNAVAILABLE"
     assert refused["Retry-After"] == "2"
     with on_commit():
-        call_command("rotate_decision_key", stdout=open("/dev/null", "w"))  # noqa: SIM115
+        call_command("rotate_decision_key", stdout=StringIO())
     assert "decision_token" in check(client, agent_token, query=ORDERS).json()

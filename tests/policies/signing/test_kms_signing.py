@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.core.management import CommandError, call_command
 
 from agents.models import AuditEvent
+from policies.checks.caches import clear_caches
 from policies.models import DecisionSigningKey
 from tests.policies.signing.conftest import ORDERS, check, fetch_jwks, verify
 from tests.support.ports import free_port
@@ -56,7 +57,7 @@ def test_rotating_to_another_kms_key_keeps_the_previous_one_published(client, sh
                                                                      on_commit):
     settings.GQLGOV_DECISION_SIGNING_KMS_KEY_ID = first = signing_key(kms)
     before = check(client, agent_token, query=ORDERS).json()["decision_token"]
-    with pytest.raises(CommandError, match="CONFLICT: KMS key .* already signs decisions"):
+    with pytest.raises(CommandError, match=r"CONFLICT: KMS key .* already signs decisions"):
         rotate()
 
     settings.GQLGOV_DECISION_SIGNING_KMS_KEY_ID = second = signing_key(kms)
@@ -109,8 +110,6 @@ def test_with_a_wrap_key_the_private_key_is_encrypted_under_a_kms_data_key(clien
     assert AuditEvent.objects.get(action="decision_key.created").details["encrypted_with"] == wrap
     # SECRET_KEY plays no part: a process with another one still signs.
     settings.SECRET_KEY = "a-different-secret-key-entirely-for-this-process"
-    from policies.checks.caches import clear_caches
-
     clear_caches()
     again = check(client, agent_token, query=ORDERS).json()["decision_token"]
     assert jwt.get_unverified_header(again)["kid"] == jwt.get_unverified_header(token)["kid"] == key.kid
