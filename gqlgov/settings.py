@@ -269,9 +269,7 @@ GQLGOV_DECISION_SIGNING_KMS_KEY_ID = env.str("GQLGOV_DECISION_SIGNING_KMS_KEY_ID
 # under a key derived from SECRET_KEY (HKDF), the embedded default without AWS.
 GQLGOV_DECISION_KEY_WRAP_KMS_KEY_ID = env.str("GQLGOV_DECISION_KEY_WRAP_KMS_KEY_ID", default="")
 # Region and endpoint of the KMS client for those two keys (the endpoint for moto or LocalStack only).
-GQLGOV_DECISION_KMS_REGION = env.str(
-    "GQLGOV_DECISION_KMS_REGION", default=env.str("AWS_DEFAULT_REGION", default="us-east-1")
-)
+GQLGOV_DECISION_KMS_REGION = env.str("GQLGOV_DECISION_KMS_REGION", default="") or "us-east-1"
 GQLGOV_DECISION_KMS_ENDPOINT_URL = env.str("GQLGOV_DECISION_KMS_ENDPOINT_URL", default="")
 
 # Per-agent ceiling on denied checks (they never consume rate-limit budgets).
