@@ -183,6 +183,13 @@ def _new_key_fields() -> dict[str, Any]:
             "encrypted_private_key": envelope.ciphertext}
 
 
+def follows_settings(key: DecisionSigningKey) -> bool:
+    """Whether the key is kept as the settings now ask (else the next rotation makes such a key)."""
+    if key.kms_key_id or settings.GQLGOV_DECISION_SIGNING_KMS_KEY_ID:
+        return key.kms_key_id == settings.GQLGOV_DECISION_SIGNING_KMS_KEY_ID
+    return key.wrap_kms_key_id == settings.GQLGOV_DECISION_KEY_WRAP_KMS_KEY_ID
+
+
 def signer_for(key: DecisionSigningKey) -> jws.Signer:
     """What signs for `key`: KMS, or its private key decrypted here. SigningUnavailable when it
     cannot: a retired key, a key that no longer decrypts (SECRET_KEY or the wrap key changed:

@@ -9,6 +9,7 @@ for up to that long after a rotation, which `keys.overlap_s()` allows for.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from policies.checks.caches import signing_cache
 from policies.models import DecisionSigningKey
 from policies.signing import jws, keys
 
+logger = logging.getLogger("gqlgov.signing")
 _UNBINDABLE = {
     rfc8785.IntegerDomainError: "an integer beyond 2**53",
     rfc8785.FloatDomainError: "a NaN or infinite number",
@@ -100,6 +102,9 @@ def active_key() -> ActiveKey:
     else:
         row = keys.ensure_active_key()
         key = ActiveKey(row.kid, jws.header_segment(row.kid), keys.signer_for(row))
+        if not keys.follows_settings(row):
+            logger.warning("decision signing key %s is not kept as the KMS settings ask; run rotate_decision_key",
+                           row.kid)
     cache.put(_ACTIVE, (now + settings.GQLGOV_POLICY_REFRESH_S, key))
     return key
 

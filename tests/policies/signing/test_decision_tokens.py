@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import logging
 from io import StringIO
 
 import jwt
@@ -158,3 +159,11 @@ def test_a_key_that_no_longer_decrypts_answers_503_until_it_is_rotated(client, s
     with on_commit():
         call_command("rotate_decision_key", stdout=StringIO())
     assert "decision_token" in check(client, agent_token, query=ORDERS).json()
+
+
+def test_decision_tokens_never_reach_the_logs(client, shop, agent_token, caplog):
+    caplog.set_level(logging.DEBUG)
+
+    token = check(client, agent_token, query=ORDERS).json()["decision_token"]
+
+    assert token.split(".")[2] not in caplog.text and token.split(".")[1] not in caplog.text

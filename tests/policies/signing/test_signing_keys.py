@@ -153,3 +153,12 @@ def test_a_token_signed_before_a_rotation_still_verifies_after_it(client, shop, 
         rotate()
 
     assert verify(token, fetch_jwks(client))["sub"] == "support-bot"
+
+
+def test_a_key_kept_otherwise_than_the_settings_ask_is_named_in_a_warning_until_rotated(settings, caplog):
+    rotate()
+    settings.GQLGOV_DECISION_KEY_WRAP_KMS_KEY_ID = "arn:aws:kms:us-east-1:123456789012:key/later"
+
+    signer.active_key()
+
+    assert f"{DecisionSigningKey.objects.get().kid} is not kept as the KMS settings ask" in caplog.text
