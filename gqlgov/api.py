@@ -120,11 +120,13 @@ def _mount_routers() -> None:
     from policies.api import router as policies_router
     from policies.checks.api import router as checks_router
     from policies.gateway.api import router as exports_router
+    from policies.signing.api import router as signing_router
 
     # Django tries URL patterns in order and each miss costs: the check, the hot path, comes first.
     api.add_router("/", checks_router)
     api.add_router("/", policies_router)
     api.add_router("/", health_router)
+    api.add_router("/", signing_router)
     api.add_router("/", metrics_router)
     api.add_router("/exports", exports_router)
     api.add_router("/agents", agents_router)

@@ -258,6 +258,23 @@ GQLGOV_DECISION_CACHE = env.bool("GQLGOV_DECISION_CACHE", default=True)
 # How often a web process re-reads which policy version is active, in seconds.
 GQLGOV_POLICY_REFRESH_S = env.float("GQLGOV_POLICY_REFRESH_S", default=1.0)
 
+# --- Signed decisions (policies/signing) -----------------------------------------------
+# The issuer (`iss`) of decision tokens: the URL agents and verifiers reach gqlgov at.
+GQLGOV_PUBLIC_URL = env.str("GQLGOV_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Seconds a decision token is valid (its `exp` is `iat` plus this).
+GQLGOV_DECISION_TOKEN_TTL_S = env.int("GQLGOV_DECISION_TOKEN_TTL_S", default=60)
+if GQLGOV_DECISION_TOKEN_TTL_S < 1:
+    raise ImproperlyConfigured("GQLGOV_DECISION_TOKEN_TTL_S must be at least 1 second")
+# An AWS KMS asymmetric key (ECC_NIST_P256, SIGN_VERIFY) that signs decision tokens; the private key
+# never leaves KMS. Empty: gqlgov holds the signing key, encrypted at rest (below).
+GQLGOV_DECISION_SIGNING_KMS_KEY_ID = env.str("GQLGOV_DECISION_SIGNING_KMS_KEY_ID", default="")
+# A symmetric KMS key wrapping (envelope encryption) the signing keys gqlgov holds. Empty: AES-GCM
+# under a key derived from SECRET_KEY (HKDF), the embedded default without AWS.
+GQLGOV_DECISION_KEY_WRAP_KMS_KEY_ID = env.str("GQLGOV_DECISION_KEY_WRAP_KMS_KEY_ID", default="")
+# Region and endpoint of the KMS client for those two keys (the endpoint for moto or LocalStack only).
+GQLGOV_DECISION_KMS_REGION = env.str("GQLGOV_DECISION_KMS_REGION", default="") or "us-east-1"
+GQLGOV_DECISION_KMS_ENDPOINT_URL = env.str("GQLGOV_DECISION_KMS_ENDPOINT_URL", default="")
+
 # Per-agent ceiling on denied checks (they never consume rate-limit budgets).
 GQLGOV_DENIED_CHECKS_PER_MINUTE = env.int("GQLGOV_DENIED_CHECKS_PER_MINUTE", default=300)
 # When Redis is unreachable: refuse checks with 503 (false, the default) or admit them unlimited (true).

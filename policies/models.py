@@ -115,3 +115,37 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent_name} {self.operation_name or '-'}: {self.decision}"
+
+
+class DecisionSigningKey(models.Model):
+    """A key that signs decision tokens (policies/signing). One is active; a retired key stays in
+    the JWKS until `not_after`, when every token it signed has expired.
+
+    Either KMS holds the private key (`kms_key_id`) or gqlgov does, AES-256-GCM encrypted: under a
+    KMS data key (`wrap_kms_key_id`, the wrapped data key beside it) or, with no wrap key, under a
+    key derived from SECRET_KEY. The plaintext private key is never stored; it is wiped at retirement.
+    """
+
+    kid = models.CharField(max_length=64, unique=True, help_text="RFC 7638 thumbprint of the public key.")
+    public_jwk = models.JSONField()
+    kms_key_id = models.CharField(max_length=2048, blank=True, help_text="KMS key that signs; empty: gqlgov signs.")
+    wrap_kms_key_id = models.CharField(max_length=2048, blank=True)
+    encrypted_data_key = models.BinaryField(blank=True, default=b"")
+    nonce = models.BinaryField(blank=True, default=b"")
+    encrypted_private_key = models.BinaryField(blank=True, default=b"")
+    active = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    not_after = models.DateTimeField(null=True, blank=True, help_text="Published in the JWKS until then.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["active"], condition=models.Q(active=True), name="one_active_decision_signing_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"decision signing key {self.kid}"

@@ -143,6 +143,14 @@ _decisions = _registered(
         size_of=lambda decision: 1024 + (approx_json_bytes(decision.hints) if decision.hints else 0),
     ),
 )
+_signing = _registered(
+    "signing", key="'active' or 'jwks'",
+    value="(monotonic deadline, the active decision-signing key: kid, JWS header, signer)"
+    " or (deadline, the JWK Set answer) (policies/signing/signer.py)",
+    why="a check must not query which key is active, nor decrypt it: both are re-read at most once per"
+    " POLICY_REFRESH_S (and at once in the process that rotated); the public JWK Set route is served from here",
+    cache=BoundedCache(capacity=2),
+)
 _pointers: dict[str, tuple[float, tuple[int, int, int | None] | None]] = {}
 _build_lock = threading.Lock()
 
@@ -245,6 +253,15 @@ def limit_specs_cache() -> BoundedCache[Any]:
 
 def decision_cache() -> BoundedCache[Any]:
     return _decisions
+
+
+def signing_cache() -> BoundedCache[Any]:
+    return _signing
+
+
+def forget_signing_keys() -> None:
+    """Drops the cached signing key and JWK Set so this process sees a rotation at once."""
+    _signing.clear()
 
 
 def forget_active_versions() -> None:

@@ -1,19 +1,22 @@
 """The pre-check pipeline, as named steps: resolve the policy -> analyse (cached) -> decide (cached
-while no rule condition takes part) -> admit and record (admission.py) -> respond.
+while no rule condition takes part) -> bind (an allow: its digests and signing key) -> admit and
+record (admission.py) -> sign (an admitted allow: its decision token) -> respond.
 
 The decision itself is the pure engine's; this module only orchestrates I/O around it.
 """
 
-import hashlib
+import dataclasses
 import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from gqlgov_verify.binding import document_sha256
 
 from agents.identity import Identity
 from gqlgov import metrics
@@ -28,6 +31,7 @@ from policies.checks.caches import (
 )
 from policies.checks.records import DecisionRecord
 from policies.engine import reasons
+from policies.signing import signer
 
 logger = logging.getLogger("gqlgov.check")
 
@@ -39,6 +43,11 @@ class CheckRequest:
     variables: dict[str, Any] | None = None
     operation_name: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def document_sha256(self) -> str:
+        """SHA-256 hex of the query exactly as sent: the analysis cache's key and a token's binding."""
+        return document_sha256(self.query)
 
 
 @dataclass
@@ -54,11 +63,11 @@ def _hard_caps() -> engine.Limits:
 
 def _analyse(active: ActivePolicy, request: CheckRequest) -> tuple[engine.Analysis, tuple[Any, ...]]:
     """The (cached) analysis and its cache key."""
-    # The digest of the raw document keys this process's cache only: derived from unredacted
-    # values, it is never stored, logged or shown (records carry the redacted document's).
-    document_digest = hashlib.sha256(request.query.encode("utf-8", "surrogatepass")).digest()
+    # The digest of the raw document is derived from unredacted values: it keys this process's
+    # cache and goes back, in an allow's token, to the agent that sent the document; it is never
+    # stored or logged (records carry the redacted document's).
     variables_key = json.dumps(request.variables or {}, sort_keys=True, separators=(",", ":"), default=str)
-    key = (active.schema_version_id, document_digest, request.operation_name, variables_key)
+    key = (active.schema_version_id, request.document_sha256, request.operation_name, variables_key)
     cache = analysis_cache()
     misses = cache.misses
     analysis = cache.get_or_create(
@@ -141,13 +150,40 @@ def _check(identity: Identity, request: CheckRequest, client_ip: str) -> CheckRe
     else:
         analysis = None
         decision = _no_policy_decision(request, schema_name, found)
+    decision, binding = _bind(request, decision)
     # The record as it stands if the limiter admits: then the limiter's round trip appends it.
     record = DecisionRecord.build(
         identity=identity, request=request, client_ip=client_ip, now=now, decision=decision,
         active=active, analysis=analysis,
     )
     admission, record = admit_and_record(identity, decision, active, record)
-    return _respond(admission, record)
+    return _respond(admission, record, _sign(admission, binding, identity, record, now))
+
+
+def _bind(request: CheckRequest, decision: engine.Decision) -> tuple[engine.Decision, signer.Binding | None]:
+    """An allow's binding (digests and signing key), made before anything is charged or recorded,
+    so that a key which cannot sign (503) costs the agent nothing. An allow whose variables have
+    no canonical form becomes a deny: no verifier could match its token to them."""
+    if decision.decision != engine.ALLOW:
+        return decision, None
+    try:
+        return decision, signer.bind(request.document_sha256, request.variables)
+    except signer.VariablesNotBindable as error:
+        return dataclasses.replace(decision, decision=engine.DENY,
+                                   reasons=[reasons.variables_not_bindable(str(error))]), None
+
+
+def _sign(admission: Admission, binding: signer.Binding | None, identity: Identity, record: DecisionRecord,
+          now: datetime) -> str | None:
+    """The decision token of an allow the limiter admitted; none for any other answer."""
+    if binding is None or admission.decision.decision != engine.ALLOW:
+        return None
+    principal = identity.principal
+    return signer.mint(
+        binding, subject=principal.name, iam_role_arn=principal.iam_role_arn, decision_id=str(record.id),
+        schema=record.schema_name, policy_version=record.policy_version,
+        operation=admission.decision.operation or {}, issued_at=now,
+    )
 
 
 def _resolve_policy(request: CheckRequest) -> tuple[ActivePolicy | None, bool | None, str | None]:
@@ -160,7 +196,7 @@ def _resolve_policy(request: CheckRequest) -> tuple[ActivePolicy | None, bool | 
     return None, found, schema_name
 
 
-def _respond(admission: Admission, record: DecisionRecord) -> CheckResult:
+def _respond(admission: Admission, record: DecisionRecord, token: str | None) -> CheckResult:
     decision = admission.decision
     body: dict[str, Any] = {
         "decision": decision.decision,
@@ -170,6 +206,8 @@ def _respond(admission: Admission, record: DecisionRecord) -> CheckResult:
         "reasons": [reason.as_dict() for reason in decision.reasons],
         "metrics": decision.metrics,
     }
+    if token is not None:
+        body["decision_token"] = token
     if decision.hints:
         body["hints"] = decision.hints
     if admission.rate_limit is not None:

@@ -38,6 +38,8 @@ EXPRESSION_INPUT_TOO_LARGE = "EXPRESSION_INPUT_TOO_LARGE"
 # Emitted by the rate limiter (outside the engine); defined here so every code has one home.
 RATE_LIMITED = "RATE_LIMITED"
 COST_BUDGET_EXCEEDED = "COST_BUDGET_EXCEEDED"
+# Emitted by the check when an allow's variables cannot be bound to its decision token.
+VARIABLES_NOT_BINDABLE = "VARIABLES_NOT_BINDABLE"
 
 
 Path = tuple[str, ...]
@@ -222,6 +224,16 @@ def limit_used_up(cost: bool, policy_name: str, limit: int, period_s: int | floa
         rule=policy_name,
         limit=limit,
         hint=messages.used_up_hint(cost, retry_after_s, retry_at, remaining, burst, weight),
+    )
+
+
+def variables_not_bindable(detail: str) -> Reason:
+    """VARIABLES_NOT_BINDABLE: the variables have no RFC 8785 canonical form, so no decision token
+    (and no verifier) could bind them; `detail` names the value's kind, never the value."""
+    return Reason(
+        VARIABLES_NOT_BINDABLE,
+        f"The variables cannot be bound to a decision token ({detail}): RFC 8785 JSON has no integers "
+        "beyond 2**53, no NaN or infinite numbers and no lone surrogates; send such values as strings.",
     )
 
 

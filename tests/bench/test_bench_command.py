@@ -14,10 +14,12 @@ from tools.bench.http_bench import PRODUCTION_SERVER
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE_KEYS = {"engine.cold_ratio", "engine.warm_us", "engine.warm_vs_cold", "scale.rules_ratio",
                "scale.agents_ratio", "schema.build_s", "hostile.engine_max_ms", "hostile.cel_max_ms",
-               "hints.reasons_with_hint_share", "hints.suggested_query_pass_share"}
+               "hints.reasons_with_hint_share", "hints.suggested_query_pass_share",
+               "sign.decision_token_us"}
 HTTP_KEYS = {"http.bare_rps", "http.check_warm_rps", "http.ratio_warm", "http.bare_p50_ms", "http.bare_p99_ms",
              "http.check_warm_p50_ms", "http.check_warm_p99_ms", "memory.rss_mb", "hostile.max_ms",
-             "hostile.errors_5xx", "limiter.check_rps_on", "limiter.check_rps_off", "records.lost"}
+             "hostile.errors_5xx", "limiter.check_rps_on", "limiter.check_rps_off", "records.lost",
+             "sign.check_overhead_ratio"}
 
 
 def run_bench(*args: str) -> dict:
@@ -70,6 +72,7 @@ def test_http_numbers_from_the_production_server(db):
     assert report["hostile.errors_5xx"] == 0
     assert report["records.lost"] == 0
     assert report["http.bare_rps"] > 0 and report["http.check_warm_rps"] > 0
+    assert report["sign.check_overhead_ratio"] > 1  # the bench's check is an allow: it is signed
 
 
 @pytest.mark.slow

@@ -13,7 +13,8 @@ from tests.conftest import bearer, issue_token_for, make_principal
 
 pytestmark = pytest.mark.django_db
 
-PUBLIC = {("GET", "/api/v1/health"), ("GET", "/api/v1/ready"), ("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/docs")}
+PUBLIC = {("GET", "/api/v1/health"), ("GET", "/api/v1/ready"), ("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/docs"),
+          ("GET", "/api/v1/.well-known/jwks.json")}
 STAFF_ONLY = {"register_schema_version", "get_schema", "get_metrics"}
 
 

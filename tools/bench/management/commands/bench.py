@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tools.bench.documents import documents_for, generated_sdl
 from tools.bench.engine_bench import EngineBench, cost_conformance, schema_build_s
 from tools.bench.hints_bench import hint_numbers
+from tools.bench.sign_bench import check_overhead_ratio, sign_numbers
 
 TARGETS = {
     "http.ratio_warm": (">=", 0.6),
@@ -19,6 +20,7 @@ TARGETS = {
     "hostile.cel_max_ms": ("<=", 25),
     "hints.reasons_with_hint_share": (">=", 1.0),
     "hints.suggested_query_pass_share": (">=", 1.0),
+    "sign.check_overhead_ratio": ("<=", 1.10),
 }
 
 
@@ -27,8 +29,9 @@ class Command(BaseCommand):
 
 In-process: cold analysis vs graphql-core parse+validate (small/medium/large documents), warm
 decisions, 10 vs 10,000 rules and agents, schema build time, the hostile corpus, the hints of
-denials (tests/support/hint_corpus.py), and (with --cost-conformance) Apollo's demand-control cost
-cases. Over HTTP: the real app served by the
+denials (tests/support/hint_corpus.py), (with --cost-conformance) Apollo's demand-control cost
+cases, and what minting a decision token costs (sign.decision_token_us; sign.check_overhead_ratio
+puts it against a warm check's CPU over HTTP). Over HTTP: the real app served by the
 production server configuration (gunicorn -c gqlgov/gunicorn.conf.py, WEB_CONCURRENCY = CPU count + 1;
 granian WSGI measured as a candidate), its own SQLite file (or a fresh database on the PostgreSQL
 of DATABASE_URL) and Redis (REDIS_URL, else a throwaway redis-server), loaded by wrk from a
@@ -98,6 +101,7 @@ fewer repetitions, no candidate server); its ratios are noisier. While tuning th
             timed("hostile_in_process", bench.hostile_in_process)
             timed("hostile_cel", bench.hostile_cel_in_process)
             timed("hints", lambda: hint_numbers(bundle, documents, quick=quick))
+        timed("sign", lambda: sign_numbers(documents["medium"].query, quick=quick))  # with --only http too
         if opts["cost_conformance"] and opts["only"] is None:
             timed("cost", lambda: cost_conformance(Path(opts["cost_conformance"])))
         if not opts["skip_http"]:
@@ -110,6 +114,7 @@ fewer repetitions, no candidate server); its ratios are noisier. While tuning th
                 concurrency=opts["concurrency"], duration_s=duration, candidates=others,
                 compare_variants=others, database_url=opts["database_url"], redis_url=opts["redis_url"],
             ))
+        report["sign.check_overhead_ratio"] = check_overhead_ratio(report)
         report["bench.section_s"] = sections
         report["targets_met"] = _targets(report)
         report["bench.seconds"] = round(time.perf_counter() - started, 1)
