@@ -16,10 +16,10 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
-from gqlgov_verify.binding import document_sha256
 
 from agents.identity import Identity
 from gqlgov import metrics
+from gqlgov_verify.binding import document_sha256
 from policies import engine, ratelimit
 from policies.checks.admission import Admission, admit_and_record
 from policies.checks.caches import (

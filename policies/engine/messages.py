@@ -97,6 +97,9 @@ def attempted_mutation(text: str, max_tokens: int | None) -> str | None:
 # (fields, arguments, variables, operations), the policy's own text and numbers gqlgov computed.
 
 # Names listed in one hint sentence; the answer's `hints` carry longer lists.
+VARIABLES_NOT_BINDABLE_HINT = (
+    "Send integers beyond 2**53, NaN, infinities and lone surrogates as strings, then check again."
+)
 HINT_NAMES_SHOWN = 5
 # A condition clause is policy text of up to 100,000 characters: hints quote its start.
 HINT_CLAUSE_CHARS = 200

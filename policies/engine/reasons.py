@@ -234,6 +234,7 @@ def variables_not_bindable(detail: str) -> Reason:
         VARIABLES_NOT_BINDABLE,
         f"The variables cannot be bound to a decision token ({detail}): RFC 8785 JSON has no integers "
         "beyond 2**53, no NaN or infinite numbers and no lone surrogates; send such values as strings.",
+        hint=messages.VARIABLES_NOT_BINDABLE_HINT,
     )
 
 

@@ -19,9 +19,9 @@ from typing import Any
 import rfc8785
 from django.conf import settings
 from django.utils import timezone
-from gqlgov_verify.binding import variables_sha256
 
 from gqlgov import jsonfast
+from gqlgov_verify.binding import variables_sha256
 from policies.checks.caches import signing_cache
 from policies.models import DecisionSigningKey
 from policies.signing import jws, keys
@@ -60,8 +60,8 @@ def bind(document_sha256: str, variables: dict[str, Any] | None) -> Binding:
     SigningUnavailable (503) when no key can sign: before anything is charged or recorded."""
     try:
         digest = variables_sha256(variables)
-    except rfc8785.CanonicalizationError as error:
-        # Named by kind: rfc8785's own message quotes the value, which may be a secret.
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError) as error:
+        # (rfc8785 raises UnicodeEncodeError for a lone surrogate in an object key.) Named by kind: rfc8785's own message quotes the value, which may be a secret.
         raise VariablesNotBindable(_UNBINDABLE.get(type(error), "a string with a lone surrogate")) from error
     return Binding(document_sha256, digest, active_key())
 

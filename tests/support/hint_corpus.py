@@ -161,7 +161,7 @@ def _unfixable(case: Any, schema: str, query: str, metrics: Any, roots: Sequence
 
 
 def limiter_reasons() -> list[Reason]:
-    """The reasons decided outside `decide` (the limiter, the check without a policy)."""
+    """The reasons decided outside `decide` (the limiter, the check without a policy, the signer)."""
     return [
         reasons.limit_used_up(False, "reads/requests", 60, 60, 2.5, burst=10, remaining=0, weight=1,
                               retry_at="2026-12-04T10:00:03+00:00"),
@@ -170,6 +170,7 @@ def limiter_reasons() -> list[Reason]:
         reasons.limit_exceeded("max_cost", 10, 16, "reads/cost", budget=True),
         reasons.without_policy(reasons.UNKNOWN_SCHEMA, "No schema named 'nope' is registered."),
         reasons.without_policy(reasons.NO_ACTIVE_POLICY, "Schema 'shop' has no approved policy yet."),
+        reasons.variables_not_bindable("an integer beyond 2**53"),
     ]
 
 

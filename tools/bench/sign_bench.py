@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from gqlgov_verify.binding import document_sha256, variables_sha256
 
+from gqlgov_verify.binding import document_sha256, variables_sha256
 from policies.signing import jws, signer
 from tools.bench.engine_bench import median_us
 

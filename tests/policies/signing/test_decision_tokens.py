@@ -141,6 +141,7 @@ def test_variables_without_a_canonical_form_deny_without_quoting_them(client, sh
     assert response.status_code == 200
     assert answer["decision"] == "deny"
     assert [reason["code"] for reason in answer["reasons"]] == ["VARIABLES_NOT_BINDABLE"]
+    assert all(reason["hint"] for reason in answer["reasons"])
     assert "decision_token" not in answer
     assert "1152921504606846976" not in response.content.decode()
     assert Decision.objects.get(pk=answer["decision_id"]).decision == "deny"
