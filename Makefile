@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint install install-test system-packages clean lock audit bench
+.PHONY: run test lint install install-test system-packages clean lock audit bench verifier-zip
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,3 +51,7 @@ bench: install-test
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+# The gqlgov-verify Lambda zip that authorizer-mode exports deploy (GQLGOV_AUTHORIZER_ZIP, default var/).
+verifier-zip: install
+	$(BIN)/python manage.py build_verifier_package

@@ -19,10 +19,11 @@ class GatewayTargetAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
         "stage_name",
         "rest_api_id",
         "auth_mode",
+        "enforcement",
         "auto_heal",
         "enabled",
     )
-    list_filter = ("schema", "enabled", "auto_heal")
+    list_filter = ("schema", "enforcement", "enabled", "auto_heal")
     search_fields = ("name",)
 
 

@@ -3,12 +3,15 @@ makes the minimum set of calls (patches batched per object, one deployment at th
 
 Run with ``dry_run=True`` it makes no mutating call and returns the calls it would make: that
 list is the drift report. Calls go through the clients of aws.py, live state is read by live.py,
-and the agents' API keys and usage plans are kept by usage_plans.py.
+the agents' API keys and usage plans are kept by usage_plans.py, and the authorizer, its function
+and the Lambda invoke permissions by lambdas.py.
 
 Ownership: gqlgov changes only what it owns: the /graphql subtree of the API, usage plans and
 API keys tagged ``managed-by: gqlgov`` and ``gqlgov:target: <target>``, its own statements
-(Sid prefix ``Gqlgov``) of the resource policy, the API itself when it created it, and the
-target's stage. Everything else is read and left alone.
+(Sid prefix ``Gqlgov``) of the resource policy, the API itself when it created it, the
+target's stage, the API's ``gqlgov-decision`` authorizer, the function it deploys (tagged like
+the rest) and its own statements (``gqlgov-<target>-...``) of the functions' policies.
+Everything else is read and left alone.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from policies.gateway.aws import aws_message, error_code, guard_non_idempotent_retries, is_transient, total_attempts
+from policies.gateway.lambdas import LambdaParts
 from policies.gateway.limits import MAX_STAGES_PER_API, PlanLimitError, Violation
 from policies.gateway.live import (
     LiveState,
@@ -73,8 +77,13 @@ class SecretSource:
         return None
 
 
-class Applier(UsagePlansAndKeys, StageSettings):
-    """One apply (or dry run) of a plan against one API Gateway client."""
+# A create answered with a conflict after an unanswered attempt: that attempt made it after all.
+CONFLICT_CODES = {"ConflictException", "ResourceConflictException"}
+
+
+class Applier(UsagePlansAndKeys, StageSettings, LambdaParts):
+    """One apply (or dry run) of a plan against one API Gateway client (and a Lambda client
+    for the enforcement's functions and permissions; without one, API Gateway only)."""
 
     def __init__(
         self,
@@ -84,9 +93,12 @@ class Applier(UsagePlansAndKeys, StageSettings):
         dry_run: bool = False,
         secrets: SecretSource | None = None,
         logs: Any = None,
+        lambda_client: Any = None,
     ) -> None:
         self.client = guard_non_idempotent_retries(client)
         self._logs = logs  # CloudWatch Logs, for the access log group (made on first use: stage_applier.py)
+        self.lambda_client = guard_non_idempotent_retries(lambda_client) if lambda_client is not None else None
+        self._function_arns: dict[str, str] = {}
         self.plan = plan
         self.dry_run = dry_run
         self.secrets = secrets or SecretSource()
@@ -96,7 +108,8 @@ class Applier(UsagePlansAndKeys, StageSettings):
 
     # Every mutating call goes through here, so a dry run sees exactly what a run would do.
     # A create (NON_IDEMPOTENT_ACTIONS) passes `find`: how to recognise what it creates in the
-    # live state, should a transient failure leave open whether the write took effect.
+    # live state, should a transient failure leave open whether the write took effect. `via`:
+    # another service's client (CloudWatch Logs, Lambda); default API Gateway's.
     def _call(
         self,
         action: str,
@@ -113,10 +126,11 @@ class Applier(UsagePlansAndKeys, StageSettings):
         if self.dry_run:
             self._pending += 1
             return {"id": f"pending-{self._pending}", "item": []}
+        client = via or self.client
         if find is not None:
-            return self._create(action, describe, find, params)
+            return self._create(client, action, describe, find, params)
         try:
-            return getattr(via or self.client, action)(**params)
+            return getattr(client, action)(**params)
         except ClientError as exc:
             # botocore repeated a delete whose first answer was lost: the first one did the work.
             retried = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
@@ -125,18 +139,22 @@ class Applier(UsagePlansAndKeys, StageSettings):
             raise
 
     def _create(
-        self, action: str, describe: str, find: Callable[[], dict[str, Any] | None], params: dict[str, Any]
+        self,
+        client: Any,
+        action: str,
+        describe: str,
+        find: Callable[[], dict[str, Any] | None],
+        params: dict[str, Any],
     ) -> dict[str, Any]:
         """Makes the create call; after a transient failure looks for what it would have made
         (the write may have taken effect) and creates again only when it is not there."""
         ambiguous = False
-        attempts = total_attempts(self.client)
+        attempts = total_attempts(client)
         for attempt in range(1, attempts + 1):
             try:
-                return getattr(self.client, action)(**params)
+                return getattr(client, action)(**params)
             except (ClientError, BotoCoreError) as exc:
-                # A conflict after an unanswered attempt: that attempt made it after all.
-                conflict = ambiguous and error_code(exc) == "ConflictException"
+                conflict = ambiguous and error_code(exc) in CONFLICT_CODES
                 if not conflict and (not is_transient(exc) or attempt == attempts):
                     raise
                 logger.warning("%s failed (%s); looking for it before trying again", describe, aws_message(exc))
@@ -163,9 +181,10 @@ class Applier(UsagePlansAndKeys, StageSettings):
                 description=api_description(self.plan),
                 endpointConfiguration={"types": ["REGIONAL"]},
                 apiKeySource="HEADER",
-                policy=canonical_json(plan["api"]["policy"]) if plan["api"]["policy"] else None,
                 tags=self._tags(),
                 find=lambda: find_api(self.client, plan)[0],
+                # No policy at all, not an empty one (authorizer mode, API keys only).
+                **({"policy": canonical_json(plan["api"]["policy"])} if plan["api"]["policy"] else {}),
             )
             api.setdefault("policy", canonical_json(plan["api"]["policy"]) if plan["api"]["policy"] else None)
             api.setdefault("rootResourceId", "pending-root")
@@ -180,7 +199,10 @@ class Applier(UsagePlansAndKeys, StageSettings):
         self._api(live)
         model_name = self._model(live)
         validator_id = self._validator(live)
-        self._routes(live, validator_id, model_name)
+        authorizer_id = self._authorizer(live)
+        self._routes(live, validator_id, model_name, authorizer_id)
+        self._delete_stale_authorizer(live)
+        self._lambda_permissions(live)
         self._gateway_responses(live)
         key_ids = self._api_keys(live)
         self._usage_plans(live, key_ids)
@@ -320,7 +342,7 @@ class Applier(UsagePlansAndKeys, StageSettings):
         live.resources[path] = resource
         return resource
 
-    def _routes(self, live: LiveState, validator_id: str, model_name: str) -> None:
+    def _routes(self, live: LiveState, validator_id: str, model_name: str, authorizer_id: str) -> None:
         self._delete_stale_resources(live)
         method = self.plan["method"]
         wanted_method = {
@@ -328,6 +350,7 @@ class Applier(UsagePlansAndKeys, StageSettings):
             "apiKeyRequired": method["apiKeyRequired"],
             "requestValidatorId": validator_id,
             "requestModels": method["requestModels"],
+            **({"authorizerId": authorizer_id} if authorizer_id else {}),
         }
         for route in self.plan["routes"]:
             self._route(live, route, wanted_method)
@@ -397,6 +420,7 @@ class Applier(UsagePlansAndKeys, StageSettings):
             or bool(existing.get("apiKeyRequired")) != wanted["apiKeyRequired"]
             or existing.get("requestValidatorId") != wanted["requestValidatorId"]
             or (existing.get("requestModels") or {}) != wanted["requestModels"]
+            or existing.get("authorizerId") != wanted.get("authorizerId")
         )
 
     def _find_method(self, api_id: str, resource_id: str) -> Callable[[], dict[str, Any] | None]:
@@ -454,11 +478,13 @@ class Applier(UsagePlansAndKeys, StageSettings):
             )
 
 
-def apply_plan(client: Any, plan: dict[str, Any], *, secrets: SecretSource | None = None) -> ApplyResult:
+def apply_plan(
+    client: Any, plan: dict[str, Any], *, secrets: SecretSource | None = None, lambda_client: Any = None
+) -> ApplyResult:
     """Brings the target in line with the plan with the fewest calls; a second run makes none."""
-    return Applier(client, plan, secrets=secrets).run()
+    return Applier(client, plan, secrets=secrets, lambda_client=lambda_client).run()
 
 
-def drift(client: Any, plan: dict[str, Any]) -> list[dict[str, Any]]:
+def drift(client: Any, plan: dict[str, Any], *, lambda_client: Any = None) -> list[dict[str, Any]]:
     """What differs between the live gateway and the plan: the calls a run would make (none: no drift)."""
-    return Applier(client, plan, dry_run=True).run().changes
+    return Applier(client, plan, dry_run=True, lambda_client=lambda_client).run().changes

@@ -36,11 +36,11 @@ TRANSIENT_CODES = {
 THROTTLING_CODES = {"TooManyRequestsException", "ThrottlingException", "Throttling", "LimitExceededException"}
 # Calls that create something and carry no idempotency token. When AWS answers 5xx (or the
 # connection drops) the write may have taken effect anyway, and a blind repeat makes a twin (a
-# second REST API, usage plan, API key, deployment) or fails with a conflict (resource, method,
-# model, usage-plan key). botocore repeats them only when AWS refused them (throttling) or the
-# request never left; on any other transient failure the applier re-reads what exists before
-# creating again (`Applier._create`). Reads, updates (PATCH, PUT integration, tags) and deletes
-# stay with botocore's retries.
+# second REST API, usage plan, API key, deployment, authorizer) or fails with a conflict
+# (resource, method, model, usage-plan key, Lambda function, permission). botocore repeats them
+# only when AWS refused them (throttling) or the request never left; on any other transient
+# failure the applier re-reads what exists before creating again (`Applier._create`). Reads,
+# updates (PATCH, PUT integration, tags) and deletes stay with botocore's retries.
 NON_IDEMPOTENT_ACTIONS = frozenset(
     {
         "CreateRestApi",
@@ -52,6 +52,9 @@ NON_IDEMPOTENT_ACTIONS = frozenset(
         "CreateUsagePlan",
         "CreateUsagePlanKey",
         "CreateDeployment",
+        "CreateAuthorizer",
+        "CreateFunction",
+        "AddPermission",
     }
 )
 
@@ -204,6 +207,9 @@ def _resource_of(params: dict[str, Any]) -> str:
         "apiKey",
         "requestValidatorId",
         "modelName",
+        "authorizerId",
+        "FunctionName",
+        "StatementId",
         "resourceArn",
         "name",
         "pathPart",

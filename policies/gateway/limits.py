@@ -30,6 +30,10 @@ USAGE_PLAN_NAME = re.compile(r"^[\w .:/=+\-@]{1,255}$")
 API_KEY_VALUE = re.compile(r"^[\x21-\x7e]{20,128}$")
 QUOTA_PERIODS = {"DAY", "WEEK", "MONTH"}
 LAMBDA_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$")
+IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+# https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html, API_AddPermission.html
+FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+STATEMENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,7 @@ def validate_plan(plan: dict[str, Any]) -> list[Violation]:
         violations.append(Violation("integration", f"{integration['uri']!r} is not an http(s) URL."))
     for usage_plan in plan.get("usage_plans", ()):
         violations += _usage_plan_violations(usage_plan)
-    return violations
+    return violations + _enforcement_violations(plan)
 
 
 def check_plan(plan: dict[str, Any]) -> None:
@@ -145,6 +149,37 @@ def _policy_violations(policy: dict[str, Any] | None) -> list[Violation]:
             ),
         )
     ]
+
+
+def _enforcement_violations(plan: dict[str, Any]) -> list[Violation]:
+    """The authorizer function's name and role, the authorizer's ARN, the permissions' ids."""
+    violations = []
+    function = (plan.get("lambda") or {}).get("function")
+    if function and not FUNCTION_NAME.match(function["name"]):
+        violations.append(
+            Violation(
+                "function_name",
+                f"Lambda function name {function['name']!r} must be at most 64 letters, digits, - or _: "
+                "give the target a shorter name, or an existing authorizer with --authorizer-arn.",
+            )
+        )
+    if function and not IAM_ROLE_ARN.match(function["role"] or ""):
+        violations.append(
+            Violation(
+                "authorizer_role",
+                f"{function['role']!r} is not an IAM role ARN: the authorizer function gqlgov deploys needs "
+                "an execution role (--authorizer-role-arn).",
+            )
+        )
+    authorizer = plan.get("authorizer")
+    if authorizer and authorizer["function_arn"] and not LAMBDA_ARN.match(authorizer["function_arn"]):
+        violations.append(Violation("authorizer", f"{authorizer['function_arn']!r} is not a Lambda function ARN."))
+    for permission in (plan.get("lambda") or {}).get("permissions", ()):
+        if not STATEMENT_ID.match(permission["statement_id"]):
+            violations.append(
+                Violation("statement_id", f"permission id {permission['statement_id']!r} is not allowed.")
+            )
+    return violations
 
 
 def _usage_plan_violations(usage_plan: dict[str, Any]) -> list[Violation]:

@@ -27,6 +27,7 @@ class LiveState:
     validators: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> validator
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    authorizers: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> authorizer
     usage_plans: list[dict[str, Any]] = field(default_factory=list)  # owned by this target
     usage_plan_keys: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # plan id -> keys
     api_keys: list[dict[str, Any]] = field(default_factory=list)  # owned by this target
@@ -53,12 +54,16 @@ def find_api(client: Any, plan: dict[str, Any]) -> tuple[dict[str, Any] | None, 
     return None, True
 
 
+# API Gateway's and Lambda's codes for "no such object".
+NOT_FOUND_CODES = {"NotFoundException", "ResourceNotFoundException"}
+
+
 def or_none(read: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
     """The read's answer, or None when AWS says the object does not exist."""
     try:
         return read()
     except ClientError as exc:
-        if error_code(exc) == "NotFoundException":
+        if error_code(exc) in NOT_FOUND_CODES:
             return None
         raise
 
@@ -77,6 +82,7 @@ def read_live(client: Any, plan: dict[str, Any], api: dict[str, Any] | None, own
         live.validators = {v["name"]: v for v in client.get_request_validators(restApiId=api_id).get("items", [])}
         live.models = {m["name"]: m for m in client.get_models(restApiId=api_id).get("items", [])}
         live.stages = {s["stageName"]: s for s in client.get_stages(restApiId=api_id).get("item", [])}
+        live.authorizers = {a["name"]: a for a in client.get_authorizers(restApiId=api_id, limit=500).get("items", [])}
     live.usage_plans = [p for p in pages(client, "get_usage_plans") if is_owned(p.get("tags"), target_name)]
     for usage_plan in live.usage_plans:
         live.usage_plan_keys[usage_plan["id"]] = pages(client, "get_usage_plan_keys", usagePlanId=usage_plan["id"])

@@ -7,6 +7,7 @@ These models were the policies app's until the gateway app existed: each keeps i
 from django.core.validators import RegexValidator
 from django.db import models
 
+from policies.gateway.limits import IAM_ROLE_ARN, LAMBDA_ARN
 from policies.gateway.stage_settings import DEFAULT_RETENTION_DAYS, LOG_LEVELS, RETENTION_DAYS
 
 __all__ = ["DriftReport", "ExportCall", "ExportRun", "GatewayTarget", "TargetSecret"]
@@ -25,6 +26,13 @@ class GatewayTarget(models.Model):
         API_KEY = "api_key", "API keys"
         BOTH = "both", "AWS_IAM and API keys"
 
+    class Enforcement(models.TextChoices):
+        """How the pre-check's decisions bind (README, "Enforcement"; policies/gateway/enforcement.py)."""
+
+        BACKEND = "backend", "Backend verifies the decision token"
+        AUTHORIZER = "authorizer", "API Gateway authorizer verifies the decision token"
+        NONE = "none", "Advisory (the pre-check is not enforced)"
+
     name = models.SlugField(max_length=100, unique=True)
     schema = models.ForeignKey("policies.Schema", on_delete=models.PROTECT, related_name="gateway_targets")
     region = models.CharField(max_length=30)
@@ -41,6 +49,21 @@ class GatewayTarget(models.Model):
     lambda_arn = models.CharField(max_length=300, blank=True, help_text="Backend Lambda (AWS_PROXY).")
     http_url = models.URLField(max_length=500, blank=True, help_text="Backend URL (HTTP_PROXY).")
     auth_mode = models.CharField(max_length=10, choices=Auth.choices, default=Auth.BOTH)
+    # New targets verify decisions at the backend; targets from before enforcement existed were
+    # migrated to `none` (what they did), so no deployment changes mode without a person choosing.
+    enforcement = models.CharField(max_length=12, choices=Enforcement.choices, default=Enforcement.BACKEND)
+    authorizer_arn = models.CharField(
+        max_length=300,
+        blank=True,
+        validators=[RegexValidator(LAMBDA_ARN, "Give a Lambda function ARN.")],
+        help_text="Authorizer mode: an existing authorizer function. Empty: the export deploys one.",
+    )
+    authorizer_role_arn = models.CharField(
+        max_length=300,
+        blank=True,
+        validators=[RegexValidator(IAM_ROLE_ARN, "Give an IAM role ARN.")],
+        help_text="Authorizer mode: the execution role of the authorizer function the export deploys.",
+    )
     kms_key_id = models.CharField(max_length=300, blank=True, help_text="Symmetric key for stored secrets.")
     signing_key_id = models.CharField(max_length=300, blank=True, help_text="Asymmetric RSA key signing plans.")
     endpoint_url = models.CharField(max_length=300, blank=True, help_text="For moto or LocalStack only.")

@@ -32,7 +32,7 @@ class Throttler:
     With `status` and `code` it answers a 5xx instead (500 InternalFailure, 503 ServiceUnavailable);
     with `after_write` the request reaches moto first and only its answer is lost: the write took
     effect, but the caller saw an error and retries it. With `operations` (e.g. "CreateUsagePlan")
-    only requests of those operations are answered so.
+    only requests of those operations are answered so; `service` names the client's service.
     """
 
     def __init__(
@@ -43,14 +43,17 @@ class Throttler:
         code: str = "TooManyRequestsException",
         after_write: bool = False,
         operations: tuple[str, ...] = (),
+        service: str = "apigateway",
     ) -> None:
         self.remaining = times
         self.status, self.code, self.after_write = status, code, after_write
         self.operations = operations
+        self.service = service
         self.injected: list[str] = []
 
     def attach(self, client: Any) -> None:
-        for event in [f"before-send.apigateway.{op}" for op in self.operations] or ["before-send.apigateway"]:
+        events = [f"before-send.{self.service}.{op}" for op in self.operations] or [f"before-send.{self.service}"]
+        for event in events:
             client.meta.events.register(event, self)
 
     def __call__(self, request, **kwargs) -> AWSResponse | None:

@@ -6,6 +6,8 @@ import copy
 from typing import Any
 
 LAMBDA_ARN = "arn:aws:lambda:us-east-1:123456789012:function:shop-graphql"
+AUTHORIZER_ARN = "arn:aws:lambda:us-east-1:123456789012:function:shop-authorizer"
+LAMBDA_ROLE = "arn:aws:iam::123456789012:role/gqlgov-lambda"
 SUPPORT_ROLE = "arn:aws:iam::123456789012:role/support-bot"
 REPORTS_ROLE = "arn:aws:iam::123456789012:role/reports-bot"
 AUDIT_ROLE = "arn:aws:iam::123456789012:role/audit-bot"
@@ -116,6 +118,7 @@ def shop_plan(
     operations: list[str] | None = None,
     agents: list[dict[str, Any]] | None = None,
     policy_version: int = 1,
+    verifier: Any = None,
     **target: Any,
 ) -> dict[str, Any]:
     from policies.gateway.plan import build_plan
@@ -128,7 +131,62 @@ def shop_plan(
         schema_name="shop",
         schema_version=1,
         policy_version=policy_version,
+        verifier=verifier,
     )
+
+
+def verifier_zip(directory) -> Any:
+    """The verifier package without its dependencies, zipped into `directory` (moto stores the
+    code, it never runs it), as the plan's input."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from policies.gateway.verifier_package import build_verifier_zip, verifier_package
+
+    path = Path(directory) / "gqlgov-verify-lambda.zip"
+    build_verifier_zip(Path(settings.BASE_DIR) / "gqlgov-verify", path, dependencies=False)
+    return verifier_package(str(path), "https://gqlgov.example.com")
+
+
+def make_lambda_role(moto_url: str) -> str:
+    """The execution role Lambda functions get on the moto server (it checks that the role exists)."""
+    from botocore.exceptions import ClientError
+
+    from policies.gateway.aws import aws_client
+
+    iam = aws_client("iam", region="us-east-1", endpoint_url=moto_url)
+    try:
+        return iam.create_role(RoleName=LAMBDA_ROLE.rsplit("/", 1)[1], AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    except ClientError:
+        return LAMBDA_ROLE  # already there
+
+
+def make_function(moto_url: str, arn: str = LAMBDA_ARN) -> str:
+    """A Lambda function on the moto server (the shop's GraphQL backend by default)."""
+    import io
+    import zipfile
+
+    from policies.gateway.aws import aws_client
+
+    client = aws_client("lambda", region="us-east-1", endpoint_url=moto_url)
+    name = arn.rsplit(":", 1)[1]
+    if name in {f["FunctionName"] for f in client.list_functions()["Functions"]}:
+        return arn
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return {'statusCode': 200}\n")
+    role = make_lambda_role(moto_url)
+    client.create_function(
+        FunctionName=name, Runtime="python3.11", Role=role, Handler="handler.handler", Code={"ZipFile": code.getvalue()}
+    )
+    return arn
+
+
+def lambda_client(moto_url: str) -> Any:
+    from policies.gateway.aws import aws_client
+
+    return aws_client("lambda", region="us-east-1", endpoint_url=moto_url)
 
 
 # --- ORM rows ---------------------------------------------------------------------------------
@@ -186,6 +244,8 @@ def make_target(schema, moto_url: str, **fields: Any):
         "endpoint_url": moto_url,
     }
     options.update(fields)
+    if options.get("lambda_arn") == LAMBDA_ARN:
+        make_function(moto_url)
     return target_create(actor="test", schema=schema, **options)
 
 

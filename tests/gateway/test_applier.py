@@ -46,7 +46,10 @@ def test_a_full_export_reads_back_through_boto3(moto_url):
     # The resource policy, parsed and compared as JSON.
     assert normalise_policy(api["policy"]) == normalise_policy(plan["api"]["policy"])
     statements = {s["Sid"]: s for s in json.loads(api["policy"])["Statement"]}
-    assert statements["GqlgovDeny1"]["Resource"] == ["execute-api:/prod/POST/graphql/mutation.deleteOrder"]
+    assert statements["GqlgovDeny1"]["Resource"] == [
+        "execute-api:/prod/POST/graphql",
+        "execute-api:/prod/POST/graphql/mutation.deleteOrder",
+    ]
 
     plans = {p["name"]: p for p in client.get_usage_plans()["items"]}
     support = plans["gqlgov-shop-prod-support-bot"]

@@ -58,12 +58,10 @@ def test_allowed_routes_carry_the_source_ip_condition_of_their_rule():
     assert len(with_ip) == 1
     assert with_ip[0]["Condition"] == {"IpAddress": {"aws:SourceIp": ["10.0.0.0/8"]}}
     assert "execute-api:/prod/POST/graphql/query.ordersByCustomer" in with_ip[0]["Resource"]
-    # require_approval admits at the gateway; the approval is a pre-check decision.
+    # In backend mode require_approval admits at the gateway (the decision token carries the
+    # approval); support-bot is not admitted to everything, so it gets no /graphql.
     unconditional = [s for s in support if s["Effect"] == "Allow" and "Condition" not in s]
-    assert unconditional[0]["Resource"] == [
-        "execute-api:/prod/POST/graphql",
-        "execute-api:/prod/POST/graphql/mutation.refundOrder",
-    ]
+    assert unconditional[0]["Resource"] == ["execute-api:/prod/POST/graphql/mutation.refundOrder"]
 
 
 def test_deny_rules_become_explicit_denies_shared_by_agents_with_the_same_denial():
@@ -73,7 +71,10 @@ def test_deny_rules_become_explicit_denies_shared_by_agents_with_the_same_denial
     ]
     assert len(denies) == 1
     assert denies[0]["Principal"] == {"AWS": [REPORTS_ROLE, SUPPORT_ROLE]}
-    assert denies[0]["Resource"] == ["execute-api:/prod/POST/graphql/mutation.deleteOrder"]
+    assert denies[0]["Resource"] == [
+        "execute-api:/prod/POST/graphql",
+        "execute-api:/prod/POST/graphql/mutation.deleteOrder",
+    ]
 
 
 def test_suspended_agents_and_agents_without_a_role_get_no_statement():

@@ -6,6 +6,8 @@ after the write took effect: a create must not be repeated blindly (API Gateway 
 idempotency token), the applier looks for what the unanswered call made first.
 """
 
+import json
+
 import pytest
 
 from policies.gateway import services
@@ -15,13 +17,17 @@ from policies.gateway.models import ExportCall, ExportRun
 from policies.gateway.services import runs
 from tests.gateway.aws import Throttler, recorded_client
 from tests.gateway.factories import (
+    AUTHORIZER_ARN,
     make_agents,
+    make_function,
+    make_lambda_role,
     make_policy,
     make_schema,
     make_target,
     policy_document,
     shop_agents,
     shop_plan,
+    verifier_zip,
 )
 
 pytestmark = pytest.mark.slow
@@ -63,8 +69,13 @@ def test_aws_5xx_answers_are_retried_and_the_export_converges_without_duplicates
     assert recorder.mutating == []  # converged
 
 
+# Creates of the enforcement: the authorizer (given by ARN) on API Gateway, the deployed
+# authorizer function and the invoke permissions on Lambda.
+ENFORCEMENT_CREATES = {"CreateAuthorizer": "apigateway", "CreateFunction": "lambda", "AddPermission": "lambda"}
+
+
 @pytest.mark.parametrize("after_write", WRITE_TIMING)
-@pytest.mark.parametrize("operation", sorted(NON_IDEMPOTENT_ACTIONS))
+@pytest.mark.parametrize("operation", sorted(NON_IDEMPOTENT_ACTIONS - set(ENFORCEMENT_CREATES)))
 def test_a_create_answered_with_5xx_is_looked_for_before_it_is_made_again(moto_url, operation, after_write):
     client, recorder = recorded_client(moto_url)
     failing = Throttler(
@@ -77,6 +88,44 @@ def test_a_create_answered_with_5xx_is_looked_for_before_it_is_made_again(moto_u
     recorder.calls.clear()
     apply_plan(client, shop_plan())
     assert recorder.mutating == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("after_write", WRITE_TIMING)
+@pytest.mark.parametrize("operation", sorted(ENFORCEMENT_CREATES))
+def test_an_enforcement_create_answered_with_5xx_is_looked_for_before_it_is_made_again(
+    moto_url, tmp_path, operation, after_write
+):
+    client, recorder = recorded_client(moto_url)
+    functions, function_calls = recorded_client(moto_url, "lambda")
+    make_function(moto_url)
+    role = make_lambda_role(moto_url)
+    if operation == "CreateAuthorizer":
+        plan = shop_plan(enforcement="authorizer", authorizer_arn=make_function(moto_url, AUTHORIZER_ARN))
+    else:
+        plan = shop_plan(enforcement="authorizer", authorizer_role_arn=role, verifier=verifier_zip(tmp_path))
+    failing = Throttler(
+        times=2,
+        status=503,
+        code="ServiceUnavailableException",
+        after_write=after_write,
+        operations=(operation,),
+        service=ENFORCEMENT_CREATES[operation],
+    )
+    failing.attach(client if ENFORCEMENT_CREATES[operation] == "apigateway" else functions)
+    result = apply_plan(client, plan, lambda_client=functions)
+    calls = recorder.calls + function_calls.calls
+    assert failing.injected and all(call.retries == 0 for call in calls if call.action == operation)
+    assert [a["name"] for a in client.get_authorizers(restApiId=result.rest_api_id)["items"]] == ["gqlgov-decision"]
+    names = [f["FunctionName"] for f in functions.list_functions()["Functions"]]
+    assert len(names) == len(set(names))
+    for permission in plan["lambda"]["permissions"]:
+        statements = json.loads(functions.get_policy(FunctionName=permission["function"])["Policy"])["Statement"]
+        assert [s["Sid"] for s in statements] == [permission["statement_id"]]
+    recorder.calls.clear()
+    function_calls.calls.clear()
+    apply_plan(client, plan, lambda_client=functions)
+    assert recorder.mutating == [] and function_calls.mutating == []
 
 
 @pytest.mark.parametrize("after_write", WRITE_TIMING)

@@ -7,6 +7,7 @@ from typing import Any
 
 from policies.gateway.iac.names import logical, path_part, route_id, tags_list
 from policies.gateway.iac.parameters import (
+    AUTHORIZER_URI,
     LAMBDA_URI,
     Parameter,
     Refs,
@@ -43,6 +44,7 @@ def cloudformation(plan: dict[str, Any]) -> dict[str, Any]:
         "RequestModel": _model(plan),
         "BodyValidator": _validator(plan),
     }
+    code_parameters = _enforcement(resources, plan, refs)
     method_ids = [_route(resources, plan, route, refs) for route in plan["routes"]]
     response_ids = _gateway_responses(resources, plan)
     # A new logical id per plan makes CloudFormation create a new deployment when the plan changes.
@@ -52,13 +54,24 @@ def cloudformation(plan: dict[str, Any]) -> dict[str, Any]:
     _logging(resources, plan, refs)
     for usage_plan in plan["usage_plans"]:
         _usage_plan(resources, plan, usage_plan, refs)
+    enforcement = plan["enforcement"]
+    outputs: dict[str, Any] = {
+        "RestApiId": {"Value": ref("RestApi")},
+        "StageName": {"Value": ref("Stage")},
+        "Enforcement": {"Value": enforcement["mode"], "Description": enforcement["summary"]},
+    }
+    if enforcement["backend_requirement"]:
+        outputs["BackendRequirement"] = {
+            "Value": enforcement["backend_requirement"],
+            "Description": "What the GraphQL backend must do for the decisions to bind",
+        }
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"gqlgov export of {plan['schema']['name']} policy v{plan['policy_version']} "
         f"to {plan['target']['name']} (plan {plan_hash(plan)[:16]})",
-        "Parameters": {param.cfn: _parameter(param) for param in params if not param.pseudo},
+        "Parameters": {**{param.cfn: _parameter(param) for param in params if not param.pseudo}, **code_parameters},
         "Resources": resources,
-        "Outputs": {"RestApiId": {"Value": ref("RestApi")}, "StageName": {"Value": ref("Stage")}},
+        "Outputs": outputs,
     }
 
 
@@ -125,6 +138,7 @@ def _route(resources: Resources, plan: dict[str, Any], route: dict[str, Any], re
             "ResourceId": ref(resource_id),
             "HttpMethod": HTTP_METHOD,
             "AuthorizationType": method["authorizationType"],
+            **({"AuthorizerId": ref("DecisionAuthorizer")} if plan["authorizer"] else {}),
             "ApiKeyRequired": method["apiKeyRequired"],
             "RequestValidatorId": ref("BodyValidator"),
             "RequestModels": method["requestModels"],
@@ -160,6 +174,65 @@ def _gateway_responses(resources: Resources, plan: dict[str, Any]) -> list[str]:
         resources[response_id] = api_part("GatewayResponse", props)
         ids.append(response_id)
     return ids
+
+
+def _enforcement(resources: Resources, plan: dict[str, Any], refs: Refs) -> dict[str, Any]:
+    """Adds the authorizer, the function gqlgov deploys and the invoke permissions; the
+    parameters naming where the function's zip was uploaded (CloudFormation's own)."""
+    authorizer, function = plan["authorizer"], plan["lambda"]["function"]
+    code_parameters: dict[str, Any] = {}
+    if function:
+        code = f"the verifier package zip (CodeSha256 {function['code']['sha256']})"
+        code_parameters = {
+            "AuthorizerCodeS3Bucket": {"Type": "String", "Description": f"S3 bucket holding {code}"},
+            "AuthorizerCodeS3Key": {"Type": "String", "Description": f"S3 key of {code}"},
+        }
+        resources["DecisionFunction"] = {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {
+                "FunctionName": refs.ref("authorizer_function_name"),
+                "Description": function["description"],
+                "Runtime": function["runtime"],
+                "Handler": function["handler"],
+                "Role": refs.ref("authorizer_role_arn"),
+                "Timeout": function["timeout"],
+                "MemorySize": function["memory"],
+                "Environment": {
+                    "Variables": {
+                        "GQLGOV_JWKS_URL": refs.ref("gqlgov_jwks_url"),
+                        "GQLGOV_ISSUER": refs.ref("gqlgov_issuer"),
+                    }
+                },
+                "Code": {"S3Bucket": ref("AuthorizerCodeS3Bucket"), "S3Key": ref("AuthorizerCodeS3Key")},
+                "Tags": tags_list(plan["tags"]),
+            },
+        }
+    if authorizer:
+        deployed_uri = AUTHORIZER_URI.replace("{authorizer_lambda_arn}", "${DecisionFunction.Arn}")
+        resources["DecisionAuthorizer"] = api_part(
+            "Authorizer",
+            {
+                "Name": authorizer["name"],
+                "Type": authorizer["type"],
+                "AuthorizerUri": refs.sub(AUTHORIZER_URI if authorizer["function_arn"] else deployed_uri),
+                "IdentitySource": authorizer["identitySource"],
+                "AuthorizerResultTtlInSeconds": authorizer["authorizerResultTtlInSeconds"],
+            },
+        )
+    functions = {"backend": "backend_lambda_arn", "authorizer": "authorizer_lambda_arn"}
+    for permission in plan["lambda"]["permissions"]:
+        deployed = function is not None and permission["role"] == "authorizer"
+        resources[logical("InvokePermission", permission["role"])] = {
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "Action": permission["action"],
+                "FunctionName": ref("DecisionFunction") if deployed else refs.ref(functions[permission["role"]]),
+                "Principal": permission["principal"],
+                # The stack's account: the API is created by it.
+                "SourceArn": refs.sub("arn:{partition}:execute-api:{region}:${AWS::AccountId}:${RestApi}/*"),
+            },
+        }
+    return code_parameters
 
 
 def _deployment(plan: dict[str, Any], depends_on: list[str]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from policies.gateway.enforcement import ACCOUNT_ID, DECISION_HEADER, invocation_uri
 from policies.gateway.iac.names import logical
 from policies.gateway.plan import api_description
 
@@ -42,6 +43,9 @@ def openapi(plan: dict[str, Any]) -> dict[str, Any]:
         "x-gqlgov-tags": plan["tags"],
         "x-gqlgov-stage": plan["stage"],
         "x-gqlgov-usage-plans": plan["usage_plans"],
+        # Nor are Lambda functions and their permissions.
+        "x-gqlgov-lambda": plan["lambda"],
+        "x-gqlgov-enforcement": plan["enforcement"],
     }
     if plan["api"]["policy"]:
         document["x-amazon-apigateway-policy"] = plan["api"]["policy"]
@@ -70,7 +74,8 @@ def openapi_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _security_schemes(plan: dict[str, Any]) -> dict[str, Any]:
-    """SigV4 when the methods use AWS_IAM, the x-api-key header when they require API keys."""
+    """SigV4 when the methods use AWS_IAM, the x-api-key header when they require API keys, the
+    gqlgov-decision REQUEST authorizer in authorizer mode."""
     schemes: dict[str, Any] = {}
     if plan["method"]["authorizationType"] == "AWS_IAM":
         schemes["sigv4"] = {
@@ -81,6 +86,25 @@ def _security_schemes(plan: dict[str, Any]) -> dict[str, Any]:
         }
     if plan["method"]["apiKeyRequired"]:
         schemes["api_key"] = {"type": "apiKey", "name": "x-api-key", "in": "header"}
+    authorizer = plan["authorizer"]
+    if authorizer:
+        target = plan["target"]
+        function_arn = authorizer["function_arn"] or (
+            f"arn:aws:lambda:{target['region']}:{target['account_id'] or ACCOUNT_ID}:function:"
+            f"{authorizer['function_name']}"
+        )
+        schemes[authorizer["name"]] = {
+            "type": "apiKey",
+            "name": DECISION_HEADER,
+            "in": "header",
+            "x-amazon-apigateway-authtype": "custom",
+            "x-amazon-apigateway-authorizer": {
+                "type": "request",
+                "identitySource": authorizer["identitySource"],
+                "authorizerUri": invocation_uri(target["region"], function_arn),
+                "authorizerResultTtlInSeconds": authorizer["authorizerResultTtlInSeconds"],
+            },
+        }
     return schemes
 
 

@@ -18,6 +18,7 @@ from policies.gateway.stage_settings import LOG_LEVELS, RETENTION_DAYS
 
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 LAMBDA_URI = "arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/{backend_lambda_arn}/invocations"
+AUTHORIZER_URI = LAMBDA_URI.replace("{backend_lambda_arn}", "{authorizer_lambda_arn}")
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,26 @@ def parameters(plan: dict[str, Any]) -> list[Parameter]:
         params.append(Parameter("backend_lambda_arn", "BackendLambdaArn", "string", "GraphQL backend Lambda", arn))
     else:
         params.append(Parameter("backend_url", "BackendUrl", "string", "GraphQL backend URL", integration["uri"]))
-    # Further Lambda ARNs (the decision authorizer's) are declared here, after the backend's.
-    return params + _logging_parameters(plan["stage"].get("logging") or {})
+    return params + _authorizer_parameters(plan) + _logging_parameters(plan["stage"].get("logging") or {})
+
+
+def _authorizer_parameters(plan: dict[str, Any]) -> list[Parameter]:
+    """The decision authorizer's function: given by ARN, or deployed (its name, role, and what it trusts)."""
+    authorizer, function = plan.get("authorizer"), (plan.get("lambda") or {}).get("function")
+    if not authorizer:
+        return []
+    if authorizer["function_arn"]:
+        arn = authorizer["function_arn"]
+        return [Parameter("authorizer_lambda_arn", "AuthorizerLambdaArn", "string", "decision authorizer Lambda", arn)]
+    environment = function["environment"]
+    return [
+        Parameter(
+            "authorizer_function_name", "AuthorizerFunctionName", "string", "decision authorizer", function["name"]
+        ),
+        Parameter("authorizer_role_arn", "AuthorizerRoleArn", "string", "its execution role", function["role"]),
+        Parameter("gqlgov_jwks_url", "GqlgovJwksUrl", "string", "gqlgov's JWKS URL", environment["GQLGOV_JWKS_URL"]),
+        Parameter("gqlgov_issuer", "GqlgovIssuer", "string", "the decision tokens' iss", environment["GQLGOV_ISSUER"]),
+    ]
 
 
 def _logging_parameters(logging: dict[str, Any]) -> list[Parameter]:

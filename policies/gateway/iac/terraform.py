@@ -9,6 +9,7 @@ from typing import Any
 
 from policies.gateway.iac.names import logical, path_part, route_id
 from policies.gateway.iac.parameters import (
+    AUTHORIZER_URI,
     LAMBDA_URI,
     Parameter,
     Refs,
@@ -26,9 +27,12 @@ KINDS = (
     "aws_api_gateway_rest_api",
     "aws_api_gateway_model",
     "aws_api_gateway_request_validator",
+    "aws_lambda_function",
+    "aws_api_gateway_authorizer",
     "aws_api_gateway_resource",
     "aws_api_gateway_method",
     "aws_api_gateway_integration",
+    "aws_lambda_permission",
     "aws_api_gateway_gateway_response",
     "aws_api_gateway_usage_plan",
     "aws_api_gateway_api_key",
@@ -49,6 +53,7 @@ def terraform(plan: dict[str, Any]) -> dict[str, Any]:
     resources["aws_api_gateway_rest_api"]["gqlgov"] = _rest_api(plan, refs)
     resources["aws_api_gateway_model"]["request"] = _model(plan)
     resources["aws_api_gateway_request_validator"]["body"] = _validator(plan)
+    _enforcement(resources, plan, refs)
     depends_on = [_route(resources, plan, route, refs) for route in plan["routes"]]
     depends_on += _gateway_responses(resources, plan)
     resources["aws_api_gateway_deployment"]["gqlgov"] = _deployment(plan, depends_on)
@@ -61,7 +66,15 @@ def terraform(plan: dict[str, Any]) -> dict[str, Any]:
         "variable": {param.name: _variable(param) for param in params},
         "provider": {"aws": {"region": refs.ref("region")}},
         "resource": {kind: body for kind, body in resources.items() if body},
-        "output": {"rest_api_id": {"value": API}},
+        "output": {
+            "rest_api_id": {"value": API},
+            "enforcement": {"value": plan["enforcement"]["mode"], "description": plan["enforcement"]["summary"]},
+            **(
+                {"backend_requirement": {"value": plan["enforcement"]["backend_requirement"]}}
+                if plan["enforcement"]["backend_requirement"]
+                else {}
+            ),
+        },
     }
 
 
@@ -133,6 +146,7 @@ def _route(resources: Resources, plan: dict[str, Any], route: dict[str, Any], re
         "request_validator_id": "${aws_api_gateway_request_validator.body.id}",
         "request_models": {"application/json": "${aws_api_gateway_model.request.name}"},
         "operation_name": route["operation"] or "graphql",
+        **({"authorizer_id": "${aws_api_gateway_authorizer.decision.id}"} if plan["authorizer"] else {}),
     }
     resources["aws_api_gateway_integration"][name] = {
         "rest_api_id": API,
@@ -160,6 +174,53 @@ def _gateway_responses(resources: Resources, plan: dict[str, Any]) -> list[str]:
         resources["aws_api_gateway_gateway_response"][name] = body
         addresses.append(f"aws_api_gateway_gateway_response.{name}")
     return addresses
+
+
+def _enforcement(resources: Resources, plan: dict[str, Any], refs: Refs) -> None:
+    """Adds the function gqlgov deploys, the authorizer and the invoke permissions."""
+    authorizer, function = plan["authorizer"], plan["lambda"]["function"]
+    if function:
+        resources["aws_lambda_function"]["authorizer"] = {
+            "function_name": refs.ref("authorizer_function_name"),
+            "description": function["description"],
+            "runtime": function["runtime"],
+            "handler": function["handler"],
+            "role": refs.ref("authorizer_role_arn"),
+            "timeout": function["timeout"],
+            "memory_size": function["memory"],
+            "environment": {
+                "variables": {
+                    "GQLGOV_JWKS_URL": refs.ref("gqlgov_jwks_url"),
+                    "GQLGOV_ISSUER": refs.ref("gqlgov_issuer"),
+                }
+            },
+            "filename": function["code"]["zip_file"],
+            "source_code_hash": function["code"]["sha256"],
+            "tags": plan["tags"],
+        }
+    if authorizer:
+        resources["aws_api_gateway_authorizer"]["decision"] = {
+            "rest_api_id": API,
+            "name": authorizer["name"],
+            "type": authorizer["type"],
+            "authorizer_uri": refs.sub(AUTHORIZER_URI)
+            if authorizer["function_arn"]
+            else "${aws_lambda_function.authorizer.invoke_arn}",
+            "identity_source": authorizer["identitySource"],
+            "authorizer_result_ttl_in_seconds": authorizer["authorizerResultTtlInSeconds"],
+        }
+    functions = {"backend": "backend_lambda_arn", "authorizer": "authorizer_lambda_arn"}
+    for permission in plan["lambda"]["permissions"]:
+        deployed = function is not None and permission["role"] == "authorizer"
+        resources["aws_lambda_permission"][permission["role"]] = {
+            "statement_id": permission["statement_id"],
+            "action": permission["action"],
+            "function_name": "${aws_lambda_function.authorizer.function_name}"
+            if deployed
+            else refs.ref(functions[permission["role"]]),
+            "principal": permission["principal"],
+            "source_arn": "${aws_api_gateway_rest_api.gqlgov.execution_arn}/*",
+        }
 
 
 def _deployment(plan: dict[str, Any], depends_on: list[str]) -> dict[str, Any]:

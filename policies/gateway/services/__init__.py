@@ -17,7 +17,7 @@ from policies.gateway.services.runs import (
     export_run_fail_permanently,
 )
 from policies.gateway.services.secrets import Verification, export_verify, secret_value
-from policies.gateway.services.targets import clients_for, lockstep_problems, plan_for, target_create
+from policies.gateway.services.targets import clients_for, lambda_client_for, lockstep_problems, plan_for, target_create
 
 __all__ = [
     "EXPORT_TASK",
@@ -36,6 +36,7 @@ __all__ = [
     "export_run_fail_permanently",
     "export_verify",
     "identity_exports_request",
+    "lambda_client_for",
     "lockstep_problems",
     "plan_for",
     "secret_value",

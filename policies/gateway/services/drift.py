@@ -14,7 +14,7 @@ from gqlgov import metrics
 from policies.gateway.applier import Applier
 from policies.gateway.models import DriftReport, ExportRun, GatewayTarget
 from policies.gateway.services.runs import export_request
-from policies.gateway.services.targets import clients_for, plan_for
+from policies.gateway.services.targets import clients_for, lambda_client_for, plan_for
 from policies.models import Schema
 
 logger = logging.getLogger("gqlgov.export")
@@ -29,7 +29,7 @@ def drift_check(*, target: GatewayTarget) -> DriftReport | None:
         return None
     plan = plan_for(target, version)
     apigateway, _ = clients_for(target)
-    differences = Applier(apigateway, plan, dry_run=True).run().changes
+    differences = Applier(apigateway, plan, dry_run=True, lambda_client=lambda_client_for(target)).run().changes
     if not differences:
         return None
     with transaction.atomic():

@@ -29,7 +29,7 @@ from policies.gateway.limits import PlanLimitError, check_plan
 from policies.gateway.models import ExportCall, ExportRun, GatewayTarget
 from policies.gateway.plan import canonical_json, plan_hash
 from policies.gateway.services.secrets import StoredSecrets, rotate_after_deployment
-from policies.gateway.services.targets import clients_for, lockstep_problems, plan_for
+from policies.gateway.services.targets import clients_for, lambda_client_for, lockstep_problems, plan_for
 from policies.models import PolicyVersion
 
 Status = ExportRun.Status
@@ -235,9 +235,10 @@ def export_run_execute(*, version_id: int, target_id: int) -> ExecuteOutcome:
         plan = plan_for(target, version)
         check_plan(plan)
         apigateway, kms = clients_for(target)
+        lambda_client = lambda_client_for(target)
         recorder = CallRecorder(on_call=_CallLog(run))
-        recorder.attach(apigateway)
-        recorder.attach(kms)
+        for client in (apigateway, kms, lambda_client):
+            recorder.attach(client)
         signature = kms_ops.sign_plan(kms, target.signing_key_id, plan) if target.signing_key_id else ""
         ExportRun.objects.filter(pk=run.pk).update(
             plan=plan,
@@ -247,7 +248,7 @@ def export_run_execute(*, version_id: int, target_id: int) -> ExecuteOutcome:
             signing_key_id=target.signing_key_id if signature else "",
             signing_algorithm=kms_ops.SIGNING_ALGORITHM if signature else "",
         )
-        applier = Applier(apigateway, plan, secrets=StoredSecrets(target, kms))
+        applier = Applier(apigateway, plan, secrets=StoredSecrets(target, kms), lambda_client=lambda_client)
         recorder.attach(applier.logs)
         result = applier.run()
         rotation = rotate_after_deployment(target, kms) if result.deployed and target.kms_key_id else None

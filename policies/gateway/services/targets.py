@@ -19,6 +19,7 @@ from policies.gateway.aws import aws_client
 from policies.gateway.models import GatewayTarget
 from policies.gateway.plan import build_plan
 from policies.gateway.stage_settings import DEFAULT_RETENTION_DAYS
+from policies.gateway.verifier_package import verifier_package
 from policies.models import PolicyVersion, Schema
 from policies.selectors import policy_coverage
 
@@ -45,18 +46,27 @@ def target_create(
     execution_log_level: str = "OFF",
     detailed_metrics: bool = False,
     cloudwatch_role_arn: str = "",
+    enforcement: str = GatewayTarget.Enforcement.BACKEND,
+    authorizer_arn: str = "",
+    authorizer_role_arn: str = "",
 ) -> GatewayTarget:
     """A new gateway target for the schema; VALIDATION_ERROR (422) names what is wrong."""
     if bool(lambda_arn) == bool(http_url):
         raise ApiError(
             "VALIDATION_ERROR", "Give exactly one backend: a Lambda function ARN or an HTTP URL.", status=422
         )
+    _check_authorizer(enforcement, authorizer_arn, authorizer_role_arn)
     logging = {  # stage logging and metrics (stage_settings.py)
         "access_logging": access_logging,
         "access_log_retention_days": access_log_retention_days,
         "execution_log_level": execution_log_level,
         "detailed_metrics": detailed_metrics,
         "cloudwatch_role_arn": cloudwatch_role_arn,
+    }
+    enforcing = {  # how the pre-check's decisions bind (enforcement.py)
+        "enforcement": enforcement,
+        "authorizer_arn": authorizer_arn,
+        "authorizer_role_arn": authorizer_role_arn,
     }
     target = GatewayTarget(
         name=name,
@@ -74,6 +84,7 @@ def target_create(
         auto_heal=auto_heal,
         require_full_coverage=require_full_coverage,
         **logging,
+        **enforcing,
         created_by=actor,
     )
     _validate(target)
@@ -92,9 +103,27 @@ def target_create(
                 "auth_mode": auth_mode,
                 "auto_heal": auto_heal,
                 **logging,
+                **enforcing,
             },
         )
     return target
+
+
+def _check_authorizer(enforcement: str, authorizer_arn: str, authorizer_role_arn: str) -> None:
+    """An authorizer ARN or role only in authorizer mode; a deployed authorizer needs its role."""
+    if enforcement != GatewayTarget.Enforcement.AUTHORIZER and (authorizer_arn or authorizer_role_arn):
+        raise ApiError(
+            "VALIDATION_ERROR",
+            "An authorizer ARN or role is for authorizer enforcement only (--enforce authorizer).",
+            status=422,
+        )
+    if enforcement == GatewayTarget.Enforcement.AUTHORIZER and not (authorizer_arn or authorizer_role_arn):
+        raise ApiError(
+            "VALIDATION_ERROR",
+            "Authorizer enforcement needs an existing authorizer function (--authorizer-arn) or the "
+            "execution role of the one gqlgov deploys (--authorizer-role-arn).",
+            status=422,
+        )
 
 
 def _validate(target: GatewayTarget) -> None:
@@ -122,9 +151,18 @@ def clients_for(target: GatewayTarget) -> tuple[Any, Any]:
     return aws_client("apigateway", **options), aws_client("kms", **options)
 
 
+def lambda_client_for(target: GatewayTarget) -> Any:
+    """The Lambda client for the target's functions and their invoke permissions."""
+    return aws_client(
+        "lambda", region=target.region, endpoint_url=target.endpoint_url, max_attempts=settings.GQLGOV_AWS_MAX_ATTEMPTS
+    )
+
+
 def plan_for(target: GatewayTarget, version: PolicyVersion) -> dict[str, Any]:
-    """The desired gateway state of `version` on `target`, against the schema's latest version."""
+    """The desired gateway state of `version` on `target`, against the schema's latest version.
+    A target deploying its authorizer needs the verifier package (VERIFIER_PACKAGE_MISSING)."""
     schema_version = version.schema.latest_version
+    deploys_authorizer = target.enforcement == GatewayTarget.Enforcement.AUTHORIZER and not target.authorizer_arn
     return build_plan(
         document=version.document,
         operations=list(schema_version.operations if schema_version else []),
@@ -133,6 +171,9 @@ def plan_for(target: GatewayTarget, version: PolicyVersion) -> dict[str, Any]:
         schema_name=version.schema.name,
         schema_version=schema_version.number if schema_version else 0,
         policy_version=version.number,
+        verifier=(
+            verifier_package(settings.GQLGOV_AUTHORIZER_ZIP, settings.GQLGOV_PUBLIC_URL) if deploys_authorizer else None
+        ),
     )
 
 

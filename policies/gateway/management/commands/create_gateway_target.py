@@ -1,6 +1,8 @@
 from django.core.management.base import BaseCommand
 
 from gqlgov.cli import cli_actor, run_service
+from policies.gateway.enforcement import SUMMARIES
+from policies.gateway.models import GatewayTarget
 from policies.gateway.services import target_create
 from policies.gateway.stage_settings import DEFAULT_RETENTION_DAYS, LOG_LEVELS, RETENTION_DAYS
 from policies.selectors import schema_by_name
@@ -24,6 +26,19 @@ class Command(BaseCommand):
         parser.add_argument("--kms-key-id", default="", help="symmetric KMS key for the API key values gqlgov holds")
         parser.add_argument("--signing-key-id", default="", help="asymmetric RSA KMS key that signs each plan")
         parser.add_argument("--auto-heal", action="store_true", help="re-apply when drift is detected")
+        parser.add_argument(
+            "--enforce",
+            choices=GatewayTarget.Enforcement.values,
+            default=GatewayTarget.Enforcement.BACKEND,
+            help="who verifies the pre-check's decision: the backend (gqlgov_verify.lambda_guard), "
+            "an API Gateway authorizer, or none (advisory)",
+        )
+        parser.add_argument("--authorizer-arn", default="", help="authorizer mode: an existing authorizer function")
+        parser.add_argument(
+            "--authorizer-role-arn",
+            default="",
+            help="authorizer mode: execution role of the function gqlgov deploys (when no --authorizer-arn)",
+        )
         parser.add_argument(
             "--require-full-coverage",
             action="store_true",
@@ -70,9 +85,12 @@ class Command(BaseCommand):
                 execution_log_level=opts["execution_logging"],
                 detailed_metrics=opts["detailed_metrics"],
                 cloudwatch_role_arn=opts["cloudwatch_role_arn"],
+                enforcement=opts["enforce"],
+                authorizer_arn=opts["authorizer_arn"],
+                authorizer_role_arn=opts["authorizer_role_arn"],
             )
         )
         self.stdout.write(
             f"Created gateway target {target.name} for schema {opts['schema']} "
-            f"(stage {target.stage_name}, {target.region})."
+            f"(stage {target.stage_name}, {target.region}).\nEnforcement {SUMMARIES[target.enforcement]}"
         )
