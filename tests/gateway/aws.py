@@ -70,6 +70,19 @@ class Throttler:
         return AWSResponse(request.url, self.status, headers, _Body(body))
 
 
+def assert_authorizer_on_every_method(client, api_id, plan) -> None:
+    """The REST API has gqlgov's REQUEST authorizer, and every route's POST uses it."""
+    [authorizer] = client.get_authorizers(restApiId=api_id)["items"]
+    assert authorizer["name"] == "gqlgov-decision" and authorizer["type"] == "REQUEST"
+    assert authorizer["identitySource"] == "method.request.header.X-Gqlgov-Decision"
+    assert authorizer["authorizerResultTtlInSeconds"] == 0
+    resources = client.get_resources(restApiId=api_id, embed=["methods"], limit=500)["items"]
+    methods = [r["resourceMethods"]["POST"] for r in resources if r["path"].startswith("/graphql")]
+    assert len(methods) == len(plan["routes"])
+    for method in methods:
+        assert method["authorizationType"] == "CUSTOM" and method["authorizerId"] == authorizer["id"]
+
+
 def counts(calls) -> dict[str, int]:
     result: dict[str, int] = {}
     for call in calls:

@@ -135,6 +135,18 @@ def shop_plan(
     )
 
 
+def verifier() -> Any:
+    """The verifier package as a plan input, for plans that are not applied (no zip needed)."""
+    from policies.gateway.enforcement import VerifierPackage
+
+    return VerifierPackage(
+        zip_file="/srv/gqlgov/var/gqlgov-verify-lambda.zip",
+        code_sha256="47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+        issuer="https://gqlgov.example.com",
+        jwks_url="https://gqlgov.example.com/api/v1/.well-known/jwks.json",
+    )
+
+
 def verifier_zip(directory) -> Any:
     """The verifier package without its dependencies, zipped into `directory` (moto stores the
     code, it never runs it), as the plan's input."""
@@ -247,6 +259,16 @@ def make_target(schema, moto_url: str, **fields: Any):
     if options.get("lambda_arn") == LAMBDA_ARN:
         make_function(moto_url)
     return target_create(actor="test", schema=schema, **options)
+
+
+def run_export(version, target, actor: str = "test"):
+    """Requests and runs an export in-process; the run (refreshed) and the outcome."""
+    from policies.gateway import services
+
+    run = services.export_request(actor=actor, target=target, version=version)
+    outcome = services.export_run_execute(version_id=version.pk, target_id=target.pk)
+    run.refresh_from_db()
+    return run, outcome
 
 
 def make_kms_keys(moto_url: str) -> tuple[str, str]:

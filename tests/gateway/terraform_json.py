@@ -92,6 +92,9 @@ REQUIRED_ARGUMENTS: dict[str, set[str]] = {
     "aws_api_gateway_method_settings": {"rest_api_id", "stage_name", "method_path", "settings"},
     "aws_api_gateway_account": set(),
     "aws_cloudwatch_log_group": set(),
+    "aws_api_gateway_authorizer": {"rest_api_id", "name"},
+    "aws_lambda_function": {"function_name", "role"},
+    "aws_lambda_permission": {"action", "function_name", "principal"},
 }
 VARIABLE_TYPES = {"string": str, "number": (int, float), "bool": bool}
 TEMPLATE = re.compile(r"(?<!\$)\$\{([^}]*)\}")

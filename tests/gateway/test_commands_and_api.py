@@ -10,7 +10,7 @@ from policies.gateway import services
 from policies.gateway.models import ExportRun, GatewayTarget
 from policies.services import policy_rollback
 from tests.conftest import bearer, issue_token_for, make_principal
-from tests.gateway.factories import make_agents, make_kms_keys, make_policy, make_schema, make_target
+from tests.gateway.factories import AUTHORIZER_ARN, make_agents, make_kms_keys, make_policy, make_schema, make_target
 
 pytestmark = [pytest.mark.slow]
 
@@ -70,6 +70,44 @@ def test_create_gateway_target_takes_the_stage_logging_settings(db, moto_url):
     assert not quiet.access_logging and quiet.execution_log_level == "OFF" and not quiet.detailed_metrics
     with pytest.raises(CommandError, match=r"VALIDATION_ERROR.*cloudwatch_role_arn"):
         call_command("create_gateway_target", "shop-bad", "--schema", "shop", *options, "--cloudwatch-role-arn", "logs")
+
+
+def test_create_gateway_target_takes_the_enforcement_mode_and_the_authorizer(db, capsys):
+    make_schema()
+    common = ["--schema", "shop", "--region", "us-east-1", "--http-url", "https://backend.internal/graphql"]
+    call_command("create_gateway_target", "shop-dev", *common, "--stage", "dev")
+    assert "must run gqlgov_verify.lambda_guard" in capsys.readouterr().out
+    call_command(
+        "create_gateway_target",
+        "shop-auth",
+        *common,
+        "--stage",
+        "auth",
+        "--enforce",
+        "authorizer",
+        "--authorizer-arn",
+        AUTHORIZER_ARN,
+    )
+    call_command("create_gateway_target", "shop-old", *common, "--stage", "old", "--enforce", "none")
+    assert "advisory" in capsys.readouterr().out
+    targets = {t.name: t for t in GatewayTarget.objects.all()}
+    assert targets["shop-dev"].enforcement == "backend"
+    assert (targets["shop-auth"].enforcement, targets["shop-auth"].authorizer_arn) == ("authorizer", AUTHORIZER_ARN)
+    assert targets["shop-old"].enforcement == "none"
+    with pytest.raises(CommandError, match="VALIDATION_ERROR"):
+        call_command("create_gateway_target", "shop-x", *common, "--stage", "x", "--enforce", "authorizer")
+
+
+def test_build_verifier_package_writes_the_same_zip_twice(tmp_path, capsys):
+    import zipfile
+
+    first, second = tmp_path / "a.zip", tmp_path / "b.zip"
+    for output in (first, second):
+        call_command("build_verifier_package", "--without-dependencies", "-o", str(output))
+    assert first.read_bytes() == second.read_bytes()
+    names = zipfile.ZipFile(first).namelist()
+    assert "gqlgov_verify/__init__.py" in names and not any("__pycache__" in n for n in names)
+    assert "CodeSha256" in capsys.readouterr().out
 
 
 def test_create_gateway_target_refuses_an_unknown_schema(db):

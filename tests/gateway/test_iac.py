@@ -15,7 +15,7 @@ from openapi_spec_validator import validate as validate_openapi
 from policies.gateway.iac import render
 from tests.gateway import terraform_json
 from tests.gateway.aws import recorded_client
-from tests.gateway.factories import LAMBDA_ARN, shop_plan
+from tests.gateway.factories import AUTHORIZER_ARN, LAMBDA_ARN, LAMBDA_ROLE, shop_plan, verifier
 
 CFN_LINT = Path(sys.executable).with_name("cfn-lint")
 OTHER_LAMBDA = "arn:aws:lambda:eu-west-1:210987654321:function:shop-graphql-staging"
@@ -34,7 +34,23 @@ VARIANTS = {
         "cloudwatch_role_arn": "arn:aws:iam::123456789012:role/apigateway-logs",
     },
     "no access log": {"access_logging": False, "auth_mode": "iam"},
+    "advisory": {"enforcement": "none"},
+    "decision authorizer deployed by the export": {
+        "enforcement": "authorizer",
+        "authorizer_role_arn": LAMBDA_ROLE,
+        "verifier": verifier(),
+    },
+    "decision authorizer given by ARN, HTTP backend": {
+        "enforcement": "authorizer",
+        "authorizer_arn": AUTHORIZER_ARN,
+        "lambda_arn": "",
+        "http_url": "https://backend.example/graphql",
+    },
 }
+
+
+def authorizer_plan():
+    return shop_plan(**VARIANTS["decision authorizer deployed by the export"])
 
 
 def resolve(value: Any, substitute) -> Any:
@@ -291,3 +307,91 @@ def test_moto_imports_the_openapi_document_with_fail_on_warnings(moto_url):
 @pytest.mark.parametrize("fmt", ["cloudformation", "terraform", "openapi", "json"])
 def test_every_format_is_deterministic(fmt):
     assert render(shop_plan(), fmt) == render(shop_plan(), fmt)
+
+
+def test_the_outputs_say_what_the_backend_must_do_for_the_decisions_to_bind():
+    plan = shop_plan()
+    outputs = json.loads(render(plan, "cloudformation"))["Outputs"]
+    assert outputs["Enforcement"]["Value"] == "backend"
+    assert "gqlgov_verify.lambda_guard" in outputs["BackendRequirement"]["Value"]
+    terraform = json.loads(render(plan, "terraform"))["output"]
+    assert terraform["enforcement"]["value"] == "backend"
+    assert "X-Gqlgov-Decision" in terraform["backend_requirement"]["value"]
+    assert json.loads(render(plan, "openapi"))["x-gqlgov-enforcement"]["mode"] == "backend"
+    advisory = json.loads(render(shop_plan(enforcement="none"), "cloudformation"))["Outputs"]
+    assert advisory["Enforcement"]["Value"] == "none" and "BackendRequirement" not in advisory
+
+
+def test_cloudformation_carries_the_authorizer_its_function_and_the_invoke_permissions():
+    template = json.loads(render(authorizer_plan(), "cloudformation"))
+    resources = template["Resources"]
+    authorizer = resources["DecisionAuthorizer"]["Properties"]
+    assert authorizer["IdentitySource"] == "method.request.header.X-Gqlgov-Decision"
+    assert (
+        authorizer["AuthorizerResultTtlInSeconds"] == 0
+        and "DecisionFunction.Arn" in authorizer["AuthorizerUri"]["Fn::Sub"]
+    )
+    function = resources["DecisionFunction"]["Properties"]
+    assert (function["Runtime"], function["Handler"]) == ("python3.11", "gqlgov_verify.authorizer.handler")
+    assert {
+        "AuthorizerCodeS3Bucket",
+        "AuthorizerCodeS3Key",
+        "AuthorizerFunctionName",
+        "AuthorizerRoleArn",
+        "GqlgovJwksUrl",
+        "GqlgovIssuer",
+    } <= set(template["Parameters"])
+    assert template["Parameters"]["GqlgovIssuer"]["Default"] == "https://gqlgov.example.com"
+    methods = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGateway::Method"]
+    assert all(
+        m["AuthorizationType"] == "CUSTOM" and m["AuthorizerId"] == {"Ref": "DecisionAuthorizer"} for m in methods
+    )
+    permissions = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
+    assert len(permissions) == 2
+    for permission in permissions:
+        assert permission["Principal"] == "apigateway.amazonaws.com"
+        assert permission["SourceArn"] == {
+            "Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${RestApi}/*"
+        }
+    assert sorted(p["FunctionName"]["Ref"] for p in permissions) == ["BackendLambdaArn", "DecisionFunction"]
+
+
+def test_an_authorizer_given_by_arn_is_a_parameter_of_both_formats():
+    plan = shop_plan(**VARIANTS["decision authorizer given by ARN, HTTP backend"])
+    template = json.loads(render(plan, "cloudformation"))
+    assert template["Parameters"]["AuthorizerLambdaArn"]["Default"] == AUTHORIZER_ARN
+    resolved = resolve(template, cfn_values(template, AuthorizerLambdaArn=OTHER_LAMBDA))
+    assert resolved["Resources"]["DecisionAuthorizer"]["Properties"]["AuthorizerUri"].endswith(
+        f"/functions/{OTHER_LAMBDA}/invocations"
+    )
+    [permission] = of_type(resolved, "AWS::Lambda::Permission")
+    assert permission["Properties"]["FunctionName"] == OTHER_LAMBDA
+    document = json.loads(render(plan, "terraform"))
+    resolved = resolve(document, tf_values(document, authorizer_lambda_arn=OTHER_LAMBDA))
+    assert resolved["resource"]["aws_lambda_permission"]["authorizer"]["function_name"] == OTHER_LAMBDA
+
+
+def test_terraform_carries_the_authorizer_its_function_and_the_invoke_permissions():
+    plan = authorizer_plan()
+    resource = json.loads(render(plan, "terraform"))["resource"]
+    authorizer = resource["aws_api_gateway_authorizer"]["decision"]
+    assert authorizer["authorizer_uri"] == "${aws_lambda_function.authorizer.invoke_arn}"
+    assert authorizer["authorizer_result_ttl_in_seconds"] == 0
+    function = resource["aws_lambda_function"]["authorizer"]
+    assert function["source_code_hash"] == plan["lambda"]["function"]["code"]["sha256"]
+    assert all(m["authorization"] == "CUSTOM" for m in resource["aws_api_gateway_method"].values())
+    permissions = resource["aws_lambda_permission"]
+    assert set(permissions) == {"backend", "authorizer"}
+    assert permissions["authorizer"]["function_name"] == "${aws_lambda_function.authorizer.function_name}"
+    assert {p["source_arn"] for p in permissions.values()} == {"${aws_api_gateway_rest_api.gqlgov.execution_arn}/*"}
+    backend = json.loads(render(shop_plan(), "terraform"))["resource"]
+    assert list(backend["aws_lambda_permission"]) == ["backend"] and "aws_api_gateway_authorizer" not in backend
+
+
+def test_openapi_describes_the_decision_authorizer():
+    document = json.loads(render(authorizer_plan(), "openapi"))
+    scheme = document["components"]["securitySchemes"]["gqlgov-decision"]
+    assert scheme["name"] == "X-Gqlgov-Decision" and scheme["x-amazon-apigateway-authtype"] == "custom"
+    assert scheme["x-amazon-apigateway-authorizer"]["authorizerResultTtlInSeconds"] == 0
+    assert "sigv4" not in document["components"]["securitySchemes"]
+    assert {"gqlgov-decision": [], "api_key": []} in document["paths"]["/graphql"]["post"]["security"]

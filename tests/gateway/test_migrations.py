@@ -117,6 +117,27 @@ def test_a_database_migrated_before_the_move_keeps_its_export_rows_and_permissio
     assert newer.pk > run.pk
 
 
+def test_targets_from_before_enforcement_stay_advisory_and_new_ones_verify_at_the_backend():
+    # An upgrade must not change what a deployed target enforces without a person choosing.
+    after = heads()
+    before = [("gateway", "0002_content_types_follow_the_models")] + [n for n in after if n[0] != "gateway"]
+    try:
+        old = migrate(before)
+        schema = old.get_model("policies", "Schema").objects.create(name="shop")
+        old.get_model("gateway", "GatewayTarget").objects.create(
+            name="shop-prod", schema=schema, region="eu-west-1", stage_name="prod", created_by="test"
+        )
+        migrate(after)
+    finally:
+        migrate(after)
+    existing = GatewayTarget.objects.get(name="shop-prod")
+    assert existing.enforcement == "none" and existing.authorizer_arn == ""
+    new = GatewayTarget.objects.create(
+        name="shop-dev", schema=existing.schema, region="eu-west-1", stage_name="dev", created_by="test"
+    )
+    assert new.enforcement == "backend"
+
+
 def test_audit_events_of_a_moved_model_keep_the_type_they_had_before_the_move():
     # One run's events, requested before an upgrade and finished after it, share one type.
     assert record_event(actor="test", action="test", target=ExportRun(pk=1)).target_type == "policies.exportrun"

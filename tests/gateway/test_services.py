@@ -15,16 +15,10 @@ from tests.gateway.factories import (
     make_schema,
     make_target,
     policy_document,
+    run_export,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
-
-
-def run_export(version, target, actor="test"):
-    run = services.export_request(actor=actor, target=target, version=version)
-    outcome = services.export_run_execute(version_id=version.pk, target_id=target.pk)
-    run.refresh_from_db()
-    return run, outcome
 
 
 def test_creating_a_target_is_audited(shop):

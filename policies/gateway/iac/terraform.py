@@ -213,7 +213,7 @@ def _enforcement(resources: Resources, plan: dict[str, Any], refs: Refs) -> None
     for permission in plan["lambda"]["permissions"]:
         deployed = function is not None and permission["role"] == "authorizer"
         resources["aws_lambda_permission"][permission["role"]] = {
-            "statement_id": permission["statement_id"],
+            "statement_id": refs.sub(named_after_api(permission["statement_id"], plan["api"]["name"])),
             "action": permission["action"],
             "function_name": "${aws_lambda_function.authorizer.function_name}"
             if deployed
