@@ -256,8 +256,6 @@ def make_target(schema, moto_url: str, **fields: Any):
         "endpoint_url": moto_url,
     }
     options.update(fields)
-    if options.get("lambda_arn") == LAMBDA_ARN:
-        make_function(moto_url)
     return target_create(actor="test", schema=schema, **options)
 
 

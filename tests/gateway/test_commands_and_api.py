@@ -10,7 +10,15 @@ from policies.gateway import services
 from policies.gateway.models import ExportRun, GatewayTarget
 from policies.services import policy_rollback
 from tests.conftest import bearer, issue_token_for, make_principal
-from tests.gateway.factories import AUTHORIZER_ARN, make_agents, make_kms_keys, make_policy, make_schema, make_target
+from tests.gateway.factories import (
+    AUTHORIZER_ARN,
+    make_agents,
+    make_function,
+    make_kms_keys,
+    make_policy,
+    make_schema,
+    make_target,
+)
 
 pytestmark = [pytest.mark.slow]
 
@@ -170,6 +178,7 @@ def test_sync_gateway_waits_for_a_real_worker(moto_url, celery_worker, capsys):
     schema = make_schema()
     make_agents()
     make_policy(schema)
+    make_function(moto_url)
     make_target(schema, moto_url)
     call_command("sync_gateway", "shop-prod", "--wait", "--timeout", "90")
     out = capsys.readouterr().out

@@ -176,6 +176,7 @@ def test_aws_errors_that_outlast_botocore_retries_requeue_the_run_and_the_retry_
     schema = make_schema()
     make_agents()
     version = make_policy(schema)
+    make_function(moto_url)
     target = make_target(schema, moto_url)
     settings.GQLGOV_AWS_MAX_ATTEMPTS = 2
     real_clients_for = runs.clients_for
