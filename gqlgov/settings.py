@@ -186,8 +186,6 @@ GQLGOV_EXPORT_BUSY_RETRY_S = env.int("GQLGOV_EXPORT_BUSY_RETRY_S", default=10)
 GQLGOV_IDENTITY_EXPORT_DEBOUNCE_S = env.float("GQLGOV_IDENTITY_EXPORT_DEBOUNCE_S", default=2.0)
 # Rotate the target's KMS key on demand after each successful deployment (AWS caps on-demand rotations).
 GQLGOV_KMS_ROTATE_ON_DEPLOY = env.bool("GQLGOV_KMS_ROTATE_ON_DEPLOY", default=True)
-# gqlgov's public base URL: the decision tokens' issuer; verifiers fetch <it>/api/v1/.well-known/jwks.json.
-GQLGOV_PUBLIC_URL = env.str("GQLGOV_PUBLIC_URL", default="http://127.0.0.1:8000")
 # The verifier package zip (manage.py build_verifier_package) that authorizer-mode targets deploy.
 GQLGOV_AUTHORIZER_ZIP = env.str("GQLGOV_AUTHORIZER_ZIP", default="") or str(DATA_DIR / "gqlgov-verify-lambda.zip")
 
