@@ -61,8 +61,10 @@ def bind(document_sha256: str, variables: dict[str, Any] | None) -> Binding:
     try:
         digest = variables_sha256(variables)
     except (rfc8785.CanonicalizationError, UnicodeEncodeError) as error:
-        # (rfc8785 raises UnicodeEncodeError for a lone surrogate in an object key.) Named by kind: rfc8785's own message quotes the value, which may be a secret.
-        raise VariablesNotBindable(_UNBINDABLE.get(type(error), "a string with a lone surrogate")) from error
+        # rfc8785 raises UnicodeEncodeError for a lone surrogate in an object key. Named by kind:
+        # rfc8785's own message quotes the value, which may be a secret.
+        kind = _UNBINDABLE.get(type(error), "a string with a lone surrogate")
+        raise VariablesNotBindable(kind) from error
     return Binding(document_sha256, digest, active_key())
 
 
