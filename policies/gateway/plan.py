@@ -143,15 +143,7 @@ def build_plan(
         "format": PLAN_FORMAT,
         "schema": {"name": schema_name, "version": schema_version},
         "policy_version": policy_version,
-        "target": {
-            "name": target_info.name,
-            "region": target_info.region,
-            "account_id": target_info.account_id,
-            "rest_api_id": target_info.rest_api_id,
-            "stage": stage,
-            "auth_mode": target_info.auth_mode,
-            "enforcement": mode,
-        },
+        "target": _target_section(target_info),
         "tags": tags,
         **deployable,
         "usage_plans": _usage_plans(agent_infos, access, document, target_info, stage) if use_keys else [],
@@ -159,17 +151,36 @@ def build_plan(
         "enforcement": enforcement_summary(target_info, whole),
         "stage": {
             "name": stage,
-            "variables": {
-                "gqlgov_schema": schema_name,
-                "gqlgov_schema_version": str(schema_version),
-                "gqlgov_policy_version": str(policy_version),
-                "gqlgov_plan_hash": content_hash(deployable)[:32],
-            },
+            "variables": _stage_variables(schema_name, schema_version, policy_version, deployable),
             "logging": stage_logging(target, target_info.name),
         },
         "report": plan_report(rules, agent_infos, governed_ops, mode=mode, use_iam=use_iam, use_keys=use_keys),
     }
     return plan
+
+
+def _target_section(target: TargetInfo) -> dict[str, Any]:
+    return {
+        "name": target.name,
+        "region": target.region,
+        "account_id": target.account_id,
+        "rest_api_id": target.rest_api_id,
+        "stage": target.stage_name,
+        "auth_mode": target.auth_mode,
+        "enforcement": target.enforcement,
+    }
+
+
+def _stage_variables(
+    schema_name: str, schema_version: int, policy_version: int, deployable: dict[str, Any]
+) -> dict[str, str]:
+    """What the stage says it serves; the hash of the deployable part tells a redeploy is due."""
+    return {
+        "gqlgov_schema": schema_name,
+        "gqlgov_schema_version": str(schema_version),
+        "gqlgov_policy_version": str(policy_version),
+        "gqlgov_plan_hash": content_hash(deployable)[:32],
+    }
 
 
 def _deployable(
