@@ -21,6 +21,9 @@ class Schema(models.Model):
     active_policy = models.ForeignKey(
         "PolicyVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    approval_webhook_url = models.URLField(
+        max_length=500, blank=True, help_text="Announce this schema's approval requests here (else the deployment's)."
+    )
 
     class Meta:
         ordering = ["name"]
@@ -149,3 +152,10 @@ class DecisionSigningKey(models.Model):
 
     def __str__(self) -> str:
         return f"decision signing key {self.kid}"
+
+
+# Approval requests live in policies/approvals; imported here so Django registers them in this app.
+from policies.approvals.models import ApprovalRequest, ApprovalVote  # noqa: E402
+
+__all__ = ["ApprovalRequest", "ApprovalVote", "Decision", "DecisionSigningKey", "PolicyVersion", "Schema",
+           "SchemaVersion"]

@@ -19,6 +19,7 @@ from .limits import DEFAULT_CAPS, DIMENSIONS, Limits
 from .matching import covers_operation, covers_subject, rule_matches
 from .measure import RootField
 from .policy import (
+    Approval,
     CompiledPolicy,
     PolicyValidationError,
     Rule,
@@ -43,6 +44,7 @@ from .schema import (
 )
 
 __all__ = [
+    "Approval",
     "ALLOW",
     "DEFAULT_CAPS",
     "DENY",
