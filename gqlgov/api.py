@@ -117,8 +117,8 @@ def _mount_routers() -> None:
     from agents.api import router as agents_router
     from gqlgov.health import router as health_router
     from gqlgov.metrics import router as metrics_router
-    from policies.approvals.api import router as approvals_router
     from policies.api import router as policies_router
+    from policies.approvals.api import router as approvals_router
     from policies.checks.api import router as checks_router
     from policies.gateway.api import router as exports_router
     from policies.signing.api import router as signing_router

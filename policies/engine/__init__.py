@@ -44,7 +44,6 @@ from .schema import (
 )
 
 __all__ = [
-    "Approval",
     "ALLOW",
     "DEFAULT_CAPS",
     "DENY",
@@ -54,6 +53,7 @@ __all__ = [
     "REDACTED",
     "Analysis",
     "AnalysisLimits",
+    "Approval",
     "CompiledPolicy",
     "Decision",
     "Limits",

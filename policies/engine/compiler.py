@@ -18,11 +18,11 @@ from .matching import SUBJECT_KEYS
 from .policy import (
     CEL_VARIABLES,
     DAYS,
+    DEFAULT_APPROVAL,
     EFFECTS,
+    Approval,
     CompiledPolicy,
     GlobSet,
-    DEFAULT_APPROVAL,
-    Approval,
     Hours,
     PolicyValidationError,
     Rule,

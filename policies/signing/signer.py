@@ -66,7 +66,8 @@ def variables_digest(variables: dict[str, Any] | None) -> str:
     try:
         return variables_sha256(variables)
     except (rfc8785.CanonicalizationError, UnicodeEncodeError) as error:
-        # (rfc8785 raises UnicodeEncodeError for a lone surrogate in an object key.) Named by kind: rfc8785's own message quotes the value, which may be a secret.
+        # (rfc8785 raises UnicodeEncodeError for a lone surrogate in an object key.) Named by kind:
+        # rfc8785's own message quotes the value, which may be a secret.
         raise VariablesNotBindable(_UNBINDABLE.get(type(error), "a string with a lone surrogate")) from error
 
 

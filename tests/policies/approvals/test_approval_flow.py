@@ -184,7 +184,7 @@ def test_a_decided_request_cannot_be_decided_again(client, refunds, bot_token, a
 
 def test_the_staff_api_answers_each_persona(client, refunds, bot_token, approver):
     approval_id = refund(client, bot_token).json()["approval"]["id"]
-    viewer, viewer_token = make_person("vic", "gqlgov-viewers")
+    _viewer, viewer_token = make_person("vic", "gqlgov-viewers")
     _outsider, outsider_token = make_person("out", staff=False)
 
     assert client.get("/api/v1/approvals").status_code == 401
