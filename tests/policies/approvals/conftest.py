@@ -74,3 +74,7 @@ def refunds(shop_schema):
 @pytest.fixture
 def two_person_refunds(shop_schema):
     return activate_policy(TWO_PERSON_POLICY)
+
+
+from tests.support.celery_worker import celery_worker, start_celery_worker  # noqa: E402, F401
+from tests.support.redis_server import throwaway_redis_server  # noqa: E402, F401
