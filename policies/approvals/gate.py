@@ -48,10 +48,12 @@ def gate(*, check: Any, identity: Identity, decision: engine.Decision, active: A
                                (decision.operation or {}).get("name") or "", check.document_sha256, variables)
     if check.approval_id is None:
         return decision, Gate(binding)
-    approval = ApprovalRequest.objects.filter(pk=services.as_uuid(check.approval_id),
-                                              principal=identity.principal).first()
+    wanted = services.as_uuid(check.approval_id)
+    approval = ApprovalRequest.objects.filter(pk=wanted, principal=identity.principal).first()
     if approval is None:
-        return _deny(decision, reasons.approval_refused(reasons.APPROVAL_NOT_FOUND, str(check.approval_id))), Gate()
+        # Only a well-formed id is quoted back: the text sent may be anything (a lone surrogate...).
+        quoted = str(wanted) if wanted is not None else "(not an approval id)"
+        return _deny(decision, reasons.approval_refused(reasons.APPROVAL_NOT_FOUND, quoted)), Gate()
     services.expire_due(now=now, approval=approval)
     found = Gate(binding, approval)
     if any(getattr(approval, name) != value for name, value in binding.filter().items() if name != "principal"):

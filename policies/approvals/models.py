@@ -5,8 +5,10 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from policies.operations import CheckedOperation
 
-class ApprovalRequest(models.Model):
+
+class ApprovalRequest(CheckedOperation):
     """A check a require_approval rule decided, waiting for people; bound to the exact document
     (SHA-256 of its text and of the RFC 8785 variables, as a decision token binds them), agent,
     schema, policy version and operation. Document and variables are kept redacted only."""
@@ -24,12 +26,6 @@ class ApprovalRequest(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     principal = models.ForeignKey("agents.Principal", on_delete=models.CASCADE, related_name="approval_requests")
     agent_name = models.CharField(max_length=100)
-    schema_name = models.CharField(max_length=100)
-    schema_version = models.PositiveIntegerField(null=True)
-    policy_version = models.PositiveIntegerField(null=True)
-    operation_name = models.CharField(max_length=200, blank=True)
-    operation_type = models.CharField(max_length=20, blank=True)
-    root_fields = models.JSONField(default=list)
     document_sha256 = models.CharField(max_length=64)
     variables_sha256 = models.CharField(max_length=64)
     document_redacted = models.TextField(blank=True)

@@ -189,11 +189,12 @@ class _Compiler:
     def duration(self, value: Any, where: str) -> int | None:
         """Seconds from `90s`, `15m`, `2h`, `1d` (or a plain number of seconds), within the approval bounds."""
         match = _DURATION.fullmatch(value) if isinstance(value, str) else None
+        seconds: int | None = None
         if match is not None:
-            seconds: Any = int(match[1]) * _DURATION_S[match[2]]
-        else:
+            seconds = int(match[1]) * _DURATION_S[match[2]]
+        elif isinstance(value, int) and not isinstance(value, bool):
             seconds = value
-        if isinstance(seconds, bool) or not isinstance(seconds, int) or not MIN_APPROVAL_S <= seconds <= MAX_APPROVAL_S:
+        if seconds is None or not MIN_APPROVAL_S <= seconds <= MAX_APPROVAL_S:
             self.fail(where, f"must be a duration such as '15m', '2h' or '1d', between {MIN_APPROVAL_S // 60} minute"
                              f" and {MAX_APPROVAL_S // 86_400} days")
             return None

@@ -201,3 +201,10 @@ def test_the_staff_api_answers_each_persona(client, refunds, bot_token, approver
     assert client.get("/api/v1/approvals?agent=nobody", **bearer(approver[1])).json()["approvals"] == []
     assert client.get("/api/v1/approvals?status=bogus", **bearer(approver[1])).json()["error"]["code"] == (
         "VALIDATION_ERROR")
+
+
+def test_an_approval_id_that_is_no_uuid_is_not_quoted_back(client, refunds, bot_token):
+    body = refund(client, bot_token, approval_id="<script>not an id</script>").json()
+
+    assert body["reasons"][0]["code"] == "APPROVAL_NOT_FOUND"
+    assert "not an id" not in body["reasons"][0]["message"]
