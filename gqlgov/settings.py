@@ -172,6 +172,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 GQLGOV_DRIFT_INTERVAL_S = env.int("GQLGOV_DRIFT_INTERVAL_S", default=900)
 CELERY_BEAT_SCHEDULE = {
     "policies.detect_drift": {"task": "policies.detect_drift", "schedule": float(GQLGOV_DRIFT_INTERVAL_S)},
+    # Approval requests past their expiry are marked (and audited) expired within a minute, not
+    # only when someone next reads them.
+    "policies.expire_approvals": {"task": "policies.expire_approvals", "schedule": 60.0},
 }
 # Attempts per AWS call (botocore standard retry mode: exponential backoff with jitter).
 GQLGOV_AWS_MAX_ATTEMPTS = env.int("GQLGOV_AWS_MAX_ATTEMPTS", default=8)

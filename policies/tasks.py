@@ -14,6 +14,16 @@ def drain_decisions() -> int:
     return drain()
 
 
+@shared_task(name="policies.expire_approvals", acks_late=True, ignore_result=True)
+def expire_approvals() -> int:
+    """Marks approval requests past their expiry expired, each audited (beat: every minute)."""
+    from django.utils import timezone
+
+    from policies.approvals.services import expire_due
+
+    return expire_due(now=timezone.now())
+
+
 @shared_task(
     name="policies.notify_approval",
     acks_late=True,

@@ -208,3 +208,16 @@ def test_an_approval_id_that_is_no_uuid_is_not_quoted_back(client, refunds, bot_
 
     assert body["reasons"][0]["code"] == "APPROVAL_NOT_FOUND"
     assert "not an id" not in body["reasons"][0]["message"]
+
+
+def test_the_expiry_task_marks_overdue_requests_expired_and_audits_each(client, refunds, bot_token):
+    from policies.tasks import expire_approvals
+
+    overdue = refund(client, bot_token).json()["approval"]["id"]
+    waiting = refund(client, bot_token, order="2").json()["approval"]["id"]
+    ApprovalRequest.objects.filter(pk=overdue).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    assert expire_approvals() == 1
+    assert ApprovalRequest.objects.get(pk=overdue).status == "expired"
+    assert ApprovalRequest.objects.get(pk=waiting).status == "pending"
+    assert actions(overdue) == ["approval.requested", "approval.expired"]
