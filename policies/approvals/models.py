@@ -45,6 +45,14 @@ class ApprovalRequest(CheckedOperation):
     class Meta:
         ordering = ["created_at"]
         indexes = [models.Index(fields=["principal", "document_sha256"], name="approval_agent_document")]
+        constraints = [
+            # Two identical checks at once ask for one request, not two.
+            models.UniqueConstraint(
+                fields=["principal", "schema_name", "policy_version", "operation_name", "document_sha256",
+                        "variables_sha256"],
+                condition=models.Q(status="pending"), name="one_pending_approval_per_check",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"approval {self.pk} {self.agent_name} {self.operation_name or '-'}: {self.status}"

@@ -52,9 +52,19 @@ def request_approval(*, binding: Binding, record: Any, rule: engine.Rule | None,
                      now: datetime) -> ApprovalRequest:
     """The pending request for this exact check: the one already waiting, else a new one
     (audited `approval.requested` and announced)."""
-    waiting = ApprovalRequest.objects.filter(**binding.filter(), status=Status.PENDING, expires_at__gt=now).first()
-    if waiting is not None:
+    same = ApprovalRequest.objects.filter(**binding.filter(), status=Status.PENDING)
+    waiting = same.first()
+    if waiting is not None and waiting.expires_at > now:
         return waiting
+    if waiting is not None:
+        expire_due(now=now, approval=waiting)  # a pending one past its expiry makes room for the new one
+    try:
+        return _create(binding, record, rule, reason, now)
+    except IntegrityError:  # an identical check created it a moment ago
+        return same.get()
+
+
+def _create(binding: Binding, record: Any, rule: engine.Rule | None, reason: Any, now: datetime) -> ApprovalRequest:
     spec = (rule.approval if rule is not None else None) or engine.Approval()
     ttl = spec.expires_in_s or settings.GQLGOV_APPROVAL_TTL_S
     operation = record.operation or {}
