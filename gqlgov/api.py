@@ -118,6 +118,7 @@ def _mount_routers() -> None:
     from gqlgov.health import router as health_router
     from gqlgov.metrics import router as metrics_router
     from policies.api import router as policies_router
+    from policies.approvals.api import router as approvals_router
     from policies.checks.api import router as checks_router
     from policies.gateway.api import router as exports_router
     from policies.signing.api import router as signing_router
@@ -125,6 +126,7 @@ def _mount_routers() -> None:
     # Django tries URL patterns in order and each miss costs: the check, the hot path, comes first.
     api.add_router("/", checks_router)
     api.add_router("/", policies_router)
+    api.add_router("/", approvals_router)
     api.add_router("/", health_router)
     api.add_router("/", signing_router)
     api.add_router("/", metrics_router)

@@ -172,6 +172,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 GQLGOV_DRIFT_INTERVAL_S = env.int("GQLGOV_DRIFT_INTERVAL_S", default=900)
 CELERY_BEAT_SCHEDULE = {
     "policies.detect_drift": {"task": "policies.detect_drift", "schedule": float(GQLGOV_DRIFT_INTERVAL_S)},
+    # Approval requests past their expiry are marked (and audited) expired within a minute, not
+    # only when someone next reads them.
+    "policies.expire_approvals": {"task": "policies.expire_approvals", "schedule": 60.0},
 }
 # Attempts per AWS call (botocore standard retry mode: exponential backoff with jitter).
 GQLGOV_AWS_MAX_ATTEMPTS = env.int("GQLGOV_AWS_MAX_ATTEMPTS", default=8)
@@ -267,6 +270,19 @@ GQLGOV_PUBLIC_URL = env.str("GQLGOV_PUBLIC_URL", default="http://127.0.0.1:8000"
 GQLGOV_DECISION_TOKEN_TTL_S = env.int("GQLGOV_DECISION_TOKEN_TTL_S", default=60)
 if GQLGOV_DECISION_TOKEN_TTL_S < 1:
     raise ImproperlyConfigured("GQLGOV_DECISION_TOKEN_TTL_S must be at least 1 second")
+# Human approval (policies/approvals): seconds a request waits for its approvals and, once approved,
+# for the agent's one use, unless its rule says `approval.expires_in`.
+GQLGOV_APPROVAL_TTL_S = env.int("GQLGOV_APPROVAL_TTL_S", default=3600)
+if GQLGOV_APPROVAL_TTL_S < 60:
+    raise ImproperlyConfigured("GQLGOV_APPROVAL_TTL_S must be at least 60 seconds")
+# At most this many characters of an agent's `context.reason` are kept with its approval request.
+GQLGOV_APPROVAL_REASON_MAX_CHARS = env.int("GQLGOV_APPROVAL_REASON_MAX_CHARS", default=1000)
+# Where approval requests and their decisions are announced (Slack-compatible JSON), for every schema
+# without a webhook of its own; signed with X-Gqlgov-Signature: sha256=<HMAC-SHA256 of the body>.
+GQLGOV_APPROVAL_WEBHOOK_URL = env.str("GQLGOV_APPROVAL_WEBHOOK_URL", default="")
+GQLGOV_APPROVAL_WEBHOOK_SECRET = env.str("GQLGOV_APPROVAL_WEBHOOK_SECRET", default="")
+GQLGOV_APPROVAL_WEBHOOK_TIMEOUT_S = env.float("GQLGOV_APPROVAL_WEBHOOK_TIMEOUT_S", default=5.0)
+GQLGOV_APPROVAL_WEBHOOK_RETRIES = env.int("GQLGOV_APPROVAL_WEBHOOK_RETRIES", default=6)
 # An AWS KMS asymmetric key (ECC_NIST_P256, SIGN_VERIFY) that signs decision tokens; the private key
 # never leaves KMS. Empty: gqlgov holds the signing key, encrypted at rest (below).
 GQLGOV_DECISION_SIGNING_KMS_KEY_ID = env.str("GQLGOV_DECISION_SIGNING_KMS_KEY_ID", default="")

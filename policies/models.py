@@ -9,6 +9,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from policies.operations import CheckedOperation
+
 
 class Schema(models.Model):
     """A named GraphQL API; its versions are immutable, its active policy decides checks."""
@@ -20,6 +22,9 @@ class Schema(models.Model):
     )
     active_policy = models.ForeignKey(
         "PolicyVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approval_webhook_url = models.URLField(
+        max_length=500, blank=True, help_text="Announce this schema's approval requests here (else the deployment's)."
     )
 
     class Meta:
@@ -88,19 +93,13 @@ class PolicyVersion(models.Model):
         return f"{self.schema.name} policy v{self.number} ({self.status})"
 
 
-class Decision(models.Model):
+class Decision(CheckedOperation):
     """One pre-check answer. Variables and document are stored redacted, never raw."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     created_at = models.DateTimeField(db_index=True)
     principal = models.ForeignKey("agents.Principal", null=True, on_delete=models.SET_NULL, related_name="decisions")
     agent_name = models.CharField(max_length=100, db_index=True)
-    schema_name = models.CharField(max_length=100)
-    schema_version = models.PositiveIntegerField(null=True)
-    policy_version = models.PositiveIntegerField(null=True)
-    operation_name = models.CharField(max_length=200, blank=True)
-    operation_type = models.CharField(max_length=20, blank=True)
-    root_fields = models.JSONField(default=list)
     decision = models.CharField(max_length=20, db_index=True)
     reasons = models.JSONField(default=list)
     metrics = models.JSONField(default=dict)
@@ -149,3 +148,10 @@ class DecisionSigningKey(models.Model):
 
     def __str__(self) -> str:
         return f"decision signing key {self.kid}"
+
+
+# Approval requests live in policies/approvals; imported here so Django registers them in this app.
+from policies.approvals.models import ApprovalRequest, ApprovalVote  # noqa: E402
+
+__all__ = ["ApprovalRequest", "ApprovalVote", "Decision", "DecisionSigningKey", "PolicyVersion", "Schema",
+           "SchemaVersion"]

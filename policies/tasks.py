@@ -12,3 +12,39 @@ def drain_decisions() -> int:
     from policies.checks.drainer import drain
 
     return drain()
+
+
+@shared_task(name="policies.expire_approvals", acks_late=True, ignore_result=True)
+def expire_approvals() -> int:
+    """Marks approval requests past their expiry expired, each audited (beat: every minute)."""
+    from django.utils import timezone
+
+    from policies.approvals.services import expire_due
+
+    return expire_due(now=timezone.now())
+
+
+@shared_task(
+    name="policies.notify_approval",
+    acks_late=True,
+    ignore_result=True,
+    bind=True,
+    max_retries=None,
+)
+def notify_approval(self, approval_id: str, event: str) -> bool:
+    """Announces an approval request or its decision to its webhook, retried with exponential backoff."""
+    from django.conf import settings
+
+    from policies.approvals.notify import DeliveryFailed, deliver
+    from policies.models import ApprovalRequest
+
+    approval = ApprovalRequest.objects.filter(pk=approval_id).first()
+    if approval is None:
+        return False
+    try:
+        return deliver(approval, event)
+    except DeliveryFailed as exc:
+        if self.request.retries >= settings.GQLGOV_APPROVAL_WEBHOOK_RETRIES:
+            return False
+        # 1, 2, 4, 8... seconds (at most 10 minutes) between attempts.
+        raise self.retry(exc=exc, countdown=min(600, 2 ** self.request.retries)) from exc

@@ -13,6 +13,7 @@ from gqlgov import roles
 from gqlgov.console import access
 from gqlgov.console.common import post_int, render_page, report
 from gqlgov.errors import ApiError
+from policies.approvals.selectors import approval_queue
 from policies.models import Decision, Schema
 
 
@@ -60,6 +61,7 @@ def _agent_page(request, principal: Principal, new_token: dict | None = None):
             "decisions": Decision.objects.filter(principal=principal)[:20],
             "decision_count": Decision.objects.filter(principal=principal).count(),
             "callable": callable_operations(principal),
+            "queue": approval_queue(agent=principal.name, status=None).order_by("-created_at")[:20],
             "show_secrets": roles.can(request.user, roles.VIEW_SECRETS),
         },
     )

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from gqlgov import roles
 from gqlgov.console.common import render_page
+from policies.approvals import selectors as approval_selectors
 from policies.gateway.models import DriftReport, ExportRun, GatewayTarget
 from policies.models import Decision, PolicyVersion, Schema
 from policies.selectors import policy_coverage
@@ -154,6 +155,7 @@ def overview(request):
             "agents": agents,
             "agent_peak": max((a["total"] for a in agents), default=1),
             "pending_reviews": PolicyVersion.objects.filter(status=PolicyVersion.Status.IN_REVIEW).count(),
+            "pending_approvals": approval_selectors.pending_count(),
             "crumbs": [],
         },
     )

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from gqlgov.console import agents, exports, review, schemas, simulator
+from gqlgov.console import agents, approvals, exports, review, schemas, simulator
 
 
 def custom_urls(site):
@@ -30,6 +30,9 @@ def custom_urls(site):
         page("schemas/<slug:name>/policy/<int:number>/", review.policy_detail, "policy"),
         page("schemas/<slug:name>/policy/<int:number>/<str:action>/", review.policy_action, "policy_action"),
         page("reviews/", review.review_list, "reviews"),
+        page("approvals/", approvals.approval_list, "approvals"),
+        page("approvals/<str:approval_id>/", approvals.approval_detail, "approval"),
+        page("approvals/<str:approval_id>/<str:decision>/", approvals.approval_decide, "approval_decide"),
         page("simulator/", simulator.simulator, "simulator"),
         page("agent/<slug:name>/", agents.agent_detail, "agent"),
         page("agent/<slug:name>/status/<str:change>/", agents.agent_status, "agent_status"),

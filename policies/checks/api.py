@@ -32,6 +32,8 @@ class CheckIn(BaseModel):
     variables: dict[str, Any] | None = None
     operation_name: str | None = Field(None, alias="operationName", max_length=1000)
     context: dict[str, Any] = Field(default_factory=dict)
+    # Re-sent with the id of an approved request: its one allow (see policies/approvals).
+    approval_id: str | None = Field(None, max_length=64)
 
 
 # The check reads its body itself rather than through a ninja body parameter: ninja's generic
@@ -62,6 +64,7 @@ def check_query(request: HttpRequest):
         variables=payload.variables,
         operation_name=payload.operation_name,
         context=payload.context,
+        approval_id=payload.approval_id,
     )
     try:
         result = run_check(identity=request.identity, request=check, client_ip=client_ip(request),

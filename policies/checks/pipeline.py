@@ -21,6 +21,7 @@ from agents.identity import Identity
 from gqlgov import metrics
 from gqlgov_verify.binding import document_sha256
 from policies import engine, ratelimit
+from policies.approvals import gate as approvals
 from policies.checks.admission import Admission, admit_and_record
 from policies.checks.caches import (
     ActivePolicy,
@@ -43,6 +44,7 @@ class CheckRequest:
     variables: dict[str, Any] | None = None
     operation_name: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
+    approval_id: str | None = None  # a re-check of an approval request (policies/approvals)
 
     @cached_property
     def document_sha256(self) -> str:
@@ -150,14 +152,17 @@ def _check(identity: Identity, request: CheckRequest, client_ip: str) -> CheckRe
     else:
         analysis = None
         decision = _no_policy_decision(request, schema_name, found)
+    decision, approval = approvals.gate(check=request, identity=identity, decision=decision, active=active, now=now)
     decision, binding = _bind(request, decision)
     # The record as it stands if the limiter admits: then the limiter's round trip appends it.
     record = DecisionRecord.build(
         identity=identity, request=request, client_ip=client_ip, now=now, decision=decision,
         active=active, analysis=analysis,
     )
+    decision, record = approvals.consume(approval, decision, record, identity, now)
     admission, record = admit_and_record(identity, decision, active, record)
-    return _respond(admission, record, _sign(admission, binding, identity, record, now))
+    approval_out = approvals.settle(approval, admission.decision, record, identity, request, active, now)
+    return _respond(admission, record, _sign(admission, binding, identity, record, now), approval_out)
 
 
 def _bind(request: CheckRequest, decision: engine.Decision) -> tuple[engine.Decision, signer.Binding | None]:
@@ -196,7 +201,8 @@ def _resolve_policy(request: CheckRequest) -> tuple[ActivePolicy | None, bool | 
     return None, found, schema_name
 
 
-def _respond(admission: Admission, record: DecisionRecord, token: str | None) -> CheckResult:
+def _respond(admission: Admission, record: DecisionRecord, token: str | None,
+             approval: dict[str, Any] | None = None) -> CheckResult:
     decision = admission.decision
     body: dict[str, Any] = {
         "decision": decision.decision,
@@ -208,6 +214,8 @@ def _respond(admission: Admission, record: DecisionRecord, token: str | None) ->
     }
     if token is not None:
         body["decision_token"] = token
+    if approval is not None:
+        body["approval"] = approval
     if decision.hints:
         body["hints"] = decision.hints
     if admission.rate_limit is not None:

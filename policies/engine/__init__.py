@@ -19,6 +19,7 @@ from .limits import DEFAULT_CAPS, DIMENSIONS, Limits
 from .matching import covers_operation, covers_subject, rule_matches
 from .measure import RootField
 from .policy import (
+    Approval,
     CompiledPolicy,
     PolicyValidationError,
     Rule,
@@ -52,6 +53,7 @@ __all__ = [
     "REDACTED",
     "Analysis",
     "AnalysisLimits",
+    "Approval",
     "CompiledPolicy",
     "Decision",
     "Limits",

@@ -18,7 +18,9 @@ from .matching import SUBJECT_KEYS
 from .policy import (
     CEL_VARIABLES,
     DAYS,
+    DEFAULT_APPROVAL,
     EFFECTS,
+    Approval,
     CompiledPolicy,
     GlobSet,
     Hours,
@@ -34,8 +36,14 @@ _TOP_KEYS = frozenset({"schema", "description", "contact", "defaults", "sensitiv
 MAX_CONTACT_CHARS = 200
 _DEFAULTS_KEYS = frozenset({"limits", "introspection", "rate_limits"})
 _RULE_KEYS = frozenset(
-    {"id", "description", "effect", "subjects", "operations", "when", "limits", "fields", "rate_limits"}
+    {"id", "description", "effect", "subjects", "operations", "when", "limits", "fields", "rate_limits", "approval"}
 )
+_APPROVAL_KEYS = frozenset({"approvers", "groups", "expires_in"})
+MAX_APPROVERS = 10
+# An approval waits at least a minute (someone must read it) and at most 30 days.
+MIN_APPROVAL_S, MAX_APPROVAL_S = 60, 30 * 86_400
+_DURATION = re.compile(r"([1-9][0-9]{0,6})([smhd])")
+_DURATION_S = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
 _WHEN_KEYS = frozenset({"hours", "source_ips", "expression"})
 _HOURS_KEYS = frozenset({"from", "to", "days", "tz"})
 _RULE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}")
@@ -164,6 +172,34 @@ class _Compiler:
             return None
         return value.strip()
 
+    def approval(self, value: Any, where: str, effect: Any) -> Approval | None:
+        """A require_approval rule's `approval` (its default when absent); an error on other rules."""
+        if effect != "require_approval":
+            if value is not None:
+                self.fail(where, "is only for rules with effect require_approval")
+            return None
+        entry = self.mapping(value, where, _APPROVAL_KEYS)
+        approvers = self.integer(entry.get("approvers", 1), f"{where}.approvers")
+        if approvers is not None and approvers > MAX_APPROVERS:
+            self.fail(f"{where}.approvers", f"must be at most {MAX_APPROVERS}")
+        groups = tuple(self.strings(entry["groups"], f"{where}.groups")) if "groups" in entry else ()
+        expires_in = self.duration(entry["expires_in"], f"{where}.expires_in") if "expires_in" in entry else None
+        return Approval(approvers or 1, groups, expires_in) if entry else DEFAULT_APPROVAL
+
+    def duration(self, value: Any, where: str) -> int | None:
+        """Seconds from `90s`, `15m`, `2h`, `1d` (or a plain number of seconds), within the approval bounds."""
+        match = _DURATION.fullmatch(value) if isinstance(value, str) else None
+        seconds: int | None = None
+        if match is not None:
+            seconds = int(match[1]) * _DURATION_S[match[2]]
+        elif isinstance(value, int) and not isinstance(value, bool):
+            seconds = value
+        if seconds is None or not MIN_APPROVAL_S <= seconds <= MAX_APPROVAL_S:
+            self.fail(where, f"must be a duration such as '15m', '2h' or '1d', between {MIN_APPROVAL_S // 60} minute"
+                             f" and {MAX_APPROVAL_S // 86_400} days")
+            return None
+        return seconds
+
     def time_zone(self, name: Any, where: str) -> ZoneInfo | None:
         if not isinstance(name, str) or not name:
             self.fail(where, "must be an IANA time zone name such as 'Europe/Berlin'")
@@ -261,6 +297,7 @@ class _Compiler:
         fields = self.mapping(entry.get("fields"), f"{where}.fields", frozenset({"deny"}))
         denied = self.field_globs(fields.get("deny", []), f"{where}.fields.deny")
         rate_limits = self.rate_limits(entry.get("rate_limits"), f"{where}.rate_limits")
+        approval = self.approval(entry.get("approval"), f"{where}.approval", effect)
         if self.rule_id is None or effect not in EFFECTS:
             return None
         return Rule(
@@ -278,6 +315,7 @@ class _Compiler:
             denied_fields=tuple(denied),
             denies_field=GlobSet.of(denied),
             rate_limits=rate_limits,
+            approval=approval,
         )
 
 

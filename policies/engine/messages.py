@@ -329,6 +329,23 @@ def approval_hint(operation: str) -> str:
     return f"Wait for a person to approve {operation}, or leave it out of the document to get an answer now."
 
 
+# APPROVAL_* (reasons.approval_refused): the message (with the approval's id) and the hint.
+APPROVAL_REFUSALS = {
+    "APPROVAL_NOT_FOUND": ("No approval request {id} of this agent exists.",
+                           "Send the check without approval_id to ask for a new approval."),
+    "APPROVAL_MISMATCH": ("Approval request {id} was granted for another document, variables, schema or policy"
+                          " version.",
+                          "Send exactly the document and variables that were approved, or check without"
+                          " approval_id to ask for a new approval."),
+    "APPROVAL_USED": ("Approval request {id} was already used: an approval admits one call.",
+                      "Send the check without approval_id to ask for a new approval."),
+    "APPROVAL_EXPIRED": ("Approval request {id} expired before it was used.",
+                         "Send the check without approval_id to ask for a new approval."),
+    "APPROVAL_DENIED": ("A person denied approval request {id}.",
+                        "Do not retry this operation unchanged; act on the approver's comment or ask a person."),
+}
+
+
 def expression_input_hint(limit: int, what: str) -> str:
     return (f"Send less in context (fewer or shorter values) so that context, args, claims and attributes hold at"
             f" most {limit} {what} together.")

@@ -78,6 +78,20 @@ class Hours:
 
 
 @dataclass(frozen=True, slots=True)
+class Approval:
+    """What a require_approval rule asks of people: `approvers` distinct approvals, from members of
+    `groups` (empty: anyone with the approver role), within `expires_in_s` (None: the deployment's
+    default, GQLGOV_APPROVAL_TTL_S)."""
+
+    approvers: int = 1
+    groups: tuple[str, ...] = ()
+    expires_in_s: int | None = None
+
+
+DEFAULT_APPROVAL = Approval()
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     id: str
     index: int  # position in the file: earlier rules are reported first
@@ -93,6 +107,7 @@ class Rule:
     denied_fields: tuple[str, ...]  # fields.deny globs
     denies_field: GlobSet
     rate_limits: tuple[RateLimit, ...]
+    approval: Approval | None = None  # require_approval rules only (DEFAULT_APPROVAL when not given)
 
     @property
     def has_conditions(self) -> bool:

@@ -40,6 +40,12 @@ RATE_LIMITED = "RATE_LIMITED"
 COST_BUDGET_EXCEEDED = "COST_BUDGET_EXCEEDED"
 # Emitted by the check when an allow's variables cannot be bound to its decision token.
 VARIABLES_NOT_BINDABLE = "VARIABLES_NOT_BINDABLE"
+# Emitted by the check re-sent with an `approval_id` (policies/approvals): the approval's state.
+APPROVAL_NOT_FOUND = "APPROVAL_NOT_FOUND"
+APPROVAL_MISMATCH = "APPROVAL_MISMATCH"
+APPROVAL_USED = "APPROVAL_USED"
+APPROVAL_EXPIRED = "APPROVAL_EXPIRED"
+APPROVAL_DENIED = "APPROVAL_DENIED"
 
 
 Path = tuple[str, ...]
@@ -236,6 +242,18 @@ def variables_not_bindable(detail: str) -> Reason:
         "beyond 2**53, no NaN or infinite numbers and no lone surrogates; send such values as strings.",
         hint=messages.VARIABLES_NOT_BINDABLE_HINT,
     )
+
+
+def approval_refused(code: str, approval_id: str, *, rule: str | None = None, comment: str = "") -> Reason:
+    """Why a check re-sent with `approval_id` is denied: the approval is unknown (to this agent),
+    bound to another document, variables, schema or policy version, used, expired, or denied
+    (`comment`: the approver's, quoted)."""
+    if code not in messages.APPROVAL_REFUSALS:
+        raise ValueError(f"{code} is not a reason about an approval")
+    message, hint = messages.APPROVAL_REFUSALS[code]
+    if code == APPROVAL_DENIED and comment:
+        message = f"{message} The approver said: {comment}"
+    return Reason(code, message.format(id=approval_id), rule=rule, hint=hint)
 
 
 def without_policy(code: str, message: str) -> Reason:

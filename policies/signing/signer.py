@@ -58,14 +58,18 @@ class VariablesNotBindable(ValueError):
 def bind(document_sha256: str, variables: dict[str, Any] | None) -> Binding:
     """The binding of an allow about to be admitted. Raises VariablesNotBindable, or
     SigningUnavailable (503) when no key can sign: before anything is charged or recorded."""
+    return Binding(document_sha256, variables_digest(variables), active_key())
+
+
+def variables_digest(variables: dict[str, Any] | None) -> str:
+    """The SHA-256 of the variables' RFC 8785 form, as a token binds them; raises VariablesNotBindable."""
     try:
-        digest = variables_sha256(variables)
+        return variables_sha256(variables)
     except (rfc8785.CanonicalizationError, UnicodeEncodeError) as error:
         # rfc8785 raises UnicodeEncodeError for a lone surrogate in an object key. Named by kind:
         # rfc8785's own message quotes the value, which may be a secret.
         kind = _UNBINDABLE.get(type(error), "a string with a lone surrogate")
         raise VariablesNotBindable(kind) from error
-    return Binding(document_sha256, digest, active_key())
 
 
 def mint(binding: Binding, *, subject: str, iam_role_arn: str, decision_id: str, schema: str,
