@@ -145,7 +145,7 @@ _decisions = _registered(
 )
 _signing = _registered(
     "signing", key="'active' or 'jwks'",
-    value="(monotonic deadline, the active decision-signing key: kid, JWS header, signer)"
+    value="(monotonic deadline, the active decision-signing key: kid, JWS header, signer; or why it cannot sign)"
     " or (deadline, the JWK Set answer) (policies/signing/signer.py)",
     why="a check must not query which key is active, nor decrypt it: both are re-read at most once per"
     " POLICY_REFRESH_S (and at once in the process that rotated); the public JWK Set route is served from here",

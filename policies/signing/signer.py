@@ -31,6 +31,8 @@ _UNBINDABLE = {
     rfc8785.IntegerDomainError: "an integer beyond 2**53",
     rfc8785.FloatDomainError: "a NaN or infinite number",
 }
+# Most checks send no variables (or {}): their digest, computed once by the binding module.
+_NO_VARIABLES = variables_sha256(None)
 _ACTIVE = "active"
 _JWKS = "jwks"
 
@@ -63,6 +65,8 @@ def bind(document_sha256: str, variables: dict[str, Any] | None) -> Binding:
 
 def variables_digest(variables: dict[str, Any] | None) -> str:
     """The SHA-256 of the variables' RFC 8785 form, as a token binds them; raises VariablesNotBindable."""
+    if not variables:
+        return _NO_VARIABLES
     try:
         return variables_sha256(variables)
     except (rfc8785.CanonicalizationError, UnicodeEncodeError) as error:
@@ -96,22 +100,36 @@ def mint(binding: Binding, *, subject: str, iam_role_arn: str, decision_id: str,
 
 
 def active_key() -> ActiveKey:
-    """This process's signing key, re-read when stale (the first key is made on first use)."""
+    """This process's signing key, re-read when stale (the first key is made on first use).
+
+    A key that cannot sign is tried again (and logged) once per refresh interval, not on every
+    check: until then each allow answers the same SigningUnavailable.
+    """
     cache = signing_cache()
     now = time.monotonic()
     cached = cache.get(_ACTIVE)
     if cached is not None and cached[0] > now:
+        if isinstance(cached[1], str):
+            raise keys.SigningUnavailable(cached[1])
         return cached[1]
+    previous = cached[1] if cached is not None and isinstance(cached[1], ActiveKey) else None
     kid = DecisionSigningKey.objects.filter(active=True).values_list("kid", flat=True).first()
-    if cached is not None and kid == cached[1].kid:
-        key = cached[1]
+    if previous is not None and kid == previous.kid:
+        key = previous
     else:
-        row = keys.ensure_active_key()
-        key = ActiveKey(row.kid, jws.header_segment(row.kid), keys.signer_for(row))
-        if not keys.follows_settings(row):
-            logger.warning("decision signing key %s is not kept as the KMS settings ask; run rotate_decision_key",
-                           row.kid)
+        try:
+            key = _load(keys.ensure_active_key())
+        except keys.SigningUnavailable as error:
+            cache.put(_ACTIVE, (now + settings.GQLGOV_POLICY_REFRESH_S, error.message))
+            raise
     cache.put(_ACTIVE, (now + settings.GQLGOV_POLICY_REFRESH_S, key))
+    return key
+
+
+def _load(row: DecisionSigningKey) -> ActiveKey:
+    key = ActiveKey(row.kid, jws.header_segment(row.kid), keys.signer_for(row))
+    if not keys.follows_settings(row):
+        logger.warning("decision signing key %s is not kept as the KMS settings ask; run rotate_decision_key", row.kid)
     return key
 
 

@@ -113,6 +113,9 @@ class BenchEnvironment:
     database_url: str
     redis_url: str
     extra: dict[str, str] = field(default_factory=dict)
+    # One for every process of the environment, as a deployment has: the decision signing key one
+    # process makes is encrypted under a key derived from it, and every other process decrypts it.
+    secret_key: str = field(default_factory=lambda: "bench-" + secrets.token_hex(16))
 
     def env(self, **overrides: str) -> dict[str, str]:
         base = {key: value for key, value in os.environ.items()
@@ -120,7 +123,7 @@ class BenchEnvironment:
         base.update({
             "DJANGO_SETTINGS_MODULE": "gqlgov.settings",
             "GQLGOV_ENV": "production",
-            "SECRET_KEY": "bench-" + secrets.token_hex(16),
+            "SECRET_KEY": self.secret_key,
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,

@@ -147,16 +147,18 @@ def test_variables_without_a_canonical_form_deny_without_quoting_them(client, sh
     assert Decision.objects.get(pk=answer["decision_id"]).decision == "deny"
 
 
-def test_a_key_that_no_longer_decrypts_answers_503_until_it_is_rotated(client, shop, agent_token, settings, on_commit):
+def test_a_key_that_no_longer_decrypts_answers_503_until_it_is_rotated(client, shop, agent_token, settings, on_commit,
+                                                                        caplog):
     assert check(client, agent_token, query=ORDERS).status_code == 200  # the first key, under this SECRET_KEY
     settings.SECRET_KEY = "another-secret-key-than-the-one-the-signing-key-was-encrypted-under"
     clear_caches()  # a process started with the new SECRET_KEY
 
-    refused = check(client, agent_token, query=ORDERS)
+    refused = [check(client, agent_token, query=ORDERS) for _ in range(3)]
 
-    assert refused.status_code == 503
-    assert refused.json()["error"]["code"] == "DECISION_SIGNING_UNAVAILABLE"
-    assert refused["Retry-After"] == "2"
+    assert [response.status_code for response in refused] == [503, 503, 503]
+    assert refused[0].json()["error"]["code"] == "DECISION_SIGNING_UNAVAILABLE"
+    assert refused[0]["Retry-After"] == "2"
+    assert caplog.text.count("does not decrypt") == 1  # tried again once per refresh interval, not per check
     with on_commit():
         call_command("rotate_decision_key", stdout=StringIO())
     assert "decision_token" in check(client, agent_token, query=ORDERS).json()
