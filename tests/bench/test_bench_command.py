@@ -19,7 +19,7 @@ ENGINE_KEYS = {"engine.cold_ratio", "engine.warm_us", "engine.warm_vs_cold", "sc
 HTTP_KEYS = {"http.bare_rps", "http.check_warm_rps", "http.ratio_warm", "http.bare_p50_ms", "http.bare_p99_ms",
              "http.check_warm_p50_ms", "http.check_warm_p99_ms", "memory.rss_mb", "hostile.max_ms",
              "hostile.errors_5xx", "limiter.check_rps_on", "limiter.check_rps_off", "records.lost",
-             "sign.check_overhead_ratio"}
+             "sign.check_us", "sign.check_overhead_ratio"}
 
 
 def run_bench(*args: str) -> dict:
