@@ -131,7 +131,8 @@ rules:
 
 @pytest.mark.parametrize("raw_variables", ['{"id": "1", "n": 1152921504606846976}',
                                            '{"id": "1", "n": 1e400}',
-                                           '{"id": "\\udc00"}'])
+                                           '{"id": "\\udc00"}',
+                                           '{"id": "1", "\\ud800": "a name with a lone surrogate"}'])
 def test_variables_without_a_canonical_form_deny_without_quoting_them(client, shop, agent_token, raw_variables):
     body = f'{{"query": "{ORDER_BY_ID}", "variables": {raw_variables}}}'
     response = client.post("/api/v1/check", data=body, content_type="application/json",
