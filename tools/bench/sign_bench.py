@@ -30,8 +30,8 @@ OPERATION = {"name": None, "type": "query", "root_fields": ["orders"]}
 def sign_numbers(query: str, *, quick: bool) -> dict[str, Any]:
     """`sign.decision_token_us`: the variables' digest and one token (claims, JSON, ES256 signature)."""
     from cryptography.hazmat.primitives.asymmetric import ec
-    from gqlgov_verify.binding import document_sha256, variables_sha256
 
+    from gqlgov_verify.binding import document_sha256, variables_sha256
     from policies.signing import jws, signer
     from tools.bench.engine_bench import median_us
 
