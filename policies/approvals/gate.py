@@ -81,6 +81,14 @@ def consume(found: Gate, decision: engine.Decision, record: Any, identity: Ident
     return denied, record.with_decision(denied)
 
 
+def release_unadmitted(found: Gate, record: Any, identity: Identity) -> None:
+    """Gives back the approval `consume` used for a check that admission then did not complete."""
+    if found.used and found.approval is not None:
+        services.approval_release(approval_id=found.approval.pk, principal=identity.principal,
+                                  decision_id=record.id, why="the check was not admitted (made again or failed)")
+        found.used = False
+
+
 def settle(found: Gate, final: engine.Decision, record: Any, identity: Identity, check: Any, active: Any,
            now: datetime) -> dict[str, Any] | None:
     """After admission: the `approval` entry of the answer (None when no approval takes part)."""

@@ -180,8 +180,9 @@ def approval_use(*, approval_id: Any, principal: Principal, decision_id: Any, no
     return used == 1
 
 
-def approval_release(*, approval_id: Any, principal: Principal, decision_id: Any) -> None:
-    """Gives back a use the limiter then refused (the agent got no allow): approved again."""
+def approval_release(*, approval_id: Any, principal: Principal, decision_id: Any,
+                     why: str = "the rate limiter refused the check") -> None:
+    """Gives back a use the check then did not admit (the agent got no allow): approved again."""
     with transaction.atomic():
         released = ApprovalRequest.objects.filter(
             pk=approval_id, status=Status.USED, used_by_decision=decision_id,
@@ -189,7 +190,7 @@ def approval_release(*, approval_id: Any, principal: Principal, decision_id: Any
         if released == 1:
             record_event(actor=actor_for_principal(principal), action="approval.released",
                          target=("policies.approvalrequest", str(approval_id)),
-                         details={"decision_id": str(decision_id), "why": "the rate limiter refused the check"})
+                         details={"decision_id": str(decision_id), "why": why})
 
 
 def expire_due(*, now: datetime, approval: ApprovalRequest | None = None) -> int:

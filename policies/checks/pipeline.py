@@ -160,7 +160,13 @@ def _check(identity: Identity, request: CheckRequest, client_ip: str) -> CheckRe
         active=active, analysis=analysis,
     )
     decision, record = approvals.consume(approval, decision, record, identity, now)
-    admission, record = admit_and_record(identity, decision, active, record)
+    try:
+        admission, record = admit_and_record(identity, decision, active, record)
+    except Exception:
+        # Nothing was admitted (a stale identity is re-checked by run_check, Redis may be down):
+        # the approval this check used is not spent.
+        approvals.release_unadmitted(approval, record, identity)
+        raise
     approval_out = approvals.settle(approval, admission.decision, record, identity, request, active, now)
     return _respond(admission, record, _sign(admission, binding, identity, record, now), approval_out)
 

@@ -46,7 +46,7 @@ def test_an_approver_approves_one_request_and_denies_another_and_the_agent_uses_
     assert approver.go("/admin/").inner_text("#pending-approvals") == "0"
 
     allowed = ask(token, "1", approval_id=approved_id)
-    assert allowed["decision"] == "allow"
+    assert allowed["decision"] == "allow", allowed["reasons"]
     assert allowed["decision_token"]
     assert ask(token, "1", approval_id=approved_id)["reasons"][0]["code"] == "APPROVAL_USED"
     refused = ask(token, "2", approval_id=denied_id)
