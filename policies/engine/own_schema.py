@@ -36,7 +36,9 @@ from graphql import (
     SchemaDefinitionNode,
     TypeDefinitionNode,
     UnionTypeDefinitionNode,
+    build_schema,
     get_named_type,
+    introspection_from_schema,
     is_specified_directive,
     is_specified_scalar_type,
     print_ast,
@@ -147,6 +149,11 @@ def own_schema(bundle: SchemaBundle, policy: CompiledPolicy, subject: Agent, *, 
         header = _header(title, policy, found, rate_limits)
         sdl = header + restriction.print()
     return OwnSchema(sdl, found, frozenset(restriction.hidden), tuple(rate_limits))
+
+
+def introspection_of(sdl: str) -> dict[str, Any]:
+    """The introspection result (`{"__schema": ...}`) of an own schema's SDL, for GraphQL tooling."""
+    return dict(introspection_from_schema(build_schema(sdl, assume_valid_sdl=True)))
 
 
 def _covered(policy: CompiledPolicy, rule: Rule, operations: Sequence[str]) -> list[str]:
@@ -346,4 +353,4 @@ def _limits_text(limits: dict[str, int]) -> str:
     return ", ".join(f"{dimension} {value}" for dimension, value in limits.items())
 
 
-__all__ = ["GQLGOV_DIRECTIVES", "Capability", "OwnSchema", "capabilities", "condition_kinds", "own_schema"]
+__all__ = ["GQLGOV_DIRECTIVES", "Capability", "OwnSchema", "capabilities", "condition_kinds", "introspection_of", "own_schema"]
