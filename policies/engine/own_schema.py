@@ -283,7 +283,8 @@ class _Restriction:
         node = type_.ast_node
         if node is None:
             return None
-        directives = tuple(d for n in (node, *type_.extension_ast_nodes) for d in (n.directives or ()))
+        extensions = (node, *type_.extension_ast_nodes)
+        directives = tuple(d for n in extensions for d in (getattr(n, "directives", None) or ()))
         common: dict[str, Any] = {"name": node.name, "description": node.description, "directives": directives}
         if isinstance(type_, GraphQLObjectType | GraphQLInterfaceType):
             fields = tuple(
@@ -353,4 +354,6 @@ def _limits_text(limits: dict[str, int]) -> str:
     return ", ".join(f"{dimension} {value}" for dimension, value in limits.items())
 
 
-__all__ = ["GQLGOV_DIRECTIVES", "Capability", "OwnSchema", "capabilities", "condition_kinds", "introspection_of", "own_schema"]
+__all__ = [
+    "GQLGOV_DIRECTIVES", "Capability", "OwnSchema", "capabilities", "condition_kinds", "introspection_of", "own_schema",
+]

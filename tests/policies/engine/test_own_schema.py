@@ -8,7 +8,7 @@ import graphql
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policies.engine import ALLOW, DENY, PENDING_APPROVAL, Subject, compile_policy
+from policies.engine import ALLOW, DENY, PENDING_APPROVAL, Subject, analyze, build_schema, compile_policy
 from policies.engine.own_schema import OwnSchema, capabilities, own_schema
 
 from .factories import check, policy_document, policy_with_rules, shop, support_bot
@@ -251,3 +251,28 @@ def test_a_document_valid_against_the_own_schema_is_allowed_by_the_check(data: s
 
     assert decision.decision in (ALLOW, PENDING_APPROVAL), (query, [r.as_dict() for r in decision.reasons])
     assert decision.decision != DENY
+
+
+# ------------------------------------------------------- what validation tells an agent
+
+
+def _validation_messages(bundle: Any, query: str) -> list[str]:
+    return [reason.message for reason in analyze(bundle, query).failure if reason.code == "GRAPHQL_VALIDATION_FAILED"]
+
+
+def test_against_its_own_schema_a_hidden_field_reads_exactly_as_a_field_that_does_not_exist() -> None:
+    policy = policy_with_rules({**READS, "operations": ["query.*"], "fields": {"deny": ["Customer.ssn"]}})
+    own_bundle = build_schema(own(policy).sdl or "")
+
+    hidden = _validation_messages(own_bundle, '{ customer(id: "1") { ssn } }')
+    missing = _validation_messages(own_bundle, '{ customer(id: "1") { zzz } }')
+
+    assert hidden == [message.replace("zzz", "ssn") for message in missing]
+    assert hidden  # the field is unknown there
+
+
+def test_validation_against_the_full_schema_suggests_no_field_names() -> None:
+    messages = _validation_messages(shop(), '{ customer(id: "1") { ss cardNumbe } }')
+
+    assert messages
+    assert not any("ssn" in message or "cardNumber" in message or "Did you mean" in message for message in messages)
