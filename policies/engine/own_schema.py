@@ -41,15 +41,15 @@ from graphql import (
     introspection_from_schema,
     is_specified_directive,
     is_specified_scalar_type,
-    print_ast,
 )
-from graphql.language import Node, Visitor, visit
+from graphql.language import Node
 
 from .limits import Limits
 from .matching import Agent
 from .policy import CompiledPolicy, Rule
 from .ratelimits import RateLimit
 from .schema import COST_DIRECTIVE, LIST_SIZE_DIRECTIVE, ROOT_OPERATION_KINDS, SENSITIVE_DIRECTIVE, SchemaBundle
+from .sdl_printer import print_definition
 
 # The directives the check reads (schema.py): always kept when the schema defines them.
 GQLGOV_DIRECTIVES = frozenset({COST_DIRECTIVE, LIST_SIZE_DIRECTIVE, SENSITIVE_DIRECTIVE})
@@ -217,13 +217,13 @@ class _Restriction:
                     changed = True
 
     def reachable(self) -> dict[str, GraphQLNamedType]:
-        """The kept types reachable from the kept roots (and from gqlgov's directives' arguments)."""
+        """The kept types reachable from the kept roots (and from the arguments of the schema's directives)."""
         seen: dict[str, GraphQLNamedType] = {}
         pending: list[GraphQLNamedType] = [
             root for kind, root in self.root_types.items() if self.roots.get(kind)
         ]
         for directive in self.schema.directives:
-            if directive.name in GQLGOV_DIRECTIVES:
+            if not is_specified_directive(directive):
                 pending.extend(get_named_type(arg.type) for arg in directive.args.values())
         while pending:
             type_ = pending.pop()
@@ -255,16 +255,16 @@ class _Restriction:
             node = self._definition(type_, kept)
             if node is not None:
                 definitions.append(node)
-        used = _directive_names(definitions)
+        # Every directive the schema defines is kept, those gqlgov reads (GQLGOV_DIRECTIVES) among
+        # them: kept fields may use any, and finding which ones they use cost a third of the build.
         directive_nodes = [
             directive.ast_node
             for directive in self.schema.directives
             if not is_specified_directive(directive) and directive.ast_node is not None
-            and (directive.name in used or directive.name in GQLGOV_DIRECTIVES)
         ]
         schema_node = self._schema_definition()
         nodes: list[Node] = [*([schema_node] if schema_node else []), *directive_nodes, *definitions]
-        return "\n\n".join(print_ast(node) for node in nodes) + "\n"
+        return "\n\n".join(print_definition(node) for node in nodes) + "\n"
 
     def _schema_definition(self) -> SchemaDefinitionNode | None:
         """A schema block when a kept root type has a name other than the default one."""
@@ -307,18 +307,6 @@ class _Restriction:
             input_fields = tuple(f.ast_node for f in type_.fields.values() if f.ast_node is not None)
             return InputObjectTypeDefinitionNode(**common, fields=input_fields)
         return ScalarTypeDefinitionNode(**common)
-
-
-def _directive_names(nodes: Sequence[Node]) -> set[str]:
-    names: set[str] = set()
-
-    class Collect(Visitor):
-        def enter_directive(self, node: Any, *_args: Any) -> None:
-            names.add(node.name.value)
-
-    for node in nodes:
-        visit(node, Collect())
-    return names
 
 
 def _header(
