@@ -100,10 +100,15 @@ def condition_kinds(rule: Rule) -> tuple[str, ...]:
 
 
 def capabilities(bundle: SchemaBundle, policy: CompiledPolicy, subject: Agent) -> tuple[Capability, ...]:
-    """The operations of `bundle` the subject may call, in schema order, with effect, conditions and limits."""
-    candidates = policy.candidate_rules(subject.name, subject.kind, tuple(subject.groups))
+    """The operations of `bundle` the subject may call, in schema order, with effect, conditions and
+    limits: those of its own schema's root fields (own_schema without printing it)."""
+    return _restricted(bundle, policy, subject)[1]
+
+
+def _admitted(policy: CompiledPolicy, candidates: Sequence[Rule], operations: Sequence[str]) -> list[Capability]:
+    """The operations an allow or require_approval rule of the candidates admits (policy.callable_operations)."""
     found = []
-    for operation in policy.callable_operations(candidates, bundle.operations):
+    for operation in policy.callable_operations(candidates, operations):
         covering = policy.rules_for_operation(operation)
         admitting = [rule for rule in candidates if rule.index in covering and rule.effect != "deny"]
         unconditional = [rule for rule in admitting if not rule.has_conditions]
@@ -117,7 +122,7 @@ def capabilities(bundle: SchemaBundle, policy: CompiledPolicy, subject: Agent) -
             rules=tuple(rule.id for rule in admitting),
             limits=_strictest(policy.default_limits, (rule.limits for rule in admitting)),
         ))
-    return tuple(found)
+    return found
 
 
 def _strictest(defaults: Limits, limits: Iterable[Limits]) -> Limits:
@@ -131,24 +136,36 @@ def _strictest(defaults: Limits, limits: Iterable[Limits]) -> Limits:
 
 def own_schema(bundle: SchemaBundle, policy: CompiledPolicy, subject: Agent, *, title: str = "") -> OwnSchema:
     """The subject's own schema of `bundle` under `policy`; `title` opens the leading comment."""
+    candidates, found, restriction = _restricted(bundle, policy, subject)
+    admitting = {rule_id for capability in found for rule_id in capability.rules}
+    rate_limits = (
+        *((None, limit) for limit in policy.default_rate_limits),
+        *((rule.id, limit) for rule in candidates if rule.id in admitting for limit in rule.rate_limits),
+    )
+    sdl = None
+    if restriction.roots.get("query"):
+        sdl = _header(title, policy, found, rate_limits) + restriction.print()
+    return OwnSchema(sdl, found, frozenset(restriction.hidden), tuple(rate_limits))
+
+
+def _restricted(
+    bundle: SchemaBundle, policy: CompiledPolicy, subject: Agent
+) -> tuple[list[Rule], tuple[Capability, ...], _Restriction]:
+    """The subject's candidate rules, its capabilities and the restriction of the schema to them."""
     candidates = policy.candidate_rules(subject.name, subject.kind, tuple(subject.groups))
-    found = capabilities(bundle, policy, subject)
-    callable_ops = {capability.operation for capability in found}
+    admitted = _admitted(policy, candidates, bundle.operations)
+    callable_ops = {capability.operation for capability in admitted}
     denying = [
         rule for rule in candidates
         if rule.denied_fields and any(op in callable_ops for op in _covered(policy, rule, bundle.operations))
     ]
     restriction = _Restriction(bundle, callable_ops, denying)
-    rate_limits = (
-        *((None, limit) for limit in policy.default_rate_limits),
-        *((rule.id, limit) for rule in candidates if rule.id in {r for c in found for r in c.rules}
-          for limit in rule.rate_limits),
+    # An operation whose every field is denied (its type left empty) cannot be called either.
+    found = tuple(
+        capability for capability in admitted
+        if capability.operation.split(".", 1)[1] in (restriction.roots.get(capability.operation.split(".", 1)[0]) or ())
     )
-    sdl = None
-    if restriction.roots.get("query"):
-        header = _header(title, policy, found, rate_limits)
-        sdl = header + restriction.print()
-    return OwnSchema(sdl, found, frozenset(restriction.hidden), tuple(rate_limits))
+    return candidates, found, restriction
 
 
 def introspection_of(sdl: str) -> dict[str, Any]:

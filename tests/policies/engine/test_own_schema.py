@@ -92,6 +92,16 @@ def test_a_type_left_without_fields_goes_with_the_fields_that_return_it() -> Non
     assert "lines" not in fields_of(schema, "Order")
 
 
+def test_an_operation_whose_type_has_every_field_denied_is_neither_in_the_sdl_nor_a_capability() -> None:
+    policy = policy_with_rules({**READS, "operations": ["query.*"], "fields": {"deny": ["Report.*"]}})
+
+    result = own(policy)
+
+    assert "salesReport" not in fields_of(built(result), "Query")
+    assert "query.salesReport" not in {capability.operation for capability in result.capabilities}
+    assert check("{ salesReport(year: 2025) { __typename } }", policy=policy).decision == DENY
+
+
 def test_unreachable_types_are_pruned() -> None:
     schema = built(own(policy_with_rules({**READS, "operations": ["query.exchangeRate"]})))
 
