@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from policies.engine import ALLOW, DENY, PENDING_APPROVAL, Subject, analyze, build_schema, compile_policy
-from policies.engine.own_schema import OwnSchema, capabilities, own_schema
+from policies.engine.own_schema import OwnSchema, capabilities, introspection_of, own_schema
 
 from .factories import check, policy_document, policy_with_rules, shop, support_bot
 
@@ -286,3 +286,11 @@ def test_validation_against_the_full_schema_suggests_no_field_names() -> None:
 
     assert messages
     assert not any("ssn" in message or "cardNumber" in message or "Did you mean" in message for message in messages)
+
+
+def test_the_introspection_result_describes_the_same_schema_as_the_sdl() -> None:
+    result = own(policy_with_rules({**READS, "operations": ["query.*", "mutation.*"]}))
+
+    client_schema = graphql.build_client_schema(introspection_of(result.sdl or ""))
+
+    assert graphql.print_schema(client_schema) == graphql.print_schema(built(result))
