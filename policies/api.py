@@ -76,8 +76,14 @@ def get_schema(request: HttpRequest, name: str):
     return _version_out(schema.latest_version, False)
 
 
+_OWN_SCHEMA_RESPONSES = {200: {"description": "SDL, or with ?format=introspection an introspection result", "content": {
+    "text/plain": {"schema": {"type": "string"}},
+    "application/json": {"schema": {"type": "object", "required": ["__schema"]}},
+}}}
+
+
 @router.get("/schemas/{name}/sdl", auth=AgentAuth(), operation_id="get_own_schema_sdl",
-            response={200: str}, openapi_extra={"responses": {200: {"content": {"text/plain": {}}}}})
+            openapi_extra={"responses": _OWN_SCHEMA_RESPONSES})
 def get_own_schema_sdl(request: HttpRequest, name: str, format: Literal["sdl", "introspection"] = "sdl"):
     """The schema as the caller's active rules let it ask: SDL (text/plain), or with
     `?format=introspection` the introspection result (`{"__schema": ...}`) for GraphQL tooling."""

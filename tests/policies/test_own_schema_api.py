@@ -39,6 +39,18 @@ def test_an_agent_gets_the_sdl_its_rules_allow_as_text(client, shop, agent_token
     assert "ssn" not in sdl.split("\n\n", 1)[1]
 
 
+def test_each_caller_sees_its_own_rules_not_another_agents(client, shop, agent_token):
+    service = issue_token_for(make_principal("support-service", "service", groups=["support"]))
+
+    ai_schema = graphql.build_schema(client.get(SDL, **bearer(agent_token)).content.decode())
+    service_schema = graphql.build_schema(client.get(SDL, **bearer(service)).content.decode())
+
+    assert ai_schema.mutation_type is not None and service_schema.mutation_type is not None
+    # refunds-need-a-human names the ai kind: the service in the same group does not get it.
+    assert "refundOrder" in ai_schema.mutation_type.fields
+    assert set(service_schema.mutation_type.fields) == {"updatePayment", "login"}
+
+
 def test_the_introspection_format_loads_in_graphql_tooling(client, shop, agent_token):
     response = client.get(SDL + "?format=introspection", **bearer(agent_token))
 
