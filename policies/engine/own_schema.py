@@ -225,7 +225,9 @@ class _Restriction:
         return True
 
     def _prune(self) -> None:
-        """Drops fields whose type lost every field (or union member) until none does."""
+        """Drops fields whose type lost every field (or union member) until none does. A field an
+        implementation loses goes from its interfaces too: the implementation's type may be narrower
+        (`item: Gift` for the interface's `item: Result`) and emptied while the interface's is not."""
         changed = True
         while changed:
             changed = False
@@ -236,6 +238,11 @@ class _Restriction:
                 if len(kept) != len(names):
                     self.fields[type_name] = kept
                     changed = True
+                for interface in parent.interfaces:
+                    lost = [name for name in self.fields[interface.name] if name not in self.fields[type_name]]
+                    if lost:
+                        self.fields[interface.name] = [n for n in self.fields[interface.name] if n not in lost]
+                        changed = True
 
     def reachable(self) -> dict[str, GraphQLNamedType]:
         """The kept types reachable from the kept roots (and from the arguments of the schema's directives)."""

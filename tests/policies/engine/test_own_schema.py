@@ -294,3 +294,29 @@ def test_the_introspection_result_describes_the_same_schema_as_the_sdl() -> None
     client_schema = graphql.build_client_schema(introspection_of(result.sdl or ""))
 
     assert graphql.print_schema(client_schema) == graphql.print_schema(built(result))
+
+
+COVARIANT = """
+type Gift { secret: String }
+type Other { name: String }
+union Result = Gift | Other
+interface Holder { item: Result }
+type Box implements Holder { item: Gift, label: String }
+type Query { box: Box, holder: Holder }
+"""
+
+
+def test_a_field_an_implementation_loses_goes_from_its_interface_though_the_interfaces_type_remains() -> None:
+    bundle = build_schema(COVARIANT)
+    policy = compile_policy(
+        {"schema": "covariant", "rules": [{"id": "all", "effect": "allow", "operations": ["query.*"],
+                                           "fields": {"deny": ["Gift.*"]}}]},
+        schema=bundle,
+    )
+
+    result = own_schema(bundle, policy, support_bot())
+    schema = built(result)
+
+    assert fields_of(schema, "Box") == {"label"}
+    assert schema.get_type("Holder") is None  # it had `item` only
+    assert fields_of(schema, "Query") == {"box"}
