@@ -1,13 +1,20 @@
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
 
 from agents.audit import actor_for_principal
-from agents.auth import StaffAuth
+from agents.auth import AgentAuth, StaffAuth
 from gqlgov.errors import NotFound
-from policies.selectors import policy_coverage, schema_by_name
+from policies.checks.pipeline import subject_of
+from policies.selectors import (
+    own_capabilities,
+    own_introspection_json,
+    own_sdl,
+    policy_coverage,
+    schema_by_name,
+)
 from policies.services import schema_register
 
 router = Router(tags=["policies"])
@@ -67,3 +74,43 @@ def get_schema(request: HttpRequest, name: str):
     if schema.latest_version is None:
         raise NotFound(f"schema '{name}'")
     return _version_out(schema.latest_version, False)
+
+
+_OWN_SCHEMA_RESPONSES = {200: {"description": "SDL, or with ?format=introspection an introspection result", "content": {
+    "text/plain": {"schema": {"type": "string"}},
+    "application/json": {"schema": {"type": "object", "required": ["__schema"]}},
+}}}
+
+
+@router.get("/schemas/{name}/sdl", auth=AgentAuth(), operation_id="get_own_schema_sdl",
+            openapi_extra={"responses": _OWN_SCHEMA_RESPONSES})
+def get_own_schema_sdl(request: HttpRequest, name: str, format: Literal["sdl", "introspection"] = "sdl"):
+    """The schema as the caller's active rules let it ask: SDL (text/plain), or with
+    `?format=introspection` the introspection result (`{"__schema": ...}`) for GraphQL tooling."""
+    subject = subject_of(request.identity)
+    if format == "introspection":
+        return HttpResponse(own_introspection_json(name, subject), content_type="application/json")
+    return HttpResponse(own_sdl(name, subject), content_type="text/plain; charset=utf-8")
+
+
+class CapabilitiesOut(Schema):
+    agent: dict[str, Any]
+    schemas: list[dict[str, Any]]
+    rate_limit_state: str
+
+
+# Mounted here rather than with GET /agents/me (agents/api.py): the agents app imports nothing from
+# policies (tests/test_architecture.py), and this answer is made of policies. This router is mounted
+# at "/", so the path is /api/v1/agents/me/capabilities all the same.
+@router.get("/agents/me/capabilities", auth=AgentAuth(), response=CapabilitiesOut,
+            operation_id="get_agent_capabilities")
+def get_agent_capabilities(request: HttpRequest):
+    """Per schema, the operations the caller may call (effect, condition kinds, limits) and the
+    rate limits that apply to it."""
+    subject = subject_of(request.identity)
+    return {
+        "agent": {"name": subject.name, "kind": subject.kind, "groups": list(subject.groups)},
+        "schemas": own_capabilities(subject),
+        # The limiter only acquires (policies/ratelimit): reading its state would charge it.
+        "rate_limit_state": "not reported: the configured rate limits are listed per schema",
+    }

@@ -1,11 +1,13 @@
 """Reads shared by the API, the commands and the admin."""
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from gqlgov.errors import NotFound
+from gqlgov.errors import ApiError, NotFound
 from policies import engine
-from policies.checks.caches import compiled_policy, schema_bundle
+from policies.checks.caches import ActivePolicy, active_policy, compiled_policy, own_schema_cache, schema_bundle
+from policies.engine.own_schema import OwnSchema, introspection_of, own_schema
 from policies.models import PolicyVersion, Schema, SchemaVersion
 
 
@@ -74,3 +76,73 @@ def schema_version_report(version: SchemaVersion) -> str:
     for stale in coverage.stale:
         lines.append(f"stale rule reference: {stale}")
     return "\n".join(lines)
+
+
+def _active_or_error(schema_name: str) -> ActivePolicy:
+    """The active policy of a schema; 404 for an unknown one, 409 NO_ACTIVE_POLICY without a policy."""
+    active = active_policy(schema_name)
+    if active is None:
+        raise NotFound(f"schema '{schema_name}'")
+    if active is False:
+        raise ApiError("NO_ACTIVE_POLICY", f"Schema '{schema_name}' has no approved policy yet.", status=409)
+    assert isinstance(active, ActivePolicy)
+    return active
+
+
+def _own_key(active: ActivePolicy, subject: engine.Subject) -> tuple[Any, ...]:
+    return (active.policy_version_id, active.schema_version_id, subject.name, subject.kind,
+            tuple(sorted(set(subject.groups))))
+
+
+def _own_schema(active: ActivePolicy, subject: engine.Subject) -> OwnSchema:
+    def build() -> OwnSchema:
+        title = (f"The schema '{active.schema_name}' (version {active.schema_version}) as {subject.kind}"
+                 f" '{subject.name}' may ask it under policy version {active.policy_version}")
+        return own_schema(active.bundle, active.policy, subject, title=title)
+
+    built: OwnSchema = own_schema_cache().get_or_create(("sdl", *_own_key(active, subject)), build)
+    return built
+
+
+def own_sdl(schema_name: str, subject: engine.Subject) -> str:
+    """The subject's own SDL of a schema. An agent that may call no query of it has none: 404 as
+    for an unknown schema, so it learns nothing of a schema it may not use."""
+    own = _own_schema(_active_or_error(schema_name), subject)
+    if own.sdl is None:
+        raise NotFound(f"schema '{schema_name}'")
+    return own.sdl
+
+
+def own_introspection_json(schema_name: str, subject: engine.Subject) -> str:
+    """The subject's own schema as an introspection result (JSON text), cached like the SDL."""
+    active = _active_or_error(schema_name)
+    sdl = own_sdl(schema_name, subject)
+    text: str = own_schema_cache().get_or_create(
+        ("introspection", *_own_key(active, subject)), lambda: json.dumps(introspection_of(sdl))
+    )
+    return text
+
+
+def own_capabilities(subject: engine.Subject) -> list[dict[str, Any]]:
+    """Per schema with an active policy, what the subject may call there (schemas where it may call
+    nothing are left out), the policy's default limits and the rate limits that apply."""
+    found = []
+    for name in Schema.objects.filter(active_policy__isnull=False).order_by("name").values_list("name", flat=True):
+        active = active_policy(name)
+        if not isinstance(active, ActivePolicy):
+            continue
+        own = _own_schema(active, subject)
+        if not own.capabilities:
+            continue
+        found.append({
+            "schema": name,
+            "schema_version": active.schema_version,
+            "policy_version": active.policy_version,
+            "operations": [capability.as_dict() for capability in own.capabilities],
+            "default_limits": active.policy.default_limits.as_dict(),
+            "rate_limits": [
+                {"rule": rule_id, "kind": limit.kind, "limit": limit.limit, "per": limit.per, "burst": limit.burst}
+                for rule_id, limit in own.rate_limits
+            ],
+        })
+    return found

@@ -1,4 +1,5 @@
-"""In-process measurements: cold analysis vs graphql-core, warm decisions, scale, schema build, cost conformance.
+"""In-process measurements: cold analysis vs graphql-core, warm decisions, scale, schema build, own schema,
+cost conformance.
 
 Warm decisions go through `policies.checks.pipeline._analyse` (the check's own cache lookup) and `engine.decide`,
 so the benchmark measures the code that serves checks, not a copy of it. They leave out the check's
@@ -8,6 +9,7 @@ the cost of the rules themselves (a policy whose conditions take part in a check
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import statistics
@@ -24,6 +26,7 @@ from graphql import parse, validate
 from policies import engine
 from policies.checks import pipeline
 from policies.checks.caches import ActivePolicy
+from policies.engine.own_schema import introspection_of, own_schema
 from tests.support.seed import BENCH_AGENT, BENCH_GROUP, bench_policy_document
 from tools.bench.documents import BenchDocument
 
@@ -181,6 +184,26 @@ class EngineBench:
             "engine.warm_us_by_size": {size: round(value, 2) for size, value in warm.items()},
             "engine.warm_vs_cold": round(warm[medium] / cold[medium], 4),
             "engine.document_tokens": {size: _tokens(self.bundle, doc.query) for size, doc in self.documents.items()},
+        }
+
+    def own_schema_numbers(self, runs: int = 5) -> dict[str, Any]:
+        """The cold build of the bench agent's own schema (GET /schemas/{name}/sdl before its cache
+        holds it): a freshly compiled policy and a bundle without memoised field data each run."""
+        document = bench_policy_document("bench", rate_limits=True)
+        times, sdl = [], ""
+        for _run in range(max(2, runs // 2) if self.quick else runs):
+            bundle = dataclasses.replace(self.bundle, _field_infos={})
+            policy = engine.compile_policy(document, schema=bundle)
+            begin = time.perf_counter()
+            sdl = own_schema(bundle, policy, self._subject(), title="bench").sdl or ""
+            times.append((time.perf_counter() - begin) * 1000)
+        begin = time.perf_counter()
+        introspection_of(sdl)
+        introspection_ms = (time.perf_counter() - begin) * 1000
+        return {
+            "own_schema.build_ms": round(statistics.median(times), 1),
+            "own_schema.introspection_ms": round(introspection_ms, 1),
+            "own_schema.sdl_bytes": len(sdl.encode()),
         }
 
     def scale_numbers(self, small: int = 10, large: int = 10_000) -> dict[str, Any]:

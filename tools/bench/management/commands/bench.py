@@ -98,6 +98,7 @@ fewer repetitions, no candidate server); its ratios are noisier. While tuning th
         if opts["only"] is None:
             timed("engine", bench.engine_numbers)
             timed("scale", bench.scale_numbers)
+            timed("own_schema", bench.own_schema_numbers)
             timed("hostile_in_process", bench.hostile_in_process)
             timed("hostile_cel", bench.hostile_cel_in_process)
             timed("hints", lambda: hint_numbers(bundle, documents, quick=quick))
