@@ -25,7 +25,12 @@ router = Router(tags=["policies"])
 
 
 class CheckIn(BaseModel):
-    """A GraphQL request to pre-check, as a GraphQL client would send it, plus the schema it is for."""
+    """A GraphQL request to pre-check, as a GraphQL client would send it, plus the schema it is for.
+
+    Any other key is refused (422 naming it): a client must learn when a field it relies on does
+    nothing. `on_behalf_of` is among them until delegation is built."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
 
     query: str
     schema_name: str | None = Field(None, alias="schema", max_length=100, pattern=r"^[-a-zA-Z0-9_]+$")
@@ -34,6 +39,8 @@ class CheckIn(BaseModel):
     context: dict[str, Any] = Field(default_factory=dict)
     # Re-sent with the id of an approved request: its one allow (see policies/approvals).
     approval_id: str | None = Field(None, max_length=64)
+    # GraphQL-over-HTTP's own field; accepted so standard clients work (nothing reads it yet).
+    extensions: dict[str, Any] | None = None
 
 
 # The check reads its body itself rather than through a ninja body parameter: ninja's generic

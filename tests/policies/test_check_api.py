@@ -228,3 +228,20 @@ def test_a_repeated_check_is_decided_afresh_where_a_rule_condition_applies(clien
         return check(client, agent_token, query=ORDERS, REMOTE_ADDR=address).json()["decision"]
 
     assert [decision_from(address) for address in ("10.1.2.3", "192.0.2.1", "10.1.2.3")] == ["allow", "deny", "allow"]
+
+
+@pytest.mark.parametrize("key", ["on_behalf_of", "operation_name", "Variables"])
+def test_a_key_the_check_does_not_read_is_refused_naming_it(client, shop, agent_token, key):
+    response = check(client, agent_token, query=ORDERS, **{key: "x"})
+
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "VALIDATION_ERROR"
+    assert key in json.dumps(error)
+    assert Decision.objects.count() == 0
+
+
+def test_graphql_over_http_extensions_are_accepted(client, shop, agent_token):
+    response = check(client, agent_token, query=ORDERS, extensions={"trace": True})
+
+    assert response.status_code == 200 and response.json()["decision"] == "allow"
