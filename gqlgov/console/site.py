@@ -9,6 +9,7 @@ class GqlgovAdminSite(admin.AdminSite):
     site_header = "gqlgov"
     site_title = "gqlgov admin"
     index_title = "Overview"
+    site_url = "/admin/"  # "View site": the overview (the service has no public site of its own)
     enable_nav_sidebar = False  # the top navigation (admin/base_site.html) lists every page
 
     def has_permission(self, request) -> bool:

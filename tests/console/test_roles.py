@@ -306,3 +306,12 @@ def test_the_audit_trail_shows_the_chain_status(support_bot, viewer):
     AuditEvent.objects.filter(action="principal.created").update(actor="someone-else")
     page = signed_in(viewer).get("/admin/agents/auditevent/").content.decode()
     assert "Chain broken" in page
+
+
+def test_the_favicon_is_served_and_view_site_leads_to_the_overview(client, admin_user):
+    from django.contrib import admin
+
+    assert client.get("/favicon.ico").status_code == 301
+    assert admin.site.site_url == "/admin/"
+    page = signed_in(admin_user).get("/admin/")
+    assert b"gqlgov/favicon.svg" in page.content
