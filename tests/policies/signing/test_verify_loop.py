@@ -19,6 +19,7 @@ from gqlgov_verify import InMemoryReplayStore, JwksClient, lambda_guard
 from gqlgov_verify.wsgi import DecisionMiddleware
 from tests.conftest import issue_token_for
 from tests.policies.conftest import SHOP_POLICY, SHOP_SDL, activate_policy
+from tests.verify.factories import proxy_event
 from tests.verify.servers import wsgi_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -137,16 +138,9 @@ def test_a_mutation_gqlgov_denied_never_reaches_the_backend_behind_the_lambda_de
         ran.append(event)
         return {"statusCode": 200, "body": "{}"}
 
-    def proxy_event(query: str, token: str | None) -> dict:
-        """An API Gateway REST API proxy-integration event posting `query` to /graphql."""
-        headers = {"Content-Type": "application/json", **({"X-Gqlgov-Decision": token} if token else {})}
-        return {"resource": "/graphql", "path": "/graphql", "httpMethod": "POST", "headers": headers,
-                "multiValueHeaders": {k: [v] for k, v in headers.items()}, "isBase64Encoded": False,
-                "body": json.dumps({"query": query}), "requestContext": {"identity": {}}}
-
-    without_token = handler(proxy_event(DELETE, None), None)
+    without_token = handler(proxy_event(json.dumps({"query": DELETE}), None, user_arn=None), None)
     other_token = decision(gqlgov, agents["support-bot"], "{ orders(first: 1) { totalCount } }")["decision_token"]
-    with_anothers_token = handler(proxy_event(DELETE, other_token), None)
+    with_anothers_token = handler(proxy_event(json.dumps({"query": DELETE}), other_token, user_arn=None), None)
 
     assert without_token["statusCode"] == 403
     assert with_anothers_token["statusCode"] == 403
