@@ -310,6 +310,8 @@ def _matches_any(glob: str, names: Collection[str]) -> bool:
 
 
 def ungoverned_operations(policy: CompiledPolicy, schema: SchemaBundle) -> list[str]:
-    """Operations of `schema` that no allow or require_approval rule covers (so always denied)."""
-    admitting = {rule.index for rule in policy.rules if rule.effect != "deny"}
-    return [op for op in schema.operations if not (policy.rules_for_operation(op) & admitting)]
+    """Operations of `schema` that no rule of any effect names: nobody decided anything about them.
+
+    An operation only a deny rule names is governed (someone chose to refuse it); an ungoverned one
+    is denied too, but by default, which is what a reviewer must be shown."""
+    return [op for op in schema.operations if not policy.rules_for_operation(op)]
