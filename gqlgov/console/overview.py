@@ -11,7 +11,8 @@ from django.utils import timezone
 from gqlgov import roles
 from gqlgov.console.common import render_page
 from policies.approvals import selectors as approval_selectors
-from policies.gateway.models import DriftReport, ExportRun, GatewayTarget
+from policies.gateway import selectors as gateway_selectors
+from policies.gateway.models import ExportRun, GatewayTarget
 from policies.models import Decision, PolicyVersion, Schema
 from policies.selectors import policy_coverage
 from policies.services import drafts
@@ -126,13 +127,7 @@ def _targets(schema: Schema) -> list[dict[str, Any]]:
     result = []
     for target in GatewayTarget.objects.filter(schema=schema):
         last = ExportRun.objects.filter(target=target).select_related("policy_version").first()
-        drift = DriftReport.objects.filter(target=target).first()
-        drift_open = bool(
-            drift
-            and drift.differences
-            and (drift.heal_run_id is None or not last or last.created_at < drift.detected_at)
-        )
-        result.append({"target": target, "last": last, "drift": drift if drift_open else None})
+        result.append({"target": target, "last": last, "sync": gateway_selectors.sync_status(target, last)})
     return result
 
 

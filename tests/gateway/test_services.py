@@ -8,6 +8,7 @@ from gqlgov.errors import ApiError
 from policies.gateway import services
 from policies.gateway.aws import aws_client
 from policies.gateway.models import DriftReport, ExportCall, ExportRun, GatewayTarget, TargetSecret
+from policies.gateway.selectors import sync_status
 from tests.gateway.factories import (
     make_agents,
     make_kms_keys,
@@ -194,6 +195,30 @@ def test_drift_is_recorded_and_auto_heal_requests_an_export(shop):
     services.export_run_execute(version_id=version.pk, target_id=target.pk)
     assert services.drift_check(target=target) is None
     assert DriftReport.objects.count() == 2
+
+
+def test_in_sync_is_said_only_after_a_drift_check_compared_a_successful_export(shop, moto_url):
+    schema, version, target = shop
+    assert sync_status(target, None).state == "never_exported"
+
+    run, _ = run_export(version, target)
+    target.refresh_from_db()
+    assert sync_status(target, run).label == "exported, never checked for drift"
+
+    assert services.drift_check(target=target) is None
+    target.refresh_from_db()
+    assert sync_status(target, run).state == "in_sync"
+
+    client = aws_client("apigateway", region="us-east-1", endpoint_url=target.endpoint_url)
+    resources = {r["path"]: r for r in client.get_resources(restApiId=run.rest_api_id)["items"]}
+    client.delete_resource(restApiId=run.rest_api_id, resourceId=resources["/graphql/query.customer"]["id"])
+    services.drift_check(target=target)
+    target.refresh_from_db()
+    assert sync_status(target, run).state == "drift"
+
+    strict = make_target(schema, moto_url, name="shop-strict", require_full_coverage=True)
+    refused, _ = run_export(version, strict)
+    assert sync_status(strict, refused).label == "refused: schema lockstep"
 
 
 def test_api_key_values_are_envelope_encrypted_rotated_after_deployment_and_the_plan_is_signed(shop, moto_url):
