@@ -27,6 +27,15 @@ class Schema(models.Model):
         max_length=500, blank=True, help_text="Announce this schema's approval requests here (else the deployment's)."
     )
 
+    class SchemaChanges(models.TextChoices):
+        REVIEW = "review", "Every new version waits for a reviewed policy version"
+        AUTO_ADDITIVE = "auto_additive", "Purely additive versions take effect without review"
+
+    schema_changes = models.CharField(
+        max_length=16, choices=SchemaChanges.choices, default=SchemaChanges.REVIEW,
+        help_text="What a newly registered schema version does to enforcement (see README: lockstep).",
+    )
+
     class Meta:
         ordering = ["name"]
 
@@ -68,6 +77,11 @@ class PolicyVersion(models.Model):
 
     schema = models.ForeignKey(Schema, on_delete=models.CASCADE, related_name="policy_versions")
     number = models.PositiveIntegerField()
+    # The schema version this policy is written, reviewed and approved against: checks under it are
+    # decided against this schema version, whatever was registered since (README: lockstep).
+    schema_version = models.ForeignKey(
+        SchemaVersion, null=True, on_delete=models.PROTECT, related_name="policy_versions"
+    )
     document = models.JSONField(help_text="The policy in the policy-file format (see README).")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
     author = models.ForeignKey(

@@ -40,8 +40,9 @@ class Coverage:
 
 
 def policy_coverage(version: PolicyVersion | None, schema_version: SchemaVersion | None = None) -> Coverage:
-    """Coverage of a policy version against the schema's latest version (or the one given)."""
-    schema_version = schema_version or (version.schema.latest_version if version else None)
+    """Coverage of a policy version against the schema version it is pinned to (or the one given)."""
+    if schema_version is None and version is not None:
+        schema_version = version.schema_version or version.schema.latest_version
     if schema_version is None:
         return Coverage()
     if version is None:

@@ -64,18 +64,24 @@ def _hard_caps() -> engine.Limits:
 
 
 def _analyse(active: ActivePolicy, request: CheckRequest) -> tuple[engine.Analysis, tuple[Any, ...]]:
-    """The (cached) analysis and its cache key."""
+    """The (cached) analysis against the pinned schema version, and its cache key."""
+    return _analyse_against(active.bundle, active.schema_version_id, request)
+
+
+def _analyse_against(bundle: Any, schema_version_id: int,
+                     request: CheckRequest) -> tuple[engine.Analysis, tuple[Any, ...]]:
+    """The (cached) analysis of the request against one schema version, and its cache key."""
     # The digest of the raw document is derived from unredacted values: it keys this process's
     # cache and goes back, in an allow's token, to the agent that sent the document; it is never
     # stored or logged (records carry the redacted document's).
     variables_key = json.dumps(request.variables or {}, sort_keys=True, separators=(",", ":"), default=str)
-    key = (active.schema_version_id, request.document_sha256, request.operation_name, variables_key)
+    key = (schema_version_id, request.document_sha256, request.operation_name, variables_key)
     cache = analysis_cache()
     misses = cache.misses
     analysis = cache.get_or_create(
         key,
         lambda: engine.analyze(
-            active.bundle,
+            bundle,
             request.query,
             operation_name=request.operation_name,
             variables=request.variables,
@@ -106,6 +112,20 @@ def _decide(active: ActivePolicy, analysis: engine.Analysis, analysis_key: tuple
         if cache is not None and not decision.conditional:
             cache.put(key, decision)
     return decision
+
+
+def _pending_schema_version(active: ActivePolicy, analysis: engine.Analysis, request: CheckRequest,
+                            decision: engine.Decision) -> engine.Decision:
+    """A document the pinned schema version refuses as invalid but the version awaiting review
+    accepts is refused with SCHEMA_VERSION_PENDING: it uses what that version adds, which no
+    reviewed policy governs yet. Costs a second analysis only for such invalid documents."""
+    pending = active.pending
+    if pending is None or not analysis.failure or analysis.failure[0].code != reasons.GRAPHQL_VALIDATION_FAILED:
+        return decision
+    newer, _key = _analyse_against(pending.bundle, pending.schema_version_id, request)
+    if newer.failure:
+        return decision
+    return engine.deny_pending_schema(active.schema_name, active.schema_version, pending.schema_version)
 
 
 def subject_of(identity: Identity) -> engine.Subject:
@@ -149,6 +169,7 @@ def _check(identity: Identity, request: CheckRequest, client_ip: str) -> CheckRe
     if active is not None:
         analysis, analysis_key = _analyse(active, request)
         decision = _decide(active, analysis, analysis_key, identity, request, client_ip, now)
+        decision = _pending_schema_version(active, analysis, request, decision)
     else:
         analysis = None
         decision = _no_policy_decision(request, schema_name, found)

@@ -13,6 +13,7 @@ from .decide import (
     RequestContext,
     Subject,
     decide,
+    deny_pending_schema,
     deny_without_policy,
 )
 from .limits import DEFAULT_CAPS, DIMENSIONS, Limits
@@ -80,6 +81,7 @@ __all__ = [
     "covers_operation",
     "covers_subject",
     "decide",
+    "deny_pending_schema",
     "deny_without_policy",
     "diff_schemas",
     "dump_policy_yaml",

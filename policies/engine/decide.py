@@ -82,6 +82,11 @@ def deny_without_policy(code: str, message: str) -> Decision:
     return Decision(DENY, [reasons.without_policy(code, message)], {}, None)
 
 
+def deny_pending_schema(schema: str, enforced: int, pending: int) -> Decision:
+    """A deny for a document that only a schema version awaiting review accepts (SCHEMA_VERSION_PENDING)."""
+    return Decision(DENY, [reasons.schema_version_pending(schema, enforced, pending)], {}, None)
+
+
 def decide(
     policy: CompiledPolicy,
     analysis: Analysis,

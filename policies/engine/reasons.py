@@ -34,6 +34,7 @@ DIRECTIVE_LIMIT = LIMIT_CODES["max_directives"]
 COST_LIMIT = LIMIT_CODES["max_cost"]
 DOCUMENT_TOO_LARGE = "DOCUMENT_TOO_LARGE"
 APPROVAL_REQUIRED = "APPROVAL_REQUIRED"
+SCHEMA_VERSION_PENDING = "SCHEMA_VERSION_PENDING"
 EXPRESSION_INPUT_TOO_LARGE = "EXPRESSION_INPUT_TOO_LARGE"
 # Emitted by the rate limiter (outside the engine); defined here so every code has one home.
 RATE_LIMITED = "RATE_LIMITED"
@@ -254,6 +255,17 @@ def approval_refused(code: str, approval_id: str, *, rule: str | None = None, co
     if code == APPROVAL_DENIED and comment:
         message = f"{message} The approver said: {comment}"
     return Reason(code, message.format(id=approval_id), rule=rule, hint=hint)
+
+
+def schema_version_pending(schema: str, enforced: int, pending: int) -> Reason:
+    """A document only a schema version awaiting review accepts: nothing it adds is callable yet."""
+    return Reason(
+        SCHEMA_VERSION_PENDING,
+        f"This document uses what schema '{schema}' v{pending} adds; v{pending} awaits review, and checks are"
+        f" decided against v{enforced} until a policy version approved for v{pending} is active.",
+        hint=f"Use only what v{enforced} has (GET /api/v1/schemas/{schema}/sdl shows what you may call), or"
+        f" ask the policy's owners to review schema v{pending}.",
+    )
 
 
 def without_policy(code: str, message: str) -> Reason:

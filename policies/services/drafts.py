@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from agents.audit import actor_for_user, record_event
 from gqlgov.errors import ApiError, NotFound
+from policies import lockstep
 from policies.models import PolicyVersion, Schema
 from policies.services.common import Conflict, PolicyInvalid, validate_document
 from policies.services.review import policy_approve, refuse_self_approval
@@ -55,8 +56,35 @@ def draft_for_edit(*, schema: Schema, user) -> PolicyVersion:
         active = schema.active_policy
         document = copy.deepcopy(active.document) if active else empty_document(schema)
         draft = create_draft(schema=schema, document=document, author=user,
-                             details={"based_on": active.number if active else None, "via": "admin"})
+                             details={"based_on": active.number if active else None, "via": "admin"},
+                             schema_version=lockstep.default_pin(schema))
     return draft
+
+
+def draft_for_schema_version(*, schema: Schema, number: int, user) -> tuple[PolicyVersion, list[Any]]:
+    """The schema's open draft moved onto schema version `number` (or a new draft, copied from the
+    active version, pinned there), audited, with the stale references it must fix first."""
+    target = schema.versions.filter(number=number).first()
+    if target is None:
+        raise NotFound(f"version {number} of schema '{schema.name}'")
+    with transaction.atomic():
+        draft = draft_for_edit(schema=schema, user=user)
+        draft = PolicyVersion.objects.select_for_update().get(pk=draft.pk)
+        if draft.status != PolicyVersion.Status.DRAFT:
+            raise Conflict("IN_REVIEW", f"Version {draft.number} is in review; withdraw it first.")
+        before = draft.schema_version.number if draft.schema_version_id else None
+        draft.schema_version = target
+        draft.document = copy.deepcopy(draft.document)
+        draft.save(update_fields=["schema_version", "document", "updated_at"])
+        fixes = lockstep.fixes_for(draft)
+        record_event(
+            actor=actor_for_user(user),
+            action="policy.draft_repinned",
+            target=draft,
+            details={"schema": schema.name, "version": draft.number, "schema_version_before": before,
+                     "schema_version": number, "stale": [fix.as_dict() for fix in fixes]},
+        )
+    return draft, fixes
 
 
 def _rules(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -85,7 +113,7 @@ def _edit_rules(
         draft = PolicyVersion.objects.select_for_update().get(pk=draft.pk)
         document = copy.deepcopy(draft.document)
         details = edit(_rules(document), draft)
-        validate_document(schema, document)
+        validate_document(schema, document, lockstep.pinned_schema_version(draft))
         draft.document = document
         draft.save(update_fields=["document", "updated_at"])
         record_event(
@@ -172,8 +200,10 @@ def _transition(
 
 
 def draft_submit(*, version: PolicyVersion, user) -> PolicyVersion:
-    """Sends a draft for review; it must compile. Approvers then see it in Reviews."""
-    validate_document(version.schema, version.document)
+    """Sends a draft for review; it must compile against its schema version and name nothing that
+    version lacks (POLICY_STALE). Approvers then see it in Reviews."""
+    validate_document(version.schema, version.document, lockstep.pinned_schema_version(version))
+    lockstep.refuse_stale(version)
     return _transition(
         version,
         user=user,

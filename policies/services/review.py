@@ -6,6 +6,7 @@ from django.utils import timezone
 from agents.audit import actor_for_user
 from agents.models import AuditEvent
 from gqlgov.errors import ApiError
+from policies import lockstep
 from policies.models import PolicyVersion
 from policies.services.common import Conflict, validate_document
 from policies.services.versions import _activate
@@ -47,11 +48,13 @@ def policy_approve(*, approver, version: PolicyVersion) -> PolicyVersion:
     if not approver.has_perm("policies.approve_policyversion"):
         raise ApiError("PERMISSION_DENIED", f"{approver.get_username()} may not approve policies.", status=403)
     refuse_self_approval(version, approver)
-    validate_document(version.schema, version.document)
+    validate_document(version.schema, version.document, lockstep.pinned_schema_version(version))
+    lockstep.refuse_stale(version)
     with transaction.atomic():
         claimed = PolicyVersion.objects.filter(
             pk=version.pk, status__in=[PolicyVersion.Status.DRAFT, PolicyVersion.Status.IN_REVIEW]
-        ).update(status=PolicyVersion.Status.APPROVED, approver=approver, decided_at=timezone.now())
+        ).update(status=PolicyVersion.Status.APPROVED, approver=approver, decided_at=timezone.now(),
+                 schema_version=lockstep.pinned_schema_version(version))
         if not claimed:
             raise Conflict("NOT_APPROVABLE", f"Version {version.number} is {version.status}, not a draft.")
         version.refresh_from_db()  # the exporter checks the (now approved) status

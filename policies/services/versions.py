@@ -9,27 +9,32 @@ from agents.audit import actor_for_user, record_event
 from gqlgov.errors import ApiError
 from policies.checks.caches import forget_active_versions
 from policies.gateway.services import enqueue_exports_for_policy
-from policies.models import PolicyVersion, Schema
+from policies.models import PolicyVersion, Schema, SchemaVersion
 from policies.services.common import Conflict, PolicyInvalid, _next_number, validate_document
 
 
-def create_draft(*, schema: Schema, document: dict[str, Any], author, details: dict[str, Any]) -> PolicyVersion:
-    """A new draft version numbered after the schema's last, with its `policy.draft_created` event
-    (`details` added to the schema and version); the caller holds the transaction."""
+def create_draft(*, schema: Schema, document: dict[str, Any], author, details: dict[str, Any],
+                 schema_version: SchemaVersion | None) -> PolicyVersion:
+    """A new draft version numbered after the schema's last, pinned to `schema_version`, with its
+    `policy.draft_created` event (`details` added to the schema and version); the caller holds the
+    transaction."""
     draft = PolicyVersion.objects.create(
-        schema=schema, number=_next_number(schema.policy_versions), document=document, author=author
+        schema=schema, number=_next_number(schema.policy_versions), document=document, author=author,
+        schema_version=schema_version,
     )
     record_event(
         actor=actor_for_user(author),
         action="policy.draft_created",
         target=draft,
-        details={"schema": schema.name, "version": draft.number, **details},
+        details={"schema": schema.name, "version": draft.number,
+                 "schema_version": schema_version.number if schema_version else None, **details},
     )
     return draft
 
 
 def policy_load(*, author, document: dict[str, Any]) -> PolicyVersion:
-    """A new draft version from a policy document; invalid documents save nothing (POLICY_INVALID)."""
+    """A new draft version from a policy document, pinned to the schema's latest version (a file is
+    written against the schema its author sees); invalid documents save nothing (POLICY_INVALID)."""
     name = document.get("schema") if isinstance(document, dict) else None
     if not isinstance(name, str) or not name:
         raise PolicyInvalid([{"rule": None, "field": "schema", "message": "the policy must name its schema"}])
@@ -41,7 +46,7 @@ def policy_load(*, author, document: dict[str, Any]) -> PolicyVersion:
         try:
             with transaction.atomic():
                 version = create_draft(schema=schema, document=document, author=author,
-                                       details={"rules": _rule_ids(document)})
+                                       details={"rules": _rule_ids(document)}, schema_version=schema.latest_version)
             return version
         except IntegrityError:
             continue  # a concurrent load took the number; take the next one

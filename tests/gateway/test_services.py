@@ -144,11 +144,7 @@ def test_an_over_limit_plan_fails_the_run_before_any_aws_call(moto_url):
     assert ExportCall.objects.filter(run=run).count() == 0
 
 
-def test_stale_references_refuse_the_export_and_list_them(shop, moto_url):
-    schema, _, target = shop
-    document = policy_document()
-    document["rules"][0]["fields"] = {"deny": ["Customer.ssn"]}
-    version = make_policy(schema, document)
+def _register_shop_without_ssn() -> None:
     make_schema(
         sdl="type Query { order(id: ID!): Order orders(first: Int): [Order] customer(id: ID!): Customer }\n"
         "type Mutation { refundOrder(id: ID!): Order deleteOrder(id: ID!): Boolean }\n"
@@ -161,6 +157,28 @@ def test_stale_references_refuse_the_export_and_list_them(shop, moto_url):
             "mutation.deleteOrder",
         ],
     )
+
+
+def test_an_export_follows_the_schema_version_its_policy_is_pinned_to_not_a_newer_one(shop):
+    schema, _, target = shop
+    document = policy_document()
+    document["rules"][0]["fields"] = {"deny": ["Customer.ssn"]}
+    version = make_policy(schema, document)
+    pinned = version.schema_version
+    _register_shop_without_ssn()
+
+    run, outcome = run_export(version, target)
+
+    assert outcome.status == "succeeded"
+    assert run.schema_version == pinned and schema.versions.count() == 2
+
+
+def test_stale_references_of_an_unpinned_version_refuse_the_export_and_list_them(shop, moto_url):
+    schema, _, target = shop
+    document = policy_document()
+    document["rules"][0]["fields"] = {"deny": ["Customer.ssn"]}
+    version = make_policy(schema, document, pinned=False)
+    _register_shop_without_ssn()
     run, _outcome = run_export(version, target)
     assert run.status == ExportRun.Status.REFUSED
     assert "Schema lockstep" in run.error and "Customer.ssn" in run.error
