@@ -10,11 +10,21 @@ block: it still means what it says and may match again.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from graphql import GraphQLNamedType, GraphQLObjectType, GraphQLSchema
+from graphql import (
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLUnionType,
+    find_breaking_changes,
+    find_dangerous_changes,
+    get_named_type,
+)
 
-from .policy import StaleReference, is_glob
+from .policy import CompiledPolicy, StaleReference, is_glob
 from .schema import ROOT_OPERATION_KINDS, SchemaBundle
 
 # Renames are guessed only among names close enough to be a rename rather than a new field.
@@ -88,3 +98,58 @@ def rename_suggestions(old: SchemaBundle, new: SchemaBundle, reference: str, kin
 def _root(schema: GraphQLSchema, kind: str) -> GraphQLObjectType | None:
     return {"query": schema.query_type, "mutation": schema.mutation_type,
             "subscription": schema.subscription_type}[kind]
+
+
+# graphql-core's "dangerous" changes that only add something; a changed default is a change.
+_ADDITIVE_DANGEROUS = frozenset({
+    "VALUE_ADDED_TO_ENUM", "INTERFACE_ADDED_TO_OBJECT", "TYPE_ADDED_TO_UNION", "OPTIONAL_INPUT_FIELD_ADDED",
+    "OPTIONAL_ARG_ADDED",
+})
+
+
+def not_additive(old: SchemaBundle, new: SchemaBundle, policy: CompiledPolicy) -> list[str]:
+    """Why `new` is not a purely additive successor of `old` under `policy` (empty: it is).
+
+    Additive means nothing was removed or changed (graphql-core's breaking changes, and its
+    dangerous ones other than additions), and no new field appears on a type reachable from an
+    operation admitted by a rule that denies fields: such a rule was written without knowing the
+    field, so a person must decide whether it is denied too."""
+    problems = [f"{change.type.name}: {change.description}" for change in find_breaking_changes(old.schema, new.schema)]
+    problems += [
+        f"{change.type.name}: {change.description}"
+        for change in find_dangerous_changes(old.schema, new.schema)
+        if change.type.name not in _ADDITIVE_DANGEROUS
+    ]
+    added = sorted(new.coordinates - old.coordinates)
+    for rule in policy.rules:
+        if rule.effect == "deny" or not rule.denied_fields or not added:
+            continue
+        operations = [op for op in new.operations if rule.index in policy.rules_for_operation(op)]
+        reachable = types_reachable(new.schema, operations)
+        problems += [
+            f"new field {coordinate} is reachable from rule {rule.id}'s operations, which deny fields"
+            for coordinate in added
+            if coordinate.partition(".")[0] in reachable
+        ]
+    return problems
+
+
+def types_reachable(schema: GraphQLSchema, operations: Sequence[str]) -> set[str]:
+    """Names of the output types a document may reach through the root fields `operations` name."""
+    pending: list[GraphQLNamedType] = []
+    for operation in operations:
+        kind, _, name = operation.partition(".")
+        root = _root(schema, kind) if kind in ROOT_OPERATION_KINDS else None
+        if root is not None and name in root.fields:
+            pending.append(get_named_type(root.fields[name].type))
+    seen: set[str] = set()
+    while pending:
+        type_ = pending.pop()
+        if type_.name in seen:
+            continue
+        seen.add(type_.name)
+        if isinstance(type_, GraphQLObjectType | GraphQLInterfaceType):
+            pending.extend(get_named_type(field.type) for field in type_.fields.values())
+        if isinstance(type_, GraphQLInterfaceType | GraphQLUnionType):
+            pending.extend(schema.get_possible_types(type_))
+    return seen

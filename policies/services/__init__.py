@@ -3,7 +3,7 @@ event in the same transaction as its change. Callers import from here."""
 
 from policies.services.common import Conflict, PolicyInvalid, _next_number, validate_document
 from policies.services.drafts import draft_for_schema_version, draft_submit, policy_review_approve, rule_upsert
-from policies.services.registry import schema_register
+from policies.services.registry import schema_changes_set, schema_register
 from policies.services.review import contributors, policy_approve, refuse_self_approval
 from policies.services.versions import create_draft, policy_load, policy_rollback, user_by_username
 
@@ -21,6 +21,7 @@ __all__ = [
     "policy_rollback",
     "refuse_self_approval",
     "rule_upsert",
+    "schema_changes_set",
     "schema_register",
     "user_by_username",
     "validate_document",

@@ -1,9 +1,11 @@
 """Policy versions: drafts from policy files, activation (approval, rollback) and its exports."""
 
+import copy
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from agents.audit import actor_for_user, record_event
 from gqlgov.errors import ApiError
@@ -67,7 +69,25 @@ def policy_rollback(*, actor: str, schema: Schema, number: int) -> PolicyVersion
     return version
 
 
-def _activate(version: PolicyVersion, *, actor: str, action: str) -> None:
+def policy_carry_to_schema_version(*, actor: str, schema: Schema, schema_version: SchemaVersion,
+                                   details: dict[str, Any]) -> PolicyVersion:
+    """The active policy's rules, unchanged, approved for `schema_version` and activated (audited
+    `policy.auto_additive`): what `schema_changes: auto_additive` does for a purely additive version.
+    The caller holds the transaction and has established that the version is additive."""
+    active = schema.active_policy
+    assert active is not None
+    version = PolicyVersion.objects.create(
+        schema=schema, number=_next_number(schema.policy_versions), document=copy.deepcopy(active.document),
+        status=PolicyVersion.Status.APPROVED, schema_version=schema_version, decided_at=timezone.now(),
+        review_comment=f"Carried from v{active.number} to schema v{schema_version.number}: an additive change"
+        " (schema_changes: auto_additive).",
+    )
+    _activate(version, actor=actor, action="policy.auto_additive",
+              details={"from_version": active.number, "schema_version": schema_version.number, **details})
+    return version
+
+
+def _activate(version: PolicyVersion, *, actor: str, action: str, details: dict[str, Any] | None = None) -> None:
     schema = Schema.objects.select_for_update().get(pk=version.schema_id)
     previous = schema.active_policy.number if schema.active_policy_id else None
     schema.active_policy = version
@@ -76,7 +96,7 @@ def _activate(version: PolicyVersion, *, actor: str, action: str) -> None:
         actor=actor,
         action=action,
         target=version,
-        details={"schema": schema.name, "version": version.number, "previous_active": previous},
+        details={"schema": schema.name, "version": version.number, "previous_active": previous, **(details or {})},
     )
     transaction.on_commit(forget_active_versions)
     enqueue_exports_for_policy(version, actor=actor)

@@ -13,6 +13,7 @@ from policies.services import (
     draft_submit,
     policy_review_approve,
     rule_upsert,
+    schema_changes_set,
     schema_register,
 )
 from tests.conftest import bearer, issue_token_for, make_principal
@@ -120,3 +121,46 @@ def test_approve_policy_refuses_a_policy_file_naming_a_removed_field_with_policy
     call_command("load_policy", str(policy), "--author", "author")
     with pytest.raises(CommandError, match=r"POLICY_STALE: .*'Customer.ssn'.*'Customer.socialSecurityNumber'"):
         call_command("approve_policy", "shop", "2", "--approver", "approver")
+
+
+ADDITIVE_SDL = SHOP_SDL.replace("  node(id: ID!): Node\n}", "  node(id: ID!): Node\n  coupons: [String!]\n}")
+NEW_CUSTOMER_FIELD_SDL = SHOP_SDL.replace("  cardNumber: String\n", "  cardNumber: String\n  taxId: String\n")
+
+
+def test_without_the_opt_in_even_an_additive_version_waits_for_review(shop):
+    version, _ = schema_register(actor="test", name="shop", sdl=ADDITIVE_SDL)
+    version.schema.refresh_from_db()
+    assert version.schema.active_policy.schema_version.number == 1
+
+
+def test_auto_additive_lets_a_purely_additive_version_take_effect_and_audits_it(shop):
+    schema_changes_set(actor="test", schema=shop.schema, mode="auto_additive")
+    version, _ = schema_register(actor="test", name="shop", sdl=ADDITIVE_SDL)
+    schema = version.schema
+    schema.refresh_from_db()
+    assert schema.active_policy.schema_version == version
+    assert schema.active_policy.document == shop.document and schema.active_policy.number == 2
+    event = AuditEvent.objects.get(action="policy.auto_additive")
+    assert event.details["from_version"] == 1 and event.details["schema_version"] == 2
+    assert AuditEvent.objects.get(action="schema.changes_mode_set").details["schema_changes"] == "auto_additive"
+
+
+@pytest.mark.parametrize(("sdl", "problem"), [
+    pytest.param(RENAMED_SDL, "Customer.ssn was removed", id="a-removal"),
+    pytest.param(NEW_CUSTOMER_FIELD_SDL, "new field Customer.taxId is reachable from rule support-reads-orders's",
+                 id="a-field-under-a-denying-rule"),
+])
+def test_auto_additive_still_sends_a_version_to_review_when_it_removes_or_adds_under_a_field_denying_rule(
+    shop, sdl, problem
+):
+    schema_changes_set(actor="test", schema=shop.schema, mode="auto_additive")
+    version, _ = schema_register(actor="test", name="shop", sdl=sdl)
+    version.schema.refresh_from_db()
+    assert version.schema.active_policy == shop
+    refused = AuditEvent.objects.get(action="schema.review_required")
+    assert any(problem in line for line in refused.details["not_additive"]), refused.details
+
+
+def test_an_unknown_schema_changes_mode_is_refused(shop):
+    with pytest.raises(ApiError, match="schema_changes must be one of review, auto_additive"):
+        schema_changes_set(actor="test", schema=shop.schema, mode="sometimes")
