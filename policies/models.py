@@ -35,6 +35,9 @@ class Schema(models.Model):
         max_length=16, choices=SchemaChanges.choices, default=SchemaChanges.REVIEW,
         help_text="What a newly registered schema version does to enforcement (see README: lockstep).",
     )
+    require_replay = models.BooleanField(
+        default=False, help_text="A policy version is approved only after a replay of recorded checks against it.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -122,12 +125,42 @@ class Decision(CheckedOperation):
     document_redacted = models.TextField(blank=True)
     document_hash = models.CharField(max_length=64, blank=True)
     undeclared_variables = models.PositiveIntegerField(default=0)
+    # The check's `context`, values under secret-looking keys redacted: what a replay needs.
+    context_redacted = models.JSONField(default=dict)
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.agent_name} {self.operation_name or '-'}: {self.decision}"
+
+
+class PolicyReplay(models.Model):
+    """Recorded checks re-evaluated against a policy version (policies/checks/replay.py): how many
+    would flip, by rule and by agent. `document_sha256` ties it to the text it replayed."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    policy_version = models.ForeignKey(PolicyVersion, on_delete=models.CASCADE, related_name="replays")
+    document_sha256 = models.CharField(max_length=64)
+    schema_version = models.PositiveIntegerField(null=True)
+    since = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    total = models.PositiveIntegerField(default=0, help_text="Recorded checks to replay (progress: done / total).")
+    done = models.PositiveIntegerField(default=0)
+    summary = models.JSONField(default=dict, blank=True)
+    requested_by = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"replay of {self.policy_version} ({self.status})"
 
 
 class DecisionSigningKey(models.Model):

@@ -65,10 +65,10 @@ def _hard_caps() -> engine.Limits:
 
 def _analyse(active: ActivePolicy, request: CheckRequest) -> tuple[engine.Analysis, tuple[Any, ...]]:
     """The (cached) analysis against the pinned schema version, and its cache key."""
-    return _analyse_against(active.bundle, active.schema_version_id, request)
+    return analyse_against(active.bundle, active.schema_version_id, request)
 
 
-def _analyse_against(bundle: Any, schema_version_id: int,
+def analyse_against(bundle: Any, schema_version_id: int,
                      request: CheckRequest) -> tuple[engine.Analysis, tuple[Any, ...]]:
     """The (cached) analysis of the request against one schema version, and its cache key."""
     # The digest of the raw document is derived from unredacted values: it keys this process's
@@ -122,7 +122,7 @@ def _pending_schema_version(active: ActivePolicy, analysis: engine.Analysis, req
     pending = active.pending
     if pending is None or not analysis.failure or analysis.failure[0].code != reasons.GRAPHQL_VALIDATION_FAILED:
         return decision
-    newer, _key = _analyse_against(pending.bundle, pending.schema_version_id, request)
+    newer, _key = analyse_against(pending.bundle, pending.schema_version_id, request)
     if newer.failure:
         return decision
     return engine.deny_pending_schema(active.schema_name, active.schema_version, pending.schema_version)

@@ -69,6 +69,7 @@ class DecisionRecord:
     document_redacted: str
     document_hash: str
     undeclared_variables: int = 0  # sent but not declared by the operation: counted, never stored
+    context_redacted: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def build(cls, *, identity, request, client_ip, now, decision, active, analysis) -> DecisionRecord:
@@ -98,6 +99,7 @@ class DecisionRecord:
             document_redacted=document,
             document_hash=redacted_document_hash(document),
             undeclared_variables=len(sent) - len(kept),
+            context_redacted=engine.redact_context(request.context) if request.context else {},
         )
 
     def with_decision(self, decision: engine.Decision) -> DecisionRecord:
@@ -241,6 +243,7 @@ def _column_values(record: DecisionRecord) -> dict[str, Any]:
         "document_redacted": record.document_redacted,
         "document_hash": record.document_hash,
         "undeclared_variables": record.undeclared_variables,
+        "context_redacted": record.context_redacted,
     }
 
 

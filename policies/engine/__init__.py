@@ -31,7 +31,7 @@ from .policy import (
 from .policy_yaml import dump_policy_yaml, parse_policy_yaml
 from .ratelimits import MAX_UNITS_PER_SECOND, RateLimit, RateLimitProblem, parse_rate_limits
 from .reasons import Reason
-from .redaction import REDACTED, redact
+from .redaction import REDACTED, redact, redact_context
 from .schema import (
     SchemaBuildError,
     SchemaBundle,
@@ -88,6 +88,7 @@ __all__ = [
     "parse_policy_yaml",
     "parse_rate_limits",
     "redact",
+    "redact_context",
     "rule_matches",
     "stale_references",
     "ungoverned_operations",

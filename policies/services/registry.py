@@ -80,16 +80,21 @@ def _take_effect_if_additive(actor: str, schema: Schema, version: SchemaVersion,
                                    details={"previous_schema_version": enforced.number})
 
 
-def schema_changes_set(*, actor: str, schema: Schema, mode: str) -> Schema:
-    """Sets what a newly registered version of `schema` does (review | auto_additive), audited."""
-    if mode not in Schema.SchemaChanges.values:
+def schema_settings_update(*, actor: str, schema: Schema, schema_changes: str | None = None,
+                           require_replay: bool | None = None) -> Schema:
+    """Sets what a newly registered version does (`schema_changes`: review | auto_additive) and
+    whether approval needs a replay first (`require_replay`); audited with before and after."""
+    if schema_changes is not None and schema_changes not in Schema.SchemaChanges.values:
         raise ApiError("VALIDATION_ERROR", f"schema_changes must be one of {', '.join(Schema.SchemaChanges.values)}.",
                        status=422)
+    changes = {name: value for name, value in (("schema_changes", schema_changes), ("require_replay", require_replay))
+               if value is not None}
     with transaction.atomic():
-        before = Schema.objects.select_for_update().get(pk=schema.pk).schema_changes
-        Schema.objects.filter(pk=schema.pk).update(schema_changes=mode)
-        record_event(actor=actor, action="schema.changes_mode_set", target=schema,
-                     details={"schema": schema.name, "before": before, "schema_changes": mode})
+        locked = Schema.objects.select_for_update().get(pk=schema.pk)
+        before = {name: getattr(locked, name) for name in changes}
+        Schema.objects.filter(pk=schema.pk).update(**changes)
+        record_event(actor=actor, action="schema.settings_changed", target=schema,
+                     details={"schema": schema.name, "before": before, "after": changes})
     schema.refresh_from_db()
     return schema
 

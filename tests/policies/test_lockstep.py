@@ -13,8 +13,8 @@ from policies.services import (
     draft_submit,
     policy_review_approve,
     rule_upsert,
-    schema_changes_set,
     schema_register,
+    schema_settings_update,
 )
 from tests.conftest import bearer, issue_token_for, make_principal
 from tests.policies.conftest import SHOP_SDL, users
@@ -134,7 +134,7 @@ def test_without_the_opt_in_even_an_additive_version_waits_for_review(shop):
 
 
 def test_auto_additive_lets_a_purely_additive_version_take_effect_and_audits_it(shop):
-    schema_changes_set(actor="test", schema=shop.schema, mode="auto_additive")
+    schema_settings_update(actor="test", schema=shop.schema, schema_changes="auto_additive")
     version, _ = schema_register(actor="test", name="shop", sdl=ADDITIVE_SDL)
     schema = version.schema
     schema.refresh_from_db()
@@ -142,7 +142,8 @@ def test_auto_additive_lets_a_purely_additive_version_take_effect_and_audits_it(
     assert schema.active_policy.document == shop.document and schema.active_policy.number == 2
     event = AuditEvent.objects.get(action="policy.auto_additive")
     assert event.details["from_version"] == 1 and event.details["schema_version"] == 2
-    assert AuditEvent.objects.get(action="schema.changes_mode_set").details["schema_changes"] == "auto_additive"
+    assert AuditEvent.objects.get(action="schema.settings_changed").details == {
+        "schema": "shop", "before": {"schema_changes": "review"}, "after": {"schema_changes": "auto_additive"}}
 
 
 @pytest.mark.parametrize(("sdl", "problem"), [
@@ -153,7 +154,7 @@ def test_auto_additive_lets_a_purely_additive_version_take_effect_and_audits_it(
 def test_auto_additive_still_sends_a_version_to_review_when_it_removes_or_adds_under_a_field_denying_rule(
     shop, sdl, problem
 ):
-    schema_changes_set(actor="test", schema=shop.schema, mode="auto_additive")
+    schema_settings_update(actor="test", schema=shop.schema, schema_changes="auto_additive")
     version, _ = schema_register(actor="test", name="shop", sdl=sdl)
     version.schema.refresh_from_db()
     assert version.schema.active_policy == shop
@@ -163,4 +164,4 @@ def test_auto_additive_still_sends_a_version_to_review_when_it_removes_or_adds_u
 
 def test_an_unknown_schema_changes_mode_is_refused(shop):
     with pytest.raises(ApiError, match="schema_changes must be one of review, auto_additive"):
-        schema_changes_set(actor="test", schema=shop.schema, mode="sometimes")
+        schema_settings_update(actor="test", schema=shop.schema, schema_changes="sometimes")

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from gqlgov.cli import cli_actor, run_service
 from policies.models import Schema
 from policies.selectors import schema_version_report
-from policies.services import schema_changes_set, schema_register
+from policies.services import schema_register, schema_settings_update
 
 
 class Command(BaseCommand):
@@ -25,14 +25,15 @@ class Command(BaseCommand):
             sdl = opts["file"].read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise CommandError(f"Cannot read {opts['file']}: {exc}") from exc
-        if opts["schema_changes"]:
-            schema = Schema.objects.filter(name=opts["name"]).first()
-            if schema is not None:
-                run_service(lambda: schema_changes_set(actor=cli_actor(), schema=schema, mode=opts["schema_changes"]))
+        # Set before registering, so that the option governs the version registered now.
+        existing = Schema.objects.filter(name=opts["name"]).first()
+        if opts["schema_changes"] and existing is not None:
+            run_service(lambda: schema_settings_update(actor=cli_actor(), schema=existing,
+                                                       schema_changes=opts["schema_changes"]))
         version, created = run_service(lambda: schema_register(actor=cli_actor(), name=opts["name"], sdl=sdl))
-        if opts["schema_changes"] and version.schema.schema_changes != opts["schema_changes"]:
-            run_service(lambda: schema_changes_set(actor=cli_actor(), schema=version.schema,
-                                                   mode=opts["schema_changes"]))
+        if opts["schema_changes"] and existing is None:
+            run_service(lambda: schema_settings_update(actor=cli_actor(), schema=version.schema,
+                                                       schema_changes=opts["schema_changes"]))
         self.stdout.write(
             f"{'Registered' if created else 'Unchanged:'} {opts['name']} version {version.number}"
             f" ({len(version.operations)} operations{', built leniently' if version.lenient else ''})."
