@@ -109,3 +109,12 @@ def test_replay_policy_prints_the_summary_as_json(recorded, capsys):
 def test_replay_policy_refuses_a_since_it_cannot_read(recorded):
     with pytest.raises(CommandError, match="--since takes a number and a unit"):
         call_command("replay_policy", "shop", "1", "--since", "a week")
+
+
+def test_configure_schema_sets_the_replay_requirement_and_audits_it(shop, capsys):
+    call_command("configure_schema", "shop", "--require-replay")
+    assert "require_replay=yes" in capsys.readouterr().out
+    shop.schema.refresh_from_db()
+    assert shop.schema.require_replay is True
+    event = AuditEvent.objects.get(action="schema.settings_changed")
+    assert event.details["before"] == {"require_replay": False} and event.details["after"] == {"require_replay": True}
