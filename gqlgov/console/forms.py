@@ -105,7 +105,7 @@ class RuleForm(forms.Form):
         required=False,
         label="Denied fields",
         widget=forms.MultipleHiddenInput,
-        help_text="Fields of the types this operation reaches.",
+        help_text="Fields of the types the rule's operations reach; a call selecting one is denied.",
     )
 
     def __init__(

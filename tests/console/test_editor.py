@@ -143,3 +143,20 @@ def test_the_simulators_document_is_a_graphql_editor_with_the_schemas_sdl(shop, 
     assert "data-graphql-editor" in area and 'data-schema-url-template="/admin/schemas/__schema__/sdl/"' in area
     assert "gqlgov/vendor/graphql-editor.js" in html
     assert "data-subject-json" in html
+
+
+def test_every_vendored_static_entry_names_a_known_kind_and_an_existing_source():
+    from tools import vendor_static
+
+    spec = json.loads(vendor_static.LIST.read_text())
+    assert spec["output"] == "gqlgov/console/static/gqlgov/vendor"
+    for entry in spec["entries"]:
+        assert entry["kind"] in vendor_static.BUILDERS, entry
+        assert not entry["to"].startswith(("/", "..")), entry
+        if entry["kind"] == "bundle":
+            assert (vendor_static.ROOT / entry["entry"]).is_file(), entry
+        else:
+            assert entry["from"].startswith("node_modules/") or (vendor_static.ROOT / entry["from"]).exists(), entry
+    locked = json.loads((vendor_static.ROOT / "package-lock.json").read_text())["packages"][""]
+    assert {"cm6-graphql", "graphql", "@codemirror/view"} <= set(locked["dependencies"])
+    assert "esbuild" in locked["devDependencies"]

@@ -9,7 +9,8 @@
 import { EditorState } from "@codemirror/state";
 import { EditorView, keymap, lineNumbers, drawSelection, highlightActiveLine } from "@codemirror/view";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
-import { syntaxHighlighting, defaultHighlightStyle, bracketMatching, indentOnInput } from "@codemirror/language";
+import { syntaxHighlighting, defaultHighlightStyle, HighlightStyle, bracketMatching, indentOnInput } from "@codemirror/language";
+import { tags } from "@lezer/highlight";
 import { autocompletion, completionKeymap, closeBrackets, closeBracketsKeymap } from "@codemirror/autocomplete";
 import { lintKeymap } from "@codemirror/lint";
 import { graphql, updateSchema } from "cm6-graphql";
@@ -36,6 +37,19 @@ function schemaUrl(textarea) {
   return textarea.dataset.schemaUrl || "";
 }
 
+// GraphiQL's palette: keywords, fields, arguments, variables, values each their own colour.
+const graphqlHighlight = HighlightStyle.define([
+  { tag: [tags.keyword, tags.definitionKeyword], color: "#b11a04" },
+  { tag: tags.propertyName, color: "#1f61a0" },
+  { tag: tags.attributeName, color: "#8b2bb9" },
+  { tag: tags.variableName, color: "#397d13" },
+  { tag: tags.atom, color: "#ca9800" },
+  { tag: [tags.string, tags.special(tags.name)], color: "#d64292" },
+  { tag: [tags.integer, tags.float, tags.bool, tags.null], color: "#2882f9" },
+  { tag: tags.modifier, color: "#b33086" },
+  { tag: tags.lineComment, color: "#666", fontStyle: "italic" },
+]);
+
 const theme = EditorView.theme({
   "&": { border: "1px solid var(--border-color, #ccc)", borderRadius: "4px", background: "var(--body-bg, #fff)", fontSize: "13px" },
   "&.cm-focused": { outline: "2px solid var(--link-fg, #417893)" },
@@ -55,7 +69,7 @@ function mount(textarea) {
       doc: textarea.value,
       extensions: [
         lineNumbers(), history(), drawSelection(), indentOnInput(), bracketMatching(), closeBrackets(),
-        highlightActiveLine(), syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+        highlightActiveLine(), syntaxHighlighting(graphqlHighlight), syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
         autocompletion({ activateOnTyping: true }),
         keymap.of([...completionKeymap, ...closeBracketsKeymap, ...defaultKeymap, ...historyKeymap, ...lintKeymap, indentWithTab]),
         graphql(undefined, { onShowInDocs: (field, type, parent) => explorers.get(textarea)?.show(parent || type, field) }),
@@ -85,7 +99,8 @@ function mount(textarea) {
       (schema) => {
         updateSchema(view, schema || undefined);
         if (explorer) explorer.setSchema(schema);
-        status.textContent = schema ? "Completion from the schema: Ctrl+Space suggests fields and arguments." : "";
+        const count = schema ? Object.keys(schema.getTypeMap()).filter((name) => !name.startsWith("__")).length : 0;
+        status.textContent = schema ? `Schema loaded (${count} types): completion and checks follow it.` : "";
       },
       () => { status.textContent = "Could not load the schema: highlighting only."; },
     );

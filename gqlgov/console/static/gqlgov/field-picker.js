@@ -96,6 +96,13 @@
     return type.includes(query) ? { fields: null, open: false } : null;
   }
 
+  // Types named exactly as searched first, then those starting so, then the rest (each alphabetical).
+  function rank(index, query) {
+    const type = lower[index][0];
+    const wanted = query.includes(".") ? query.slice(0, query.indexOf(".")) : query;
+    return type === wanted ? 0 : type.startsWith(wanted) ? 1 : 2;
+  }
+
   function render() {
     const began = performance.now();
     const query = search.value.trim().toLowerCase();
@@ -103,20 +110,24 @@
     let typeCount = 0;
     let fieldCount = 0;
     let fieldRows = 0;
-    for (let index = 0; index < types.length; index += 1) {
-      const [type, fields] = types[index];
-      if (!query) {
-        fragment.append(typeItem(type, fields, null, opened.has(type)));
-        typeCount += 1;
-        continue;
+    if (!query) {
+      for (const [type, fields] of types) fragment.append(typeItem(type, fields, null, opened.has(type)));
+      typeCount = types.length;
+    } else {
+      const found = [];
+      for (let index = 0; index < types.length; index += 1) {
+        const match = matchesOf(index, query);
+        if (match) found.push({ index, match, rank: rank(index, query) });
       }
-      const match = matchesOf(index, query);
-      if (!match) continue;
-      typeCount += 1;
-      fieldCount += match.fields ? match.fields.length : 0;
-      const open = match.open && fieldRows + match.fields.length <= MAX_FIELD_ROWS;
-      if (open) fieldRows += match.fields.length;
-      fragment.append(typeItem(type, fields, match.fields, open));
+      found.sort((a, b) => a.rank - b.rank || a.index - b.index);
+      for (const { index, match } of found) {
+        const [type, fields] = types[index];
+        typeCount += 1;
+        fieldCount += match.fields ? match.fields.length : 0;
+        const open = match.open && fieldRows + match.fields.length <= MAX_FIELD_ROWS;
+        if (open) fieldRows += match.fields.length;
+        fragment.append(typeItem(type, fields, match.fields, open));
+      }
     }
     tree.replaceChildren(fragment);
     const first = tree.querySelector("[role=treeitem]");
