@@ -127,23 +127,25 @@ def test_the_field_picker_is_used_with_the_keyboard(sign_in, shop):
     expect(page.locator("#field-picker")).to_have_attribute("data-ready", "true")
     page.focus("#field-picker-search")
     page.keyboard.type("ssn")
-    page.keyboard.press("ArrowDown")  # into the tree: the first type found, open with its matches
-    expect(page.locator("[role=treeitem][data-type=Customer]")).to_be_focused()
-    page.keyboard.press("ArrowDown")
-    field = page.locator('#field-picker-tree [data-coordinate="Customer.ssn"]')
-    expect(field).to_be_focused()
-    page.keyboard.press("Space")
-    expect(field).to_have_attribute("aria-selected", "true")
-    page.keyboard.press("Enter")
-    expect(field).to_have_attribute("aria-selected", "false")
-    page.keyboard.press("Enter")
-    page.keyboard.press("ArrowLeft")  # back to the type, then closed
     customer = page.locator("[role=treeitem][data-type=Customer]")
-    expect(customer).to_be_focused()
-    page.keyboard.press("ArrowLeft")
-    expect(customer).to_have_attribute("aria-expanded", "false")
-    page.keyboard.press("ArrowRight")
-    expect(customer).to_have_attribute("aria-expanded", "true")
+    field = page.locator('#field-picker-tree [data-coordinate="Customer.ssn"]')
+    # (key, element, expected attribute and value; None: the element has the focus)
+    steps = [
+        ("ArrowDown", customer, None),  # into the tree: the first type found, open with its matches
+        ("ArrowDown", field, None),
+        ("Space", field, ("aria-selected", "true")),
+        ("Enter", field, ("aria-selected", "false")),
+        ("Enter", field, ("aria-selected", "true")),
+        ("ArrowLeft", customer, None),  # back to the type, then closed and opened again
+        ("ArrowLeft", customer, ("aria-expanded", "false")),
+        ("ArrowRight", customer, ("aria-expanded", "true")),
+    ]
+    for key, element, attribute in steps:
+        page.keyboard.press(key)
+        if attribute:
+            expect(element).to_have_attribute(*attribute)
+        else:
+            expect(element).to_be_focused()
     page.keyboard.press("c")  # type-to-search: a letter typed in the tree goes to the search box
     expect(page.locator("#field-picker-search")).to_be_focused()
     expect(page.locator("#field-picker-search")).to_have_value("ssnc")
@@ -179,7 +181,9 @@ def test_the_simulators_editor_completes_a_field_from_the_schema(sign_in, shop, 
     page.wait_for_timeout(200)
     page.keyboard.press("Enter")
     assert page.input_value("#id_query").startswith("{ orders(first: 2) { edges { node { customer")
-    field_colour = page.locator(".cm-content span", has_text=re.compile(r"^orders$")).evaluate("e => getComputedStyle(e).color")
+    field_colour = page.locator(".cm-content span", has_text=re.compile(r"^orders$")).evaluate(
+        "e => getComputedStyle(e).color"
+    )
     assert field_colour == "rgb(31, 97, 160)"  # highlighted as a field
 
     explorer = page.locator("#schema-explorer")
