@@ -40,6 +40,28 @@ def _with_current(choices: list[str], current: list[str]) -> list[tuple[str, str
     return [(value, value) for value in sorted({*choices, *current})]
 
 
+class CoordinatesField(forms.Field):
+    """A list of `Type.field` coordinates, each one of `allowed`. Checked against a set: a GitHub-sized
+    schema offers ~20,000, which as Django choices would be normalised and scanned on every request."""
+
+    widget = forms.MultipleHiddenInput
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.allowed: frozenset[str] = frozenset()
+
+    def to_python(self, value: Any) -> list[str]:
+        return [str(item) for item in value] if value else []
+
+    def validate(self, value: list[str]) -> None:
+        super().validate(value)
+        unknown = [item for item in value if item not in self.allowed]
+        if unknown:
+            raise forms.ValidationError(
+                "Not a field the rule's operations reach: %(fields)s.", params={"fields": ", ".join(unknown[:5])}
+            )
+
+
 class RuleForm(forms.Form):
     """One rule; subjects and field denies are chosen from lists (agents, groups, reachable fields)."""
 
@@ -101,10 +123,9 @@ class RuleForm(forms.Form):
     )
     # The picker (static/gqlgov/field-picker.js) edits these hidden inputs; a GitHub-sized schema
     # reaches tens of thousands of fields, so only the chosen ones are in the page's markup.
-    field_denies = forms.MultipleChoiceField(
+    field_denies = CoordinatesField(
         required=False,
         label="Denied fields",
-        widget=forms.MultipleHiddenInput,
         help_text="Fields of the types the rule's operations reach; a call selecting one is denied.",
     )
 
@@ -123,7 +144,7 @@ class RuleForm(forms.Form):
         self.fields["agents"].choices = _with_current(agent_names, list(subjects.get("agents") or []))
         self.fields["groups"].choices = _with_current(group_names, list(subjects.get("groups") or []))
         denied = list((current.get("fields") or {}).get("deny") or [])
-        self.fields["field_denies"].choices = _with_current(coordinates, denied)
+        self.fields["field_denies"].allowed = frozenset({*coordinates, *denied})
         current_tz = str(((current.get("when") or {}).get("hours") or {}).get("tz") or "UTC")
         if current_tz not in TIMEZONES:  # a legacy name already in the rule stays choosable
             self.fields["tz"].choices = [(current_tz, current_tz), *self.fields["tz"].choices]

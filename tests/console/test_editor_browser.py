@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from graphql import build_schema
 from playwright.sync_api import expect
 
 from policies.models import PolicyVersion
@@ -20,6 +21,7 @@ from tests.support.github_size_schema import github_size_sdl
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 EDITOR_BUNDLE = Path(__file__).resolve().parents[2] / "gqlgov/console/static/gqlgov/vendor/graphql-editor.js"
+REBATE_SDL = Path(__file__).resolve().parents[1] / "data" / "rebate.graphql"
 FIGURES = Path(__file__).resolve().parents[2] / "test-artifacts" / "editor-benchmark.json"
 
 # Every control of the page's content without an accessible name (label, aria-label(ledby), title, text).
@@ -165,6 +167,8 @@ def test_the_field_picker_is_used_with_the_keyboard(sign_in, shop):
 
 def test_the_simulators_editor_completes_a_field_from_the_schema(sign_in, shop, support_bot):
     assert EDITOR_BUNDLE.exists(), "build the GraphQL editor first: make static (python3 tools/vendor_static.py)"
+    rebate = schema_register(actor="test", name="rebate", sdl=REBATE_SDL.read_text())[0]
+    rebate_types = len([name for name in build_schema(rebate.sdl).type_map if not name.startswith("__")])
     viewer = sign_in("viewer")
     page = viewer.go("/admin/simulator/?schema=shop")
     expect(page.locator(".gg-editor-status")).to_contain_text("Schema loaded")
@@ -186,6 +190,12 @@ def test_the_simulators_editor_completes_a_field_from_the_schema(sign_in, shop, 
     )
     assert field_colour == "rgb(31, 97, 160)"  # highlighted as a field
 
+    page.keyboard.press("Control+a")
+    page.keyboard.type("{ nosuchfield ")
+    expect(page.locator(".cm-lintRange-error")).to_have_count(1)  # checked against the schema as typed
+    page.keyboard.press("Control+z")  # undo returns the completed document
+    expect(page.locator(".cm-lintRange-error")).to_have_count(0)
+
     explorer = page.locator("#schema-explorer")
     explorer.get_by_role("button", name="Query", exact=True).click()
     expect(explorer.locator("h3")).to_have_text("Query")
@@ -195,6 +205,11 @@ def test_the_simulators_editor_completes_a_field_from_the_schema(sign_in, shop, 
     viewer.shot("22-simulator-editor")
 
     versions = page.locator("#id_version option")
+    expect(versions).to_have_text(["active (v1)", "v1 (approved)"])
+    page.select_option("#id_schema", "rebate")  # the versions and the editor's schema follow the pick
+    expect(versions).to_have_text(["active (none yet)"])
+    expect(page.locator(".gg-editor-status")).to_contain_text(f"Schema loaded ({rebate_types} types)")
+    page.select_option("#id_schema", "shop")
     expect(versions).to_have_text(["active (v1)", "v1 (approved)"])
     page.fill("#id_subject", '{"name": 5}')
     expect(page.locator("#id_subject-problem")).to_have_text('"name" must be a non-empty string.')
