@@ -13,9 +13,16 @@ from gqlgov.console.common import schema_or_404
 def schema_sdl(request, name: str):
     """The SDL of the schema's latest version as text/plain (staff only, like every console page)."""
     schema = schema_or_404(name)
-    if schema.latest_version is None:
+    version = schema.latest_version
+    if version is None:
         raise Http404("The schema has no version yet.")
-    response = HttpResponse(schema.latest_version.sdl, content_type="text/plain; charset=utf-8")
+    # A GitHub-sized SDL is ~1 MB: the browser keeps it and asks again with the version's hash.
+    etag = f'"{version.content_hash}"'
+    if request.headers.get("If-None-Match") == etag:
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(version.sdl, content_type="text/plain; charset=utf-8")
+    response["ETag"] = etag
     response["Cache-Control"] = "private, no-cache"
     response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -105,6 +105,8 @@ def test_the_schema_sdl_is_served_to_console_users_only(shop, viewer, outsider, 
     response = signed_in(viewer).get("/admin/schemas/shop/sdl/")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
     assert "type Query" in response.content.decode()
+    again = signed_in(viewer).get("/admin/schemas/shop/sdl/", headers={"If-None-Match": response["ETag"]})
+    assert again.status_code == 304 and again.content == b""
     assert signed_in(outsider).get("/admin/schemas/shop/sdl/").status_code == 302
     assert client.get("/admin/schemas/shop/sdl/").status_code == 302
     assert signed_in(viewer).get("/admin/schemas/nope/sdl/").status_code == 404
