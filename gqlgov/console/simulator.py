@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone
 
 from agents.models import Principal
@@ -24,10 +25,10 @@ from policies.services import drafts
 
 class SimulatorForm(forms.Form):
     schema = forms.ChoiceField()
-    version = forms.CharField(
+    version = forms.ChoiceField(
+        label="Policy version",
         initial="active",
-        help_text='"active", "draft" or a version number.',
-        widget=forms.TextInput(attrs={"size": 8, "list": "version-options"}),
+        help_text="The active version, the open draft or any earlier version.",
     )
     agent = forms.ChoiceField(required=False, help_text="A registered agent, or leave empty and type a subject.")
     subject = json_object_field(
@@ -35,7 +36,19 @@ class SimulatorForm(forms.Form):
         'Instead of an agent: {"name": "x", "kind": "ai", "groups": ["support"], '
         '"attributes": {"team": "support"}, "claims": {"sub": "..."}}',
     )
-    query = forms.CharField(widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}))
+    query = forms.CharField(
+        label="GraphQL document",
+        widget=forms.Textarea(
+            attrs={
+                "rows": 8,
+                "spellcheck": "false",
+                "data-graphql-editor": "true",
+                "data-schema-source": "#id_schema",
+                "data-schema-explorer": "#schema-explorer",
+            }
+        ),
+        help_text="Ctrl+Space completes fields and arguments from the schema.",
+    )
     operation_name = forms.CharField(required=False, label="Operation name")
     variables = json_object_field("Variables", "A JSON object.")
     context = json_object_field("Context", "What the agent would send as context (untrusted).")
@@ -51,7 +64,22 @@ class SimulatorForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["schema"].choices = [(s, s) for s in Schema.objects.values_list("name", flat=True)]
+        schemas = list(Schema.objects.select_related("active_policy").order_by("name"))
+        self.fields["schema"].choices = [(s.name, s.name) for s in schemas]
+        self.version_choices = {s.name: version_choices(s) for s in schemas}
+        chosen = (self.data.get("schema") if self.is_bound else self.initial.get("schema")) or ""
+        if chosen not in self.version_choices and schemas:
+            chosen = schemas[0].name
+        self.fields["version"].choices = self.version_choices.get(chosen, [("active", "active")])
+        # console-widgets.js swaps the options when another schema is picked.
+        self.fields["version"].widget.attrs.update(
+            {"data-options": "#simulator-versions", "data-options-by": "#id_schema"}
+        )
+        self.fields["query"].widget.attrs["data-schema-url-template"] = reverse(
+            "admin:gqlgov_schema_sdl", args=["__schema__"]
+        )
+        subject = self.fields["subject"].widget.attrs
+        subject.update({"data-subject-json": "true", "data-subject-kinds": ",".join(Principal.Kind.values)})
         self.fields["agent"].choices = [("", "— typed subject —")] + [
             (p.name, f"{p.name} ({p.kind}{', suspended' if not p.is_active else ''})")
             for p in Principal.objects.order_by("name")
@@ -74,6 +102,18 @@ class SimulatorForm(forms.Form):
         if subject and not data.get("agent") and not str(subject.get("name") or "").strip():
             self.add_error("subject", 'The typed subject needs at least a "name".')
         return data
+
+
+def version_choices(schema: Schema) -> list[tuple[str, str]]:
+    """The versions the simulator offers for a schema: the active one, the open draft, then each by number."""
+    active = schema.active_policy
+    choices = [("active", f"active (v{active.number})" if active else "active (none yet)")]
+    draft = drafts.open_version(schema)
+    if draft is not None:
+        choices.append(("draft", f"open draft (v{draft.number}, {draft.get_status_display().lower()})"))
+    for number, status in schema.policy_versions.order_by("-number").values_list("number", "status"):
+        choices.append((str(number), f"v{number} ({PolicyVersion.Status(status).label.lower()})"))
+    return choices
 
 
 def _subject(data: dict[str, Any]) -> Any:
@@ -176,6 +216,7 @@ def simulator(request):
             "result": result,
             "error": error,
             "version": version,
+            "version_choices": form.version_choices,
             "crumbs": [("Simulator", None)],
         },
     )

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from gqlgov.console import agents, approvals, exports, review, schemas, simulator
+from gqlgov.console import agents, approvals, editing, exports, review, schemas, simulator
 
 
 def custom_urls(site):
@@ -15,6 +15,7 @@ def custom_urls(site):
         page("schemas/<slug:name>/", schemas.schema_detail, "schema"),
         page("schemas/<slug:name>/versions/<int:number>/", schemas.schema_version, "schema_version"),
         page("schemas/<slug:name>/diff/", schemas.schema_diff, "schema_diff"),
+        page("schemas/<slug:name>/sdl/", editing.schema_sdl, "schema_sdl"),
         page("schemas/<slug:name>/operations/<str:operation>/", schemas.operation_detail, "operation"),
         page("schemas/<slug:name>/operations/<str:operation>/rules/add/", schemas.rule_add, "rule_add"),
         page(

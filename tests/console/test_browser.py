@@ -62,15 +62,18 @@ def test_editor_adds_a_rule_checks_it_in_the_simulator_and_an_approver_activates
     page.click("#add-rule")
     page.fill("#id_id", "billing-refunds")
     page.check("input[name=effect][value=allow]")
-    page.select_option("#id_agents", ["refund-bot"])
+    page.check("input[name=agents][value=refund-bot]")
     page.fill("#id_expression", "args.id ==")
     page.fill("#id_max_depth", "3")
-    page.select_option("#id_field_denies", ["Customer.ssn"])
+    page.fill("#field-picker-search", "Customer.ssn")
+    page.click('#field-picker-tree [data-coordinate="Customer.ssn"]')
     page.click("#save-rule")
 
     assert "CEL syntax error" in page.locator("#field-expression .errorlist").inner_text()
     assert page.input_value("#id_id") == "billing-refunds"  # what was typed survives the failed save
-    assert page.locator("#id_agents").evaluate("s => [...s.selectedOptions].map(o => o.value)") == ["refund-bot"]
+    assert page.is_checked("input[name=agents][value=refund-bot]")
+    chosen = page.locator("[data-picker-chosen] [data-coordinate]")
+    assert chosen.evaluate_all("chips => chips.map(c => c.dataset.coordinate)") == ["Customer.ssn"]
     editor.shot("03-rule-form-error")
     assert not PolicyVersion.objects.filter(status="draft").exists()  # an invalid rule saves nothing
 
