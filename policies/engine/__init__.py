@@ -4,7 +4,7 @@ No Django, no I/O, no clock: everything a decision depends on is passed in.
 """
 
 from .analysis import Analysis, AnalysisLimits, Metrics, analyze
-from .compiler import compile_policy
+from .compiler import compile_policy, hard_cap_setting
 from .decide import (
     ALLOW,
     DENY,
@@ -77,6 +77,7 @@ __all__ = [
     "analyze",
     "build_schema",
     "compile_policy",
+    "hard_cap_setting",
     "covers_operation",
     "covers_subject",
     "decide",

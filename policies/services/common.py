@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Max
 
 from gqlgov.errors import ApiError
@@ -32,9 +33,10 @@ def _next_number(queryset) -> int:
 
 
 def validate_document(schema: Schema, document: dict[str, Any]) -> None:
-    """Compiles the document against the schema's latest version; PolicyInvalid lists every error."""
+    """Compiles the document against the schema's latest version and the server's hard caps;
+    PolicyInvalid lists every error. Every write of a policy (file, API, console) comes here."""
     bundle = schema_bundle(schema.latest_version) if schema.latest_version_id else None
     try:
-        engine.compile_policy(document, schema=bundle)
+        engine.compile_policy(document, schema=bundle, caps=engine.Limits(**settings.GQLGOV_HARD_CAPS))
     except engine.PolicyValidationError as exc:
         raise PolicyInvalid(list(exc.errors)) from exc
