@@ -272,7 +272,8 @@ class _Compiler:
         kind = cel_types.expression_type(value)
         if kind not in (cel_types.BOOL, cel_types.DYN):
             # A condition that is not a boolean never holds: its rule would silently never match.
-            self.fail(where, f"must be a boolean condition, but it gives a {kind}; compare it,"
+            article = "an" if kind[0] in "aeiou" else "a"
+            self.fail(where, f"must be a boolean condition, but it gives {article} {kind}; compare it,"
                              " e.g. 'args.amount <= 100' or 'size(claims.groups) > 0'")
             return None
         return program

@@ -87,21 +87,21 @@ def test_a_200000_character_policy_description_is_refused() -> None:
 @pytest.mark.parametrize(
     ("expression", "kind"),
     [
-        ("args.amount + 1", "number"),
-        ("size(claims.groups)", "int"),
-        ('"yes"', "string"),
-        ("1 + 2", "int"),
-        ("args", "map"),
-        ("[true]", "list"),
-        ('args.amount > 1 ? "big" : "small"', "string"),
-        ("claims.groups.map(g, g)", "list"),
+        ("args.amount + 1", "a number"),
+        ("size(claims.groups)", "an int"),
+        ('"yes"', "a string"),
+        ("1 + 2", "an int"),
+        ("args", "a map"),
+        ("[true]", "a list"),
+        ('args.amount > 1 ? "big" : "small"', "a string"),
+        ("claims.groups.map(g, g)", "a list"),
     ],
 )
 def test_a_cel_expression_that_is_not_boolean_is_refused_naming_its_type(expression: str, kind: str) -> None:
     [error] = errors_of(with_rule(when={"expression": expression}))
 
     assert error["field"] == "rules[0].when.expression"
-    assert error["message"].startswith(f"must be a boolean condition, but it gives a {kind};")
+    assert error["message"].startswith(f"must be a boolean condition, but it gives {kind};")
 
 
 @pytest.mark.parametrize(
