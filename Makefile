@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint install install-test system-packages clean lock audit bench verifier-zip
+.PHONY: run test lint install install-test system-packages clean lock audit bench verifier-zip vendor
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,19 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[demo,test]'
 	touch $@
 
-install: $(VENV)/.installed-demo
-install-test: $(VENV)/.installed-test
+# Browser files served from gqlgov's own static files (never a CDN): the npm packages in
+# frontend/package.json, pinned by its package-lock.json, copied by frontend/vendor.mjs into
+# gqlgov/console/static/vendor/ as frontend/vendor.json lists them. Add a package there.
+NPM ?= npm
+VENDORED := gqlgov/console/static/vendor/manifest.json
+$(VENDORED): frontend/package.json frontend/package-lock.json frontend/vendor.json frontend/vendor.mjs
+	cd frontend && $(NPM) ci --no-audit --no-fund --loglevel=error
+	node frontend/vendor.mjs
+
+vendor: $(VENDORED)
+
+install: $(VENV)/.installed-demo $(VENDORED)
+install-test: $(VENV)/.installed-test $(VENDORED)
 
 run: install
 	DEBUG=true $(BIN)/python manage.py rundemo --addr $(HOST):$(PORT)
@@ -50,7 +61,7 @@ bench: install-test
 	$(BIN)/python manage.py bench --json -o var/bench.json
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache frontend/node_modules gqlgov/console/static/vendor
 
 # The gqlgov-verify Lambda zip that authorizer-mode exports deploy (GQLGOV_AUTHORIZER_ZIP, default var/).
 verifier-zip: install
