@@ -37,7 +37,9 @@ class RuleForm(forms.Form):
         max_length=100,
         help_text="Stable; shown in reasons and the audit trail. Letters, digits, _ - . :",
     )
-    description = forms.CharField(required=False, max_length=MAX_DESCRIPTION_CHARS, widget=forms.TextInput(attrs={"size": 80}))
+    description = forms.CharField(
+        required=False, max_length=MAX_DESCRIPTION_CHARS, widget=forms.TextInput(attrs={"size": 80})
+    )
     effect = forms.ChoiceField(choices=[(e, _EFFECT_LABELS[e]) for e in EFFECTS], widget=forms.RadioSelect)
     agents = forms.MultipleChoiceField(
         required=False,

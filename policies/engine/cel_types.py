@@ -38,12 +38,19 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 def expression_type(expression: str) -> str:
     """"bool", "dyn" (decided by the values a check supplies) or the name of the non-boolean type
     `expression` (an expression the CEL library compiled) yields."""
+    constant = _constant_type(expression)
+    return constant or _shape_type(without_string_literals(expression).strip())
+
+
+def _constant_type(expression: str) -> str | None:
+    """The exact type of an expression that reads no variable, by evaluating it (the load-time
+    bounds hold already); None when it reads one or fails to evaluate (1 / 0)."""
     try:
-        if not cel.compile(expression).variables():
-            return _value_type(cel.evaluate(expression, {}))
-    except Exception:  # an error at evaluation (1 / 0): judge its shape instead
-        pass
-    return _shape_type(without_string_literals(expression).strip())
+        if cel.compile(expression).variables():
+            return None
+        return _value_type(cel.evaluate(expression, {}))
+    except Exception:  # an error at evaluation: its shape is judged instead
+        return None
 
 
 def _value_type(value: object) -> str:

@@ -6,7 +6,7 @@ import pytest
 
 from policies.services import schema_register
 from tests.conftest import bearer, issue_token_for, make_principal
-from tests.policies.conftest import SHOP_POLICY, SHOP_SDL, activate_policy
+from tests.policies.conftest import SHOP_SDL, activate_policy
 
 pytestmark = pytest.mark.django_db
 ORDERS = "{ orders(first: 5) { edges { node { id } } } }"

@@ -52,8 +52,8 @@ class Command(BaseCommand):
             )
             if logs:
                 self.stdout.write(
-                    f"  Logs: {logs[0]} (the service), {logs[1]} (moto, the AWS stand-in); --verbose prints them here.\n"
-                    "  Stop with Ctrl-C.\n"
+                    f"  Logs: {logs[0]} (the service), {logs[1]} (moto, the AWS stand-in);"
+                    " --verbose prints them here.\n  Stop with Ctrl-C.\n"
                 )
             # Django's own banner would follow the block; with the logs in files it goes there too.
             banner = {} if opts["verbose"] else {"stdout": _FileStdout(logs[0])}

@@ -8,8 +8,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from agents.models import Principal
-from gqlgov import roles
 from agents.services import principal_create, token_issue
+from gqlgov import roles
 from policies import engine
 from policies.gateway.models import GatewayTarget
 from policies.gateway.services import export_request, target_create
