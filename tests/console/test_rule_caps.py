@@ -87,3 +87,16 @@ def test_the_note_that_another_approver_must_review_is_information_not_an_error(
 
     assert '<p class="gg-info" id="self-approval-note">' in page
     assert "errornote" not in page
+
+
+def test_a_policy_file_naming_an_operation_the_schema_lacks_loads_with_a_warning(shop, tmp_path, capsys):
+    make_user("author", "editor")
+    text = (DEMO_DIR / "shop-policy.yaml").read_text().replace("mutation.refundOrder", "mutation.refundOrderz", 1)
+    path = tmp_path / "shop.yaml"
+    path.write_text(text)
+
+    call_command("load_policy", str(path), "--author", "author")
+
+    output = capsys.readouterr().out
+    assert "Loaded shop policy version 2 as a draft." in output
+    assert "warning: Rule " in output and "operation 'mutation.refundOrderz'" in output
