@@ -55,6 +55,26 @@ def policy_coverage(version: PolicyVersion | None, schema_version: SchemaVersion
     )
 
 
+def policy_warnings(schema: Schema, document: dict[str, Any], rule_id: str | None = None) -> list[str]:
+    """What is odd but allowed in a policy document (of `rule_id` only, when given): operation
+    globs and denied fields that match nothing in the schema's latest version. Warnings, not
+    errors: a rule may be written before the schema gains its operation. Compiled uncached (drafts
+    change); empty when the document does not compile or the schema has no version."""
+    if schema.latest_version is None:
+        return []
+    bundle = schema_bundle(schema.latest_version)
+    try:
+        compiled = engine.compile_policy(document, schema=bundle)
+    except engine.PolicyValidationError:
+        return []
+    return [
+        f"Rule {stale.rule}: {stale.kind} {stale.reference!r} ({stale.field}) matches nothing in schema"
+        f" {schema.name} v{schema.latest_version.number}; the rule does nothing there until it does."
+        for stale in engine.stale_references(compiled, bundle)
+        if rule_id is None or stale.rule == rule_id
+    ]
+
+
 def _as_dict(item: Any) -> dict[str, Any]:
     return item if isinstance(item, dict) else item.as_dict()
 

@@ -76,7 +76,21 @@ def build(spec_path: Path = LIST) -> list[Path]:
         target = output / entry["to"]
         BUILDERS[kind](entry, target)
         written.append(target)
+    written.append(_write_manifest(output))
     return written
+
+
+def _write_manifest(output: Path) -> Path:
+    """manifest.json: the installed version of every package package.json names (the server reads it
+    to tell a vendored library from a missing one)."""
+    names = json.loads((ROOT / "package.json").read_text())["dependencies"]
+    manifest = {
+        name: {"version": json.loads((ROOT / "node_modules" / name / "package.json").read_text())["version"]}
+        for name in names
+    }
+    target = output / "manifest.json"
+    target.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return target
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from zoneinfo import available_timezones
 from django import forms
 
 from agents.models import Principal
+from policies.engine.compiler import MAX_DESCRIPTION_CHARS
 from policies.engine.limits import DIMENSIONS, LIMIT_LABELS
 from policies.engine.policy import DAYS, EFFECTS, PERIOD_SECONDS
 
@@ -70,7 +71,9 @@ class RuleForm(forms.Form):
         max_length=100,
         help_text="Stable; shown in reasons and the audit trail. Letters, digits, _ - . :",
     )
-    description = forms.CharField(required=False, max_length=500, widget=forms.TextInput(attrs={"size": 80}))
+    description = forms.CharField(
+        required=False, max_length=MAX_DESCRIPTION_CHARS, widget=forms.TextInput(attrs={"size": 80})
+    )
     effect = forms.ChoiceField(choices=[(e, _EFFECT_LABELS[e]) for e in EFFECTS], widget=forms.RadioSelect)
     agents = forms.MultipleChoiceField(
         required=False,
@@ -345,9 +348,9 @@ class RuleForm(forms.Form):
         match = re.match(r"limits\.(\w+)", where)
         if match and match[1] in self.fields:
             return match[1]
-        match = re.match(r"rate_limits\[(\d+)\]", where)
+        match = re.match(r"rate_limits\[(\d+)\](\.burst)?", where)
         if match and int(match[1]) < RATE_LIMIT_ROWS:
-            return f"rl{match[1]}_amount"
+            return f"rl{match[1]}_{'burst' if match[2] else 'amount'}"
         return None
 
 

@@ -13,6 +13,7 @@ from gqlgov.console.forms import ReviewForm
 from gqlgov.errors import ApiError
 from policies import engine
 from policies.models import PolicyVersion
+from policies.selectors import policy_warnings
 from policies.services import contributors, drafts, policy_rollback
 
 
@@ -63,6 +64,7 @@ def policy_detail(request, name: str, number: int):
             "compare_to": compare_to,
             "diff": drafts.rule_diff(compare_to.document if compare_to else None, version.document),
             "yaml": engine.dump_policy_yaml(version.document),
+            "warnings": policy_warnings(schema, version.document),
             "form": ReviewForm(),
             "is_contributor": is_contributor,
             "may_review": roles.can(request.user, roles.APPROVE) and not is_contributor,

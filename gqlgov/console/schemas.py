@@ -33,7 +33,7 @@ from gqlgov.errors import ApiError
 from policies import engine
 from policies.checks.caches import schema_bundle
 from policies.models import PolicyVersion, Schema, SchemaVersion
-from policies.selectors import policy_coverage
+from policies.selectors import policy_coverage, policy_warnings
 from policies.services import PolicyInvalid, drafts, schema_register
 
 # Field denies offered per operation; an operation of a GitHub-sized schema (1,600 types) reaches
@@ -420,6 +420,8 @@ def _saved(request, schema: Schema, form: RuleForm, document: dict[str, Any], ex
     messages.success(
         request, f"Saved rule {rule['id']} to draft v{draft.number}. Submit the draft for review when it is ready."
     )
+    for warning in policy_warnings(schema, draft.document, rule_id=rule["id"]):
+        messages.warning(request, warning)
     return True
 
 

@@ -92,15 +92,16 @@ class SimulatorForm(forms.Form):
         return parse_json_object(self, "context")
 
     def clean_subject(self) -> dict[str, Any]:
-        return parse_json_object(self, "subject")
+        subject = parse_json_object(self, "subject")
+        problems = typed_subject_problems(subject) if subject else []
+        if problems:
+            raise forms.ValidationError(problems)
+        return subject
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if not data.get("agent") and not data.get("subject") and "subject" not in self.errors:
             self.add_error("agent", "Choose an agent or type a subject.")
-        subject = data.get("subject") or {}
-        if subject and not data.get("agent") and not str(subject.get("name") or "").strip():
-            self.add_error("subject", 'The typed subject needs at least a "name".')
         return data
 
 
@@ -114,6 +115,35 @@ def version_choices(schema: Schema) -> list[tuple[str, str]]:
     for number, status in schema.policy_versions.order_by("-number").values_list("number", "status"):
         choices.append((str(number), f"v{number} ({PolicyVersion.Status(status).label.lower()})"))
     return choices
+_SUBJECT_KEYS = ("name", "kind", "groups", "attributes", "claims")
+
+
+def _json_kind(value: Any) -> str:
+    """How JSON names the type of `value`, for messages: 5 is "a number", [] "a list"."""
+    for kind, name in ((bool, "true/false"), (int | float, "a number"), (str, "a string"), (list, "a list"),
+                       (dict, "an object")):
+        if isinstance(value, kind):
+            return name
+    return "null"
+
+
+def typed_subject_problems(subject: dict[str, Any]) -> list[str]:
+    """Why a typed subject is not one the check could see (the same shape as a registered agent),
+    one message per key at fault; empty when it is fine."""
+    problems = [f"Unknown key {key!r}: use {', '.join(_SUBJECT_KEYS)}." for key in subject if key not in _SUBJECT_KEYS]
+    name = subject.get("name")
+    if not isinstance(name, str) or not name.strip():
+        problems.append(f'"name" must be a non-empty string, not {_json_kind(name)}.')
+    kinds = [kind.value for kind in Principal.Kind]
+    if "kind" in subject and subject["kind"] not in kinds:
+        problems.append(f'"kind" must be one of {", ".join(kinds)}.')
+    groups = subject.get("groups", [])
+    if not isinstance(groups, list) or not all(isinstance(group, str) and group for group in groups):
+        problems.append('"groups" must be a list of non-empty strings, e.g. ["support"].')
+    for key in ("attributes", "claims"):
+        if not isinstance(subject.get(key, {}), dict):
+            problems.append(f'"{key}" must be an object, not {_json_kind(subject[key])}.')
+    return problems
 
 
 def _subject(data: dict[str, Any]) -> Any:
@@ -126,14 +156,13 @@ def _subject(data: dict[str, Any]) -> Any:
             attributes=dict(principal.attributes),
             claims={},
         )
-    typed = data["subject"]
-    groups = typed.get("groups") or []
+    typed = data["subject"]  # checked by typed_subject_problems
     return engine.Subject(
-        name=str(typed.get("name")),
-        kind=str(typed.get("kind") or "ai"),
-        groups=tuple(str(g) for g in (groups if isinstance(groups, list) else [groups])),
-        attributes=dict(typed.get("attributes") or {}),
-        claims=dict(typed.get("claims") or {}),
+        name=typed["name"],
+        kind=typed.get("kind", "ai"),
+        groups=tuple(typed.get("groups", [])),
+        attributes=dict(typed.get("attributes", {})),
+        claims=dict(typed.get("claims", {})),
     )
 
 

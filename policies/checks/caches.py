@@ -9,7 +9,7 @@ import gc
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -226,6 +226,24 @@ def _pointer(schema_name: str) -> tuple[int, int, int | None, int | None] | None
 def only_schema_name() -> str | None:
     names = list(Schema.objects.values_list("name", flat=True)[:2])
     return names[0] if len(names) == 1 else None
+
+
+# An UNKNOWN_SCHEMA answer names the schemas the caller may check; at most this many are read.
+MAX_SCHEMAS_NAMED = 50
+
+
+def checkable_schema_names(name: str, kind: str, groups: Sequence[str]) -> list[str]:
+    """The schemas (by name, at most MAX_SCHEMAS_NAMED) whose active policy has an allow or
+    require_approval rule for this agent: those it may see, named when it asks for another."""
+    names = []
+    schemas = Schema.objects.filter(active_policy__isnull=False).order_by("name").values_list("name", flat=True)
+    for schema_name in schemas[:MAX_SCHEMAS_NAMED]:
+        active = active_policy(schema_name)
+        if isinstance(active, ActivePolicy) and any(
+            rule.effect != "deny" for rule in active.policy.candidate_rules(name, kind, groups)
+        ):
+            names.append(schema_name)
+    return names
 
 
 def active_policy(schema_name: str) -> ActivePolicy | bool | None:

@@ -27,6 +27,7 @@ from policies.checks.caches import (
     ActivePolicy,
     active_policy,
     analysis_cache,
+    checkable_schema_names,
     decision_cache,
     only_schema_name,
 )
@@ -139,13 +140,18 @@ def subject_of(identity: Identity) -> engine.Subject:
     )
 
 
-def _no_policy_decision(request: CheckRequest, schema_name: str | None, active: bool | None) -> engine.Decision:
+def _no_policy_decision(
+    request: CheckRequest, schema_name: str | None, active: bool | None, identity: Identity
+) -> engine.Decision:
     if active is False:
         message = f"Schema '{schema_name}' has no approved policy yet."
         return engine.deny_without_policy(reasons.NO_ACTIVE_POLICY, message)
-    if request.schema:
-        return engine.deny_without_policy(reasons.UNKNOWN_SCHEMA, f"No schema named '{request.schema}' is registered.")
-    return engine.deny_without_policy(reasons.UNKNOWN_SCHEMA, "Name a registered schema in 'schema'.")
+    principal = identity.principal
+    visible = checkable_schema_names(principal.name, principal.kind, tuple(principal.groups))
+    missing = f"No schema named '{request.schema}' is registered." if request.schema else (
+        "Name a registered schema in 'schema'."
+    )
+    return engine.deny_without_policy(reasons.UNKNOWN_SCHEMA, missing, schemas=visible)
 
 
 def run_check(*, identity: Identity, request: CheckRequest, client_ip: str,
@@ -172,7 +178,7 @@ def _check(identity: Identity, request: CheckRequest, client_ip: str) -> CheckRe
         decision = _pending_schema_version(active, analysis, request, decision)
     else:
         analysis = None
-        decision = _no_policy_decision(request, schema_name, found)
+        decision = _no_policy_decision(request, schema_name, found, identity)
     decision, approval = approvals.gate(check=request, identity=identity, decision=decision, active=active, now=now)
     decision, binding = _bind(request, decision)
     # The record as it stands if the limiter admits: then the limiter's round trip appends it.

@@ -4,7 +4,7 @@ No Django, no I/O, no clock: everything a decision depends on is passed in.
 """
 
 from .analysis import Analysis, AnalysisLimits, Metrics, analyze
-from .compiler import compile_policy
+from .compiler import compile_policy, hard_cap_setting
 from .decide import (
     ALLOW,
     DENY,
@@ -85,6 +85,7 @@ __all__ = [
     "deny_without_policy",
     "diff_schemas",
     "dump_policy_yaml",
+    "hard_cap_setting",
     "parse_policy_yaml",
     "parse_rate_limits",
     "redact",

@@ -77,9 +77,10 @@ class Decision:
         }
 
 
-def deny_without_policy(code: str, message: str) -> Decision:
-    """A deny for a check that found no schema (UNKNOWN_SCHEMA) or no policy (NO_ACTIVE_POLICY)."""
-    return Decision(DENY, [reasons.without_policy(code, message)], {}, None)
+def deny_without_policy(code: str, message: str, schemas: Sequence[str] | None = None) -> Decision:
+    """A deny for a check that found no schema (UNKNOWN_SCHEMA, naming `schemas`, those the caller
+    may check) or no policy (NO_ACTIVE_POLICY)."""
+    return Decision(DENY, [reasons.without_policy(code, message, schemas)], {}, None)
 
 
 def deny_pending_schema(schema: str, enforced: int, pending: int) -> Decision:

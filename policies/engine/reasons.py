@@ -268,9 +268,13 @@ def schema_version_pending(schema: str, enforced: int, pending: int) -> Reason:
     )
 
 
-def without_policy(code: str, message: str) -> Reason:
-    """UNKNOWN_SCHEMA and NO_ACTIVE_POLICY: the caller found nothing to decide with."""
+def without_policy(code: str, message: str, schemas: Sequence[str] | None = None) -> Reason:
+    """UNKNOWN_SCHEMA and NO_ACTIVE_POLICY: the caller found nothing to decide with. `schemas`, for
+    UNKNOWN_SCHEMA, are those the caller may check: named in the message and the hint."""
     if code not in (UNKNOWN_SCHEMA, NO_ACTIVE_POLICY):
         raise ValueError(f"{code} is not a reason for deciding without a policy")
-    hint = messages.UNKNOWN_SCHEMA_HINT if code == UNKNOWN_SCHEMA else messages.NO_ACTIVE_POLICY_HINT
-    return Reason(code, message, hint=hint)
+    if code == NO_ACTIVE_POLICY:
+        return Reason(code, message, hint=messages.NO_ACTIVE_POLICY_HINT)
+    if schemas is None:
+        return Reason(code, message, hint=messages.UNKNOWN_SCHEMA_HINT)
+    return Reason(code, messages.unknown_schema_message(message, schemas), hint=messages.unknown_schema_hint(schemas))

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Max
 
 from gqlgov.errors import ApiError
@@ -33,10 +34,11 @@ def _next_number(queryset) -> int:
 
 def validate_document(schema: Schema, document: dict[str, Any], schema_version: SchemaVersion | None = None) -> None:
     """Compiles the document against `schema_version` (a draft's pin; else the schema's latest
-    version); PolicyInvalid lists every error."""
+    version) and the server's hard caps; PolicyInvalid lists every error. Every write of a policy
+    (file, API, console) comes here."""
     schema_version = schema_version or schema.latest_version
     bundle = schema_bundle(schema_version) if schema_version is not None else None
     try:
-        engine.compile_policy(document, schema=bundle)
+        engine.compile_policy(document, schema=bundle, caps=engine.Limits(**settings.GQLGOV_HARD_CAPS))
     except engine.PolicyValidationError as exc:
         raise PolicyInvalid(list(exc.errors)) from exc
