@@ -12,6 +12,7 @@ from typing import Any
 from gqlgov.errors import ApiError
 from policies import engine
 from policies.checks.caches import compiled_policy, schema_bundle
+from policies.engine import lockstep as engine_lockstep
 from policies.engine.lockstep import StaleFix, stale_fixes
 from policies.models import PolicyVersion, Schema, SchemaVersion
 
@@ -79,3 +80,32 @@ def refuse_stale(version: PolicyVersion) -> None:
                  "stale": [fix.as_dict() for fix in fixes]},
         status=409,
     )
+
+
+def version_review(schema: Schema, version: SchemaVersion) -> dict[str, Any]:
+    """What a reviewer of schema `version` needs: whether it is enforced or awaiting review, the
+    operations and fields it adds with the active rules that would reach each, and the stale
+    references (with their fixes) it would cause in the active policy."""
+    enforced = enforced_schema_version(schema)
+    active = schema.active_policy
+    state = "enforced" if enforced is not None and enforced.pk == version.pk else (
+        "awaiting_review" if enforced is not None and version.number > enforced.number else
+        "not_enforced" if enforced is None else "superseded")
+    review: dict[str, Any] = {"state": state, "enforced": enforced, "added_operations": [], "added_fields": [],
+                              "fixes": []}
+    if active is None or enforced is None or state != "awaiting_review":
+        return review
+    old, new = schema_bundle(enforced), schema_bundle(version)
+    policy = compiled_policy(active, new)
+    added_ops = [op for op in new.operations if op not in set(old.operations)]
+    review["added_operations"] = [(op, [policy.rules[i].id for i in sorted(policy.rules_for_operation(op))])
+                                  for op in added_ops]
+    added_fields = sorted(new.coordinates - old.coordinates)
+    reach = {rule.id: engine_lockstep.types_reachable(
+        new.schema, [op for op in new.operations if rule.index in policy.rules_for_operation(op)])
+        for rule in policy.rules if rule.effect != "deny"}
+    review["added_fields"] = [(coordinate, [rule for rule, types in reach.items()
+                                            if coordinate.partition(".")[0] in types]) for coordinate in added_fields]
+    stale = engine.stale_references(policy, new)
+    review["fixes"] = stale_fixes(stale, old, new)
+    return review

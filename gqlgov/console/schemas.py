@@ -29,6 +29,7 @@ from gqlgov.console import access
 from gqlgov.console.common import render_page, report, schema_or_404
 from gqlgov.console.editing import field_tree
 from gqlgov.console.forms import RuleForm, SchemaRegisterForm
+from gqlgov.console.lockstep import version_lockstep
 from gqlgov.errors import ApiError
 from policies import engine
 from policies.checks.caches import schema_bundle
@@ -234,6 +235,7 @@ def schema_version(request, name: str, number: int):
             "schema": schema,
             "version": version,
             "diff": version.diff or {},
+            "lockstep": version_lockstep(schema, version),
             "crumbs": [
                 ("Schemas", reverse("admin:gqlgov_schemas")),
                 (schema.name, reverse("admin:gqlgov_schema", args=[schema.name])),

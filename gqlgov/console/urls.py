@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from gqlgov.console import agents, approvals, editing, exports, review, schemas, simulator
+from gqlgov.console import agents, approvals, editing, exports, lockstep, review, schemas, simulator
 
 
 def custom_urls(site):
@@ -14,6 +14,8 @@ def custom_urls(site):
         page("schemas/register/", schemas.schema_register_view, "schema_register"),
         page("schemas/<slug:name>/", schemas.schema_detail, "schema"),
         page("schemas/<slug:name>/versions/<int:number>/", schemas.schema_version, "schema_version"),
+        page("schemas/<slug:name>/versions/<int:number>/draft/", lockstep.version_draft, "schema_version_draft"),
+        page("schemas/<slug:name>/versions/<int:number>/fix/", lockstep.stale_fix, "stale_fix"),
         page("schemas/<slug:name>/diff/", schemas.schema_diff, "schema_diff"),
         page("schemas/<slug:name>/sdl/", editing.schema_sdl, "schema_sdl"),
         page("schemas/<slug:name>/operations/<str:operation>/", schemas.operation_detail, "operation"),

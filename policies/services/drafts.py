@@ -87,6 +87,33 @@ def draft_for_schema_version(*, schema: Schema, number: int, user) -> tuple[Poli
     return draft, fixes
 
 
+def stale_fix_apply(*, schema: Schema, user, rule_id: str, reference: str, replacement: str | None) -> PolicyVersion:
+    """Fixes one stale reference in the schema's draft: every entry `reference` of rule `rule_id`'s
+    operations and fields.deny is replaced by `replacement`, or dropped when it is None (audited)."""
+
+    def fix(rules: list[Any], draft: PolicyVersion) -> dict[str, Any]:
+        index = _index_of(rules, rule_id)
+        if index is None:
+            raise NotFound(f"rule '{rule_id}' in {schema.name} policy v{draft.number}")
+        rule = rules[index]
+        fields = rule.get("fields")
+        lists = [rule.get("operations"), fields.get("deny") if isinstance(fields, dict) else None]
+        found = False
+        for entries in lists:
+            if isinstance(entries, list) and reference in entries:
+                found = True
+                position = entries.index(reference)
+                if replacement is None:
+                    entries.pop(position)
+                else:
+                    entries[position] = replacement
+        if not found:
+            raise NotFound(f"'{reference}' in rule '{rule_id}'")
+        return {"rule": rule_id, "reference": reference, "replacement": replacement}
+
+    return _edit_rules(schema=schema, user=user, action="policy.stale_reference_fixed", edit=fix)
+
+
 def _rules(document: dict[str, Any]) -> list[dict[str, Any]]:
     rules = document.get("rules")
     if not isinstance(rules, list):
