@@ -167,24 +167,46 @@ def decode_verified(
     return claims
 
 
-def authenticate_jwt(raw: str) -> Identity:
-    """The principal an IdP-issued JWT names, or AuthError (INVALID_TOKEN, TOKEN_EXPIRED, UNKNOWN_AGENT)."""
+class JwtNotConfigured(Exception):
+    """No IdP is configured for API JWTs (AGENT_JWT_ISSUER, AGENT_JWT_AUDIENCE, AGENT_JWT_JWKS_URL)."""
+
+
+def verified_idp_claims(raw: str) -> dict[str, Any]:
+    """The claims of a JWT from the configured IdP for this API: signature (JWKS), issuer,
+    audience and expiry checked. Every IdP token gqlgov accepts (an agent's bearer token, a
+    person's `on_behalf_of`) goes through here.
+
+    Raises JwtNotConfigured, jwt.InvalidTokenError (jwt.ExpiredSignatureError when expired) or
+    SigningKeysUnavailable.
+    """
     issuer = settings.AGENT_JWT_ISSUER
     if not (issuer and settings.AGENT_JWT_AUDIENCE and settings.AGENT_JWT_JWKS_URL):
+        raise JwtNotConfigured()
+    return decode_verified(
+        raw,
+        jwks_url=settings.AGENT_JWT_JWKS_URL,
+        audience=settings.AGENT_JWT_AUDIENCE,
+        issuer=issuer,
+        algorithms=settings.AGENT_JWT_ALGORITHMS,
+        leeway=settings.AGENT_JWT_LEEWAY_S,
+    )
+
+
+def reported_claims(claims: dict[str, Any]) -> dict[str, Any]:
+    """The claims worth showing back (never the raw token)."""
+    return {name: claims[name] for name in _REPORTED_CLAIMS if name in claims}
+
+
+def authenticate_jwt(raw: str) -> Identity:
+    """The principal an IdP-issued JWT names, or AuthError (INVALID_TOKEN, TOKEN_EXPIRED, UNKNOWN_AGENT)."""
+    try:
+        claims = verified_idp_claims(raw)
+    except JwtNotConfigured as exc:
         raise AuthError(
             "INVALID_TOKEN",
             "JWT authentication is not configured on this server "
             "(AGENT_JWT_ISSUER, AGENT_JWT_AUDIENCE, AGENT_JWT_JWKS_URL); use an API token.",
-        )
-    try:
-        claims = decode_verified(
-            raw,
-            jwks_url=settings.AGENT_JWT_JWKS_URL,
-            audience=settings.AGENT_JWT_AUDIENCE,
-            issuer=issuer,
-            algorithms=settings.AGENT_JWT_ALGORITHMS,
-            leeway=settings.AGENT_JWT_LEEWAY_S,
-        )
+        ) from exc
     except jwt.ExpiredSignatureError as exc:
         raise AuthError("TOKEN_EXPIRED", "The JWT has expired.") from exc
     except jwt.InvalidTokenError as exc:
@@ -196,9 +218,8 @@ def authenticate_jwt(raw: str) -> Identity:
     if principal is None:
         if not settings.AGENT_JWT_AUTO_PROVISION:
             raise AuthError("UNKNOWN_AGENT", f"No agent is registered for OIDC subject {subject!r}.")
-        principal = _provision_agent(subject, issuer)
-    reported = {name: claims[name] for name in _REPORTED_CLAIMS if name in claims}
-    return Identity(principal=principal, method="jwt", claims=reported)
+        principal = _provision_agent(subject, settings.AGENT_JWT_ISSUER)
+    return Identity(principal=principal, method="jwt", claims=reported_claims(claims))
 
 
 def _provision_agent(subject: str, issuer: str) -> Principal:

@@ -122,6 +122,10 @@ class Decision(CheckedOperation):
     document_redacted = models.TextField(blank=True)
     document_hash = models.CharField(max_length=64, blank=True)
     undeclared_variables = models.PositiveIntegerField(default=0)
+    # The person the agent acted for (`on_behalf_of`); the name stays when the principal is deleted.
+    delegator = models.ForeignKey("agents.Principal", null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="delegated_decisions")
+    delegator_name = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]

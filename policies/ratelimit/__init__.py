@@ -17,9 +17,10 @@ from policies.ratelimit.outcome import (
     Piggyback,
 )
 from policies.ratelimit.redis_limiter import RedisLimiter, limiter_client_options, redis_client_for_limiter
-from policies.ratelimit.specs import PERIODS, LimitSpec, denied_checks_spec, specs_from_policy
+from policies.ratelimit.specs import DELEGATOR_PREFIX, PERIODS, LimitSpec, denied_checks_spec, specs_from_policy
 
 __all__ = [
+    "DELEGATOR_PREFIX",
     "PERIODS",
     "GuardFailed",
     "LimitOutcome",
