@@ -279,12 +279,16 @@ class RedisLimiter:
         reaches: the person's limits are charged first, then (if they admit) the agent's. A refusal
         by the agent's limits then leaves the person's charge in place (at most one unit too many)."""
         prefix = agent_key_prefix(delegator)
-        theirs = [spec for spec in specs if spec.key.startswith(prefix)]
-        first = self.acquire(delegator, theirs)
+        theirs = [spec.key.startswith(prefix) for spec in specs]
+        first = self.acquire(delegator, [spec for spec, person in zip(specs, theirs, strict=True) if person])
         if not first.allowed:
             return first
-        second = self.acquire(agent, [spec for spec in specs if not spec.key.startswith(prefix)])
+        second = self.acquire(agent, [spec for spec, person in zip(specs, theirs, strict=True) if not person])
+        # Back in the specs' order, as one script would have answered.
+        persons, agents = iter(first.statuses), iter(second.statuses)
         statuses = first.statuses + second.statuses
+        if len(statuses) == len(specs):
+            statuses = tuple(next(persons if person else agents) for person in theirs)
         if not second.allowed or first.tightest is None:
             return dataclasses.replace(second, statuses=statuses)
         tightest = min(statuses, key=lambda status: status.remaining / status.burst)

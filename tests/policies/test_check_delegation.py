@@ -4,10 +4,10 @@ the person's rules, each reason saying whose side refused; both identities are r
 (RFC 8693 `act`), shown and audited, and both are charged."""
 
 import pytest
-from gqlgov_verify import DecisionRejected, acting_agent, on_behalf_of, verify_decision
 
 from agents.models import AuditEvent, Principal
 from agents.services import principal_suspend
+from gqlgov_verify import DecisionRejected, acting_agent, on_behalf_of, verify_decision
 from policies.models import ApprovalRequest, Decision
 from tests.conftest import bearer
 from tests.policies.delegation import (
