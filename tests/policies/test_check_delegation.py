@@ -324,3 +324,22 @@ def test_an_allowed_check_reports_both_sides_limits(client, shop_schema, agent_t
         "rate_limit"]["reset_after_s"], "policy": "delegator:finance-reads/requests", "burst": 5, "side": "delegator"}
     assert '"support-reads/requests";r=49' in response["RateLimit"]
     assert '"delegator:finance-reads/requests";r=4' in response["RateLimit"]
+
+
+def test_a_person_token_without_a_subject_is_refused(client, policy, agent_token, oidc_provider):
+    response = check(client, agent_token, BOTH_ALLOW, person_token=oidc_provider.issue_token(sub=None))
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "DELEGATION_TOKEN_INVALID"
+    assert "sub" in response.json()["error"]["message"]
+
+
+def test_without_idp_jwts_configured_no_check_can_be_made_on_behalf_of_anyone(
+        client, policy, agent_token, person_token, settings):
+    settings.AGENT_JWT_JWKS_URL = ""
+
+    response = check(client, agent_token, BOTH_ALLOW, person_token=person_token)
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "DELEGATION_TOKEN_INVALID"
+    assert "AGENT_JWT_JWKS_URL" in response.json()["error"]["message"]
