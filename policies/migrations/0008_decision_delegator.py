@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('agents', '0003_principal_linked_subject'),
-        ('policies', '0006_approval_requests'),
+        ('policies', '0007_policy_pins_schema_version'),
     ]
 
     operations = [
