@@ -44,7 +44,11 @@ class CheckIn(BaseModel):
     approval_id: str | None = Field(None, max_length=64)
     # GraphQL-over-HTTP's own field; accepted so standard clients work (nothing reads it yet).
     extensions: dict[str, Any] | None = None
-    on_behalf_of: str | None = Field(None, min_length=1, max_length=MAX_TOKEN_CHARS)
+    on_behalf_of: str | None = Field(
+        None, min_length=1, max_length=MAX_TOKEN_CHARS,
+        description="The IdP access token of the person the agent acts for (or the X-On-Behalf-Of header):"
+        " the check is then allowed only if the agent's and the person's rules both allow it.",
+    )
 
     def check_request(self, *, on_behalf_of_header: str | None = None) -> CheckRequest:
         """The check this payload asks for (POST /check and the MCP tool build it here). The person's
