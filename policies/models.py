@@ -127,6 +127,10 @@ class Decision(CheckedOperation):
     undeclared_variables = models.PositiveIntegerField(default=0)
     # The check's `context`, values under secret-looking keys redacted: what a replay needs.
     context_redacted = models.JSONField(default=dict)
+    # The person the agent acted for (`on_behalf_of`); the name stays when the principal is deleted.
+    delegator = models.ForeignKey("agents.Principal", null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="delegated_decisions")
+    delegator_name = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]

@@ -139,14 +139,15 @@ _analyses = _registered(
     ),
 )
 _limit_specs = _registered(
-    "limit_specs", key="(policy version id, admitting rules, agent, cost)",
+    "limit_specs", key="(policy version id, admitting rules, agent or person, cost, name prefix)",
     value="the check's rate-limit specs (policies/checks/admission.py)",
     why="parsing a policy's limits again on every check cost ~35 µs, a tenth of a warm check",
     cache=BoundedCache(capacity=10_000),
 )
 _decisions = _registered(
-    "decisions", key="(policy version id, analysis key, agent name, kind, groups)",
-    value="an unconditional engine.Decision (Decision.conditional is False)",
+    "decisions", key="(policy version id, analysis key, agent name, kind, groups, the person acted for:"
+    " name, kind, groups, status, or None)",
+    value="an unconditional engine.Decision (Decision.conditional is False); on behalf of a person, the intersection",
     why="a warm check of the same document by the same kind of agent skips the rules;"
     " sized like the analyses it derives from (~1 KB plus a denial's hints)",
     cache=BoundedCache(

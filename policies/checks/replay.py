@@ -7,7 +7,9 @@ Records are streamed from the database, so memory stays flat whatever their numb
 
 What a record cannot tell is counted as *undetermined*, not guessed: a check whose document or
 variables had redacted values, when the replayed decision depended on them (the document no
-longer validates, or a rule condition was evaluated), and a check by an agent since deleted.
+longer validates, or a rule condition was evaluated), and a check by an agent (or for a person)
+since deleted. A check made on behalf of a person is decided as the check decides it: the
+intersection of the agent's rules and the person's.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ _SKIPPED_CODES = frozenset({
     reasons.APPROVAL_USED, reasons.APPROVAL_EXPIRED, reasons.APPROVAL_DENIED,
 })
 _FIELDS = ("id", "created_at", "principal_id", "agent_name", "operation_name", "decision", "reasons", "client_ip",
-           "variables_redacted", "document_redacted", "context_redacted")
+           "variables_redacted", "document_redacted", "context_redacted", "delegator_id")
 PROGRESS_EVERY = 1_000
 # Unconditional decisions reused within one replay for the same document, variables and agent
 # (recorded traffic repeats itself); bounded so that a replay's memory stays flat.
@@ -121,19 +123,20 @@ class _Evaluator:
             )
         return self._subjects[principal_id]
 
-    def __call__(self, row: dict[str, Any], subject: engine.Subject) -> tuple[engine.Analysis, engine.Decision]:
+    def __call__(self, row: dict[str, Any], subject: engine.Subject,
+                 person: engine.Subject | None) -> tuple[engine.Analysis, engine.Decision]:
         request = CheckRequest(query=row["document_redacted"], variables=row["variables_redacted"] or None,
                                operation_name=row["operation_name"] or None, context=row["context_redacted"] or {})
         analysis, key = analyse_against(self.bundle, self.schema_version_id, request)
-        memo_key = (key, row["principal_id"])
+        memo_key = (key, row["principal_id"], row["delegator_id"])
         known = self._decided.get(memo_key)
         if known is not None and known[0] is analysis:
             return known
-        decision = engine.decide(
-            self.policy, analysis, subject=subject,
-            request=engine.RequestContext(ip=row["client_ip"] or "", now=row["created_at"], context=request.context),
-            caps=self.caps,
-        )
+        context = engine.RequestContext(ip=row["client_ip"] or "", now=row["created_at"], context=request.context)
+        decision = engine.decide(self.policy, analysis, subject=subject, request=context, caps=self.caps)
+        if person is not None:
+            decision = engine.intersect(
+                decision, engine.decide(self.policy, analysis, subject=person, request=context, caps=self.caps))
         if not decision.conditional:
             if len(self._decided) >= _MAX_MEMO:
                 self._decided.clear()
@@ -148,10 +151,11 @@ def _replay_one(summary: ReplaySummary, evaluate: _Evaluator, row: dict[str, Any
         return
     summary.replayed += 1
     subject = evaluate.subject(row["principal_id"])
-    if subject is None:
+    person = evaluate.subject(row["delegator_id"]) if row["delegator_id"] else None
+    if subject is None or (row["delegator_id"] and person is None):
         summary.undetermined += 1
         return
-    analysis, decision = evaluate(row, subject)
+    analysis, decision = evaluate(row, subject, person)
     if _had_redacted_values(row) and (analysis.failure or decision.conditional):
         summary.undetermined += 1
         return

@@ -16,6 +16,7 @@ from .decide import (
     deny_pending_schema,
     deny_without_policy,
 )
+from .delegation import delegator_refused, intersect
 from .limits import DEFAULT_CAPS, DIMENSIONS, Limits
 from .matching import covers_operation, covers_subject, rule_matches
 from .measure import RootField
@@ -81,11 +82,13 @@ __all__ = [
     "covers_operation",
     "covers_subject",
     "decide",
+    "delegator_refused",
     "deny_pending_schema",
     "deny_without_policy",
     "diff_schemas",
     "dump_policy_yaml",
     "hard_cap_setting",
+    "intersect",
     "parse_policy_yaml",
     "parse_rate_limits",
     "redact",

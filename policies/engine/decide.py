@@ -64,6 +64,9 @@ class Decision:
     # claims. Otherwise the decision follows from the policy, the analysis and the subject's name,
     # kind and groups alone, and the caller may reuse it for them.
     conditional: bool = False
+    # In a check on behalf of a person (delegation.py): the rules that admitted the person, whose
+    # rate limits charge the person as `admitting_rules`' charge the agent.
+    delegator_rules: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -370,6 +370,11 @@ def unknown_schema_hint(schemas: Sequence[str]) -> str:
 NO_ACTIVE_POLICY_HINT = (
     "Check again once a person has approved a policy for this schema; until then every check of it is denied."
 )
+UNKNOWN_PRINCIPAL_HINT = (
+    "Send the access token of a person registered in gqlgov (one who has signed in once), or check without"
+    " 'on_behalf_of'."
+)
+DELEGATOR_SUSPENDED_HINT = "Ask an administrator to resume this person, or check without 'on_behalf_of'."
 
 
 def used_up_hint(cost: bool, retry_after_s: float, retry_at: str | None, remaining: int | None,

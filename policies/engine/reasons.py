@@ -47,6 +47,10 @@ APPROVAL_MISMATCH = "APPROVAL_MISMATCH"
 APPROVAL_USED = "APPROVAL_USED"
 APPROVAL_EXPIRED = "APPROVAL_EXPIRED"
 APPROVAL_DENIED = "APPROVAL_DENIED"
+# Emitted for a check on behalf of a person (delegation.py): the person's token names nobody
+# gqlgov knows as a person, or a suspended one.
+UNKNOWN_PRINCIPAL = "UNKNOWN_PRINCIPAL"
+DELEGATOR_SUSPENDED = "DELEGATOR_SUSPENDED"
 
 
 Path = tuple[str, ...]
@@ -63,9 +67,11 @@ class Reason:
     limit: int | float | None = None
     actual: int | float | None = None
     hint: str = field(kw_only=True)
+    # "agent" or "delegator" in a check on behalf of a person; None (and left out) otherwise.
+    side: str | None = field(default=None, kw_only=True)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "code": self.code,
             "message": self.message,
             "rule": self.rule,
@@ -74,6 +80,14 @@ class Reason:
             "actual": self.actual,
             "hint": self.hint,
         }
+        if self.side is not None:
+            data["side"] = self.side
+        return data
+
+
+def on_side(reason: Reason, side: str) -> Reason:
+    """`reason` marked as the agent's or the delegator's (delegation.AGENT_SIDE, DELEGATOR_SIDE)."""
+    return dataclasses.replace(reason, side=side)
 
 
 def with_hint(reason: Reason, hint: str) -> Reason:
@@ -278,3 +292,14 @@ def without_policy(code: str, message: str, schemas: Sequence[str] | None = None
     if schemas is None:
         return Reason(code, message, hint=messages.UNKNOWN_SCHEMA_HINT)
     return Reason(code, messages.unknown_schema_message(message, schemas), hint=messages.unknown_schema_hint(schemas))
+
+
+def unknown_principal(message: str) -> Reason:
+    """UNKNOWN_PRINCIPAL: the person's token (`on_behalf_of`) is valid but names no known person."""
+    return Reason(UNKNOWN_PRINCIPAL, message, hint=messages.UNKNOWN_PRINCIPAL_HINT)
+
+
+def delegator_suspended(name: str) -> Reason:
+    """DELEGATOR_SUSPENDED: the person the agent acts for is suspended."""
+    return Reason(DELEGATOR_SUSPENDED, f"{name}, on whose behalf the check is made, is suspended.",
+                  hint=messages.DELEGATOR_SUSPENDED_HINT)

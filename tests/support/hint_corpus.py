@@ -177,6 +177,8 @@ def limiter_reasons() -> list[Reason]:
                                    comment="Refunded already.")
           for code in (reasons.APPROVAL_NOT_FOUND, reasons.APPROVAL_MISMATCH, reasons.APPROVAL_USED,
                        reasons.APPROVAL_EXPIRED, reasons.APPROVAL_DENIED)),
+        reasons.unknown_principal("No person is registered for OIDC subject 'person-9'."),
+        reasons.delegator_suspended("alice"),
     ]
 
 
