@@ -1,8 +1,11 @@
 import re
+from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
-from agents.models import ApiToken, Principal
+from agents.models import ApiToken, AuditEvent, Principal
 from agents.tokens import lookup_id_from_prefix
 from gqlgov.errors import NotFound
 
@@ -38,3 +41,79 @@ def free_principal_name(wanted: str) -> str:
     slug = re.sub(r"[^a-z0-9_]+", "-", wanted.lower()).strip("-") or "principal"
     max_length = Principal._meta.get_field("name").max_length
     return first_free_value(Principal.objects.all(), "name", slug, max_length)
+
+
+# --- Lists the console filters -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the audit trail is narrowed to; empty fields do not narrow it."""
+
+    actor: str = ""  # exact, e.g. user:ada or agent:support-bot
+    action: str = ""  # exact (token.issued) or a family ending in a dot (token.)
+    target_type: str = ""
+    target_id: str = ""
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+def audit_events(where: AuditFilter) -> QuerySet[AuditEvent]:
+    """Events matching `where`, newest first (the chain is verified in id order: agents.audit)."""
+    queryset = AuditEvent.objects.order_by("-id")
+    if where.actor:
+        queryset = queryset.filter(actor=where.actor)
+    if where.action:
+        lookup = "action__startswith" if where.action.endswith(".") else "action"
+        queryset = queryset.filter(**{lookup: where.action})
+    if where.target_type:
+        queryset = queryset.filter(target_type=where.target_type)
+    if where.target_id:
+        queryset = queryset.filter(target_id=where.target_id)
+    if where.start:
+        queryset = queryset.filter(created_at__gte=where.start)
+    if where.end:
+        queryset = queryset.filter(created_at__lt=where.end)
+    return queryset
+
+
+def audit_choices() -> dict[str, list[str]]:
+    """The actions and object types the trail holds, for the filters' pickers (bounded)."""
+    events = AuditEvent.objects.order_by()
+    return {
+        "actions": list(events.values_list("action", flat=True).distinct().order_by("action")[:500]),
+        "target_types": list(events.values_list("target_type", flat=True).distinct().order_by("target_type")[:200]),
+    }
+
+
+def principals(*, kind: str = "", status: str = "", search: str = "") -> QuerySet[Principal]:
+    """Principals by name, narrowed by kind, status and a name or OIDC-subject substring."""
+    queryset = Principal.objects.select_related("owner").order_by("name")
+    if kind:
+        queryset = queryset.filter(kind=kind)
+    if status:
+        queryset = queryset.filter(status=status)
+    if search:
+        queryset = queryset.filter(Q(name__icontains=search) | Q(oidc_subject__icontains=search))
+    return queryset
+
+
+TOKEN_STATES = ("active", "rotated", "revoked", "expired")
+
+
+def tokens(*, principal: str = "", state: str = "") -> QuerySet[ApiToken]:
+    """API tokens, newest first, narrowed by principal name and state (TOKEN_STATES)."""
+    now = timezone.now()
+    queryset = ApiToken.objects.select_related("principal", "rotated_to").order_by("-created_at")
+    if principal:
+        queryset = queryset.filter(principal__name=principal)
+    live = Q(revoked_at=None) & (Q(expires_at=None) | Q(expires_at__gt=now))
+    if state == "active":
+        queryset = queryset.filter(live, rotated_to=None)
+    elif state == "rotated":
+        queryset = queryset.filter(live).exclude(rotated_to=None)
+    elif state == "revoked":
+        queryset = queryset.exclude(revoked_at=None)
+    elif state == "expired":
+        queryset = queryset.filter(revoked_at=None, expires_at__lte=now)
+    return queryset

@@ -2,13 +2,18 @@
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+
+from django.db.models import QuerySet, TextField
+from django.db.models.functions import Cast
 
 from gqlgov.errors import ApiError, NotFound
 from policies import engine
 from policies.checks.caches import ActivePolicy, active_policy, compiled_policy, own_schema_cache, schema_bundle
+from policies.engine import reasons as reason_codes
 from policies.engine.own_schema import OwnSchema, introspection_of, own_schema
-from policies.models import PolicyVersion, Schema, SchemaVersion
+from policies.models import Decision, PolicyVersion, Schema, SchemaVersion
 
 
 def schema_by_name(name: str) -> Schema:
@@ -146,3 +151,52 @@ def own_capabilities(subject: engine.Subject) -> list[dict[str, Any]]:
             ],
         })
     return found
+
+
+# --- The decision log, as the console filters it -------------------------------------------
+
+REASON_CODES = sorted(
+    value for name, value in vars(reason_codes).items() if name.isupper() and isinstance(value, str) and value == name
+)
+
+
+@dataclass(frozen=True)
+class DecisionFilter:
+    """What the decision log is narrowed to; empty fields do not narrow it."""
+
+    agent: str = ""
+    schema: str = ""
+    decision: str = ""
+    reason: str = ""  # one of REASON_CODES
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+def decisions(where: DecisionFilter) -> QuerySet[Decision]:
+    """Decisions matching `where`, newest first."""
+    queryset = Decision.objects.order_by("-created_at")
+    if where.agent:
+        queryset = queryset.filter(agent_name=where.agent)
+    if where.schema:
+        queryset = queryset.filter(schema_name=where.schema)
+    if where.decision:
+        queryset = queryset.filter(decision=where.decision)
+    if where.reason in REASON_CODES:
+        # Reasons are a JSON list of objects; the quoted code is found in its text on every backend.
+        queryset = queryset.annotate(reasons_text=Cast("reasons", TextField())).filter(
+            reasons_text__contains=f'"{where.reason}"'
+        )
+    if where.start:
+        queryset = queryset.filter(created_at__gte=where.start)
+    if where.end:
+        queryset = queryset.filter(created_at__lt=where.end)
+    return queryset
+
+
+def decision_choices() -> dict[str, list[str]]:
+    """The agent and schema names the log holds, for the filters' pickers (bounded)."""
+    names = Decision.objects.order_by()
+    return {
+        "agents": list(names.values_list("agent_name", flat=True).distinct().order_by("agent_name")[:500]),
+        "schemas": list(names.values_list("schema_name", flat=True).distinct().order_by("schema_name")[:200]),
+    }

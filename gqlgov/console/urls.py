@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from gqlgov.console import agents, approvals, exports, review, schemas, simulator
+from gqlgov.console import agents, approvals, exports, records, review, schemas, simulator
 
 
 def custom_urls(site):
@@ -34,6 +34,12 @@ def custom_urls(site):
         page("approvals/<str:approval_id>/", approvals.approval_detail, "approval"),
         page("approvals/<str:approval_id>/<str:decision>/", approvals.approval_decide, "approval_decide"),
         page("simulator/", simulator.simulator, "simulator"),
+        page("agents/", records.agent_list, "agents"),
+        page("tokens/", records.token_list, "tokens"),
+        page("decisions/", records.decision_list, "decisions"),
+        page("decisions/<uuid:decision_id>/", records.decision_detail, "decision"),
+        page("audit/", records.audit_list, "audit"),
+        page("audit/<int:event_id>/", records.audit_detail, "audit_event"),
         page("agent/<slug:name>/", agents.agent_detail, "agent"),
         page("agent/<slug:name>/status/<str:change>/", agents.agent_status, "agent_status"),
         page("agent/<slug:name>/tokens/issue/", agents.token_issue, "token_issue"),
