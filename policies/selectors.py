@@ -36,6 +36,24 @@ def policy_version(schema_name: str, number: int | None = None) -> PolicyVersion
     return version
 
 
+def version_compared_with(version: PolicyVersion) -> tuple[PolicyVersion | None, str]:
+    """What a version's review diff compares it with, and why: an open (draft, in review) version
+    against the active one; a decided one against the approved version before it (what it
+    replaced, or would have). (None, reason) for the first version."""
+    schema = version.schema
+    if version.status in (PolicyVersion.Status.DRAFT, PolicyVersion.Status.IN_REVIEW):
+        active = schema.active_policy
+        if active is not None and active.pk != version.pk:
+            return active, "active"
+        return None, "no active version"
+    before = (
+        schema.policy_versions.filter(status=PolicyVersion.Status.APPROVED, number__lt=version.number)
+        .order_by("-number")
+        .first()
+    )
+    return (before, "predecessor") if before else (None, "first version")
+
+
 @dataclass(frozen=True)
 class Coverage:
     """Operations no rule governs, and rule references the schema no longer has."""
