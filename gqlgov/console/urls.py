@@ -48,4 +48,6 @@ def custom_urls(site):
         page("exports/", exports.export_overview, "exports"),
         page("exports/targets/<int:target_id>/<str:action>/", exports.target_action, "export_action"),
         page("exports/runs/<int:run_id>/", exports.run_detail, "export_run"),
+        page("exports/runs/<int:run_id>/status/", exports.run_status, "export_run_status"),
+        page("exports/targets/<int:target_id>/download/<str:fmt>/", exports.iac_download, "export_download"),
     ]
