@@ -67,7 +67,8 @@ def decision_detail(request, decision_id):
     return render_page(
         request,
         "gqlgov/records/decision.html",
-        f"Decision {decision.decision}: {decision.agent_name} {decision.operation_name or decision.operation_type}",
+        f"Decision {decision.decision}: {decision.agent_name}, {decision.operation_type} "
+        f"{decision.operation_name or ', '.join(decision.root_fields) or '(anonymous)'}",
         {
             "d": decision,
             "reasons": [reason for reason in decision.reasons if isinstance(reason, dict)],

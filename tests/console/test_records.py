@@ -49,6 +49,13 @@ def test_decisions_filter_by_agent_decision_reason_schema_and_time(checked, view
     assert rows(client.get(page, {"start": "2000-01-01T00:00", "end": "2000-01-02T00:00"}), "<tr data-decision=") == 0
 
 
+def test_the_overviews_deny_reasons_lead_to_the_filtered_decisions(checked, viewer):
+    client = signed_in(viewer)
+    link = "/admin/decisions/?decision=deny&amp;reason=FORBIDDEN_FIELD&amp;since=24h"
+    assert link in client.get("/admin/").content.decode()
+    assert rows(client.get(link.replace("&amp;", "&")), "<tr data-decision=") == 1
+
+
 def test_a_bad_filter_narrows_nothing_and_says_so(checked, viewer):
     response = signed_in(viewer).get("/admin/decisions/", {"reason": "NOT_A_CODE", "start": "yesterday"})
     assert response.status_code == 200
