@@ -8,6 +8,7 @@ from django.utils import timezone
 from agents.models import ApiToken, AuditEvent, Principal
 from agents.tokens import lookup_id_from_prefix
 from gqlgov.errors import NotFound
+from gqlgov.querysets import created_between, distinct_values, narrowed
 
 
 def principal_by_name(name: str) -> Principal:
@@ -60,39 +61,27 @@ class AuditFilter:
 
 def audit_events(where: AuditFilter) -> QuerySet[AuditEvent]:
     """Events matching `where`, newest first (the chain is verified in id order: agents.audit)."""
-    queryset = AuditEvent.objects.order_by("-id")
-    if where.actor:
-        queryset = queryset.filter(actor=where.actor)
-    if where.action:
-        lookup = "action__startswith" if where.action.endswith(".") else "action"
-        queryset = queryset.filter(**{lookup: where.action})
-    if where.target_type:
-        queryset = queryset.filter(target_type=where.target_type)
-    if where.target_id:
-        queryset = queryset.filter(target_id=where.target_id)
-    if where.start:
-        queryset = queryset.filter(created_at__gte=where.start)
-    if where.end:
-        queryset = queryset.filter(created_at__lt=where.end)
-    return queryset
+    action_lookup = "action__startswith" if where.action.endswith(".") else "action"
+    lookups = {"actor": where.actor, action_lookup: where.action, "target_type": where.target_type}
+    return narrowed(
+        AuditEvent.objects.order_by("-id"),
+        target_id=where.target_id,
+        **lookups,
+        **created_between(where.start, where.end),
+    )
 
 
 def audit_choices() -> dict[str, list[str]]:
     """The actions and object types the trail holds, for the filters' pickers (bounded)."""
-    events = AuditEvent.objects.order_by()
     return {
-        "actions": list(events.values_list("action", flat=True).distinct().order_by("action")[:500]),
-        "target_types": list(events.values_list("target_type", flat=True).distinct().order_by("target_type")[:200]),
+        "actions": distinct_values(AuditEvent.objects, "action", 500),
+        "target_types": distinct_values(AuditEvent.objects, "target_type", 200),
     }
 
 
 def principals(*, kind: str = "", status: str = "", search: str = "") -> QuerySet[Principal]:
     """Principals by name, narrowed by kind, status and a name or OIDC-subject substring."""
-    queryset = Principal.objects.select_related("owner").order_by("name")
-    if kind:
-        queryset = queryset.filter(kind=kind)
-    if status:
-        queryset = queryset.filter(status=status)
+    queryset = narrowed(Principal.objects.select_related("owner").order_by("name"), kind=kind, status=status)
     if search:
         queryset = queryset.filter(Q(name__icontains=search) | Q(oidc_subject__icontains=search))
     return queryset

@@ -9,6 +9,7 @@ from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 
 from gqlgov.errors import ApiError, NotFound
+from gqlgov.querysets import created_between, distinct_values, narrowed
 from policies import engine
 from policies.checks.caches import ActivePolicy, active_policy, compiled_policy, own_schema_cache, schema_bundle
 from policies.engine import reasons as reason_codes
@@ -192,29 +193,24 @@ class DecisionFilter:
 
 def decisions(where: DecisionFilter) -> QuerySet[Decision]:
     """Decisions matching `where`, newest first."""
-    queryset = Decision.objects.order_by("-created_at")
-    if where.agent:
-        queryset = queryset.filter(agent_name=where.agent)
-    if where.schema:
-        queryset = queryset.filter(schema_name=where.schema)
-    if where.decision:
-        queryset = queryset.filter(decision=where.decision)
+    queryset = narrowed(
+        Decision.objects.order_by("-created_at"),
+        agent_name=where.agent,
+        schema_name=where.schema,
+        decision=where.decision,
+        **created_between(where.start, where.end),
+    )
     if where.reason in REASON_CODES:
         # Reasons are a JSON list of objects; the quoted code is found in its text on every backend.
         queryset = queryset.annotate(reasons_text=Cast("reasons", TextField())).filter(
             reasons_text__contains=f'"{where.reason}"'
         )
-    if where.start:
-        queryset = queryset.filter(created_at__gte=where.start)
-    if where.end:
-        queryset = queryset.filter(created_at__lt=where.end)
     return queryset
 
 
 def decision_choices() -> dict[str, list[str]]:
     """The agent and schema names the log holds, for the filters' pickers (bounded)."""
-    names = Decision.objects.order_by()
     return {
-        "agents": list(names.values_list("agent_name", flat=True).distinct().order_by("agent_name")[:500]),
-        "schemas": list(names.values_list("schema_name", flat=True).distinct().order_by("schema_name")[:200]),
+        "agents": distinct_values(Decision.objects, "agent_name", 500),
+        "schemas": distinct_values(Decision.objects, "schema_name", 200),
     }
