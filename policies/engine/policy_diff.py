@@ -38,7 +38,9 @@ def _entry_text(item: Any) -> str:
     return item if isinstance(item, str) else json.dumps(item, sort_keys=True, default=str)
 
 
-def value_changes(before: dict[str, Any] | None, after: dict[str, Any] | None, skip: frozenset[str]) -> list[dict]:
+def value_changes(
+    before: dict[str, Any] | None, after: dict[str, Any] | None, skip: frozenset[str]
+) -> list[dict[str, Any]]:
     """The dotted keys whose meaning differs: {"key", "before", "after"}, and for two lists the
     entries `gained` and `lost`."""
     old, new = _leaves(canonical(before or {})), _leaves(canonical(after or {}))
