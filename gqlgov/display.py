@@ -41,7 +41,7 @@ def one_line(details: dict[str, Any], limit: int = 120) -> str:
     """`key: value` pairs of a details dict on one line (values as compact JSON), cut at `limit`."""
     parts = []
     for key, value in details.items():
-        if key in ("before", "after"):  # whole documents: on the event's own page
+        if key in ("before", "after") or value in ("", None, [], {}):  # documents, empties: on the event's page
             continue
         text = value if isinstance(value, str) else json.dumps(value, default=str, separators=(", ", ": "))
         parts.append(f"{key}: {text}")

@@ -85,7 +85,7 @@ class AuditFilterForm(TimeFilterForm):
     )
     action = forms.ChoiceField(label="Action", required=False)
     target_type = forms.ChoiceField(label="Object type", required=False)
-    target_id = forms.CharField(label="Object id", required=False, max_length=200)
+    target_id = forms.CharField(label="Object ID", required=False, max_length=200)
     field_order = ["actor", "action", "target_type", "target_id", "since", "start", "end"]
 
     def __init__(self, data, *, actions: list[str], target_types: list[str]):

@@ -67,6 +67,8 @@ def test_a_run_reports_its_progress_as_json_and_its_page_polls_until_it_finishes
     }
     page = client.get(f"/admin/exports/runs/{run.pk}/").content.decode()
     assert f'data-poll="/admin/exports/runs/{run.pk}/status/"' in page and "<progress" in page
+    overview = client.get("/admin/exports/").content.decode()
+    assert f'data-poll="/admin/exports/runs/{run.pk}/status/"' in overview  # its row follows it too
 
 
 def test_a_finished_run_page_does_not_poll(refused_run, viewer):
