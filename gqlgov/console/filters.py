@@ -31,6 +31,10 @@ def _choices(values: list[str], anything: str) -> list[tuple[str, str]]:
     return [("", anything), *((value, value) for value in values)]
 
 
+def _with(values: list[str], asked: str) -> list[str]:
+    return values if not asked or asked in values else sorted([*values, asked])
+
+
 class TimeFilterForm(forms.Form):
     """A window ending now, or a From/Until range (local time of the server's zone)."""
 
@@ -63,8 +67,10 @@ class DecisionFilterForm(TimeFilterForm):
 
     def __init__(self, data, *, agents: list[str], schemas: list[str]):
         super().__init__(data)
-        self.fields["agent_name"].choices = _choices(agents, "Any agent")
-        self.fields["schema_name"].choices = _choices(schemas, "Any schema")
+        # A name asked for (an agent's "all decisions" link) is a choice even with no decision yet.
+        asked = {name: str(data.get(name, ""))[:100] for name in ("agent_name", "schema_name")}
+        self.fields["agent_name"].choices = _choices(_with(agents, asked["agent_name"]), "Any agent")
+        self.fields["schema_name"].choices = _choices(_with(schemas, asked["schema_name"]), "Any schema")
 
     def selection(self) -> DecisionFilter:
         data = valid(self)

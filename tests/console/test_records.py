@@ -56,6 +56,11 @@ def test_the_overviews_deny_reasons_lead_to_the_filtered_decisions(checked, view
     assert rows(client.get(link.replace("&amp;", "&")), "<tr data-decision=") == 1
 
 
+def test_an_agent_without_decisions_gets_an_empty_list_not_everyones(checked, viewer):
+    response = signed_in(viewer).get("/admin/decisions/", {"agent_name": "quiet-bot"})
+    assert rows(response, "<tr data-decision=") == 0 and "Some filters were ignored" not in response.content.decode()
+
+
 def test_a_bad_filter_narrows_nothing_and_says_so(checked, viewer):
     response = signed_in(viewer).get("/admin/decisions/", {"reason": "NOT_A_CODE", "start": "yesterday"})
     assert response.status_code == 200
