@@ -149,6 +149,13 @@ class ApiTokenAdmin(ConsolePagesMixin, roles.RoleAdminMixin, admin.ModelAdmin):
     console_list = "admin:gqlgov_tokens"
     exclude = ("secret_hash",)
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """A token is shown on its agent's page (with revoke and rotate)."""
+        token = self.get_object(request, object_id) if self.has_view_permission(request) else None
+        if token is None:
+            return super().change_view(request, object_id, form_url, extra_context)  # 403 or 404 as Django answers
+        return redirect("admin:gqlgov_agent", token.principal.name)
+
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ConsolePagesMixin, roles.RoleAdminMixin, admin.ModelAdmin):

@@ -2,11 +2,11 @@
 trail (and one event). Views parse the filter bar, call a selector and render; nothing writes."""
 
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from agents import selectors as agent_selectors
 from agents.audit import verify_chain
-from agents.models import AuditEvent
+from agents.models import AuditEvent, Principal
 from agents.tokens import without_token_prefixes
 from gqlgov import roles
 from gqlgov.console.common import render_page
@@ -20,13 +20,13 @@ from gqlgov.console.filters import (
 )
 from gqlgov.display import one_line
 from policies import selectors as policy_selectors
-from policies.models import Decision
+from policies.models import Decision, PolicyVersion
 
 
-def _list(request, template: str, title: str, form, items, row=None, **context):
-    """One page of `items` under the filter bar `form`; `rows` are the items, or `row(item)`."""
+def _list(request, template: str, title: str, form, items, rows_of=None, **context):
+    """One page of `items` under the filter bar `form`; `rows` are the page's items, or `rows_of(them)`."""
     page, query = paged(request, items)
-    rows = [row(item) for item in page.object_list] if row else list(page.object_list)
+    rows = rows_of(list(page.object_list)) if rows_of else list(page.object_list)
     return render_page(
         request,
         template,
@@ -82,16 +82,53 @@ def _shown(user, details: dict) -> dict:
     return details if roles.can(user, roles.VIEW_SECRETS) else without_token_prefixes(details)
 
 
+# The console page of an event's object, by its audit type: (URL name, how its args come from the id).
+_DIRECT_PAGES = {
+    "policies.decision": "admin:gqlgov_decision",
+    "policies.exportrun": "admin:gqlgov_export_run",
+    "policies.approvalrequest": "admin:gqlgov_approval",
+}
+
+
+def object_pages(events: list[AuditEvent]) -> dict[tuple[str, str], str]:
+    """The console page of each event's object where it has one (one query per looked-up type)."""
+    pages: dict[tuple[str, str], str] = {}
+    wanted: dict[str, set[str]] = {}
+    for event in events:
+        wanted.setdefault(event.target_type, set()).add(event.target_id)
+    for target_type, url_name in _DIRECT_PAGES.items():
+        for target_id in wanted.get(target_type, ()):
+            try:
+                pages[(target_type, target_id)] = reverse(url_name, args=[target_id])
+            except NoReverseMatch:  # an id the URL does not take (a malformed one): no link
+                continue
+    ids = [int(i) for i in wanted.get("agents.principal", ()) if i.isdigit() and len(i) < 12]
+    for pk, name in Principal.objects.filter(pk__in=ids).values_list("pk", "name"):
+        pages[("agents.principal", str(pk))] = reverse("admin:gqlgov_agent", args=[name])
+    ids = [int(i) for i in wanted.get("policies.policyversion", ()) if i.isdigit() and len(i) < 12]
+    for pk, schema, number in PolicyVersion.objects.filter(pk__in=ids).values_list("pk", "schema__name", "number"):
+        pages[("policies.policyversion", str(pk))] = reverse("admin:gqlgov_policy", args=[schema, number])
+    return pages
+
+
 @roles.requires(roles.VIEW)
 def audit_list(request):
     form = AuditFilterForm(request.GET, **agent_selectors.audit_choices())
+
+    def rows_of(events: list[AuditEvent]) -> list[tuple]:
+        pages = object_pages(events)
+        return [
+            (event, one_line(_shown(request.user, event.details)), pages.get((event.target_type, event.target_id)))
+            for event in events
+        ]
+
     return _list(
         request,
         "gqlgov/records/audit.html",
         "Audit trail",
         form,
         agent_selectors.audit_events(form.selection()),
-        row=lambda event: (event, one_line(_shown(request.user, event.details))),
+        rows_of=rows_of,
         chain=verify_chain(),
     )
 
@@ -106,6 +143,7 @@ def audit_detail(request, event_id: int):
         {
             "event": event,
             "details": _shown(request.user, event.details),
+            "object_page": object_pages([event]).get((event.target_type, event.target_id)),
             "crumbs": [("Audit trail", reverse("admin:gqlgov_audit")), (f"#{event.pk}", None)],
         },
     )

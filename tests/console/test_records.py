@@ -118,6 +118,11 @@ def test_the_audit_trail_filters_by_actor_action_object_and_time(support_bot, vi
     assert rows(client.get(page, {"end": "2000-01-01T00:00"}), "<tr data-event=") == 0
 
 
+def test_the_trail_links_each_object_to_its_console_page(checked, viewer):
+    text = signed_in(viewer).get("/admin/audit/").content.decode()
+    assert 'href="/admin/agent/support-bot/"' in text and 'href="/admin/schemas/shop/policy/1/"' in text
+
+
 def test_a_tampered_event_shows_the_chain_broken_at_that_event(support_bot, viewer):
     event = AuditEvent.objects.get(action="principal.created")
     AuditEvent.objects.filter(pk=event.pk).update(details={"name": "someone-else"})
@@ -160,6 +165,8 @@ def test_the_token_list_is_for_those_who_may_see_token_details(support_bot, view
         assert first.prefix in text and second.prefix in text
     revoked = signed_in(editor).get("/admin/tokens/", {"state": "revoked"}).content.decode()
     assert second.prefix in revoked and first.prefix not in revoked
+    assert signed_in(editor).get(f"/admin/agents/apitoken/{first.pk}/change/")["Location"] == "/admin/agent/support-bot/"
+    assert signed_in(viewer).get(f"/admin/agents/apitoken/{first.pk}/change/").status_code == 403
 
 
 def test_people_without_a_role_do_not_reach_the_record_pages(checked):
