@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from gqlgov.console import agents, approvals, editing, exports, lockstep, review, schemas, simulator
+from gqlgov.console import agents, approvals, editing, exports, lockstep, records, review, schemas, simulator
 
 
 def custom_urls(site):
@@ -37,6 +37,12 @@ def custom_urls(site):
         page("approvals/<str:approval_id>/", approvals.approval_detail, "approval"),
         page("approvals/<str:approval_id>/<str:decision>/", approvals.approval_decide, "approval_decide"),
         page("simulator/", simulator.simulator, "simulator"),
+        page("agents/", records.agent_list, "agents"),
+        page("tokens/", records.token_list, "tokens"),
+        page("decisions/", records.decision_list, "decisions"),
+        page("decisions/<uuid:decision_id>/", records.decision_detail, "decision"),
+        page("audit/", records.audit_list, "audit"),
+        page("audit/<int:event_id>/", records.audit_detail, "audit_event"),
         page("agent/<slug:name>/", agents.agent_detail, "agent"),
         page("agent/<slug:name>/status/<str:change>/", agents.agent_status, "agent_status"),
         page("agent/<slug:name>/tokens/issue/", agents.token_issue, "token_issue"),
@@ -45,4 +51,6 @@ def custom_urls(site):
         page("exports/", exports.export_overview, "exports"),
         page("exports/targets/<int:target_id>/<str:action>/", exports.target_action, "export_action"),
         page("exports/runs/<int:run_id>/", exports.run_detail, "export_run"),
+        page("exports/runs/<int:run_id>/status/", exports.run_status, "export_run_status"),
+        page("exports/targets/<int:target_id>/download/<str:fmt>/", exports.iac_download, "export_download"),
     ]

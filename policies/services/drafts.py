@@ -16,6 +16,7 @@ from django.utils import timezone
 from agents.audit import actor_for_user, record_event
 from gqlgov.errors import ApiError, NotFound
 from policies import lockstep
+from policies.engine.policy_diff import rule_diff as rule_diff  # re-exported: the console's review pages
 from policies.models import PolicyVersion, Schema
 from policies.services.common import Conflict, PolicyInvalid, validate_document
 from policies.services.review import policy_approve, refuse_self_approval
@@ -307,41 +308,3 @@ def policy_reject(*, version: PolicyVersion, user, comment: str) -> PolicyVersio
         what="rejected",
         details={"comment": comment.strip()},
     )
-
-
-# --- Reads -----------------------------------------------------------------------------
-
-
-def rule_diff(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
-    """Rule-by-rule differences between two policy documents (by rule id), plus other top-level keys."""
-    old = old or {}
-    old_rules = {str(r.get("id")): r for r in old.get("rules") or [] if isinstance(r, dict)}
-    new_rules = {str(r.get("id")): r for r in new.get("rules") or [] if isinstance(r, dict)}
-    rules = []
-    for rule_id in [*new_rules, *[r for r in old_rules if r not in new_rules]]:
-        before, after = old_rules.get(rule_id), new_rules.get(rule_id)
-        if before == after:
-            status = "unchanged"
-        elif before is None:
-            status = "added"
-        elif after is None:
-            status = "removed"
-        else:
-            status = "changed"
-        keys = sorted({*(before or {}), *(after or {})} - {"id"})
-        changes = [
-            {"key": key, "before": (before or {}).get(key), "after": (after or {}).get(key)}
-            for key in keys
-            if (before or {}).get(key) != (after or {}).get(key)
-        ]
-        rules.append({"id": rule_id, "status": status, "before": before, "after": after, "changes": changes})
-    other = [
-        {"key": key, "before": old.get(key), "after": new.get(key)}
-        for key in sorted({*old, *new} - {"rules"})
-        if old.get(key) != new.get(key)
-    ]
-    counts = {
-        status: sum(1 for r in rules if r["status"] == status)
-        for status in ("added", "changed", "removed", "unchanged")
-    }
-    return {"rules": rules, "other": other, "counts": counts}

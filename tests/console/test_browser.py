@@ -189,18 +189,18 @@ def test_a_token_is_shown_once_and_a_suspended_agent_is_refused_at_its_next_chec
     assert refused.json()["error"]["code"] == "AGENT_SUSPENDED"
     editor.shot("13-agent-suspended")
 
-    decisions = editor.go("/admin/policies/decision/?agent_name=demo-agent")
-    assert decisions.locator("#result_list tbody tr").count() == 1
+    decisions = editor.go("/admin/decisions/?agent_name=demo-agent")
+    assert decisions.locator("#decision-list tbody tr[data-decision]").count() == 1
     editor.shot("14-decisions")
-    decisions.locator("#result_list tbody tr a").first.click()
+    decisions.locator("#decision-list tbody tr a").first.click()
     # Retried until the detail page has rendered it: a locator read at once may meet a half-parsed page.
-    expect(decisions.locator(".field-document_pretty")).to_contain_text("orders")
+    expect(decisions.locator("#decision-document")).to_contain_text("orders")
     editor.shot("15-decision-detail")
-    audit = editor.go("/admin/agents/auditevent/")
+    audit = editor.go("/admin/audit/")
     assert "Chain verified" in audit.inner_text("#chain-status")
     assert audit.get_by_text("principal.suspended").count() >= 1
     editor.shot("16-audit-trail")
-    editor.go("/admin/agents/principal/")
+    editor.go("/admin/agents/")
     editor.shot("17-agents")
 
 

@@ -45,6 +45,8 @@ def test_an_export_records_its_run_every_call_and_the_audit_trail(shop):
     # The one expected miss: the backend function has no resource policy before its permission.
     assert [(c.action, c.outcome) for c in calls if c.outcome != "ok"] == [("GetPolicy", "error")]
     assert {c.action for c in calls} >= {"AddPermission"}
+    assert all(c.resource for c in calls)  # a listing is named by what it lists
+    assert next(c for c in calls if c.action == "GetUsagePlans").resource == "account-wide in us-east-1"
     assert run.mutating_calls == sum(c.mutating for c in calls)
     actions = list(
         AuditEvent.objects.filter(target_type="policies.exportrun", target_id=str(run.pk)).values_list(
