@@ -9,12 +9,14 @@ a newer schema version (drafts.draft_for_schema_version).
 
 from typing import Any
 
+from django.conf import settings
+
 from gqlgov.errors import ApiError
 from policies import engine
 from policies.checks.caches import compiled_policy, schema_bundle
 from policies.engine import lockstep as engine_lockstep
 from policies.engine.lockstep import StaleFix, stale_fixes
-from policies.models import PolicyVersion, Schema, SchemaVersion
+from policies.models import PersistedOperation, PolicyVersion, Schema, SchemaVersion
 
 
 def enforced_schema_version(schema: Schema) -> SchemaVersion | None:
@@ -82,6 +84,19 @@ def refuse_stale(version: PolicyVersion) -> None:
     )
 
 
+def document_limits() -> engine.AnalysisLimits:
+    return engine.AnalysisLimits(max_document_bytes=settings.GQLGOV_MAX_DOCUMENT_BYTES,
+                                 caps=engine.Limits(**settings.GQLGOV_HARD_CAPS))
+
+
+def persisted_broken_by(schema: Schema, version: SchemaVersion) -> list[PersistedOperation]:
+    """The schema's persisted operations that do not validate against `version`: listed in its
+    review, since agents sending them would be refused once a policy moves onto it."""
+    bundle = schema_bundle(version)
+    return [operation for operation in schema.persisted_operations.select_related("principal")
+            if engine.document_problems(bundle, operation.document, limits=document_limits())]
+
+
 def version_review(schema: Schema, version: SchemaVersion) -> dict[str, Any]:
     """What a reviewer of schema `version` needs: whether it is enforced or awaiting review, the
     operations and fields it adds with the active rules that would reach each, and the stale
@@ -92,7 +107,7 @@ def version_review(schema: Schema, version: SchemaVersion) -> dict[str, Any]:
         "awaiting_review" if enforced is not None and version.number > enforced.number else
         "not_enforced" if enforced is None else "superseded")
     review: dict[str, Any] = {"state": state, "enforced": enforced, "added_operations": [], "added_fields": [],
-                              "fixes": []}
+                              "fixes": [], "persisted_broken": []}
     if active is None or enforced is None or state != "awaiting_review":
         return review
     old, new = schema_bundle(enforced), schema_bundle(version)
@@ -108,4 +123,5 @@ def version_review(schema: Schema, version: SchemaVersion) -> dict[str, Any]:
                                             if coordinate.partition(".")[0] in types]) for coordinate in added_fields]
     stale = engine.stale_references(policy, new)
     review["fixes"] = stale_fixes(stale, old, new)
+    review["persisted_broken"] = persisted_broken_by(schema, version)
     return review

@@ -167,6 +167,34 @@ class PolicyReplay(models.Model):
         return f"replay of {self.policy_version} ({self.status})"
 
 
+class PersistedOperation(models.Model):
+    """A document staff promoted for an agent or a group (safelisting, as Apollo's persisted
+    queries): identified by the SHA-256 of its text; what a rule with `persisted_only` admits."""
+
+    schema = models.ForeignKey(Schema, on_delete=models.CASCADE, related_name="persisted_operations")
+    sha256 = models.CharField(max_length=64, db_index=True)
+    document = models.TextField()
+    operation_name = models.CharField(max_length=200, blank=True)
+    principal = models.ForeignKey("agents.Principal", null=True, blank=True, on_delete=models.CASCADE,
+                                  related_name="persisted_operations")
+    group = models.CharField(max_length=100, blank=True)
+    created_by = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(principal__isnull=False, group="")
+                           | (models.Q(principal__isnull=True) & ~models.Q(group=""))),
+                name="persisted_operation_for_an_agent_or_a_group",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.schema.name} {self.sha256[:12]} for {self.principal or self.group}"
+
+
 class DecisionSigningKey(models.Model):
     """A key that signs decision tokens (policies/signing). One is active; a retired key stays in
     the JWKS until `not_after`, when every token it signed has expired.

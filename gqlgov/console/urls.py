@@ -2,7 +2,18 @@
 
 from django.urls import path
 
-from gqlgov.console import agents, approvals, editing, exports, lockstep, records, review, schemas, simulator
+from gqlgov.console import (
+    agents,
+    approvals,
+    editing,
+    exports,
+    lockstep,
+    persisted,
+    records,
+    review,
+    schemas,
+    simulator,
+)
 
 
 def custom_urls(site):
@@ -41,6 +52,7 @@ def custom_urls(site):
         page("tokens/", records.token_list, "tokens"),
         page("decisions/", records.decision_list, "decisions"),
         page("decisions/<uuid:decision_id>/", records.decision_detail, "decision"),
+        page("decisions/<uuid:decision_id>/persist/", persisted.decision_persist, "decision_persist"),
         page("audit/", records.audit_list, "audit"),
         page("audit/<int:event_id>/", records.audit_detail, "audit_event"),
         page("agent/<slug:name>/", agents.agent_detail, "agent"),

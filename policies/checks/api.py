@@ -1,6 +1,7 @@
 """The agents' side of the check: POST /api/v1/check (`check_query`) and
 GET /api/v1/decisions/{id} (`get_decision`), mounted on the one NinjaAPI beside the policies router."""
 
+import re
 import time
 import uuid
 from typing import Any
@@ -19,11 +20,13 @@ from gqlgov import jsonfast, metrics
 from gqlgov.errors import ApiError, NotFound
 from gqlgov.middleware import client_ip
 from gqlgov.request_body import json_object
+from gqlgov_verify.binding import document_sha256
 from policies.checks import drainer
 from policies.checks.pipeline import CheckRequest, run_check
 from policies.models import Decision
 
 router = Router(tags=["policies"])
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class CheckIn(BaseModel):
@@ -35,20 +38,41 @@ class CheckIn(BaseModel):
 
     model_config = pydantic.ConfigDict(extra="forbid")
 
-    query: str
+    # Omitted when `extensions.persistedQuery` names a persisted operation by its hash (Apollo's APQ shape).
+    query: str | None = None
     schema_name: str | None = Field(None, alias="schema", max_length=100, pattern=r"^[-a-zA-Z0-9_]+$")
     variables: dict[str, Any] | None = None
     operation_name: str | None = Field(None, alias="operationName", max_length=1000)
     context: dict[str, Any] = Field(default_factory=dict)
     # Re-sent with the id of an approved request: its one allow (see policies/approvals).
     approval_id: str | None = Field(None, max_length=64)
-    # GraphQL-over-HTTP's own field; accepted so standard clients work (nothing reads it yet).
+    # GraphQL-over-HTTP's own field; `persistedQuery` ({"version": 1, "sha256Hash": ...}) is read,
+    # the rest accepted so standard clients work.
     extensions: dict[str, Any] | None = None
     on_behalf_of: str | None = Field(
         None, min_length=1, max_length=MAX_TOKEN_CHARS,
         description="The IdP access token of the person the agent acts for (or the X-On-Behalf-Of header):"
         " the check is then allowed only if the agent's and the person's rules both allow it.",
     )
+
+    @pydantic.model_validator(mode="after")
+    def _a_document_or_its_hash(self) -> "CheckIn":
+        persisted = (self.extensions or {}).get("persistedQuery")
+        if persisted is None:
+            if self.query is None:
+                raise ValueError("query is required, unless extensions.persistedQuery names a persisted operation")
+            return self
+        if not isinstance(persisted, dict) or persisted.get("version") != 1 \
+                or not isinstance(persisted.get("sha256Hash"), str) or not _SHA256.fullmatch(persisted["sha256Hash"]):
+            raise ValueError('extensions.persistedQuery must be {"version": 1, "sha256Hash": "<64 hex digits>"}')
+        if self.query is not None and document_sha256(self.query) != persisted["sha256Hash"].lower():
+            raise ValueError("extensions.persistedQuery.sha256Hash is not the SHA-256 of query")
+        return self
+
+    @property
+    def persisted_sha256(self) -> str | None:
+        persisted = (self.extensions or {}).get("persistedQuery")
+        return persisted["sha256Hash"].lower() if isinstance(persisted, dict) else None
 
     def check_request(self, *, on_behalf_of_header: str | None = None) -> CheckRequest:
         """The check this payload asks for (POST /check and the MCP tool build it here). The person's
@@ -62,7 +86,8 @@ class CheckIn(BaseModel):
                                " different tokens; send the person's token once.", status=400)
             on_behalf_of = header or on_behalf_of
         return CheckRequest(
-            query=self.query,
+            query=self.query or "",
+            persisted_sha256=self.persisted_sha256 if self.query is None else None,
             schema=self.schema_name,
             variables=self.variables,
             operation_name=self.operation_name,

@@ -171,6 +171,13 @@ _own_schemas = _registered(
     " it changes only with the policy version and the agent's name, kind and groups. Sized in bytes.",
     cache=BoundedCache(capacity=64 * 1024 * 1024, size_of=lambda value: 1024 + len(getattr(value, "sdl", value) or "")),
 )
+_persisted = _registered(
+    "persisted", key="schema id",
+    value="(monotonic deadline, {document SHA-256: PersistedDocument}) (policies/checks/persisted.py)",
+    why="a rule with persisted_only needs to know, on every check, whether the document is safelisted for the"
+    " agent: read at most once per POLICY_REFRESH_S (and at once in the process that promoted one)",
+    cache=BoundedCache(capacity=1024),
+)
 _pointers: dict[str, tuple[float, tuple[int, int, int | None, int | None] | None]] = {}
 _build_lock = threading.Lock()
 
@@ -316,6 +323,10 @@ def decision_cache() -> BoundedCache[Any]:
 
 def own_schema_cache() -> BoundedCache[Any]:
     return _own_schemas
+
+
+def persisted_cache() -> BoundedCache[Any]:
+    return _persisted
 
 
 def signing_cache() -> BoundedCache[Any]:

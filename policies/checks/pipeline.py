@@ -34,6 +34,7 @@ from policies.checks.caches import (
     decision_cache,
     only_schema_name,
 )
+from policies.checks.persisted import persisted_for
 from policies.checks.records import DecisionRecord
 from policies.engine import reasons
 from policies.signing import signer
@@ -50,6 +51,8 @@ class CheckRequest:
     context: dict[str, Any] = field(default_factory=dict)
     approval_id: str | None = None  # a re-check of an approval request (policies/approvals)
     on_behalf_of: str | None = None  # the IdP access token of the person the agent acts for
+    # Sent by hash only (APQ): the persisted document replaces the empty query (_resolve_persisted).
+    persisted_sha256: str | None = None
 
     @cached_property
     def document_sha256(self) -> str:
@@ -103,18 +106,32 @@ def _decide(active: ActivePolicy, analysis: engine.Analysis, analysis_key: tuple
             delegator: Delegator | None, request: CheckRequest, client_ip: str, now: datetime) -> engine.Decision:
     """The engine's decision for the agent, intersected with the person's when it acts for one; an
     unconditional one is reused for the same document, policy version, agent and person."""
+    persisted = active.policy.has_persisted_only and \
+        persisted_for(active.schema_id, request.document_sha256, identity) is not None
     key = (active.policy_version_id, analysis_key, _subject_key(identity),
-           _delegator_key(delegator) if delegator is not None else None)
+           _delegator_key(delegator) if delegator is not None else None, persisted)
     cache = decision_cache() if settings.GQLGOV_DECISION_CACHE else None
     decision = cache.get(key) if cache is not None else None
     if decision is None:
-        context = engine.RequestContext(ip=client_ip, now=now, context=request.context)
+        context = engine.RequestContext(ip=client_ip, now=now, context=request.context, persisted=persisted)
         decision = _engine_decision(active, analysis, identity, context)
         if delegator is not None:
             decision = engine.intersect(decision, _delegator_decision(active, analysis, delegator, context))
         if cache is not None and not decision.conditional:
             cache.put(key, decision)
     return decision
+
+
+def _resolve_persisted(active: ActivePolicy | None, identity: Identity,
+                       request: CheckRequest) -> tuple[CheckRequest, str | None]:
+    """A request sent by hash only (APQ) with its persisted document in place of the query; the hash
+    itself when no document persisted for the agent has it (the check is then refused, NOT_PERSISTED)."""
+    if request.persisted_sha256 is None or active is None:
+        return request, None
+    document = persisted_for(active.schema_id, request.persisted_sha256, identity)
+    if document is None:
+        return request, request.persisted_sha256
+    return dataclasses.replace(request, query=document), None
 
 
 def _pending_schema_version(active: ActivePolicy, analysis: engine.Analysis, request: CheckRequest,
@@ -212,7 +229,10 @@ def _check(identity: Identity, request: CheckRequest, client_ip: str) -> CheckRe
     delegator = _resolve_delegator(request)
     person = delegator.identity if delegator is not None else None  # a known person, active or not
     active, found, schema_name = _resolve_policy(request)
-    if active is not None:
+    request, unknown_hash = _resolve_persisted(active, identity, request)
+    if unknown_hash is not None:
+        analysis, decision = None, engine.deny_unknown_persisted(unknown_hash)
+    elif active is not None:
         analysis, analysis_key = _analyse(active, request)
         decision = _decide(active, analysis, analysis_key, identity, delegator, request, client_ip, now)
         decision = _pending_schema_version(active, analysis, request, decision)

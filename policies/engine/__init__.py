@@ -3,7 +3,7 @@
 No Django, no I/O, no clock: everything a decision depends on is passed in.
 """
 
-from .analysis import Analysis, AnalysisLimits, Metrics, analyze
+from .analysis import Analysis, AnalysisLimits, Metrics, analyze, document_problems
 from .compiler import compile_policy, hard_cap_setting
 from .decide import (
     ALLOW,
@@ -14,6 +14,7 @@ from .decide import (
     Subject,
     decide,
     deny_pending_schema,
+    deny_unknown_persisted,
     deny_without_policy,
 )
 from .delegation import delegator_refused, intersect
@@ -84,8 +85,10 @@ __all__ = [
     "decide",
     "delegator_refused",
     "deny_pending_schema",
+    "deny_unknown_persisted",
     "deny_without_policy",
     "diff_schemas",
+    "document_problems",
     "dump_policy_yaml",
     "hard_cap_setting",
     "intersect",

@@ -38,7 +38,8 @@ MAX_CONTACT_CHARS = 200
 MAX_DESCRIPTION_CHARS = 2_000
 _DEFAULTS_KEYS = frozenset({"limits", "introspection", "rate_limits"})
 _RULE_KEYS = frozenset(
-    {"id", "description", "effect", "subjects", "operations", "when", "limits", "fields", "rate_limits", "approval"}
+    {"id", "description", "effect", "subjects", "operations", "when", "limits", "fields", "rate_limits", "approval",
+     "persisted_only"}
 )
 _APPROVAL_KEYS = frozenset({"approvers", "groups", "expires_in"})
 MAX_APPROVERS = 10
@@ -326,6 +327,11 @@ class _Compiler:
         denied = self.field_globs(fields.get("deny", []), f"{where}.fields.deny")
         rate_limits = self.rate_limits(entry.get("rate_limits"), f"{where}.rate_limits")
         approval = self.approval(entry.get("approval"), f"{where}.approval", effect)
+        persisted_only = entry.get("persisted_only", False)
+        if not isinstance(persisted_only, bool):
+            self.fail(f"{where}.persisted_only", "must be true or false")
+        elif persisted_only and effect == "deny":
+            self.fail(f"{where}.persisted_only", "applies to allow and require_approval rules only")
         if self.rule_id is None or effect not in EFFECTS:
             return None
         return Rule(
@@ -344,6 +350,7 @@ class _Compiler:
             denies_field=GlobSet.of(denied),
             rate_limits=rate_limits,
             approval=approval,
+            persisted_only=persisted_only is True,
         )
 
 

@@ -47,6 +47,9 @@ class RequestContext:
     ip: str
     now: datetime  # timezone-aware; a naive time is taken as UTC
     context: Mapping[str, Any] = field(default_factory=dict)
+    # The document is a persisted operation of the agent's (its name or a group): what a rule with
+    # `persisted_only` requires. The caller looks it up.
+    persisted: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,11 @@ def deny_without_policy(code: str, message: str, schemas: Sequence[str] | None =
     """A deny for a check that found no schema (UNKNOWN_SCHEMA, naming `schemas`, those the caller
     may check) or no policy (NO_ACTIVE_POLICY)."""
     return Decision(DENY, [reasons.without_policy(code, message, schemas)], {}, None)
+
+
+def deny_unknown_persisted(sha256: str) -> Decision:
+    """A deny for a request sent by a hash that names no persisted operation of the agent's (NOT_PERSISTED)."""
+    return Decision(DENY, [reasons.unknown_persisted(sha256)], {}, None)
 
 
 def deny_pending_schema(schema: str, enforced: int, pending: int) -> Decision:
@@ -277,6 +285,9 @@ class _Evaluation:
                 self._forbid_fields(rule, root)
             if rule.denies_whole_operation:
                 self.violations.append(reasons.denied_by_rule(root.operation, root.path, rule.id))
+                denied = True
+            elif rule.persisted_only and not self.request.persisted:
+                self.violations.append(reasons.not_persisted(root.operation, root.path, rule.id))
                 denied = True
             elif rule.effect != "deny":
                 admitted = True

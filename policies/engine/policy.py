@@ -108,6 +108,8 @@ class Rule:
     denies_field: GlobSet
     rate_limits: tuple[RateLimit, ...]
     approval: Approval | None = None  # require_approval rules only (DEFAULT_APPROVAL when not given)
+    # Admits only documents persisted (safelisted) for the agent: RequestContext.persisted.
+    persisted_only: bool = False
 
     @property
     def has_conditions(self) -> bool:
@@ -134,6 +136,8 @@ class CompiledPolicy:
     contact: str | None = None  # who owns the policy, named in NO_MATCHING_RULE hints
     rules_by_id: Mapping[str, Rule] = field(init=False)
     cel_variables: frozenset[str] = field(init=False)  # those any expression reads
+    # Some rule admits only persisted operations: the check looks the document up only then.
+    has_persisted_only: bool = field(init=False)
     _everyone: tuple[int, ...] = field(init=False)
     _by_subject: dict[tuple[str, str], tuple[int, ...]] = field(init=False)
     _by_operation: dict[str, frozenset[int]] = field(init=False, default_factory=dict)
@@ -148,6 +152,7 @@ class CompiledPolicy:
 
     def __post_init__(self) -> None:
         self.rules_by_id = {rule.id: rule for rule in self.rules}
+        self.has_persisted_only = any(rule.persisted_only for rule in self.rules)
         self.cel_variables = frozenset(
             name for rule in self.rules if rule.expression for name in rule.expression.variables()
         )

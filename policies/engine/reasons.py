@@ -35,6 +35,7 @@ COST_LIMIT = LIMIT_CODES["max_cost"]
 DOCUMENT_TOO_LARGE = "DOCUMENT_TOO_LARGE"
 APPROVAL_REQUIRED = "APPROVAL_REQUIRED"
 SCHEMA_VERSION_PENDING = "SCHEMA_VERSION_PENDING"
+NOT_PERSISTED = "NOT_PERSISTED"
 EXPRESSION_INPUT_TOO_LARGE = "EXPRESSION_INPUT_TOO_LARGE"
 # Emitted by the rate limiter (outside the engine); defined here so every code has one home.
 RATE_LIMITED = "RATE_LIMITED"
@@ -205,6 +206,27 @@ def introspection_disabled(path: Path) -> Reason:
         "Introspection (__schema, __type) is disabled.",
         path=path,
         hint=messages.INTROSPECTION_HINT,
+    )
+
+
+def not_persisted(operation: str, path: Path, rule: str) -> Reason:
+    """A rule with `persisted_only` admits the root field, but the document is no persisted operation of the agent's."""
+    return Reason(
+        NOT_PERSISTED,
+        f"Rule {rule} admits {operation} only in persisted operations, and this document is not one of yours.",
+        rule=rule, path=path,
+        hint="Send a persisted operation by its hash ({\"extensions\": {\"persistedQuery\": {\"version\": 1,"
+        " \"sha256Hash\": ...}}}), or ask the policy's owners to persist this document for you.",
+    )
+
+
+def unknown_persisted(sha256: str) -> Reason:
+    """A request sent by hash only, naming no persisted operation of the agent's."""
+    return Reason(
+        NOT_PERSISTED,
+        f"No persisted operation of yours has the hash {sha256[:12]}….",
+        hint="Send the document itself in query, or ask the policy's owners to persist it for you"
+        " (POST /api/v1/persisted-operations).",
     )
 
 

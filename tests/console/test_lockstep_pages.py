@@ -53,3 +53,19 @@ def test_a_viewer_cannot_create_the_draft(renamed, viewer):
 def _rule_denying_ssn(schema) -> str:
     return next(rule["id"] for rule in schema.active_policy.document["rules"]
                 if "Customer.ssn" in (rule.get("fields") or {}).get("deny", []))
+
+
+def test_an_editor_promotes_a_recorded_check_to_a_persisted_operation_from_its_decision_page(shop, editor, viewer):
+    from agents.services import principal_create
+    from policies.models import Decision, PersistedOperation
+
+    bot = principal_create(actor="test", name="support-bot", kind="ai", groups=["support"])
+    decision = Decision.objects.create(
+        created_at=shop.active_policy.created_at, principal=bot, agent_name=bot.name, schema_name="shop",
+        decision="allow", document_redacted="{ orders(first: 5) { totalCount } }")
+    assert 'data-action="persist"' not in signed_in(viewer).get(f"/admin/decisions/{decision.pk}/").content.decode()
+    client = signed_in(editor)
+    assert 'data-action="persist"' in client.get(f"/admin/decisions/{decision.pk}/").content.decode()
+    client.post(f"/admin/decisions/{decision.pk}/persist/", {"for": "group:support"})
+    assert PersistedOperation.objects.get().group == "support"
+    assert AuditEvent.objects.filter(action="persisted_operation.created").count() == 1

@@ -173,6 +173,8 @@ def limiter_reasons() -> list[Reason]:
         reasons.without_policy(reasons.NO_ACTIVE_POLICY, "Schema 'shop' has no approved policy yet."),
         reasons.variables_not_bindable("an integer beyond 2**53"),
         reasons.schema_version_pending("shop", 1, 2),
+        # Decided by the engine, but on the check's lookup of the agent's persisted operations.
+        reasons.not_persisted("query.orders", ("orders",), "persisted-reads"),
         *(reasons.approval_refused(code, "6f1c7f36-0000-4000-8000-000000000001", rule="refunds-need-a-human",
                                    comment="Refunded already.")
           for code in (reasons.APPROVAL_NOT_FOUND, reasons.APPROVAL_MISMATCH, reasons.APPROVAL_USED,
