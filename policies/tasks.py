@@ -48,3 +48,13 @@ def notify_approval(self, approval_id: str, event: str) -> bool:
             return False
         # 1, 2, 4, 8... seconds (at most 10 minutes) between attempts.
         raise self.retry(exc=exc, countdown=min(600, 2 ** self.request.retries)) from exc
+
+
+@shared_task(name="policies.replay_policy_version", ignore_result=True)
+def replay_policy_version(replay_id: int) -> None:
+    """Runs a replay the console started (policies/services/replays.py); its row shows the progress."""
+    from policies.models import PolicyReplay
+    from policies.services.replays import policy_replay_run
+
+    if PolicyReplay.objects.filter(pk=replay_id, status=PolicyReplay.Status.RUNNING, done=0).exists():
+        policy_replay_run(replay_id)

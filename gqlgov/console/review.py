@@ -10,11 +10,13 @@ from agents.audit import actor_for_user
 from gqlgov import roles
 from gqlgov.console.common import render_page, report, schema_or_404
 from gqlgov.console.forms import ReviewForm
+from gqlgov.console.replays import SINCE_DAYS, replay_progress
 from gqlgov.errors import ApiError
 from policies import engine
 from policies.models import PolicyVersion
 from policies.selectors import policy_warnings, version_compared_with
 from policies.services import contributors, drafts, policy_rollback
+from policies.services.replays import document_sha256
 
 
 def _version(schema, number: int) -> PolicyVersion:
@@ -66,6 +68,8 @@ def policy_detail(request, name: str, number: int):
             "diff": drafts.rule_diff(compare_to.document if compare_to else None, version.document),
             "yaml": engine.dump_policy_yaml(version.document),
             "warnings": policy_warnings(schema, version.document),
+            "replay": _latest_replay(version),
+            "replay_days": SINCE_DAYS,
             "form": ReviewForm(),
             "is_contributor": is_contributor,
             "may_review": roles.can(request.user, roles.APPROVE) and not is_contributor,
@@ -76,6 +80,15 @@ def policy_detail(request, name: str, number: int):
             ],
         },
     )
+
+
+def _latest_replay(version: PolicyVersion) -> dict | None:
+    """The newest replay of the version, with its progress and whether it is of the current text."""
+    replay = version.replays.order_by("-created_at").first()
+    if replay is None:
+        return None
+    return {"run": replay, "progress": replay_progress(replay), "summary": replay.summary,
+            "current": replay.document_sha256 == document_sha256(version)}
 
 
 _ACTIONS = {

@@ -22,11 +22,24 @@ def document_sha256(version: PolicyVersion) -> str:
 
 def policy_replay(*, actor: str, version: PolicyVersion, since: datetime,
                   on_progress: Callable[[int, int], None] | None = None) -> PolicyReplay:
-    """Replays the schema's checks recorded since `since` against `version` (nothing recorded, no
-    rate limit charged); the run's progress is stored as it goes, its summary and the
-    `policy.replayed` event at the end. A failure marks the run failed and is raised."""
-    run = PolicyReplay.objects.create(policy_version=version, document_sha256=document_sha256(version),
-                                      schema_version=None, since=since, requested_by=actor)
+    """Replays the schema's checks recorded since `since` against `version` now (the command)."""
+    return policy_replay_run(policy_replay_start(actor=actor, version=version, since=since).pk,
+                             on_progress=on_progress)
+
+
+def policy_replay_start(*, actor: str, version: PolicyVersion, since: datetime) -> PolicyReplay:
+    """A replay of `version` waiting to run (policy_replay_run, or the `policies.replay_policy_version`
+    task the console enqueues), with its progress at zero."""
+    return PolicyReplay.objects.create(policy_version=version, document_sha256=document_sha256(version),
+                                       schema_version=None, since=since, requested_by=actor)
+
+
+def policy_replay_run(replay_id: int, *, on_progress: Callable[[int, int], None] | None = None) -> PolicyReplay:
+    """Runs a started replay: the schema's checks recorded since its `since` re-evaluated against its
+    version (nothing recorded, no rate limit charged); progress is stored as it goes, the summary
+    and the `policy.replayed` event at the end. A failure marks the run failed and is raised."""
+    run = PolicyReplay.objects.select_related("policy_version__schema").get(pk=replay_id)
+    version, since, actor = run.policy_version, run.since, run.requested_by
 
     def progress(done: int, total: int) -> None:
         PolicyReplay.objects.filter(pk=run.pk).update(done=done, total=total)

@@ -118,3 +118,28 @@ def test_configure_schema_sets_the_replay_requirement_and_audits_it(shop, capsys
     assert shop.schema.require_replay is True
     event = AuditEvent.objects.get(action="schema.settings_changed")
     assert event.details["before"] == {"require_replay": False} and event.details["after"] == {"require_replay": True}
+
+
+def test_the_review_page_starts_a_replay_and_shows_its_flips(recorded, client, django_capture_on_commit_callbacks):
+    from tests.console.conftest import make_user, signed_in
+
+    editor = signed_in(make_user("eddie", "editor"))
+    draft = draft_with(recorded, without_customer_reads)
+    with django_capture_on_commit_callbacks(execute=True):  # eager Celery: the task runs as the request commits
+        response = editor.post(f"/admin/schemas/shop/policy/{draft.number}/replay/", {"days": "1"})
+    assert response.status_code == 302
+    run = PolicyReplay.objects.get()
+    assert run.status == "done"
+    status = editor.get(f"/admin/replays/{run.pk}/status/").json()
+    assert status["finished"] is True and status["done"] == status["total"] == 5
+    html = editor.get(f"/admin/schemas/shop/policy/{draft.number}/").content.decode()
+    assert 'data-flips="1,0,0,0"' in html and "schema v1" in html
+
+
+def test_a_viewer_may_not_start_a_replay(recorded):
+    from tests.console.conftest import make_user, signed_in
+
+    draft = draft_with(recorded, without_customer_reads)
+    viewer = signed_in(make_user("vera", "viewer"))
+    assert viewer.post(f"/admin/schemas/shop/policy/{draft.number}/replay/").status_code == 403
+    assert not PolicyReplay.objects.exists()
