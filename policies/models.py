@@ -108,6 +108,10 @@ class Decision(CheckedOperation):
     document_redacted = models.TextField(blank=True)
     document_hash = models.CharField(max_length=64, blank=True)
     undeclared_variables = models.PositiveIntegerField(default=0)
+    # What the agent was shown instead of the true cause (policies/engine/agent_view.py), when that
+    # differs: {"replaces": n, "reasons": [...], "metrics": {...}, "operation": {...}}, the reasons
+    # standing for the first n of `reasons`. Read through records.as_shown_to_agent.
+    shown_to_agent = models.JSONField(null=True, blank=True, default=None)
 
     class Meta:
         ordering = ["-created_at"]

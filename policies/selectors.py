@@ -94,7 +94,9 @@ def _own_key(active: ActivePolicy, subject: engine.Subject) -> tuple[Any, ...]:
             tuple(sorted(set(subject.groups))))
 
 
-def _own_schema(active: ActivePolicy, subject: engine.Subject) -> OwnSchema:
+def own_schema_of(active: ActivePolicy, subject: engine.Subject) -> OwnSchema:
+    """The subject's own schema under the active policy, built once per policy version and agent
+    name, kind and groups."""
     def build() -> OwnSchema:
         title = (f"The schema '{active.schema_name}' (version {active.schema_version}) as {subject.kind}"
                  f" '{subject.name}' may ask it under policy version {active.policy_version}")
@@ -107,7 +109,7 @@ def _own_schema(active: ActivePolicy, subject: engine.Subject) -> OwnSchema:
 def own_sdl(schema_name: str, subject: engine.Subject) -> str:
     """The subject's own SDL of a schema. An agent that may call no query of it has none: 404 as
     for an unknown schema, so it learns nothing of a schema it may not use."""
-    own = _own_schema(_active_or_error(schema_name), subject)
+    own = own_schema_of(_active_or_error(schema_name), subject)
     if own.sdl is None:
         raise NotFound(f"schema '{schema_name}'")
     return own.sdl
@@ -131,7 +133,7 @@ def own_capabilities(subject: engine.Subject) -> list[dict[str, Any]]:
         active = active_policy(name)
         if not isinstance(active, ActivePolicy):
             continue
-        own = _own_schema(active, subject)
+        own = own_schema_of(active, subject)
         if not own.capabilities:
             continue
         found.append({

@@ -20,7 +20,7 @@ from django.utils import timezone
 from agents.identity import Identity
 from gqlgov import metrics
 from gqlgov_verify.binding import document_sha256
-from policies import engine, ratelimit
+from policies import engine, ratelimit, selectors
 from policies.approvals import gate as approvals
 from policies.checks.admission import Admission, admit_and_record
 from policies.checks.caches import (
@@ -31,7 +31,7 @@ from policies.checks.caches import (
     only_schema_name,
 )
 from policies.checks.records import DecisionRecord
-from policies.engine import reasons
+from policies.engine import agent_view, reasons
 from policies.signing import signer
 
 logger = logging.getLogger("gqlgov.check")
@@ -57,6 +57,8 @@ class CheckResult:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    # The reasons as recorded (the true cause, which `body` may tell the agent otherwise), for metrics.
+    recorded_reasons: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _hard_caps() -> engine.Limits:
@@ -108,6 +110,49 @@ def _decide(active: ActivePolicy, analysis: engine.Analysis, analysis_key: tuple
     return decision
 
 
+def _shown_to_agent(active: ActivePolicy, analysis: engine.Analysis, analysis_key: tuple[Any, ...],
+                    identity: Identity, request: CheckRequest, client_ip: str, now: datetime,
+                    decision: engine.Decision) -> engine.Decision:
+    """The decision as the agent may see it: a denial told as its own schema would tell it
+    (engine.agent_view); the record keeps `decision`. Allows cost nothing here."""
+    if decision.decision != engine.DENY:
+        return decision
+    principal = identity.principal
+    key = ("shown", active.policy_version_id, analysis_key, principal.name, principal.kind, tuple(principal.groups))
+    cache = decision_cache() if settings.GQLGOV_DECISION_CACHE and not decision.conditional else None
+    shown = cache.get(key) if cache is not None else None
+    if shown is None:
+        subject = subject_of(identity)
+        own = selectors.own_schema_of(active, subject)
+        context = engine.RequestContext(ip=client_ip, now=now, context=request.context)
+        shown = agent_view.shown_to_agent(
+            decision, analysis, own.visibility,
+            lambda again: engine.decide(active.policy, again, subject=subject, request=context, caps=_hard_caps()),
+        )
+        if cache is not None:
+            # The cached decision object may come back from the decision cache: keep it identical.
+            cache.put(key, shown if shown is not decision else _SAME)
+    return decision if shown is _SAME else shown
+
+
+def _shown_overlay(decision: engine.Decision, engine_decision: engine.Decision,
+                   shown: engine.Decision) -> dict[str, Any] | None:
+    """The record's `shown_to_agent` (records.as_shown_to_agent reads it): None when the agent
+    is shown the decision as it is."""
+    if agent_view.as_shown(decision, engine_decision, shown) is decision:
+        return None
+    return {
+        "replaces": len(engine_decision.reasons),
+        "reasons": [reason.as_dict() for reason in shown.reasons],
+        "metrics": shown.metrics,
+        "operation": shown.operation,
+    }
+
+
+# Cached for a denial shown to the agent as it is (so that a hit still compares identical).
+_SAME = engine.Decision(engine.DENY, [], {}, None)
+
+
 def subject_of(identity: Identity) -> engine.Subject:
     principal = identity.principal
     return engine.Subject(
@@ -149,15 +194,17 @@ def _check(identity: Identity, request: CheckRequest, client_ip: str) -> CheckRe
     if active is not None:
         analysis, analysis_key = _analyse(active, request)
         decision = _decide(active, analysis, analysis_key, identity, request, client_ip, now)
+        shown = _shown_to_agent(active, analysis, analysis_key, identity, request, client_ip, now, decision)
     else:
         analysis = None
-        decision = _no_policy_decision(request, schema_name, found)
+        decision = shown = _no_policy_decision(request, schema_name, found)
+    engine_decision = decision
     decision, approval = approvals.gate(check=request, identity=identity, decision=decision, active=active, now=now)
     decision, binding = _bind(request, decision)
     # The record as it stands if the limiter admits: then the limiter's round trip appends it.
     record = DecisionRecord.build(
         identity=identity, request=request, client_ip=client_ip, now=now, decision=decision,
-        active=active, analysis=analysis,
+        active=active, analysis=analysis, shown_to_agent=_shown_overlay(decision, engine_decision, shown),
     )
     decision, record = approvals.consume(approval, decision, record, identity, now)
     try:
@@ -168,7 +215,9 @@ def _check(identity: Identity, request: CheckRequest, client_ip: str) -> CheckRe
         approvals.release_unadmitted(approval, record, identity)
         raise
     approval_out = approvals.settle(approval, admission.decision, record, identity, request, active, now)
-    return _respond(admission, record, _sign(admission, binding, identity, record, now), approval_out)
+    token = _sign(admission, binding, identity, record, now)
+    return _respond(agent_view.as_shown(admission.decision, engine_decision, shown), admission, record, token,
+                    approval_out)
 
 
 def _bind(request: CheckRequest, decision: engine.Decision) -> tuple[engine.Decision, signer.Binding | None]:
@@ -207,9 +256,9 @@ def _resolve_policy(request: CheckRequest) -> tuple[ActivePolicy | None, bool | 
     return None, found, schema_name
 
 
-def _respond(admission: Admission, record: DecisionRecord, token: str | None,
+def _respond(decision: engine.Decision, admission: Admission, record: DecisionRecord, token: str | None,
              approval: dict[str, Any] | None = None) -> CheckResult:
-    decision = admission.decision
+    """The answer: `decision` is the admitted one as the agent may see it (the record keeps the true cause)."""
     body: dict[str, Any] = {
         "decision": decision.decision,
         "decision_id": str(record.id),
@@ -229,4 +278,4 @@ def _respond(admission: Admission, record: DecisionRecord, token: str | None,
     if admission.refusal is not None:
         body["reasons"][-1]["retry_after_s"] = admission.refusal["details"]["retry_after_s"]
         body["error"] = admission.refusal
-    return CheckResult(admission.status, body, admission.headers)
+    return CheckResult(admission.status, body, admission.headers, record.reasons)

@@ -69,9 +69,11 @@ class DecisionRecord:
     document_redacted: str
     document_hash: str
     undeclared_variables: int = 0  # sent but not declared by the operation: counted, never stored
+    shown_to_agent: dict[str, Any] | None = None  # see Decision.shown_to_agent
 
     @classmethod
-    def build(cls, *, identity, request, client_ip, now, decision, active, analysis) -> DecisionRecord:
+    def build(cls, *, identity, request, client_ip, now, decision, active, analysis,
+              shown_to_agent: dict[str, Any] | None = None) -> DecisionRecord:
         sent = request.variables if isinstance(request.variables, dict) else {}
         declared = analysis.declared_variables if analysis is not None else frozenset()
         # Only the variables the operation declares are kept; the rest are counted.
@@ -98,6 +100,7 @@ class DecisionRecord:
             document_redacted=document,
             document_hash=redacted_document_hash(document),
             undeclared_variables=len(sent) - len(kept),
+            shown_to_agent=shown_to_agent,
         )
 
     def with_decision(self, decision: engine.Decision) -> DecisionRecord:
@@ -129,6 +132,15 @@ class DecisionRecord:
         """This record with every NUL and lone surrogate in its values replaced (PostgreSQL refuses both)."""
         values = storable({name: getattr(self, name) for name in _RECORD_FIELDS if name not in ("id", "created_at")})
         return dataclasses.replace(self, **values)
+
+
+def as_shown_to_agent(reasons: list[dict[str, Any]], metrics: dict[str, Any], operation: dict[str, Any],
+                      shown: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
+    """A stored decision's reasons, metrics and operation as its agent was shown them (its
+    `shown_to_agent`): admins read the true cause from the record itself."""
+    if not shown:
+        return reasons, metrics, operation
+    return [*shown["reasons"], *reasons[shown["replaces"]:]], shown["metrics"], shown["operation"]
 
 
 def redacted_document_hash(document_redacted: str) -> str:
@@ -241,6 +253,7 @@ def _column_values(record: DecisionRecord) -> dict[str, Any]:
         "document_redacted": record.document_redacted,
         "document_hash": record.document_hash,
         "undeclared_variables": record.undeclared_variables,
+        "shown_to_agent": record.shown_to_agent,
     }
 
 
