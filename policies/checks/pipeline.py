@@ -115,7 +115,7 @@ def _shown_to_agent(active: ActivePolicy, analysis: engine.Analysis, analysis_ke
                     decision: engine.Decision) -> engine.Decision:
     """The decision as the agent may see it: a denial told as its own schema would tell it
     (engine.agent_view); the record keeps `decision`. Allows cost nothing here."""
-    if decision.decision != engine.DENY:
+    if not agent_view.may_reveal_hidden(decision, analysis):
         return decision
     principal = identity.principal
     key = ("shown", active.policy_version_id, analysis_key, principal.name, principal.kind, tuple(principal.groups))

@@ -62,6 +62,12 @@ class Visibility:
         return field_name.startswith("__") or field_name in self.fields.get(type_name, ())
 
 
+def may_reveal_hidden(decision: Decision, analysis: Analysis) -> bool:
+    """Whether the denial may need the own schema at all: a document that did not parse (or was
+    too large to) is told nothing about the schema, nor is an allow or a pending approval."""
+    return decision.decision == DENY and isinstance(analysis.request.query, str) and analysis.metrics is not None
+
+
 def reveals_hidden(decision: Decision, analysis: Analysis, visibility: Visibility) -> bool:
     """Whether the denial could tell the agent something outside its own schema (else it is shown as is).
 
@@ -70,9 +76,7 @@ def reveals_hidden(decision: Decision, analysis: Analysis, visibility: Visibilit
     variable's type). For one that did not: any hidden name in it, since validation messages name
     fields and types, and what was measured before validation (the cost) counts hidden fields'
     weights."""
-    if decision.decision != DENY:
-        return False
-    if not isinstance(analysis.request.query, str):
+    if not may_reveal_hidden(decision, analysis):
         return False
     names = _names_in(analysis.request.query)
     if not analysis.ok:
@@ -162,4 +166,4 @@ def visibility_of(
     )
 
 
-__all__ = ["Visibility", "as_shown", "reveals_hidden", "shown_to_agent", "visibility_of"]
+__all__ = ["Visibility", "as_shown", "may_reveal_hidden", "reveals_hidden", "shown_to_agent", "visibility_of"]

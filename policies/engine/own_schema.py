@@ -147,9 +147,16 @@ def own_schema(bundle: SchemaBundle, policy: CompiledPolicy, subject: Agent, *, 
     )
     sdl = None
     kept = restriction.reachable()
+    definitions = restriction.definitions(kept)
     if restriction.roots.get("query"):
-        sdl = _header(title, policy, found, rate_limits) + restriction.print(kept)
-    return OwnSchema(sdl, found, frozenset(restriction.hidden), tuple(rate_limits), restriction.visibility(kept))
+        sdl = _header(title, policy, found, rate_limits) + _printed(definitions)
+    return OwnSchema(
+        sdl, found, frozenset(restriction.hidden), tuple(rate_limits), restriction.visibility(kept, definitions)
+    )
+
+
+def _printed(definitions: Sequence[DefinitionNode]) -> str:
+    return "\n\n".join(print_definition(node) for node in definitions) + "\n"
 
 
 def _restricted(
@@ -275,24 +282,27 @@ class _Restriction:
                 pending.extend(get_named_type(field.type) for field in type_.fields.values())
         return seen
 
-    def print(self, kept: dict[str, GraphQLNamedType]) -> str:
-        """The SDL of the kept, reachable types (`kept`: reachable()), with their directive uses and
-        the definitions these need."""
-        return "\n\n".join(print_definition(node) for node in self.definitions(kept)) + "\n"
-
-    def visibility(self, kept: dict[str, GraphQLNamedType]) -> Visibility:
-        """What the own schema shows, with its definitions as a schema: every root type of the full
-        schema kept (without fields when the agent may call none), so that a document asking one
-        reads as it would for a root field that does not exist."""
+    def visibility(self, kept: dict[str, GraphQLNamedType], definitions: Sequence[DefinitionNode]) -> Visibility:
+        """What the own schema shows (`definitions`: its SDL's, of `kept`), as a schema with every
+        root type of the full schema (without fields when the agent may call none of its fields),
+        so that a document asking one reads as it would for a root field that does not exist."""
         with_roots = {**kept, **{root.name: root for root in self.root_types.values()}}
+        empty_roots = [self._definition(root, with_roots) for root in self.root_types.values() if root.name not in kept]
+        schema_node = self._schema_definition(all_roots=True)
+        nodes = [
+            *([schema_node] if schema_node else []),
+            *(node for node in definitions if not isinstance(node, SchemaDefinitionNode)),
+            *(node for node in empty_roots if node is not None),
+        ]
         schema_types = {
             name: list(type_.fields) if isinstance(type_, GraphQLObjectType | GraphQLInterfaceType) else None
             for name, type_ in self.schema.type_map.items()
         }
-        return visibility_of(schema_types, self.fields, list(with_roots), self.definitions(with_roots, all_roots=True))
+        return visibility_of(schema_types, self.fields, list(with_roots), nodes)
 
-    def definitions(self, kept: dict[str, GraphQLNamedType], *, all_roots: bool = False) -> list[DefinitionNode]:
-        """The definition nodes of the SDL of `kept` (the schema block names every root type with `all_roots`)."""
+    def definitions(self, kept: dict[str, GraphQLNamedType]) -> list[DefinitionNode]:
+        """The definition nodes of the SDL of the kept, reachable types (`kept`: reachable()), with
+        their directive uses and the definitions these need."""
         definitions: list[DefinitionNode] = []
         for name in sorted(kept):
             type_ = kept[name]
@@ -308,7 +318,7 @@ class _Restriction:
             for directive in self.schema.directives
             if not is_specified_directive(directive) and directive.ast_node is not None
         ]
-        schema_node = self._schema_definition(all_roots)
+        schema_node = self._schema_definition()
         return [*([schema_node] if schema_node else []), *directive_nodes, *definitions]
 
     def _schema_definition(self, all_roots: bool = False) -> SchemaDefinitionNode | None:
