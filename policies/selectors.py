@@ -89,7 +89,8 @@ def _active_or_error(schema_name: str) -> ActivePolicy:
     return active
 
 
-def _own_key(active: ActivePolicy, subject: engine.Subject) -> tuple[Any, ...]:
+def own_schema_key(active: ActivePolicy, subject: engine.Subject) -> tuple[Any, ...]:
+    """What an own schema depends on: policy and schema version, agent name, kind and groups."""
     return (active.policy_version_id, active.schema_version_id, subject.name, subject.kind,
             tuple(sorted(set(subject.groups))))
 
@@ -102,7 +103,7 @@ def own_schema_of(active: ActivePolicy, subject: engine.Subject) -> OwnSchema:
                  f" '{subject.name}' may ask it under policy version {active.policy_version}")
         return own_schema(active.bundle, active.policy, subject, title=title)
 
-    built: OwnSchema = own_schema_cache().get_or_create(("sdl", *_own_key(active, subject)), build)
+    built: OwnSchema = own_schema_cache().get_or_create(("sdl", *own_schema_key(active, subject)), build)
     return built
 
 
@@ -120,7 +121,7 @@ def own_introspection_json(schema_name: str, subject: engine.Subject) -> str:
     active = _active_or_error(schema_name)
     sdl = own_sdl(schema_name, subject)
     text: str = own_schema_cache().get_or_create(
-        ("introspection", *_own_key(active, subject)), lambda: json.dumps(introspection_of(sdl))
+        ("introspection", *own_schema_key(active, subject)), lambda: json.dumps(introspection_of(sdl))
     )
     return text
 

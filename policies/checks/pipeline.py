@@ -29,6 +29,7 @@ from policies.checks.caches import (
     analysis_cache,
     decision_cache,
     only_schema_name,
+    own_bundle_cache,
 )
 from policies.checks.records import DecisionRecord
 from policies.engine import agent_view, reasons
@@ -125,9 +126,11 @@ def _shown_to_agent(active: ActivePolicy, analysis: engine.Analysis, analysis_ke
         subject = subject_of(identity)
         own = selectors.own_schema_of(active, subject)
         context = engine.RequestContext(ip=client_ip, now=now, context=request.context)
+        own_key = ("own", *selectors.own_schema_key(active, subject))
         shown = agent_view.shown_to_agent(
             decision, analysis, own.visibility,
             lambda again: engine.decide(active.policy, again, subject=subject, request=context, caps=_hard_caps()),
+            lambda: own_bundle_cache().get_or_create(own_key, own.visibility.build_bundle),
         )
         if cache is not None:
             # The cached decision object may come back from the decision cache: keep it identical.

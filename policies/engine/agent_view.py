@@ -16,7 +16,6 @@ pending_approval) is never changed.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,8 +37,8 @@ class Visibility:
     """What of the full schema an agent's own schema keeps, as far as telling it about a document needs.
 
     Built with the own schema (own_schema.own_schema) and cached with it, per policy version and
-    agent name, kind and groups; the own schema as a schema (`bundle`) is built on the first denial
-    that needs it."""
+    agent name, kind and groups; the own schema as a schema (`build_bundle`) is built by the caller
+    on the first denial that needs it, and cached apart (it is as large as a schema)."""
 
     fields: Mapping[str, frozenset[str]]  # kept object and interface type -> its kept field names
     types: frozenset[str]  # the own schema's types; every root type of the full schema among them
@@ -49,8 +48,7 @@ class Visibility:
     # The own schema's definitions, every root type kept (without fields when nothing is callable).
     definitions: tuple[DefinitionNode, ...]
 
-    @functools.cached_property
-    def bundle(self) -> SchemaBundle:
+    def build_bundle(self) -> SchemaBundle:
         """The own schema built for analysing documents (the definitions come from a valid schema)."""
         document = DocumentNode(definitions=self.definitions)
         return bundle_of_schema(build_ast_schema(document, assume_valid=True, assume_valid_sdl=True))
@@ -93,16 +91,21 @@ def _names_in(query: str) -> frozenset[str]:
 
 
 def shown_to_agent(
-    decision: Decision, analysis: Analysis, visibility: Visibility, decide_again: Callable[[Analysis], Decision]
+    decision: Decision,
+    analysis: Analysis,
+    visibility: Visibility,
+    decide_again: Callable[[Analysis], Decision],
+    own_bundle: Callable[[], SchemaBundle] | None = None,
 ) -> Decision:
     """`decision` as the agent may see it: when it could reveal something hidden, the denial of
-    the same document analysed against the agent's own schema (`decide_again` decides it under
-    the same policy, agent and request); otherwise `decision` itself. Always a deny for a deny."""
+    the same document analysed against the agent's own schema (`own_bundle()`, by default
+    `visibility.build_bundle()`; `decide_again` decides it under the same policy, agent and
+    request); otherwise `decision` itself. Always a deny for a deny."""
     if not reveals_hidden(decision, analysis, visibility):
         return decision
     request = analysis.request
     own = analyze(
-        visibility.bundle,
+        own_bundle() if own_bundle is not None else visibility.build_bundle(),
         request.query,
         operation_name=request.operation_name,
         variables=request.variables,

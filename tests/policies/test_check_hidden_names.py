@@ -79,3 +79,15 @@ def test_a_denial_about_what_the_agent_may_see_keeps_its_reasons_and_suggested_q
     assert [reason["code"] for reason in told["reasons"]] == ["DEPTH_LIMIT"]
     assert told["reasons"][0]["rule"] == "support-reads-orders"
     assert any(hint["kind"] == "suggested_query" for hint in told["hints"])
+
+
+@pytest.mark.parametrize("query", [
+    '{ customer(id: "1") { name ssn } }',  # told as its own schema would
+    '{ customer(id: "1") { name } customer2: customer(id: "2") { name } c3: customer(id: "3") { name }'
+    ' c4: customer(id: "4") { name } c5: customer(id: "5") { name } c6: customer(id: "6") { name } }',  # as it is
+], ids=["hidden", "visible"])
+def test_a_repeated_denial_is_told_alike_from_the_decision_cache(client, shop, agent_token, query):
+    first, again = (without_ids(check(client, agent_token, query=query)) for _ in range(2))
+
+    assert first["decision"] == "deny"
+    assert again == first
