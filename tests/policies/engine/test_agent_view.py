@@ -124,6 +124,18 @@ def test_a_hidden_type_in_a_fragment_reads_as_an_unknown_type() -> None:
     assert "Unknown type 'Order'" in told(hidden)
 
 
+def test_a_variable_of_a_hidden_input_type_reads_as_one_of_an_unknown_type() -> None:
+    # CardInput is the argument type of updatePayment only, a mutation no rule admits.
+    policy = policy_with_rules(READS)
+    query = 'query Q($card: CardInput!) { customer(id: "1") { name } }'
+
+    _, hidden = decided(query, policy)
+    _, missing = decided(query.replace("CardInput", "Zzzzzzzzz"), policy)
+
+    assert "Unknown type 'CardInput'" in told(hidden)
+    assert told(hidden) == told(missing).replace("Zzzzzzzzz", "CardInput")
+
+
 def test_the_cost_of_a_hidden_field_is_not_shown() -> None:
     # exchangeRate costs 7 (@cost); a policy that hides it and caps cost below it.
     policy = policy_with_rules({**READS, "operations": ["query.order"]},
