@@ -131,6 +131,10 @@ class Decision(CheckedOperation):
     delegator = models.ForeignKey("agents.Principal", null=True, blank=True, on_delete=models.SET_NULL,
                                   related_name="delegated_decisions")
     delegator_name = models.CharField(max_length=100, blank=True, default="")
+    # What the agent was shown instead of the true cause (policies/engine/agent_view.py), when that
+    # differs: {"replaces": n, "reasons": [...], "metrics": {...}, "operation": {...}}, the reasons
+    # standing for the first n of `reasons`. Read through records.as_shown_to_agent.
+    shown_to_agent = models.JSONField(null=True, blank=True, default=None)
 
     class Meta:
         ordering = ["-created_at"]

@@ -134,25 +134,28 @@ def _active_or_error(schema_name: str) -> ActivePolicy:
     return active
 
 
-def _own_key(active: ActivePolicy, subject: engine.Subject) -> tuple[Any, ...]:
+def own_schema_key(active: ActivePolicy, subject: engine.Subject) -> tuple[Any, ...]:
+    """What an own schema depends on: policy and schema version, agent name, kind and groups."""
     return (active.policy_version_id, active.schema_version_id, subject.name, subject.kind,
             tuple(sorted(set(subject.groups))))
 
 
-def _own_schema(active: ActivePolicy, subject: engine.Subject) -> OwnSchema:
+def own_schema_of(active: ActivePolicy, subject: engine.Subject) -> OwnSchema:
+    """The subject's own schema under the active policy, built once per policy version and agent
+    name, kind and groups."""
     def build() -> OwnSchema:
         title = (f"The schema '{active.schema_name}' (version {active.schema_version}) as {subject.kind}"
                  f" '{subject.name}' may ask it under policy version {active.policy_version}")
         return own_schema(active.bundle, active.policy, subject, title=title)
 
-    built: OwnSchema = own_schema_cache().get_or_create(("sdl", *_own_key(active, subject)), build)
+    built: OwnSchema = own_schema_cache().get_or_create(("sdl", *own_schema_key(active, subject)), build)
     return built
 
 
 def own_sdl(schema_name: str, subject: engine.Subject) -> str:
     """The subject's own SDL of a schema. An agent that may call no query of it has none: 404 as
     for an unknown schema, so it learns nothing of a schema it may not use."""
-    own = _own_schema(_active_or_error(schema_name), subject)
+    own = own_schema_of(_active_or_error(schema_name), subject)
     if own.sdl is None:
         raise NotFound(f"schema '{schema_name}'")
     return own.sdl
@@ -163,7 +166,7 @@ def own_introspection_json(schema_name: str, subject: engine.Subject) -> str:
     active = _active_or_error(schema_name)
     sdl = own_sdl(schema_name, subject)
     text: str = own_schema_cache().get_or_create(
-        ("introspection", *_own_key(active, subject)), lambda: json.dumps(introspection_of(sdl))
+        ("introspection", *own_schema_key(active, subject)), lambda: json.dumps(introspection_of(sdl))
     )
     return text
 
@@ -176,7 +179,7 @@ def own_capabilities(subject: engine.Subject) -> list[dict[str, Any]]:
         active = active_policy(name)
         if not isinstance(active, ActivePolicy):
             continue
-        own = _own_schema(active, subject)
+        own = own_schema_of(active, subject)
         if not own.capabilities:
             continue
         found.append({

@@ -21,7 +21,7 @@ from gqlgov.errors import ApiError, NotFound
 from gqlgov.middleware import client_ip
 from gqlgov.request_body import json_object
 from gqlgov_verify.binding import document_sha256
-from policies.checks import drainer
+from policies.checks import drainer, records
 from policies.checks.pipeline import CheckRequest, run_check
 from policies.models import Decision
 
@@ -125,7 +125,9 @@ def check_query(request: HttpRequest):
     except ApiError as error:
         metrics.observe_check_error(error.code, error.status, time.perf_counter() - started)
         raise
-    metrics.observe_check(result.status, result.body, time.perf_counter() - started)
+    # Counted by their true cause: operators read the metrics, the agent the body.
+    metrics.observe_check(result.status, {**result.body, "reasons": result.recorded_reasons},
+                          time.perf_counter() - started)
     # What JsonResponse would send, encoded by orjson (the body is plain JSON data).
     response = HttpResponse(
         jsonfast.dumps(result.body, default=DjangoJSONEncoder().default),
@@ -164,6 +166,14 @@ def get_decision(request: HttpRequest, decision_id: str):
         record = found.first()
     if record is None:
         raise NotFound("decision")
+    operation = {
+        "name": record.operation_name or None,
+        "type": record.operation_type or None,
+        "root_fields": record.root_fields,
+    }
+    reasons, decision_metrics, operation = records.as_shown_to_agent(
+        record.reasons, record.metrics, operation, record.shown_to_agent
+    )
     return {
         "decision_id": str(record.pk),
         "created_at": record.created_at.isoformat(),
@@ -172,14 +182,10 @@ def get_decision(request: HttpRequest, decision_id: str):
         "schema": record.schema_name,
         "schema_version": record.schema_version,
         "policy_version": record.policy_version,
-        "operation": {
-            "name": record.operation_name or None,
-            "type": record.operation_type or None,
-            "root_fields": record.root_fields,
-        },
+        "operation": operation,
         "decision": record.decision,
-        "reasons": record.reasons,
-        "metrics": record.metrics,
+        "reasons": reasons,
+        "metrics": decision_metrics,
         "variables": record.variables_redacted,
     }
 

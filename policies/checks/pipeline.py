@@ -23,7 +23,7 @@ from agents.delegation import Delegator, delegator_from_token
 from agents.identity import Identity
 from gqlgov import metrics
 from gqlgov_verify.binding import document_sha256
-from policies import engine, ratelimit
+from policies import engine, ratelimit, selectors
 from policies.approvals import gate as approvals
 from policies.checks.admission import Admission, admit_and_record
 from policies.checks.caches import (
@@ -33,10 +33,12 @@ from policies.checks.caches import (
     checkable_schema_names,
     decision_cache,
     only_schema_name,
+    own_bundle_cache,
 )
 from policies.checks.persisted import persisted_for
 from policies.checks.records import DecisionRecord
-from policies.engine import reasons
+from policies.engine import agent_view, reasons
+from policies.engine.delegation import AGENT_SIDE
 from policies.signing import signer
 
 logger = logging.getLogger("gqlgov.check")
@@ -65,6 +67,8 @@ class CheckResult:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    # The reasons as recorded (the true cause, which `body` may tell the agent otherwise), for metrics.
+    recorded_reasons: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _hard_caps() -> engine.Limits:
@@ -102,23 +106,35 @@ def analyse_against(bundle: Any, schema_version_id: int,
     return analysis, key
 
 
-def _decide(active: ActivePolicy, analysis: engine.Analysis, analysis_key: tuple[Any, ...], identity: Identity,
-            delegator: Delegator | None, request: CheckRequest, client_ip: str, now: datetime) -> engine.Decision:
-    """The engine's decision for the agent, intersected with the person's when it acts for one; an
-    unconditional one is reused for the same document, policy version, agent and person."""
+def _request_context(active: ActivePolicy, identity: Identity, request: CheckRequest, client_ip: str,
+                     now: datetime) -> engine.RequestContext:
+    """Where, when and with what the check is made; whether the document is persisted for the agent
+    is looked up only when a rule of the policy needs it (`persisted_only`)."""
     persisted = active.policy.has_persisted_only and \
         persisted_for(active.schema_id, request.document_sha256, identity) is not None
+    return engine.RequestContext(ip=client_ip, now=now, context=request.context, persisted=persisted)
+
+
+def _decide(active: ActivePolicy, analysis: engine.Analysis, analysis_key: tuple[Any, ...], identity: Identity,
+            delegator: Delegator | None, context: engine.RequestContext) -> engine.Decision:
+    """The engine's decision for the agent, intersected with the person's when it acts for one; an
+    unconditional one is reused for the same document, policy version, agent and person."""
     key = (active.policy_version_id, analysis_key, _subject_key(identity),
-           _delegator_key(delegator) if delegator is not None else None, persisted)
+           _delegator_key(delegator) if delegator is not None else None, context.persisted)
     cache = decision_cache() if settings.GQLGOV_DECISION_CACHE else None
     decision = cache.get(key) if cache is not None else None
     if decision is None:
-        context = engine.RequestContext(ip=client_ip, now=now, context=request.context, persisted=persisted)
-        decision = _engine_decision(active, analysis, identity, context)
-        if delegator is not None:
-            decision = engine.intersect(decision, _delegator_decision(active, analysis, delegator, context))
+        decision = _decided(active, analysis, identity, delegator, context)
         if cache is not None and not decision.conditional:
             cache.put(key, decision)
+    return decision
+
+
+def _decided(active: ActivePolicy, analysis: engine.Analysis, identity: Identity, delegator: Delegator | None,
+             context: engine.RequestContext) -> engine.Decision:
+    decision = _engine_decision(active, analysis, identity, context)
+    if delegator is not None:
+        decision = engine.intersect(decision, _delegator_decision(active, analysis, delegator, context))
     return decision
 
 
@@ -184,6 +200,63 @@ def _resolve_delegator(request: CheckRequest) -> Delegator | None:
     return delegator_from_token(request.on_behalf_of)
 
 
+def _shown_to_agent(active: ActivePolicy, analysis: engine.Analysis, analysis_key: tuple[Any, ...],
+                    identity: Identity, delegator: Delegator | None, context: engine.RequestContext,
+                    decision: engine.Decision) -> engine.Decision:
+    """The decision as the agent may see it: a denial told as its own schema would tell it
+    (engine.agent_view); the record keeps `decision`. Allows cost nothing here."""
+    if not agent_view.may_reveal_hidden(decision, analysis):
+        return decision
+    key = ("shown", active.policy_version_id, analysis_key, _subject_key(identity),
+           _delegator_key(delegator) if delegator is not None else None, context.persisted)
+    cache = decision_cache() if settings.GQLGOV_DECISION_CACHE and not decision.conditional else None
+    shown = cache.get(key) if cache is not None else None
+    if shown is None:
+        subject = subject_of(identity)
+        own = selectors.own_schema_of(active, subject)
+        own_key = ("own", *selectors.own_schema_key(active, subject))
+        shown = agent_view.shown_to_agent(
+            decision, analysis, own.visibility,
+            lambda again: _redecided_for_agent(active, again, identity, delegator, context),
+            lambda: own_bundle_cache().get_or_create(own_key, own.visibility.build_bundle),
+        )
+        if cache is not None:
+            # The cached decision object may come back from the decision cache: keep it identical.
+            cache.put(key, shown if shown is not decision else _SAME)
+    return decision if shown is _SAME else shown
+
+
+def _redecided_for_agent(active: ActivePolicy, again: engine.Analysis, identity: Identity,
+                         delegator: Delegator | None, context: engine.RequestContext) -> engine.Decision:
+    """The decision on the document analysed against the agent's own schema. A document that fails
+    there is the agent side's refusal alone (the person's rules never saw the agent's schema)."""
+    if delegator is None:
+        return _engine_decision(active, again, identity, context)
+    if again.failure:
+        decision = _engine_decision(active, again, identity, context)
+        return dataclasses.replace(decision, reasons=[reasons.on_side(reason, AGENT_SIDE)
+                                                      for reason in decision.reasons])
+    return _decided(active, again, identity, delegator, context)
+
+
+def _shown_overlay(decision: engine.Decision, engine_decision: engine.Decision,
+                   shown: engine.Decision) -> dict[str, Any] | None:
+    """The record's `shown_to_agent` (records.as_shown_to_agent reads it): None when the agent
+    is shown the decision as it is."""
+    if agent_view.as_shown(decision, engine_decision, shown) is decision:
+        return None
+    return {
+        "replaces": len(engine_decision.reasons),
+        "reasons": [reason.as_dict() for reason in shown.reasons],
+        "metrics": shown.metrics,
+        "operation": shown.operation,
+    }
+
+
+# Cached for a denial shown to the agent as it is (so that a hit still compares identical).
+_SAME = engine.Decision(engine.DENY, [], {}, None)
+
+
 def subject_of(identity: Identity) -> engine.Subject:
     principal = identity.principal
     return engine.Subject(
@@ -232,13 +305,17 @@ def _check(identity: Identity, request: CheckRequest, client_ip: str) -> CheckRe
     request, unknown_hash = _resolve_persisted(active, identity, request)
     if unknown_hash is not None:
         analysis, decision = None, engine.deny_unknown_persisted(unknown_hash)
+        shown = decision
     elif active is not None:
         analysis, analysis_key = _analyse(active, request)
-        decision = _decide(active, analysis, analysis_key, identity, delegator, request, client_ip, now)
+        context = _request_context(active, identity, request, client_ip, now)
+        decision = _decide(active, analysis, analysis_key, identity, delegator, context)
         decision = _pending_schema_version(active, analysis, request, decision)
+        shown = _shown_to_agent(active, analysis, analysis_key, identity, delegator, context, decision)
     else:
         analysis = None
-        decision = _no_policy_decision(request, schema_name, found, identity)
+        decision = shown = _no_policy_decision(request, schema_name, found, identity)
+    engine_decision = decision
     decision, approval = approvals.gate(check=request, identity=identity, decision=decision, active=active, now=now,
                                         delegator=person)
     decision, binding = _bind(request, decision)
@@ -246,6 +323,7 @@ def _check(identity: Identity, request: CheckRequest, client_ip: str) -> CheckRe
     record = DecisionRecord.build(
         identity=identity, request=request, client_ip=client_ip, now=now, decision=decision,
         active=active, analysis=analysis, delegator=person,
+        shown_to_agent=_shown_overlay(decision, engine_decision, shown),
     )
     decision, record = approvals.consume(approval, decision, record, identity, now)
     try:
@@ -256,7 +334,9 @@ def _check(identity: Identity, request: CheckRequest, client_ip: str) -> CheckRe
         approvals.release_unadmitted(approval, record, identity)
         raise
     approval_out = approvals.settle(approval, admission.decision, record, identity, request, active, now)
-    return _respond(admission, record, _sign(admission, binding, identity, record, now), approval_out)
+    token = _sign(admission, binding, identity, record, now)
+    return _respond(agent_view.as_shown(admission.decision, engine_decision, shown), admission, record, token,
+                    approval_out)
 
 
 def _bind(request: CheckRequest, decision: engine.Decision) -> tuple[engine.Decision, signer.Binding | None]:
@@ -296,9 +376,9 @@ def _resolve_policy(request: CheckRequest) -> tuple[ActivePolicy | None, bool | 
     return None, found, schema_name
 
 
-def _respond(admission: Admission, record: DecisionRecord, token: str | None,
+def _respond(decision: engine.Decision, admission: Admission, record: DecisionRecord, token: str | None,
              approval: dict[str, Any] | None = None) -> CheckResult:
-    decision = admission.decision
+    """The answer: `decision` is the admitted one as the agent may see it (the record keeps the true cause)."""
     body: dict[str, Any] = {
         "decision": decision.decision,
         "decision_id": str(record.id),
@@ -319,4 +399,4 @@ def _respond(admission: Admission, record: DecisionRecord, token: str | None,
     if admission.refusal is not None:
         body["reasons"][-1]["retry_after_s"] = admission.refusal["details"]["retry_after_s"]
         body["error"] = admission.refusal
-    return CheckResult(admission.status, body, admission.headers)
+    return CheckResult(admission.status, body, admission.headers, record.reasons)

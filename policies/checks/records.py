@@ -73,10 +73,11 @@ class DecisionRecord:
     delegator_id: int | None = None
     delegator_name: str = ""
     context_redacted: dict[str, Any] = dataclasses.field(default_factory=dict)
+    shown_to_agent: dict[str, Any] | None = None  # see Decision.shown_to_agent
 
     @classmethod
     def build(cls, *, identity, request, client_ip, now, decision, active, analysis,
-              delegator=None) -> DecisionRecord:
+              delegator=None, shown_to_agent: dict[str, Any] | None = None) -> DecisionRecord:
         sent = request.variables if isinstance(request.variables, dict) else {}
         declared = analysis.declared_variables if analysis is not None else frozenset()
         # Only the variables the operation declares are kept; the rest are counted.
@@ -106,6 +107,7 @@ class DecisionRecord:
             delegator_id=delegator.principal.pk if delegator is not None else None,
             delegator_name=delegator.principal.name if delegator is not None else "",
             context_redacted=engine.redact_context(request.context) if request.context else {},
+            shown_to_agent=shown_to_agent,
         )
 
     def with_decision(self, decision: engine.Decision) -> DecisionRecord:
@@ -137,6 +139,15 @@ class DecisionRecord:
         """This record with every NUL and lone surrogate in its values replaced (PostgreSQL refuses both)."""
         values = storable({name: getattr(self, name) for name in _RECORD_FIELDS if name not in ("id", "created_at")})
         return dataclasses.replace(self, **values)
+
+
+def as_shown_to_agent(reasons: list[dict[str, Any]], metrics: dict[str, Any], operation: dict[str, Any],
+                      shown: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
+    """A stored decision's reasons, metrics and operation as its agent was shown them (its
+    `shown_to_agent`): admins read the true cause from the record itself."""
+    if not shown:
+        return reasons, metrics, operation
+    return [*shown["reasons"], *reasons[shown["replaces"]:]], shown["metrics"], shown["operation"]
 
 
 def redacted_document_hash(document_redacted: str) -> str:
@@ -252,6 +263,7 @@ def _column_values(record: DecisionRecord) -> dict[str, Any]:
         "delegator_id": record.delegator_id,
         "delegator_name": record.delegator_name,
         "context_redacted": record.context_redacted,
+        "shown_to_agent": record.shown_to_agent,
     }
 
 

@@ -295,9 +295,12 @@ INTROSPECTION_HINT = (
     " schema's owners for its SDL instead."
 )
 PARSE_HINT = "Fix the GraphQL syntax at the line and column the message names, then check the document again."
+# The same for a field that exists nowhere and one outside the agent's own schema (agent_view.py),
+# so it points at what the agent may ask: GET /api/v1/schemas/{name}/sdl.
 VALIDATION_HINT = (
     "Change the document so that it is valid against the schema, as the message says (the field, argument,"
-    " variable or fragment it names), then check it again."
+    " variable or fragment it names), then check it again; the fields and types this agent may ask are"
+    " those of its own schema (GET /api/v1/schemas/{name}/sdl)."
 )
 VARIABLES_OBJECT_HINT = "Send variables as a JSON object that maps each variable's name to its value."
 VARIABLE_VALUE_HINT = "Send each variable the operation declares with a value of its declared type."

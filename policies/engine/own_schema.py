@@ -43,8 +43,9 @@ from graphql import (
     is_specified_scalar_type,
     parse,
 )
-from graphql.language import Node
+from graphql.language import DefinitionNode
 
+from .agent_view import Visibility, visibility_of
 from .limits import Limits
 from .matching import Agent
 from .policy import CompiledPolicy, Rule
@@ -86,6 +87,7 @@ class OwnSchema:
     capabilities: tuple[Capability, ...]
     hidden_fields: frozenset[str]  # coordinates removed from kept types ("Customer.ssn")
     rate_limits: tuple[tuple[str | None, RateLimit], ...]  # (rule id, or None for the defaults, limit)
+    visibility: Visibility  # what the check may tell the agent about its documents (agent_view.py)
 
 
 def condition_kinds(rule: Rule) -> tuple[str, ...]:
@@ -144,9 +146,17 @@ def own_schema(bundle: SchemaBundle, policy: CompiledPolicy, subject: Agent, *, 
         *((rule.id, limit) for rule in candidates if rule.id in admitting for limit in rule.rate_limits),
     )
     sdl = None
+    kept = restriction.reachable()
+    definitions = restriction.definitions(kept)
     if restriction.roots.get("query"):
-        sdl = _header(title, policy, found, rate_limits) + restriction.print()
-    return OwnSchema(sdl, found, frozenset(restriction.hidden), tuple(rate_limits))
+        sdl = _header(title, policy, found, rate_limits) + _printed(definitions)
+    return OwnSchema(
+        sdl, found, frozenset(restriction.hidden), tuple(rate_limits), restriction.visibility(kept, definitions)
+    )
+
+
+def _printed(definitions: Sequence[DefinitionNode]) -> str:
+    return "\n\n".join(print_definition(node) for node in definitions) + "\n"
 
 
 def _restricted(
@@ -272,10 +282,28 @@ class _Restriction:
                 pending.extend(get_named_type(field.type) for field in type_.fields.values())
         return seen
 
-    def print(self) -> str:
-        """The SDL of the kept, reachable types, with their directive uses and the definitions these need."""
-        kept = self.reachable()
-        definitions: list[Node] = []
+    def visibility(self, kept: dict[str, GraphQLNamedType], definitions: Sequence[DefinitionNode]) -> Visibility:
+        """What the own schema shows (`definitions`: its SDL's, of `kept`), as a schema with every
+        root type of the full schema (without fields when the agent may call none of its fields),
+        so that a document asking one reads as it would for a root field that does not exist."""
+        with_roots = {**kept, **{root.name: root for root in self.root_types.values()}}
+        empty_roots = [self._definition(root, with_roots) for root in self.root_types.values() if root.name not in kept]
+        schema_node = self._schema_definition(all_roots=True)
+        nodes = [
+            *([schema_node] if schema_node else []),
+            *(node for node in definitions if not isinstance(node, SchemaDefinitionNode)),
+            *(node for node in empty_roots if node is not None),
+        ]
+        schema_types = {
+            name: list(type_.fields) if isinstance(type_, GraphQLObjectType | GraphQLInterfaceType) else None
+            for name, type_ in self.schema.type_map.items()
+        }
+        return visibility_of(schema_types, self.fields, list(with_roots), nodes)
+
+    def definitions(self, kept: dict[str, GraphQLNamedType]) -> list[DefinitionNode]:
+        """The definition nodes of the SDL of the kept, reachable types (`kept`: reachable()), with
+        their directive uses and the definitions these need."""
+        definitions: list[DefinitionNode] = []
         for name in sorted(kept):
             type_ = kept[name]
             if isinstance(type_, GraphQLScalarType) and is_specified_scalar_type(type_):
@@ -285,18 +313,17 @@ class _Restriction:
                 definitions.append(node)
         # Every directive the schema defines is kept, those gqlgov reads (GQLGOV_DIRECTIVES) among
         # them: kept fields may use any, and finding which ones they use cost a third of the build.
-        directive_nodes = [
+        directive_nodes: list[DefinitionNode] = [
             directive.ast_node
             for directive in self.schema.directives
             if not is_specified_directive(directive) and directive.ast_node is not None
         ]
         schema_node = self._schema_definition()
-        nodes: list[Node] = [*([schema_node] if schema_node else []), *directive_nodes, *definitions]
-        return "\n\n".join(print_definition(node) for node in nodes) + "\n"
+        return [*([schema_node] if schema_node else []), *directive_nodes, *definitions]
 
-    def _schema_definition(self) -> SchemaDefinitionNode | None:
+    def _schema_definition(self, all_roots: bool = False) -> SchemaDefinitionNode | None:
         """A schema block when a kept root type has a name other than the default one."""
-        kinds = [kind for kind, root in self.root_types.items() if self.roots.get(kind)]
+        kinds = [kind for kind, root in self.root_types.items() if all_roots or self.roots.get(kind)]
         if all(self.root_types[kind].name == kind.capitalize() for kind in kinds):
             return None
         return SchemaDefinitionNode(directives=(), operation_types=tuple(

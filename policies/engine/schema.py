@@ -288,6 +288,11 @@ def _bounded(diagnostics: list[str]) -> list[str]:
     return kept
 
 
+def bundle_of_schema(schema: GraphQLSchema) -> SchemaBundle:
+    """The bundle of a schema built elsewhere and known to be valid (an agent's own schema)."""
+    return _bundle(schema, lenient=False, diagnostics=[])
+
+
 def _bundle(schema: GraphQLSchema, *, lenient: bool, diagnostics: list[str]) -> SchemaBundle:
     type_weights: dict[str, float] = {}
     field_weights: dict[str, float] = {}

@@ -48,6 +48,18 @@ def test_reading_a_decision_still_on_the_stream_finds_it(client, shop, agent_tok
     assert response.json()["decision"] == "allow"
 
 
+def test_what_the_agent_was_shown_of_a_hidden_field_travels_over_the_stream_beside_the_true_cause(
+        client, shop, agent_token, redis_settings):
+    told = check(client, agent_token, query='{ customer(id: "1") { name ssn } }').json()
+    assert drainer.drain() == 1
+
+    record = Decision.objects.get(pk=told["decision_id"])
+    assert [reason["code"] for reason in record.reasons] == ["FORBIDDEN_FIELD"]
+    read = client.get(f"/api/v1/decisions/{told['decision_id']}", **bearer(agent_token)).json()
+    assert read["reasons"] == told["reasons"]
+    assert [reason["code"] for reason in read["reasons"]] == ["GRAPHQL_VALIDATION_FAILED"]
+
+
 def test_a_mutation_check_gets_its_audit_event_when_drained(client, shop, agent_token, redis_settings):
     mutation = 'mutation Pay { updatePayment(customerId: "1", card: "4111-0000") { id } }'
     decision_id = check(client, agent_token, mutation).json()["decision_id"]

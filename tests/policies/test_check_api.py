@@ -44,11 +44,18 @@ def test_schema_may_be_named_explicitly(client, shop, agent_token):
     assert check(client, agent_token, schema="shop", query=ORDERS).json()["decision"] == "allow"
 
 
-def test_forbidden_field_is_denied_with_its_path(client, shop, agent_token):
+def recorded_codes(response) -> list[str]:
+    """The reasons of the decision record: the true cause (the agent may be told otherwise)."""
+    return [reason["code"] for reason in Decision.objects.get(pk=response.json()["decision_id"]).reasons]
+
+
+def test_forbidden_field_is_denied_with_its_path_in_the_record(client, shop, agent_token):
     response = check(client, agent_token, query='{ customer(id: "1") { name ssn } }')
     body = response.json()
     assert body["decision"] == "deny"
-    forbidden = [r for r in body["reasons"] if r["code"] == "FORBIDDEN_FIELD"]
+    assert codes(response) == ["GRAPHQL_VALIDATION_FAILED"]  # to the agent, ssn does not exist
+    recorded = Decision.objects.get(pk=body["decision_id"]).reasons
+    forbidden = [r for r in recorded if r["code"] == "FORBIDDEN_FIELD"]
     assert forbidden[0]["path"] == ["customer", "ssn"]
     assert forbidden[0]["rule"] == "support-reads-orders"
 
@@ -56,7 +63,8 @@ def test_forbidden_field_is_denied_with_its_path(client, shop, agent_token):
 def test_deny_rule_wins(client, shop, agent_token):
     response = check(client, agent_token, query='mutation { deleteOrder(id: "1") }')
     assert response.json()["decision"] == "deny"
-    assert "DENIED_BY_RULE" in codes(response)
+    assert "DENIED_BY_RULE" in recorded_codes(response)
+    assert codes(response) == ["GRAPHQL_VALIDATION_FAILED"]
 
 
 def test_refund_needs_approval_and_mutation_checks_are_audited(client, shop, agent_token):
@@ -73,7 +81,8 @@ def test_operation_nothing_governs_is_denied(client, shop, db):
     outsider = make_principal("outsider-bot", "ai")
     response = check(client, issue_token_for(outsider), query=ORDERS)
     assert response.json()["decision"] == "deny"
-    assert codes(response) == ["NO_MATCHING_RULE"]
+    assert recorded_codes(response) == ["NO_MATCHING_RULE"]
+    assert codes(response) == ["GRAPHQL_VALIDATION_FAILED"]  # the root field is outside its own schema
 
 
 def test_unknown_schema_is_a_deny_decision(client, shop, agent_token):
@@ -217,7 +226,9 @@ def test_a_repeated_check_follows_a_newly_approved_policy(client, shop, agent_to
     with django_capture_on_commit_callbacks(execute=True):
         activate_policy(SHOP_POLICY.replace('"query.orders*", ', ""))
 
-    assert codes(check(client, agent_token, query=ORDERS)) == ["NO_MATCHING_RULE"]
+    response = check(client, agent_token, query=ORDERS)
+    assert recorded_codes(response) == ["NO_MATCHING_RULE"]
+    assert codes(response) == ["GRAPHQL_VALIDATION_FAILED"]  # its own schema follows the new policy too
 
 
 def test_a_repeated_check_is_decided_afresh_where_a_rule_condition_applies(client, shop_schema, agent_token):

@@ -68,7 +68,10 @@ def test_what_only_the_person_may_do_is_denied_by_the_agent_side(client, policy,
     body = check(client, agent_token, PERSON_ONLY, person_token=person_token).json()
 
     assert body["decision"] == "deny"
-    assert reasons_by_side(body) == [("NO_MATCHING_RULE", "agent")]
+    # A root field outside the agent's own schema reads to it as one that does not exist.
+    assert reasons_by_side(body) == [("GRAPHQL_VALIDATION_FAILED", "agent")]
+    record = Decision.objects.get(pk=body["decision_id"])
+    assert [(reason["code"], reason.get("side")) for reason in record.reasons] == [("NO_MATCHING_RULE", "agent")]
 
 
 def test_the_stricter_of_both_limits_applies(client, policy, agent_token, person_token):

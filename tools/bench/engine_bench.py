@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from graphql import parse, validate
+from graphql import is_required_argument, parse, validate
 
 from policies import engine
 from policies.checks import pipeline
 from policies.checks.caches import ActivePolicy
+from policies.engine.agent_view import shown_to_agent
 from policies.engine.own_schema import introspection_of, own_schema
 from tests.support.seed import BENCH_AGENT, BENCH_GROUP, bench_policy_document
 from tools.bench.documents import BenchDocument
@@ -204,6 +205,38 @@ class EngineBench:
             "own_schema.build_ms": round(statistics.median(times), 1),
             "own_schema.introspection_ms": round(introspection_ms, 1),
             "own_schema.sdl_bytes": len(sdl.encode()),
+            **self.hidden_denial_numbers(policy),
+        }
+
+    def hidden_denial_numbers(self, policy: Any) -> dict[str, Any]:
+        """What telling an agent a denial as its own schema would (engine.agent_view) costs: building
+        its own schema as a schema (once per policy version and agent name, kind and groups, on the
+        first denial that needs it), then per denial of a root field outside its own schema (a
+        mutation: the bench rule admits queries only), against deciding that denial."""
+        mutation = self.bundle.schema.mutation_type
+        if mutation is None:
+            return {}
+        name, field = next(iter(mutation.fields.items()))
+        arguments = ", ".join(f'{arg}: "1"' for arg, value in field.args.items() if is_required_argument(value))
+        query = f"mutation {{ {name}{f'({arguments})' if arguments else ''} {{ __typename }} }}"
+        subject, request = self._subject(), self._request()
+        visibility = own_schema(self.bundle, policy, subject).visibility
+        begin = time.perf_counter()
+        built = visibility.build_bundle()
+        bundle_ms = (time.perf_counter() - begin) * 1000
+        analysis = engine.analyze(self.bundle, query)
+
+        def decide(one: Any) -> Any:
+            return engine.decide(policy, one, subject=subject, request=request, caps=self.caps)
+
+        decision = decide(analysis)
+        decide_us = round(median_us(lambda: decide(analysis), repeat=50 if self.quick else 300), 1)
+        shown_us = round(median_us(lambda: shown_to_agent(decision, analysis, visibility, decide, lambda: built),
+                                     repeat=50 if self.quick else 300), 1)
+        return {
+            "own_schema.view_bundle_ms": round(bundle_ms, 1),
+            "own_schema.hidden_denial_decide_us": decide_us,
+            "own_schema.hidden_denial_shown_us": shown_us,
         }
 
     def scale_numbers(self, small: int = 10, large: int = 10_000) -> dict[str, Any]:
