@@ -29,6 +29,7 @@ from policies.checks.caches import (
     analysis_cache,
     decision_cache,
     only_schema_name,
+    shape_cache,
 )
 from policies.checks.records import DecisionRecord
 from policies.engine import reasons
@@ -72,20 +73,26 @@ def _analyse(active: ActivePolicy, request: CheckRequest) -> tuple[engine.Analys
     key = (active.schema_version_id, request.document_sha256, request.operation_name, variables_key)
     cache = analysis_cache()
     misses = cache.misses
-    analysis = cache.get_or_create(
-        key,
-        lambda: engine.analyze(
-            active.bundle,
-            request.query,
-            operation_name=request.operation_name,
-            variables=request.variables,
-            limits=engine.AnalysisLimits(max_document_bytes=settings.GQLGOV_MAX_DOCUMENT_BYTES, caps=_hard_caps()),
-            default_list_size=settings.GQLGOV_DEFAULT_LIST_SIZE,
-            mutation_base_cost=settings.GQLGOV_MUTATION_BASE_COST,
-        ),
-    )
+    analysis = cache.get_or_create(key, lambda: _analysed(active, request))
     metrics.ANALYSIS_CACHE.labels("miss" if cache.misses != misses else "hit").inc()
     return analysis, key
+
+
+def _analysed(active: ActivePolicy, request: CheckRequest) -> engine.Analysis:
+    """A fresh analysis, from the shape cache when the document's shape was analysed before."""
+    options: dict[str, Any] = {
+        "operation_name": request.operation_name,
+        "variables": request.variables,
+        "limits": engine.AnalysisLimits(max_document_bytes=settings.GQLGOV_MAX_DOCUMENT_BYTES, caps=_hard_caps()),
+        "default_list_size": settings.GQLGOV_DEFAULT_LIST_SIZE,
+        "mutation_base_cost": settings.GQLGOV_MUTATION_BASE_COST,
+    }
+    if settings.GQLGOV_SHAPE_CACHE_BYTES <= 0:
+        return engine.analyze(active.bundle, request.query, **options)
+    analysis, how = engine.analyze_shaped(shape_cache(), active.schema_version_id, active.bundle, request.query,
+                                          **options)
+    metrics.SHAPE_CACHE.labels(how).inc()
+    return analysis
 
 
 def _decide(active: ActivePolicy, analysis: engine.Analysis, analysis_key: tuple[Any, ...], identity: Identity,

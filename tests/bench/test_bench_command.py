@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ENGINE_KEYS = {"engine.cold_ratio", "engine.warm_us", "engine.warm_vs_cold", "scale.rules_ratio",
                "scale.agents_ratio", "schema.build_s", "hostile.engine_max_ms", "hostile.cel_max_ms",
                "hints.reasons_with_hint_share", "hints.suggested_query_pass_share",
-               "sign.decision_token_us", "own_schema.build_ms", "own_schema.introspection_ms"}
+               "sign.decision_token_us", "own_schema.build_ms", "own_schema.introspection_ms",
+               "engine.shape_hit_us", "engine.shape_vs_cold", "engine.shape_hit_share"}
 HTTP_KEYS = {"http.bare_rps", "http.check_warm_rps", "http.ratio_warm", "http.bare_p50_ms", "http.bare_p99_ms",
              "http.check_warm_p50_ms", "http.check_warm_p99_ms", "memory.rss_mb", "hostile.max_ms",
              "hostile.errors_5xx", "limiter.check_rps_on", "limiter.check_rps_off", "records.lost",
@@ -45,6 +46,7 @@ def test_in_process_numbers_and_cost_conformance(tmp_path):
     report = run_bench("--skip-http", "--cost-conformance", str(tmp_path), "-o", str(tmp_path / "out.json"))
     assert ENGINE_KEYS <= set(report)
     assert set(report["engine.cold_ratio"]) == {"small", "medium", "large"}
+    assert set(report["engine.shape_vs_cold"]) == {"small", "medium", "large"}
     assert report["cost.conformance_total"] == 2
     assert report["cost.conformance_passed"] == 1
     assert [d["id"] for d in report["cost.conformance_differences"]] == ["wrong-on-purpose"]
