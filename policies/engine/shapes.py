@@ -66,14 +66,17 @@ from .values import to_json
 HIT, MISS, COLD = "hit", "miss", "cold"
 _DEFAULT_LIMITS = AnalysisLimits()  # served from a shape / analysed (and cached) / not shapeable
 
-# String, block string and number literals, and comments (kept in the shape: a `"` inside one
-# starts no string). A number is not taken from inside a name (`t42`): the lookbehind.
+# String, block string and number literals, and runs of comments (kept in the shape: a `"` inside
+# one starts no string). Written so that the scan runs at C speed between matches (every branch
+# starts with a known character, no lookbehind): a 64 KiB document takes a few milliseconds.
 _LITERALS = re.compile(
-    r'(?P<B>"""(?:\\"""|(?!""")[\s\S])*+""")'
-    r'|(?P<S>"(?:[^"\\\n\r]|\\[^\n\r])*+")'
-    r"|#[^\n\r]*+"
-    r"|(?P<N>(?<![_0-9A-Za-z.])-?[0-9](?:[eE][+-]?|[_0-9A-Za-z.])*+)"
+    r'(?P<B>"""(?:[^"\\]++|\\"""|\\|"(?!""))*+""")'
+    r'|(?P<S>"(?:[^"\\\n\r]++|\\[^\n\r])*+")'
+    r"|#[^\n\r]*+(?:[\s,]*+#[^\n\r]*+)*+"
+    r"|(?P<N>-?[0-9](?:[eE][+-]?|[_0-9A-Za-z.])*+)"
 )
+# A number right after one of these continues a name (`t42`) or is no literal at all (`.5`).
+_NAME_OR_DOT = frozenset("_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.")
 # Marks a lifted literal in a shape; a document holding it is never shaped (so no text can fake one).
 _MARK = "\x00"
 _INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
@@ -115,6 +118,8 @@ def lift(query: str, max_literals: int = _MAX_LITERALS) -> Lifted | None:
             continue  # a comment
         start, end = match.span()
         if kind == "N":
+            if start and query[start - 1] in _NAME_OR_DOT:
+                continue  # part of a name, kept in the shape
             text = match.group()
             kind = "F" if "." in text or "e" in text or "E" in text else "I"
         pieces.append(query[position:start])
@@ -136,13 +141,16 @@ class ShapeStore(Protocol):
     def put(self, key: Hashable, value: Any) -> None: ...
 
 
-class _Unshapeable:
+class Unshapeable:
     """Stored for a shape whose literals could not be matched to its tree: analysed cold each time."""
 
-    approx_size_bytes = 200
+    def __init__(self, lifted: Lifted) -> None:
+        self.approx_size_bytes = 200 + _key_bytes(lifted)
 
 
-UNSHAPEABLE = _Unshapeable()
+def _key_bytes(lifted: Lifted) -> int:
+    """What the cache key (the shape's text) holds: up to 4 bytes a character."""
+    return 100 + 4 * len(lifted.skeleton)
 
 
 def analyze_shaped(
@@ -188,7 +196,7 @@ def analyze_shaped(
         try:
             store.put(key, build_shape(analysis, lifted))
         except RecursionError:
-            store.put(key, UNSHAPEABLE)
+            store.put(key, Unshapeable(lifted))
     return analysis, MISS
 
 
@@ -340,20 +348,20 @@ class ShapeHit:
         return [(move(start), move(end)) for start, end in positions]
 
 
-def build_shape(analysis: Analysis, lifted: Lifted) -> Shape | _Unshapeable:
-    """The shape of an analysis that succeeded (its tree still held), or UNSHAPEABLE."""
+def build_shape(analysis: Analysis, lifted: Lifted) -> Shape | Unshapeable:
+    """The shape of an analysis that succeeded (its tree still held), or an Unshapeable."""
     if not analysis.parsed or not analysis.ok:
-        return UNSHAPEABLE
+        return Unshapeable(lifted)
     document = analysis.parsed[0]
     request = analysis.request
     bundle = request.bundle
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     operation = _select_operation(operations, request.operation_name)
     if operation is None:
-        return UNSHAPEABLE
+        return Unshapeable(lifted)
     slots = _slots(bundle, document, lifted, request.query)
     if slots is None:
-        return UNSHAPEABLE
+        return Unshapeable(lifted)
     fragments: dict[str, FragmentDefinitionNode] = {}
     for definition in document.definitions:
         if isinstance(definition, FragmentDefinitionNode):
@@ -361,7 +369,7 @@ def build_shape(analysis: Analysis, lifted: Lifted) -> Shape | _Unshapeable:
     walker = Walker(bundle, fragments, {}, request.default_list_size)
     root_nodes = tuple(walker.root_selections(bundle.schema.get_root_type(operation.operation), operation))
     if len(root_nodes) != len(analysis.root_fields):
-        return UNSHAPEABLE
+        return Unshapeable(lifted)
     fragment_slots = _fragment_slots(fragments, slots)
     shape = Shape(
         template=analysis,
@@ -371,7 +379,7 @@ def build_shape(analysis: Analysis, lifted: Lifted) -> Shape | _Unshapeable:
         slots=slots,
         root_nodes=root_nodes,
         # A tree holds ~95 bytes per character of its text (measured with tracemalloc, docs/benchmarks.md).
-        approx_size_bytes=analysis.approx_size_bytes + 120 * len(request.query) + 250 * len(slots)
+        approx_size_bytes=analysis.approx_size_bytes + 120 * len(request.query) + 250 * len(slots) + _key_bytes(lifted)
         + _FRAGMENT_MEASURE_BYTES * _FRAGMENT_MEASURES_PER_FRAGMENT * len(fragments),
         ends=tuple(slot.end for slot in slots),
         fragment_slots=fragment_slots,
@@ -577,5 +585,16 @@ def _valid_literal(node: ValueNode, type_: GraphQLInputType) -> bool:
     return not errors
 
 
-__all__ = ["COLD", "HIT", "MISS", "UNSHAPEABLE", "Lifted", "RootField", "Shape", "ShapeHit", "analyze_shaped",
-           "build_shape", "lift"]
+__all__ = [
+    "COLD",
+    "HIT",
+    "MISS",
+    "Lifted",
+    "RootField",
+    "Shape",
+    "ShapeHit",
+    "Unshapeable",
+    "analyze_shaped",
+    "build_shape",
+    "lift",
+]
