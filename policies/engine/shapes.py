@@ -42,7 +42,9 @@ from graphql import (
     ValueNode,
     Visitor,
     get_named_type,
+    get_nullable_type,
     is_leaf_type,
+    is_list_type,
     is_object_type,
     visit,
 )
@@ -54,6 +56,7 @@ from .analysis import (
     AnalysisLimits,
     AnalysisRequest,
     _approx_size,
+    _fragments,
     _over_caps,
     _select_operation,
     _utf8_length,
@@ -362,10 +365,7 @@ def build_shape(analysis: Analysis, lifted: Lifted) -> Shape | Unshapeable:
     slots = _slots(bundle, document, lifted, request.query)
     if slots is None:
         return Unshapeable(lifted)
-    fragments: dict[str, FragmentDefinitionNode] = {}
-    for definition in document.definitions:
-        if isinstance(definition, FragmentDefinitionNode):
-            fragments.setdefault(definition.name.value, definition)
+    fragments = _fragments(document)
     walker = Walker(bundle, fragments, {}, request.default_list_size)
     root_nodes = tuple(walker.root_selections(bundle.schema.get_root_type(operation.operation), operation))
     if len(root_nodes) != len(analysis.root_fields):
@@ -519,7 +519,9 @@ class _LiteralCollector(Visitor):
         self._enter_composite(self.type_info.get_input_type())
 
     def _enter_composite(self, own: GraphQLInputType | None) -> None:
-        self.whole.append(own is None or is_leaf_type(get_named_type(own)))
+        # A list or object where a scalar is expected: the scalar's parser reads it whole.
+        scalar = not is_list_type(get_nullable_type(own)) and is_leaf_type(get_named_type(own)) if own else True
+        self.whole.append(scalar)
 
     def leave_list_value(self, *_args: Any) -> None:
         self.whole.pop()

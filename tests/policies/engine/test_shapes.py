@@ -138,6 +138,13 @@ def test_a_document_with_other_ids_and_page_sizes_is_served_from_its_shape() -> 
     assert how == HIT
 
 
+def test_items_of_a_list_literal_are_literals_like_any_other() -> None:
+    how = assert_served_like_a_full_analysis('{ customersByIds(ids: ["a", "b"]) { id } }',
+                                             '{ customersByIds(ids: ["c-1", "d-22"]) { id } }')
+
+    assert how == HIT
+
+
 def test_a_changed_page_size_is_charged_its_own_cost_and_read_by_rule_conditions() -> None:
     store = Store()
     shaped(store, "{ orders(first: 5) { edges { node { id } } } }")
