@@ -46,7 +46,8 @@ def test_in_process_numbers_and_cost_conformance(tmp_path):
     report = run_bench("--skip-http", "--cost-conformance", str(tmp_path), "-o", str(tmp_path / "out.json"))
     assert ENGINE_KEYS <= set(report)
     assert set(report["engine.cold_ratio"]) == {"small", "medium", "large"}
-    assert set(report["engine.shape_vs_cold"]) == {"small", "medium", "large"}
+    # 80 types: the large document exceeds the server's caps, so it leaves no shape to measure.
+    assert {"small", "medium"} <= set(report["engine.shape_vs_cold"]) <= {"small", "medium", "large"}
     assert report["cost.conformance_total"] == 2
     assert report["cost.conformance_passed"] == 1
     assert [d["id"] for d in report["cost.conformance_differences"]] == ["wrong-on-purpose"]

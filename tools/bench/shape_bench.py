@@ -78,9 +78,13 @@ class ShapeBench:
         bench = self.bench
         engine.decide(bench.policy, analysis, subject=bench._subject(), request=bench._request(), caps=bench.caps)
 
-    def hit_and_cold_us(self, document: BenchDocument, *, pages: str) -> tuple[float, float]:
+    def hit_and_cold_us(self, document: BenchDocument, *, pages: str) -> tuple[float, float] | None:
+        """None when the document leaves no shape (its analysis fails: a small schema's large document
+        can exceed the server's caps)."""
         store = _Store()
         analyze_shaped(store, "bench", self.bench.bundle, document.query, **self._options())
+        if not any(isinstance(value, Shape) for value in store.values()):
+            return None
 
         def hit() -> None:
             analysis, how = analyze_shaped(store, "bench", self.bench.bundle,
@@ -122,17 +126,20 @@ class ShapeBench:
             analyze_shaped(store, "bench", self.bench.bundle, document.query, **self._options())
             held, _peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
-            (shape,) = store.values()
-            assert isinstance(shape, Shape)
-            sizes[size] = {"charged": shape.approx_size_bytes, "measured": held}
+            shapes = [value for value in store.values() if isinstance(value, Shape)]
+            if shapes:
+                sizes[size] = {"charged": shapes[0].approx_size_bytes, "measured": held}
         return sizes
 
     def numbers(self) -> dict[str, Any]:
         hit, cold, every, ids_only = {}, {}, {}, {}
         for size, document in self.bench.documents.items():
-            hit[size], cold[size] = self.hit_and_cold_us(document, pages=FIRST_PAGE)
-            every[size], _cold = self.hit_and_cold_us(document, pages=EVERY_PAGE)
-            ids_only[size], _cold = self.hit_and_cold_us(document, pages=NO_PAGE)
+            first = self.hit_and_cold_us(document, pages=FIRST_PAGE)
+            if first is None:
+                continue
+            hit[size], cold[size] = first
+            every[size] = (self.hit_and_cold_us(document, pages=EVERY_PAGE) or (0.0, 0.0))[0]
+            ids_only[size] = (self.hit_and_cold_us(document, pages=NO_PAGE) or (0.0, 0.0))[0]
         return {
             "engine.shape_hit_us": {size: round(value, 1) for size, value in hit.items()},
             "engine.shape_cold_us": {size: round(value, 1) for size, value in cold.items()},
