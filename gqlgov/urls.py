@@ -4,10 +4,13 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from gqlgov.api import api
+from gqlgov.api_docs import LocalRedoc, redoc_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("oidc/", include("mozilla_django_oidc.urls")),
+    # ReDoc beside ninja's Swagger UI page (/api/v1/docs); both from the vendored static files.
+    path("api/v1/redoc", redoc_view(api, LocalRedoc()), name="gqlgov_redoc"),
     path("api/v1/", api.urls),
     # Browsers ask for /favicon.ico whatever the page says; answer with the console's icon.
     path("favicon.ico", RedirectView.as_view(url=static("gqlgov/favicon.svg"), permanent=True)),

@@ -7,6 +7,7 @@ from ninja import Field, Router, Schema, Status
 from agents.audit import actor_for_principal
 from agents.auth import AgentAuth, StaffAuth
 from gqlgov.errors import NotFound
+from policies import lockstep
 from policies.checks.pipeline import subject_of
 from policies.selectors import (
     own_capabilities,
@@ -16,6 +17,7 @@ from policies.selectors import (
     schema_by_name,
 )
 from policies.services import schema_register
+from policies.services.persisted import persisted_operation_create
 
 router = Router(tags=["policies"])
 
@@ -35,10 +37,19 @@ class SchemaVersionOut(Schema):
     diff: dict[str, Any]
     ungoverned: list[str]
     stale: list[dict[str, Any]]
+    enforced_version: int | None = Field(
+        description="The schema version checks are decided against (the active policy's)."
+    )
+    persisted_operations_broken: list[str] = Field(
+        default_factory=list, description="SHA-256 of each persisted operation that does not validate against it."
+    )
+    awaiting_review: bool = Field(description="Registered after the enforced version: decides no check until a policy"
+                                  " version approved for it is active.")
 
 
 def _version_out(version, created: bool) -> dict[str, Any]:
     coverage = policy_coverage(version.schema.active_policy, version)
+    enforced = lockstep.enforced_schema_version(version.schema)
     return {
         "schema": version.schema.name,
         "version": version.number,
@@ -50,6 +61,10 @@ def _version_out(version, created: bool) -> dict[str, Any]:
         "diff": version.diff,
         "ungoverned": coverage.ungoverned,
         "stale": coverage.stale,
+        "enforced_version": enforced.number if enforced else None,
+        "awaiting_review": enforced is not None and version.number > enforced.number,
+        "persisted_operations_broken": [operation.sha256 for operation in lockstep.persisted_broken_by(
+            version.schema, version)] if enforced is not None and version.number > enforced.number else [],
     }
 
 
@@ -114,3 +129,41 @@ def get_agent_capabilities(request: HttpRequest):
         # The limiter only acquires (policies/ratelimit): reading its state would charge it.
         "rate_limit_state": "not reported: the configured rate limits are listed per schema",
     }
+
+
+class PersistedOperationIn(Schema):
+    schema_name: str = Field(alias="schema", max_length=100, pattern=r"^[-a-zA-Z0-9_]+$")
+    query: str | None = Field(None, max_length=settings.GQLGOV_MAX_DOCUMENT_BYTES,
+                              description="The document; or decision_id to persist a recorded check's document.")
+    decision_id: str | None = Field(None, max_length=64)
+    agent: str | None = Field(None, max_length=100, description="Persist for this agent; or group.")
+    group: str | None = Field(None, max_length=100)
+
+
+class PersistedOperationOut(Schema):
+    id: int
+    schema_name: str = Field(alias="schema")
+    sha256: str
+    operation_name: str | None
+    agent: str | None
+    group: str | None
+    created: bool
+    persisted_query: dict[str, Any] = Field(description='What agents send instead of the document: '
+                                            '{"extensions": {"persistedQuery": ...}}')
+
+
+@router.post("/persisted-operations", auth=StaffAuth(), operation_id="create_persisted_operation",
+             response={200: PersistedOperationOut, 201: PersistedOperationOut})
+def create_persisted_operation(request: HttpRequest, payload: PersistedOperationIn):
+    """Persists (safelists) a document for an agent or a group, from its text or a recorded decision;
+    rules with `persisted_only` then admit it, sent by its SHA-256 as Apollo's persisted queries are."""
+    operation, created = persisted_operation_create(
+        actor=actor_for_principal(request.identity.principal), schema=schema_by_name(payload.schema_name),
+        query=payload.query, decision_id=payload.decision_id, agent=payload.agent, group=payload.group,
+    )
+    return Status(201 if created else 200, {
+        "id": operation.pk, "schema": payload.schema_name, "sha256": operation.sha256,
+        "operation_name": operation.operation_name or None,
+        "agent": operation.principal.name if operation.principal else None, "group": operation.group or None,
+        "created": created, "persisted_query": {"version": 1, "sha256Hash": operation.sha256},
+    })

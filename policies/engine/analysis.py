@@ -195,6 +195,18 @@ def _failed(
     )
 
 
+def document_problems(bundle: SchemaBundle, query: str, *, limits: AnalysisLimits = AnalysisLimits()) -> list[Reason]:
+    """Why `query` is no valid document for `bundle` whatever variables it is sent with (parse,
+    within the token cap, and validation, within its budget); empty when it is valid. For documents
+    kept to be sent later (persisted operations), whose variables are not known yet."""
+    request = AnalysisRequest(bundle=bundle, query=query, operation_name=None, variables={}, limits=limits,
+                              default_list_size=10, mutation_base_cost=0)
+    parsed = _parse(request)
+    if isinstance(parsed, Analysis):
+        return list(parsed.failure)
+    return _validate(request, parsed)
+
+
 def _declared(operation: OperationDefinitionNode | None) -> frozenset[str]:
     if operation is None:
         return frozenset()

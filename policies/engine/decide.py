@@ -47,6 +47,9 @@ class RequestContext:
     ip: str
     now: datetime  # timezone-aware; a naive time is taken as UTC
     context: Mapping[str, Any] = field(default_factory=dict)
+    # The document is a persisted operation of the agent's (its name or a group): what a rule with
+    # `persisted_only` requires. The caller looks it up.
+    persisted: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,9 @@ class Decision:
     # claims. Otherwise the decision follows from the policy, the analysis and the subject's name,
     # kind and groups alone, and the caller may reuse it for them.
     conditional: bool = False
+    # In a check on behalf of a person (delegation.py): the rules that admitted the person, whose
+    # rate limits charge the person as `admitting_rules`' charge the agent.
+    delegator_rules: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -77,9 +83,20 @@ class Decision:
         }
 
 
-def deny_without_policy(code: str, message: str) -> Decision:
-    """A deny for a check that found no schema (UNKNOWN_SCHEMA) or no policy (NO_ACTIVE_POLICY)."""
-    return Decision(DENY, [reasons.without_policy(code, message)], {}, None)
+def deny_without_policy(code: str, message: str, schemas: Sequence[str] | None = None) -> Decision:
+    """A deny for a check that found no schema (UNKNOWN_SCHEMA, naming `schemas`, those the caller
+    may check) or no policy (NO_ACTIVE_POLICY)."""
+    return Decision(DENY, [reasons.without_policy(code, message, schemas)], {}, None)
+
+
+def deny_unknown_persisted(sha256: str) -> Decision:
+    """A deny for a request sent by a hash that names no persisted operation of the agent's (NOT_PERSISTED)."""
+    return Decision(DENY, [reasons.unknown_persisted(sha256)], {}, None)
+
+
+def deny_pending_schema(schema: str, enforced: int, pending: int) -> Decision:
+    """A deny for a document that only a schema version awaiting review accepts (SCHEMA_VERSION_PENDING)."""
+    return Decision(DENY, [reasons.schema_version_pending(schema, enforced, pending)], {}, None)
 
 
 def decide(
@@ -268,6 +285,9 @@ class _Evaluation:
                 self._forbid_fields(rule, root)
             if rule.denies_whole_operation:
                 self.violations.append(reasons.denied_by_rule(root.operation, root.path, rule.id))
+                denied = True
+            elif rule.persisted_only and not self.request.persisted:
+                self.violations.append(reasons.not_persisted(root.operation, root.path, rule.id))
                 denied = True
             elif rule.effect != "deny":
                 admitted = True

@@ -108,6 +108,8 @@ class Rule:
     denies_field: GlobSet
     rate_limits: tuple[RateLimit, ...]
     approval: Approval | None = None  # require_approval rules only (DEFAULT_APPROVAL when not given)
+    # Admits only documents persisted (safelisted) for the agent: RequestContext.persisted.
+    persisted_only: bool = False
 
     @property
     def has_conditions(self) -> bool:
@@ -134,6 +136,8 @@ class CompiledPolicy:
     contact: str | None = None  # who owns the policy, named in NO_MATCHING_RULE hints
     rules_by_id: Mapping[str, Rule] = field(init=False)
     cel_variables: frozenset[str] = field(init=False)  # those any expression reads
+    # Some rule admits only persisted operations: the check looks the document up only then.
+    has_persisted_only: bool = field(init=False)
     _everyone: tuple[int, ...] = field(init=False)
     _by_subject: dict[tuple[str, str], tuple[int, ...]] = field(init=False)
     _by_operation: dict[str, frozenset[int]] = field(init=False, default_factory=dict)
@@ -148,6 +152,7 @@ class CompiledPolicy:
 
     def __post_init__(self) -> None:
         self.rules_by_id = {rule.id: rule for rule in self.rules}
+        self.has_persisted_only = any(rule.persisted_only for rule in self.rules)
         self.cel_variables = frozenset(
             name for rule in self.rules if rule.expression for name in rule.expression.variables()
         )
@@ -254,9 +259,9 @@ class GlobSet:
 
     @classmethod
     def of(cls, globs: Sequence[str]) -> GlobSet:
-        wildcards = [glob for glob in globs if _is_glob(glob)]
+        wildcards = [glob for glob in globs if is_glob(glob)]
         return cls(
-            frozenset(glob for glob in globs if not _is_glob(glob)),
+            frozenset(glob for glob in globs if not is_glob(glob)),
             glob_pattern(wildcards) if wildcards else None,
         )
 
@@ -268,7 +273,7 @@ class GlobSet:
         return self.pattern is not None or not self.exact.isdisjoint(names)
 
 
-def _is_glob(text: str) -> bool:
+def is_glob(text: str) -> bool:
     return any(char in text for char in "*?[")
 
 
@@ -303,13 +308,15 @@ def stale_references(policy: CompiledPolicy, schema: SchemaBundle) -> list[Stale
 
 
 def _matches_any(glob: str, names: Collection[str]) -> bool:
-    if not _is_glob(glob):
+    if not is_glob(glob):
         return glob in names
     pattern = glob_pattern([glob])
     return any(pattern.fullmatch(name) for name in names)
 
 
 def ungoverned_operations(policy: CompiledPolicy, schema: SchemaBundle) -> list[str]:
-    """Operations of `schema` that no allow or require_approval rule covers (so always denied)."""
-    admitting = {rule.index for rule in policy.rules if rule.effect != "deny"}
-    return [op for op in schema.operations if not (policy.rules_for_operation(op) & admitting)]
+    """Operations of `schema` that no rule of any effect names: nobody decided anything about them.
+
+    An operation only a deny rule names is governed (someone chose to refuse it); an ungoverned one
+    is denied too, but by default, which is what a reviewer must be shown."""
+    return [op for op in schema.operations if not policy.rules_for_operation(op)]

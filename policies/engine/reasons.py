@@ -34,6 +34,8 @@ DIRECTIVE_LIMIT = LIMIT_CODES["max_directives"]
 COST_LIMIT = LIMIT_CODES["max_cost"]
 DOCUMENT_TOO_LARGE = "DOCUMENT_TOO_LARGE"
 APPROVAL_REQUIRED = "APPROVAL_REQUIRED"
+SCHEMA_VERSION_PENDING = "SCHEMA_VERSION_PENDING"
+NOT_PERSISTED = "NOT_PERSISTED"
 EXPRESSION_INPUT_TOO_LARGE = "EXPRESSION_INPUT_TOO_LARGE"
 # Emitted by the rate limiter (outside the engine); defined here so every code has one home.
 RATE_LIMITED = "RATE_LIMITED"
@@ -46,6 +48,10 @@ APPROVAL_MISMATCH = "APPROVAL_MISMATCH"
 APPROVAL_USED = "APPROVAL_USED"
 APPROVAL_EXPIRED = "APPROVAL_EXPIRED"
 APPROVAL_DENIED = "APPROVAL_DENIED"
+# Emitted for a check on behalf of a person (delegation.py): the person's token names nobody
+# gqlgov knows as a person, or a suspended one.
+UNKNOWN_PRINCIPAL = "UNKNOWN_PRINCIPAL"
+DELEGATOR_SUSPENDED = "DELEGATOR_SUSPENDED"
 
 
 Path = tuple[str, ...]
@@ -62,9 +68,11 @@ class Reason:
     limit: int | float | None = None
     actual: int | float | None = None
     hint: str = field(kw_only=True)
+    # "agent" or "delegator" in a check on behalf of a person; None (and left out) otherwise.
+    side: str | None = field(default=None, kw_only=True)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "code": self.code,
             "message": self.message,
             "rule": self.rule,
@@ -73,6 +81,14 @@ class Reason:
             "actual": self.actual,
             "hint": self.hint,
         }
+        if self.side is not None:
+            data["side"] = self.side
+        return data
+
+
+def on_side(reason: Reason, side: str) -> Reason:
+    """`reason` marked as the agent's or the delegator's (delegation.AGENT_SIDE, DELEGATOR_SIDE)."""
+    return dataclasses.replace(reason, side=side)
 
 
 def with_hint(reason: Reason, hint: str) -> Reason:
@@ -193,6 +209,27 @@ def introspection_disabled(path: Path) -> Reason:
     )
 
 
+def not_persisted(operation: str, path: Path, rule: str) -> Reason:
+    """A rule with `persisted_only` admits the root field, but the document is no persisted operation of the agent's."""
+    return Reason(
+        NOT_PERSISTED,
+        f"Rule {rule} admits {operation} only in persisted operations, and this document is not one of yours.",
+        rule=rule, path=path,
+        hint="Send a persisted operation by its hash ({\"extensions\": {\"persistedQuery\": {\"version\": 1,"
+        " \"sha256Hash\": ...}}}), or ask the policy's owners to persist this document for you.",
+    )
+
+
+def unknown_persisted(sha256: str) -> Reason:
+    """A request sent by hash only, naming no persisted operation of the agent's."""
+    return Reason(
+        NOT_PERSISTED,
+        f"No persisted operation of yours has the hash {sha256[:12]}….",
+        hint="Send the document itself in query, or ask the policy's owners to persist it for you"
+        " (POST /api/v1/persisted-operations).",
+    )
+
+
 def approval_required(operation: str, path: Path, rule: str) -> Reason:
     message = f"Rule {rule!r} requires a human to approve {operation}."
     return _of_rule(APPROVAL_REQUIRED, message, rule, path, messages.approval_hint(operation))
@@ -256,9 +293,35 @@ def approval_refused(code: str, approval_id: str, *, rule: str | None = None, co
     return Reason(code, message.format(id=approval_id), rule=rule, hint=hint)
 
 
-def without_policy(code: str, message: str) -> Reason:
-    """UNKNOWN_SCHEMA and NO_ACTIVE_POLICY: the caller found nothing to decide with."""
+def schema_version_pending(schema: str, enforced: int, pending: int) -> Reason:
+    """A document only a schema version awaiting review accepts: nothing it adds is callable yet."""
+    return Reason(
+        SCHEMA_VERSION_PENDING,
+        f"This document uses what schema '{schema}' v{pending} adds; v{pending} awaits review, and checks are"
+        f" decided against v{enforced} until a policy version approved for v{pending} is active.",
+        hint=f"Use only what v{enforced} has (GET /api/v1/schemas/{schema}/sdl shows what you may call), or"
+        f" ask the policy's owners to review schema v{pending}.",
+    )
+
+
+def without_policy(code: str, message: str, schemas: Sequence[str] | None = None) -> Reason:
+    """UNKNOWN_SCHEMA and NO_ACTIVE_POLICY: the caller found nothing to decide with. `schemas`, for
+    UNKNOWN_SCHEMA, are those the caller may check: named in the message and the hint."""
     if code not in (UNKNOWN_SCHEMA, NO_ACTIVE_POLICY):
         raise ValueError(f"{code} is not a reason for deciding without a policy")
-    hint = messages.UNKNOWN_SCHEMA_HINT if code == UNKNOWN_SCHEMA else messages.NO_ACTIVE_POLICY_HINT
-    return Reason(code, message, hint=hint)
+    if code == NO_ACTIVE_POLICY:
+        return Reason(code, message, hint=messages.NO_ACTIVE_POLICY_HINT)
+    if schemas is None:
+        return Reason(code, message, hint=messages.UNKNOWN_SCHEMA_HINT)
+    return Reason(code, messages.unknown_schema_message(message, schemas), hint=messages.unknown_schema_hint(schemas))
+
+
+def unknown_principal(message: str) -> Reason:
+    """UNKNOWN_PRINCIPAL: the person's token (`on_behalf_of`) is valid but names no known person."""
+    return Reason(UNKNOWN_PRINCIPAL, message, hint=messages.UNKNOWN_PRINCIPAL_HINT)
+
+
+def delegator_suspended(name: str) -> Reason:
+    """DELEGATOR_SUSPENDED: the person the agent acts for is suspended."""
+    return Reason(DELEGATOR_SUSPENDED, f"{name}, on whose behalf the check is made, is suspended.",
+                  hint=messages.DELEGATOR_SUSPENDED_HINT)

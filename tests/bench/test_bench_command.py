@@ -16,6 +16,7 @@ ENGINE_KEYS = {"engine.cold_ratio", "engine.warm_us", "engine.warm_vs_cold", "sc
                "scale.agents_ratio", "schema.build_s", "hostile.engine_max_ms", "hostile.cel_max_ms",
                "hints.reasons_with_hint_share", "hints.suggested_query_pass_share",
                "sign.decision_token_us", "own_schema.build_ms", "own_schema.introspection_ms",
+               "replay.checks_per_s", "replay.records",
                "engine.shape_hit_us", "engine.shape_vs_cold", "engine.shape_hit_share"}
 HTTP_KEYS = {"http.bare_rps", "http.check_warm_rps", "http.ratio_warm", "http.bare_p50_ms", "http.bare_p99_ms",
              "http.check_warm_p50_ms", "http.check_warm_p99_ms", "memory.rss_mb", "hostile.max_ms",
@@ -54,6 +55,7 @@ def test_in_process_numbers_and_cost_conformance(tmp_path):
     assert json.loads((tmp_path / "out.json").read_text()) == report
     assert report["hostile.engine_exceptions"] == []
     assert (report["hints.misses"], report["hints.failing_suggestions"]) == ([], [])
+    assert report["replay.records"] == 10_000 and report["replay.unchanged_share"] == 1.0
 
 
 def test_the_bench_measures_the_server_docker_compose_runs():
