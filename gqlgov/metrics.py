@@ -57,6 +57,8 @@ CHECK_DURATION = Histogram(
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 ANALYSIS_CACHE = Counter("gqlgov_analysis_cache_total", "Analysis cache lookups by result.", ["result"])
+SHAPE_CACHE = Counter("gqlgov_shape_cache_total",
+                      "Analysis cache misses by what the shape cache made of them (hit, miss, cold).", ["result"])
 RATELIMIT_OUTCOMES = Counter("gqlgov_ratelimit_outcomes_total", "Rate limiter answers by outcome.", ["outcome"])
 RATELIMIT_OUTAGES = Counter("gqlgov_ratelimit_outages_total", "Rate limiter outages begun (Redis unreachable).")
 DECISION_RECORDS = Counter("gqlgov_decision_records_total", "Decision records made durable, by path.", ["path"])

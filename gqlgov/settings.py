@@ -260,6 +260,9 @@ GQLGOV_DEFAULT_LIST_SIZE = env.int("GQLGOV_DEFAULT_LIST_SIZE", default=10)
 GQLGOV_MUTATION_BASE_COST = env.int("GQLGOV_MUTATION_BASE_COST", default=10)
 # Per-process cache of analysed documents, in bytes.
 GQLGOV_ANALYSIS_CACHE_BYTES = env.int("GQLGOV_ANALYSIS_CACHE_BYTES", default=64 * 1024 * 1024)
+# Per-process cache of validated document shapes (literals lifted out), in bytes and entries; 0 turns it off.
+GQLGOV_SHAPE_CACHE_BYTES = env.int("GQLGOV_SHAPE_CACHE_BYTES", default=64 * 1024 * 1024)
+GQLGOV_SHAPE_CACHE_ENTRIES = env.int("GQLGOV_SHAPE_CACHE_ENTRIES", default=4096)
 # Reuse a decision no rule condition took part in, for the same document, policy version and agent.
 GQLGOV_DECISION_CACHE = env.bool("GQLGOV_DECISION_CACHE", default=True)
 # How often a web process re-reads which policy version is active, in seconds.

@@ -27,8 +27,10 @@ V = TypeVar("V")
 class BoundedCache(Generic[V]):
     """A thread-safe LRU bounded by the summed `size_of` its values."""
 
-    def __init__(self, capacity: int, size_of: Callable[[V], int] = lambda _value: 1) -> None:
+    def __init__(self, capacity: int, size_of: Callable[[V], int] = lambda _value: 1,
+                 max_entries: int | None = None) -> None:
         self.capacity = capacity
+        self.max_entries = max_entries
         self._size_of = size_of
         self._items: OrderedDict[Hashable, tuple[V, int]] = OrderedDict()
         self._used = 0
@@ -56,7 +58,7 @@ class BoundedCache(Generic[V]):
                 self._used -= old[1]
             self._items[key] = (value, size)
             self._used += size
-            while self._used > self.capacity:
+            while self._used > self.capacity or (self.max_entries is not None and len(self._items) > self.max_entries):
                 _key, (_value, evicted) = self._items.popitem(last=False)
                 self._used -= evicted
 
@@ -136,6 +138,16 @@ _analyses = _registered(
     why="agents repeat documents; parsing and validating is most of a cold check",
     cache=BoundedCache(
         capacity=settings.GQLGOV_ANALYSIS_CACHE_BYTES, size_of=lambda analysis: analysis.approx_size_bytes
+    ),
+)
+_shapes = _registered(
+    "shapes", key="(schema version id, operation name, analysis limits, document with its literals lifted out)",
+    value="the engine's Shape (policies/engine/shapes.py): the validated, measured document and its tree",
+    why="agents send one document shape with other ids and page sizes: a shape hit checks only the literals"
+    " (engine.shape_vs_cold). Bounded in bytes (a tree is ~100 bytes per character) and entries",
+    cache=BoundedCache(
+        capacity=settings.GQLGOV_SHAPE_CACHE_BYTES, size_of=lambda shape: shape.approx_size_bytes,
+        max_entries=settings.GQLGOV_SHAPE_CACHE_ENTRIES,
     ),
 )
 _limit_specs = _registered(
@@ -329,6 +341,10 @@ def warm_active_policies(after_each: Callable[[], object] | None = None) -> int:
 
 def analysis_cache() -> BoundedCache[Any]:
     return _analyses
+
+
+def shape_cache() -> BoundedCache[Any]:
+    return _shapes
 
 
 def limit_specs_cache() -> BoundedCache[Any]:

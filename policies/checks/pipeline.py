@@ -34,6 +34,7 @@ from policies.checks.caches import (
     decision_cache,
     only_schema_name,
     own_bundle_cache,
+    shape_cache,
 )
 from policies.checks.persisted import persisted_for
 from policies.checks.records import DecisionRecord
@@ -90,20 +91,25 @@ def analyse_against(bundle: Any, schema_version_id: int,
     key = (schema_version_id, request.document_sha256, request.operation_name, variables_key)
     cache = analysis_cache()
     misses = cache.misses
-    analysis = cache.get_or_create(
-        key,
-        lambda: engine.analyze(
-            bundle,
-            request.query,
-            operation_name=request.operation_name,
-            variables=request.variables,
-            limits=engine.AnalysisLimits(max_document_bytes=settings.GQLGOV_MAX_DOCUMENT_BYTES, caps=_hard_caps()),
-            default_list_size=settings.GQLGOV_DEFAULT_LIST_SIZE,
-            mutation_base_cost=settings.GQLGOV_MUTATION_BASE_COST,
-        ),
-    )
+    analysis = cache.get_or_create(key, lambda: _analysed(bundle, schema_version_id, request))
     metrics.ANALYSIS_CACHE.labels("miss" if cache.misses != misses else "hit").inc()
     return analysis, key
+
+
+def _analysed(bundle: Any, schema_version_id: int, request: CheckRequest) -> engine.Analysis:
+    """A fresh analysis, from the shape cache when the document's shape was analysed before."""
+    options: dict[str, Any] = {
+        "operation_name": request.operation_name,
+        "variables": request.variables,
+        "limits": engine.AnalysisLimits(max_document_bytes=settings.GQLGOV_MAX_DOCUMENT_BYTES, caps=_hard_caps()),
+        "default_list_size": settings.GQLGOV_DEFAULT_LIST_SIZE,
+        "mutation_base_cost": settings.GQLGOV_MUTATION_BASE_COST,
+    }
+    if settings.GQLGOV_SHAPE_CACHE_BYTES <= 0:
+        return engine.analyze(bundle, request.query, **options)
+    analysis, how = engine.analyze_shaped(shape_cache(), schema_version_id, bundle, request.query, **options)
+    metrics.SHAPE_CACHE.labels(how).inc()
+    return analysis
 
 
 def _request_context(active: ActivePolicy, identity: Identity, request: CheckRequest, client_ip: str,

@@ -45,6 +45,7 @@ from .schema import (
     build_schema,
     diff_schemas,
 )
+from .shapes import analyze_shaped
 
 __all__ = [
     "ALLOW",
@@ -78,6 +79,7 @@ __all__ = [
     "StaleReference",
     "Subject",
     "analyze",
+    "analyze_shaped",
     "build_schema",
     "compile_policy",
     "covers_operation",

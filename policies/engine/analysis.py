@@ -123,6 +123,9 @@ class Analysis:
     # The variables as coerced for the measure, kept as long as the tree (a denial's rewrite
     # measures with them again rather than coercing a large variable twice).
     coerced: list[dict[str, Any]] = field(default_factory=list, repr=False, compare=False)
+    # An analysis served from the shape cache (shapes.py): the cached shape and where this
+    # document's literals sit, so that redaction needs no tree of its own.
+    shape_hit: Any = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:

@@ -8,7 +8,7 @@ measured in microseconds and never expanded.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,6 +107,18 @@ class _FieldGroup:
     skipped: bool  # every node carries a literal @skip(if: true) / @include(if: false)
 
 
+class FragmentMemo:
+    """Fragment measures kept across walks of one document shape (shapes.py): a fragment's measure
+    depends only on its sizing and on the values that drive cost inside it, which `key` names
+    (None: not to be kept). Measures are never changed once made, so walks may share them."""
+
+    def __init__(self, key: Callable[[str, Any], Hashable | None], measures: dict[Hashable, Any],
+                 capacity: int) -> None:
+        self.key = key
+        self.measures = measures
+        self.capacity = capacity
+
+
 class Walker:
     def __init__(
         self,
@@ -114,10 +126,14 @@ class Walker:
         fragments: Mapping[str, FragmentDefinitionNode],
         variables: Mapping[str, Any],
         default_list_size: int,
+        literals: Mapping[int, Any] | None = None,
+        fragment_memo: FragmentMemo | None = None,
     ) -> None:
         self.bundle = bundle
         self.fragments = fragments
         self.variables = variables
+        self.literals = literals  # literal node id -> value sent instead (see values.to_json)
+        self.fragment_memo = fragment_memo
         self.default_list_size = default_list_size
         self.fragment_measures: dict[tuple[str, _Sizing | None], _FragmentMeasure] = {}
         self.in_progress: set[tuple[str, _Sizing | None]] = set()
@@ -158,6 +174,18 @@ class Walker:
                 )
             )
         return tuple(root_fields), total
+
+    def root_selections(
+        self, root_type: GraphQLNamedType | None, operation: OperationDefinitionNode
+    ) -> list[tuple[FieldNode, FieldInfo | None]]:
+        """Each root field's first selection and its schema field, in `measure_root`'s order: the
+        arguments of a root field are those of its first selection."""
+        groups: dict[tuple[str, str], _FieldGroup] = {}
+        self._collect(root_type, operation.selection_set.selections, False, groups, {}, inline_spreads=set())
+        return [
+            (group.nodes[0], self.bundle.field_info(group.parent, group.nodes[0].name.value) if group.parent else None)
+            for group in groups.values()
+        ]
 
     def _note_repeats(self, key: str, group: _FieldGroup) -> None:
         if len(group.nodes) > self.most_repeated[1]:
@@ -246,6 +274,13 @@ class Walker:
         measured = self.fragment_measures.get(key)
         if measured is not None:
             return measured
+        memo = self.fragment_memo
+        memo_key = memo.key(name, sizing) if memo is not None else None
+        if memo is not None and memo_key is not None:
+            shared: _FragmentMeasure | None = memo.measures.get(memo_key)
+            if shared is not None:
+                self.fragment_measures[key] = shared
+                return shared
         fragment = self.fragments.get(name)
         if fragment is None or key in self.in_progress:
             # An unknown fragment or a cycle: validation reports it; measure it as empty.
@@ -268,6 +303,8 @@ class Walker:
         )
         self.in_progress.discard(key)
         self.fragment_measures[key] = measured
+        if memo is not None and memo_key is not None and len(memo.measures) < memo.capacity:
+            memo.measures[memo_key] = measured
         return measured
 
     def _measure_field(
@@ -282,14 +319,7 @@ class Walker:
         first = group.nodes[0]
         name = first.name.value
         info = self.bundle.field_info(group.parent, name) if group.parent is not None else None
-        provided = {
-            argument.name.value: to_json(argument.value, self.variables) for argument in first.arguments or ()
-        }
-        provided = {arg: value for arg, value in provided.items() if value is not MISSING}
-        arguments = dict(provided)
-        if info is not None:
-            for arg, default in info.argument_defaults.items():
-                arguments.setdefault(arg, default)
+        provided, arguments = field_arguments(first, info, self.variables, self.literals)
         here = (*path, key)
         own_size = self._own_size(info, arguments, provided, group.nodes, here) if info and info.list_size else None
         child_sizing = _child_sizing(info, own_size, name, sizing)
@@ -352,6 +382,20 @@ class Walker:
                     cost += self._input_cost(item, input_field.type, weights.get(f"{named.name}.{name}"))
             return cost
         return weight or 0.0
+
+
+def field_arguments(
+    node: FieldNode, info: FieldInfo | None, variables: Mapping[str, Any], literals: Mapping[int, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The arguments `node` gives (variables and `literals` substituted, unsupplied variables left
+    out), and those with the SDL defaults of the others completed: what rules and cost see."""
+    provided = {argument.name.value: to_json(argument.value, variables, literals) for argument in node.arguments or ()}
+    provided = {arg: value for arg, value in provided.items() if value is not MISSING}
+    arguments = dict(provided)
+    if info is not None:
+        for arg, default in info.argument_defaults.items():
+            arguments.setdefault(arg, default)
+    return provided, arguments
 
 
 def _literally_skipped(directives: tuple[DirectiveNode, ...] | None) -> bool:

@@ -34,6 +34,7 @@ from .analysis import Analysis
 from .policy import GlobSet
 from .reasons import DOCUMENT_TOO_LARGE, TOKEN_LIMIT
 from .schema import SchemaBundle
+from .shapes import ShapeHit
 
 REDACTED = "[REDACTED]"
 _REDACTED_LITERAL = f'"{REDACTED}"'
@@ -107,6 +108,8 @@ def _plan(bundle: SchemaBundle, analysis_or_document: Analysis | str, globs: tup
         if analysis_or_document.parsed:
             document = analysis_or_document.parsed.pop()
             analysis_or_document.coerced.clear()
+        elif analysis_or_document.shape_hit is not None:
+            return _shape_plan(bundle, analysis_or_document.shape_hit, globs, is_sensitive)
         elif {reason.code for reason in analysis_or_document.failure} & {DOCUMENT_TOO_LARGE, TOKEN_LIMIT}:
             # Never read: too large to scan for secrets, so none of it is kept.
             return _Plan(f"{REDACTED} ({len(query)} characters)", is_sensitive, frozenset(), {}, True)
@@ -130,6 +133,26 @@ def _plan(bundle: SchemaBundle, analysis_or_document: Analysis | str, globs: tup
         # In a document that failed analysis, variables may sit where no type says what they hold.
         unreadable=isinstance(analysis_or_document, Analysis) and not analysis_or_document.ok,
     )
+
+
+def _shape_plan(bundle: SchemaBundle, hit: ShapeHit, globs: tuple[str, ...], is_sensitive: IsSensitive) -> _Plan:
+    """The plan of a document served from a shape: the shape's template scanned once per set of
+    globs, its spans moved to where they sit in this document (which sensitive values a document
+    holds depends on its shape only, not on its literals)."""
+    scanned = hit.shape.redactions.get(globs)
+    if scanned is None:
+        finder = _SensitiveValues(bundle, is_sensitive)
+        try:
+            finder.scan(hit.shape.document.definitions)
+        except RecursionError:
+            return _Plan(_redact_all_literals(hit.query), is_sensitive, frozenset(), {}, True)
+        scanned = hit.shape.redactions[globs] = (
+            finder.spans,
+            frozenset(finder.whole_variables),
+            {name: tuple(types) for name, types in finder.typed_variables.items()},
+        )
+    spans, whole, typed = scanned
+    return _Plan(_replace_spans(hit.query, hit.moved(spans)), is_sensitive, whole, typed, unreadable=False)
 
 
 class _SensitiveValues:

@@ -29,8 +29,15 @@ class _Missing:
 MISSING: Final = _Missing()
 
 
-def to_json(node: ValueNode, variables: Mapping[str, Any]) -> Any:
-    """The value of a literal as JSON-like data; an unsupplied variable gives MISSING."""
+def to_json(node: ValueNode, variables: Mapping[str, Any], literals: Mapping[int, Any] | None = None) -> Any:
+    """The value of a literal as JSON-like data; an unsupplied variable gives MISSING.
+
+    `literals` maps the id of a literal node to the value it stands for instead (a shape-cache hit
+    measures a cached document's tree with the literal values of the document sent: shapes.py)."""
+    if literals is not None:
+        lifted = literals.get(id(node), MISSING)
+        if lifted is not MISSING:
+            return lifted
     if isinstance(node, VariableNode):
         return variables.get(node.name.value, MISSING)
     if isinstance(node, IntValueNode):
@@ -45,10 +52,10 @@ def to_json(node: ValueNode, variables: Mapping[str, Any]) -> Any:
     if isinstance(node, NullValueNode):
         return None
     if isinstance(node, ListValueNode):
-        items = (to_json(item, variables) for item in node.values)
+        items = (to_json(item, variables, literals) for item in node.values)
         return [None if item is MISSING else item for item in items]
     if isinstance(node, ObjectValueNode):
-        fields = ((field.name.value, to_json(field.value, variables)) for field in node.fields)
+        fields = ((field.name.value, to_json(field.value, variables, literals)) for field in node.fields)
         return {name: value for name, value in fields if value is not MISSING}
     return MISSING
 

@@ -108,3 +108,27 @@ def test_a_negative_cost_weight_neither_bypasses_the_cost_limit_nor_breaks_the_c
     assert rebate.status_code == 200
     assert rebate.json()["decision"] == "allow"
     assert rebate.json()["metrics"]["cost"] == 0
+
+
+def test_a_document_differing_only_in_literals_is_answered_and_recorded_as_a_full_analysis_would(
+    client, shop, agent_token
+):
+    from policies.checks.caches import clear_caches, shape_cache
+
+    seed = 'mutation { login(username: "a", password: "1") }'
+    document = 'mutation { login(username: "someone-else", password: "s3cret-pin") }'
+    check(client, agent_token, query=seed)
+    hits = shape_cache().hits
+    from_shape = check(client, agent_token, query=document).json()
+    assert shape_cache().hits == hits + 1
+    clear_caches()
+    analysed = check(client, agent_token, query=document).json()
+
+    # Each check has its own id, token (it names the id) and rate-limit state; all else is the same.
+    unique = {"decision_id": None, "decision_token": None, "rate_limit": None}
+    assert {**from_shape, **unique} == {**analysed, **unique}
+    assert from_shape["decision"] == "allow"
+    _seed, served, cold = Decision.objects.order_by("created_at")
+    assert served.document_redacted == cold.document_redacted
+    assert "s3cret-pin" not in served.document_redacted
+    assert served.document_hash == cold.document_hash

@@ -9,6 +9,7 @@ from tools.bench.documents import documents_for, generated_sdl
 from tools.bench.engine_bench import EngineBench, cost_conformance, schema_build_s
 from tools.bench.hints_bench import hint_numbers
 from tools.bench.replay_bench import replay_numbers
+from tools.bench.shape_bench import ShapeBench
 from tools.bench.sign_bench import check_overhead_ratio, sign_numbers
 
 TARGETS = {
@@ -67,8 +68,9 @@ fewer repetitions, no candidate server); its ratios are noisier. While tuning th
                             help="web server worker processes (default: gqlgov/gunicorn.conf.py's, CPU count + 1)")
         parser.add_argument("--quick", action="store_true", help="short runs for smoke tests")
         parser.add_argument("--skip-http", action="store_true", help="in-process numbers only")
-        parser.add_argument("--only", choices=["http"],
-                            help="`http`: only the HTTP numbers (no engine/scale/hostile-in-process sections)")
+        parser.add_argument("--only", choices=["http", "shape"],
+                            help="`http`: only the HTTP numbers (no engine/scale/hostile-in-process sections);"
+                            " `shape`: only the shape cache's engine.shape_* keys")
         parser.add_argument("--no-candidates", action="store_true",
                             help="HTTP: measure only the production server (no candidate server, no variants)")
         parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
@@ -98,6 +100,8 @@ fewer repetitions, no candidate server); its ratios are noisier. While tuning th
             report.update(function())
             sections[name] = round(time.perf_counter() - begin, 1)
 
+        if opts["only"] in (None, "shape"):
+            timed("shape", ShapeBench(bench).numbers)
         if opts["only"] is None:
             timed("engine", bench.engine_numbers)
             timed("scale", bench.scale_numbers)
@@ -106,10 +110,11 @@ fewer repetitions, no candidate server); its ratios are noisier. While tuning th
             timed("hostile_cel", bench.hostile_cel_in_process)
             timed("hints", lambda: hint_numbers(bundle, documents, quick=quick))
             timed("replay", lambda: replay_numbers(sdl, documents["medium"].query, quick=quick))
-        timed("sign", lambda: sign_numbers(documents["medium"].query, quick=quick))  # with --only http too
+        if opts["only"] != "shape":
+            timed("sign", lambda: sign_numbers(documents["medium"].query, quick=quick))  # with --only http too
         if opts["cost_conformance"] and opts["only"] is None:
             timed("cost", lambda: cost_conformance(Path(opts["cost_conformance"])))
-        if not opts["skip_http"]:
+        if not opts["skip_http"] and opts["only"] != "shape":
             from tools.bench.http_bench import run_http
 
             duration = 2.0 if quick else opts["duration"]
@@ -138,4 +143,8 @@ def _targets(report: dict) -> dict:
     for size in ("medium", "large"):
         if size in ratios:
             met[f"engine.cold_ratio.{size}"] = ratios[size] <= 1.25
+    shape = report.get("engine.shape_vs_cold") or {}
+    for size in ("medium", "large"):
+        if size in shape:
+            met[f"engine.shape_vs_cold.{size}"] = shape[size] <= 0.1
     return met
