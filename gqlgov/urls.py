@@ -4,11 +4,16 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from gqlgov.api import api
+from policies.mcp.views import mcp_endpoint, protected_resource_metadata
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("oidc/", include("mozilla_django_oidc.urls")),
     path("api/v1/", api.urls),
+    path("mcp", mcp_endpoint, name="mcp"),
+    # RFC 9728: the metadata of the resource at /mcp, at the root and with the resource's path appended.
+    path(".well-known/oauth-protected-resource", protected_resource_metadata),
+    path(".well-known/oauth-protected-resource/mcp", protected_resource_metadata),
     # Browsers ask for /favicon.ico whatever the page says; answer with the console's icon.
     path("favicon.ico", RedirectView.as_view(url=static("gqlgov/favicon.svg"), permanent=True)),
 ]

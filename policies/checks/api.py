@@ -13,12 +13,13 @@ from ninja.errors import ValidationError
 from pydantic import BaseModel
 
 from agents.auth import AgentAuth, CheckAuth
+from agents.models import Principal
 from gqlgov import jsonfast, metrics
 from gqlgov.errors import ApiError, NotFound
 from gqlgov.middleware import client_ip
 from gqlgov.request_body import json_object
 from policies.checks import drainer
-from policies.checks.pipeline import CheckRequest, run_check
+from policies.checks.pipeline import CheckRequest, CheckResult, run_check
 from policies.models import Decision
 
 router = Router(tags=["policies"])
@@ -46,15 +47,42 @@ class CheckIn(BaseModel):
 # The check reads its body itself rather than through a ninja body parameter: ninja's generic
 # parameter resolution (and a ninja Schema's validation through a DjangoGetter, made for ORM
 # objects) cost this hot path several times the parsing itself.
-def _check_payload(request: HttpRequest) -> CheckIn:
-    """The body as CheckIn: MALFORMED_REQUEST (400) as for every JSON body, VALIDATION_ERROR (422)
-    with the locations ninja gives a body parameter."""
+def _check_payload(request: HttpRequest) -> CheckRequest:
+    """The body as a CheckRequest: MALFORMED_REQUEST (400) as for every JSON body, VALIDATION_ERROR
+    (422) with the locations ninja gives a body parameter."""
     data = json_object(request)
     try:
-        return CheckIn.model_validate(data)
+        return check_request_from(data)
     except pydantic.ValidationError as error:
         raise ValidationError([{**detail, "loc": ("body", "payload", *detail["loc"])}
                                for detail in error.errors(include_url=False)]) from error
+
+
+def check_request_from(data: dict[str, Any]) -> CheckRequest:
+    """The check a body asks for (POST /check's, or MCP's `check_graphql` arguments), validated by
+    CheckIn; raises pydantic.ValidationError."""
+    payload = CheckIn.model_validate(data)
+    return CheckRequest(
+        query=payload.query,
+        schema=payload.schema_name,
+        variables=payload.variables,
+        operation_name=payload.operation_name,
+        context=payload.context,
+        approval_id=payload.approval_id,
+    )
+
+
+def observed_check(request: HttpRequest, check: CheckRequest) -> CheckResult:
+    """The check decided, recorded and rate-limited for the request's caller, with its metrics."""
+    started = time.perf_counter()
+    try:
+        result = run_check(identity=request.identity, request=check, client_ip=client_ip(request),
+                           reauthenticate=lambda: AgentAuth()(request))
+    except ApiError as error:
+        metrics.observe_check_error(error.code, error.status, time.perf_counter() - started)
+        raise
+    metrics.observe_check(result.status, result.body, time.perf_counter() - started)
+    return result
 
 
 _CHECK_BODY = {"required": True, "content": {"application/json": {"schema": CheckIn.model_json_schema()}}}
@@ -63,23 +91,7 @@ _CHECK_BODY = {"required": True, "content": {"application/json": {"schema": Chec
 @router.post("/check", auth=CheckAuth(), operation_id="check_query", openapi_extra={"requestBody": _CHECK_BODY})
 def check_query(request: HttpRequest):
     """May the calling agent run this GraphQL document? Answers allow, deny or pending_approval with reasons."""
-    started = time.perf_counter()
-    payload = _check_payload(request)
-    check = CheckRequest(
-        query=payload.query,
-        schema=payload.schema_name,
-        variables=payload.variables,
-        operation_name=payload.operation_name,
-        context=payload.context,
-        approval_id=payload.approval_id,
-    )
-    try:
-        result = run_check(identity=request.identity, request=check, client_ip=client_ip(request),
-                           reauthenticate=lambda: AgentAuth()(request))
-    except ApiError as error:
-        metrics.observe_check_error(error.code, error.status, time.perf_counter() - started)
-        raise
-    metrics.observe_check(result.status, result.body, time.perf_counter() - started)
+    result = observed_check(request, _check_payload(request))
     # What JsonResponse would send, encoded by orjson (the body is plain JSON data).
     response = HttpResponse(
         jsonfast.dumps(result.body, default=DjangoJSONEncoder().default),
@@ -109,7 +121,12 @@ class DecisionOut(Schema):
 @router.get("/decisions/{decision_id}", auth=AgentAuth(), response=DecisionOut, operation_id="get_decision")
 def get_decision(request: HttpRequest, decision_id: str):
     """One of the caller's own decisions (others' are 404), with variables redacted."""
-    found = Decision.objects.filter(pk=_uuid_or_none(decision_id), principal=request.identity.principal)
+    return own_decision(request.identity.principal, decision_id)
+
+
+def own_decision(principal: Principal, decision_id: str) -> dict[str, Any]:
+    """One of `principal`'s decisions as GET /decisions/{id} shows it; NotFound for anyone else's."""
+    found = Decision.objects.filter(pk=_uuid_or_none(decision_id), principal=principal)
     record = found.first()
     if record is None and drainer.drain_for_read():  # the record may still be on the decision stream
         record = found.first()
