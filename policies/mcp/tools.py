@@ -21,7 +21,7 @@ from gqlgov.errors import ApiError, error_body
 from gqlgov.request_body import MAX_NESTING, nested_deeper_than
 from policies.approvals import services as approvals
 from policies.approvals.api import detail as approval_detail
-from policies.checks.api import CheckIn, check_request_from, observed_check, own_decision
+from policies.checks.api import CheckIn, DecisionOut, check_request_from, observed_check, own_decision
 from policies.checks.pipeline import subject_of
 from policies.selectors import own_capabilities, own_sdl
 
@@ -104,7 +104,10 @@ def _get_approval(request: HttpRequest, arguments: dict[str, Any]) -> dict[str, 
 
 def _explain_decision(request: HttpRequest, arguments: dict[str, Any]) -> dict[str, Any]:
     asked = _validated(DecisionIn.model_validate, arguments)
-    return own_decision(request.identity.principal, asked.decision_id)
+    # Through GET /decisions/{id}'s response schema, so both answer the same keys.
+    answer: dict[str, Any] = DecisionOut.model_validate(own_decision(request.identity.principal, asked.decision_id)
+                                                        ).model_dump()
+    return answer
 
 
 def _validated(parse: Callable[[dict[str, Any]], Any], arguments: dict[str, Any]) -> Any:
