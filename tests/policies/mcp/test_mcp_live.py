@@ -15,8 +15,9 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.support import servers
-from tests.support.oidc_provider import AGENT_AUDIENCE
+from tests.support.oidc_provider import AGENT_AUDIENCE, OIDCProvider
 from tests.support.production_server import deploy, first_traceback, server_log
+from tests.support.redis_server import RedisServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -24,19 +25,32 @@ ALLOWED = "{ orders(first: 2) { edges { node { id } } } }"
 REFUND = "mutation Refund($id: ID!) { refundOrder(id: $id) { id } }"
 
 
-@pytest.fixture
-def live(tmp_path, oidc_provider, throwaway_redis_server):
-    """gunicorn serving a seeded deployment whose agents may also sign in with the loopback IdP's JWTs."""
-    with servers.bench_database(tmp_path, os.environ.get("DATABASE_URL")) as database_url:
-        deployment = deploy(tmp_path, database_url, throwaway_redis_server.url,
-                            AGENT_JWT_ISSUER=oidc_provider.issuer, AGENT_JWT_AUDIENCE=AGENT_AUDIENCE,
-                            AGENT_JWT_JWKS_URL=oidc_provider.jwks_url)
-        deployment.environment.manage("create_agent", "jwt-bot", "--kind", "ai", "--group", "support",
-                                      "--oidc-subject", "agent-sub-1")
-        with servers.drainer(deployment.environment), \
-                servers.web_server(deployment.environment, "gunicorn", 1) as (base, _process):
-            yield base, deployment
-    log = server_log(tmp_path)
+@pytest.fixture(scope="module")
+def idp():
+    provider = OIDCProvider().start()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory, idp):
+    """gunicorn serving a seeded deployment whose agents may also sign in with the loopback IdP's
+    JWTs; one for the module, since the tests only read (and the server takes seconds to start)."""
+    workdir = tmp_path_factory.mktemp("mcp-live")
+    redis = RedisServer(workdir)
+    redis.start()
+    try:
+        with servers.bench_database(workdir, os.environ.get("DATABASE_URL")) as database_url:
+            deployment = deploy(workdir, database_url, redis.url, AGENT_JWT_ISSUER=idp.issuer,
+                                AGENT_JWT_AUDIENCE=AGENT_AUDIENCE, AGENT_JWT_JWKS_URL=idp.jwks_url)
+            deployment.environment.manage("create_agent", "jwt-bot", "--kind", "ai", "--group", "support",
+                                          "--oidc-subject", "agent-sub-1")
+            with servers.drainer(deployment.environment), \
+                    servers.web_server(deployment.environment, "gunicorn", 1) as (base, _process):
+                yield base, deployment
+    finally:
+        redis.kill()
+    log = server_log(workdir)
     assert "Traceback" not in log, first_traceback(log)
 
 
@@ -96,9 +110,9 @@ def test_the_legacy_initialize_handshake_works_statelessly(live):
     assert result.structured_content["decision"] == "allow"
 
 
-def test_an_idp_jwt_for_the_agent_is_accepted(live, oidc_provider):
+def test_an_idp_jwt_for_the_agent_is_accepted(live, idp):
     base, _deployment = live
-    token = oidc_provider.issue_token(sub="agent-sub-1", aud=AGENT_AUDIENCE)
+    token = idp.issue_token(sub="agent-sub-1", aud=AGENT_AUDIENCE)
 
     async def work(client):
         return await client.call_tool("list_operations", {})
@@ -134,9 +148,9 @@ def test_an_unauthenticated_call_gets_401_naming_the_metadata_the_client_can_fol
         with_client(base, None, lambda client: client.list_tools())
 
 
-def test_a_jwt_issued_for_another_audience_gets_401(live, oidc_provider):
+def test_a_jwt_issued_for_another_audience_gets_401(live, idp):
     base, _deployment = live
-    token = oidc_provider.issue_token(sub="agent-sub-1", aud="https://another-api.example.com")
+    token = idp.issue_token(sub="agent-sub-1", aud="https://another-api.example.com")
 
     response = post_initialize(base, token)
 
