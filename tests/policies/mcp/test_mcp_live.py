@@ -144,7 +144,7 @@ def test_an_unauthenticated_call_gets_401_naming_the_metadata_the_client_can_fol
     assert challenge.startswith('Bearer resource_metadata="') and "/.well-known/oauth-protected-resource" in challenge
     metadata = requests.get(f"{base}/.well-known/oauth-protected-resource", timeout=10).json()
     assert metadata["resource"].endswith("/mcp") and metadata["bearer_methods_supported"] == ["header"]
-    with pytest.raises(Exception):  # noqa: B017, PT011  the client gives up: it holds no credential
+    with pytest.raises(Exception):  # noqa: B017  the client gives up: it holds no credential
         with_client(base, None, lambda client: client.list_tools())
 
 
