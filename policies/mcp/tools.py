@@ -8,22 +8,26 @@ Every tool runs for the authenticated caller of the HTTP request, in the request
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pydantic
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest
 from pydantic import BaseModel, Field
 
 from agents.auth import AgentAuth
-from gqlgov.errors import ApiError, error_body
+from gqlgov.errors import ApiError, error_body, first_line
 from gqlgov.request_body import MAX_NESTING, nested_deeper_than
 from policies.approvals import services as approvals
 from policies.approvals.api import detail as approval_detail
 from policies.checks.api import CheckIn, DecisionOut, check_request_from, observed_check, own_decision
 from policies.checks.pipeline import subject_of
 from policies.selectors import own_capabilities, own_sdl
+
+logger = logging.getLogger("gqlgov.mcp")
 
 # Bounds on what one call may ask for (the check's own input is bounded by CheckIn and the check).
 MAX_OPERATIONS = 100
@@ -69,6 +73,7 @@ def _check_graphql(request: HttpRequest, arguments: dict[str, Any]) -> dict[str,
     if nested_deeper_than(arguments, MAX_NESTING):
         raise ToolError("MALFORMED_REQUEST", f"The arguments are nested deeper than {MAX_NESTING} levels.")
     body: dict[str, Any] = observed_check(request, _validated(check_request_from, arguments)).body
+    request.gqlgov_outcome = body.get("decision")  # type: ignore[attr-defined]  # for the request's log line
     return body
 
 
@@ -220,7 +225,8 @@ TOOLS_BY_NAME = {tool.name: tool for tool in TOOLS}
 
 
 def call(request: HttpRequest, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    """What tool `name` answers the request's caller; ToolError (or the API's ApiError) when refused."""
+    """What tool `name` answers the request's caller; ToolError when refused, with the code its
+    REST twin would answer (DATABASE_UNAVAILABLE, RATE_LIMITER_UNAVAILABLE, ... included)."""
     try:
         if name != "check_graphql" and request.identity.unconfirmed_generation is not None:
             # Authenticated as for a check (its limiter confirms a cached identity); the others
@@ -229,3 +235,12 @@ def call(request: HttpRequest, name: str, arguments: dict[str, Any]) -> dict[str
         return TOOLS_BY_NAME[name].run(request, arguments)
     except ApiError as error:
         raise ToolError(error.code, error.message, error.details) from error
+    except (OperationalError, InterfaceError) as error:
+        # As gqlgov/api.py answers it: an expected outage, one log line, no traceback.
+        logger.error("database unavailable: %s", first_line(error))
+        raise ToolError("DATABASE_UNAVAILABLE", "The database is unavailable; retry shortly.") from error
+    except ToolError:
+        raise
+    except Exception as error:
+        logger.exception("unhandled error in MCP tool %s", name)
+        raise ToolError("INTERNAL_ERROR", "Internal error; the request id identifies it in the logs.") from error

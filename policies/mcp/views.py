@@ -66,6 +66,7 @@ def mcp_endpoint(request: HttpRequest) -> HttpResponse:
     for name, value in exchange.headers:
         if name.lower() != "content-length":
             response[name] = value
+    response.gqlgov_outcome = getattr(request, "gqlgov_outcome", None)  # type: ignore[attr-defined]
     return response
 
 

@@ -272,3 +272,24 @@ def test_the_protected_resource_metadata_names_the_idp_as_authorization_server(c
         assert metadata["resource"] == "https://gqlgov.example.com/mcp"
         assert metadata["authorization_servers"] == ["https://idp.example.com/"]
         assert metadata["bearer_methods_supported"] == ["header"]
+
+
+@pytest.mark.parametrize("body", [
+    b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list", "x": "\xff\xfe"}',
+    b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": {
+        **ENVELOPE, "io.modelcontextprotocol/clientCapabilities": json.loads("[" * 900 + "]" * 900)}}}).encode(),
+])
+def test_hostile_bodies_get_a_json_rpc_error_never_a_500(client, shop, agent_token, body):
+    response = client.post("/mcp", body, content_type="application/json", **bearer(agent_token),
+                           HTTP_ACCEPT="application/json, text/event-stream", HTTP_MCP_PROTOCOL_VERSION=VERSION,
+                           HTTP_MCP_METHOD="tools/list")
+
+    assert 400 <= response.status_code < 500, response.content[:300]
+    assert response.json()["error"]["code"] < 0  # a JSON-RPC error code
+
+
+def test_the_request_log_line_carries_the_decision(client, shop, agent_token, caplog):
+    call_tool(client, agent_token, "check_graphql", {"schema": "shop", "query": "{ order(id: 1) { id } }"})
+
+    assert [record.outcome for record in caplog.records if getattr(record, "path", "") == "/mcp"] == ["allow"]
