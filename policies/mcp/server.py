@@ -22,11 +22,13 @@ from typing import Any
 
 import mcp_types as types
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest
 from mcp.server.lowlevel.server import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
 
+from gqlgov import jsonfast
 from policies.mcp import tools
 
 SERVER_NAME = "gqlgov"
@@ -47,7 +49,11 @@ def _tool(spec: tools.ToolSpec) -> types.Tool:
 
 
 _TOOL_LIST = types.ListToolsResult(tools=[_tool(spec) for spec in tools.TOOLS])
-_INPUT_SCHEMAS = {spec.name: spec.input_schema for spec in tools.TOOLS}
+# The SDK checks a tools/call's Mcp-Param-* headers against the properties its tool's inputSchema
+# annotates with x-mcp-header; a tool without any has nothing to check, and answering None for it
+# spares the SDK walking the schema on every call (measured: docs/performance-log.md).
+_HEADER_ANNOTATED_SCHEMAS = {spec.name: spec.input_schema for spec in tools.TOOLS
+                             if "x-mcp-header" in json.dumps(spec.input_schema)}
 
 
 async def _list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
@@ -68,14 +74,15 @@ async def _call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.Cal
 
 
 def _result(data: dict[str, Any], *, is_error: bool) -> types.CallToolResult:
-    text = json.dumps(data, separators=(",", ":"), default=str)
+    # The same JSON as text, for clients that read no structured content (the spec's advice).
+    text = jsonfast.dumps(data, default=DjangoJSONEncoder().default).decode()
     return types.CallToolResult(content=[types.TextContent(type="text", text=text)], structured_content=data,
                                 is_error=is_error)
 
 
 def build_server() -> Server[Any]:
     return Server(SERVER_NAME, version="1", instructions=INSTRUCTIONS, on_list_tools=_list_tools,
-                  on_call_tool=_call_tool, get_tool_input_schema=_INPUT_SCHEMAS.get)
+                  on_call_tool=_call_tool, get_tool_input_schema=_HEADER_ANNOTATED_SCHEMAS.get)
 
 
 @dataclass
@@ -115,7 +122,8 @@ class ThreadRunner:
         self.manager = StreamableHTTPSessionManager(server, json_response=True, stateless=True,
                                                     max_request_body_size=settings.GQLGOV_MAX_BODY_BYTES)
         self._jobs: list[tuple[asyncio.Future[Any], Callable[..., Any], tuple[Any, ...]]] = []
-        self._wake: asyncio.Event | None = None
+        # Resolved when the exchange is answered or a handler hands a call back: the loop then stops.
+        self._stop: asyncio.Future[None] | None = None
         started = asyncio.Event()
         # Kept suspended on the loop between requests: the manager stays entered (run() once).
         self._manager_task = self.loop.create_task(self._run_manager(started))
@@ -126,22 +134,26 @@ class ThreadRunner:
             started.set()
             await asyncio.Event().wait()
 
+    def _stop_loop(self, *_args: Any) -> None:
+        if self._stop is not None and not self._stop.done():
+            self._stop.set_result(None)
+
     async def in_request_thread(self, function: Callable[..., Any], *args: Any) -> Any:
         """`function(*args)` run by the thread serving the request, outside the event loop."""
         future: asyncio.Future[Any] = self.loop.create_future()
         self._jobs.append((future, function, args))
-        assert self._wake is not None
-        self._wake.set()
+        self._stop_loop()
         return await future
 
     def serve(self, exchange: Exchange) -> Exchange:
         """Runs the SDK's transport for one exchange, and the sync calls its handlers hand back."""
         task = self.loop.create_task(self.manager.handle_request(exchange.scope, exchange.receive, exchange.send))
+        task.add_done_callback(self._stop_loop)
         while True:
-            self._wake = wake = asyncio.Event()
-            waiter = self.loop.create_task(wake.wait())
-            self.loop.run_until_complete(asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED))
-            waiter.cancel()
+            self._stop = self.loop.create_future()
+            if task.done():
+                self._stop.set_result(None)
+            self.loop.run_until_complete(self._stop)
             while self._jobs:
                 future, function, args = self._jobs.pop(0)
                 try:
@@ -149,7 +161,6 @@ class ThreadRunner:
                 except Exception as error:  # handed back to the handler that asked, as its own
                     future.set_exception(error)
             if task.done():
-                self.loop.run_until_complete(asyncio.sleep(0))  # let the cancelled waiter finish
                 task.result()
                 return exchange
 
