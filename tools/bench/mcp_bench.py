@@ -117,17 +117,10 @@ def measure_http(base: str, roles: dict[str, list[int]], token: str, schema: str
     }
 
 
-def main(argv: list[str]) -> None:
-    import django
-
-    django.setup()
-    token, schema, query_file = argv[:3]
-    repeat = int(argv[3]) if len(argv) > 3 else 1500
-    print(json.dumps(in_process_numbers(token, schema, Path(query_file).read_text(), repeat)))
-
-
 if __name__ == "__main__":
     import os
 
+    from tools.bench import sign_bench
+
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gqlgov.settings")
-    main(sys.argv[1:])
+    sign_bench.main(sys.argv[1:], numbers=in_process_numbers)

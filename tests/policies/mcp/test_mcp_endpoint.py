@@ -293,3 +293,20 @@ def test_the_request_log_line_carries_the_decision(client, shop, agent_token, ca
     call_tool(client, agent_token, "check_graphql", {"schema": "shop", "query": "{ order(id: 1) { id } }"})
 
     assert [record.outcome for record in caplog.records if getattr(record, "path", "") == "/mcp"] == ["allow"]
+
+
+def test_check_graphql_is_charged_to_the_same_rate_limit_as_post_check(client, shop_schema, agent_token):
+    from tests.policies.conftest import activate_policy
+    from tests.policies.test_check_ratelimit import POLICY
+
+    activate_policy(POLICY.format(rule_limits="{requests: 2, per: minute}"))
+    arguments = {"schema": "shop", "query": "{ orders(first: 1) { totalCount } }"}
+    assert rest_check(client, agent_token, arguments)["decision"] == "allow"
+    assert call_tool(client, agent_token, "check_graphql", arguments)["structuredContent"]["decision"] == "allow"
+
+    refused = call_tool(client, agent_token, "check_graphql", arguments)
+
+    assert refused["isError"] is False  # a decision, as the 429's body is
+    answer = refused["structuredContent"]
+    assert answer["decision"] == "deny" and answer["error"]["code"] == "RATE_LIMITED"
+    assert answer["reasons"][-1]["retry_after_s"] >= 1
