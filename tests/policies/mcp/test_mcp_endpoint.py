@@ -310,3 +310,18 @@ def test_check_graphql_is_charged_to_the_same_rate_limit_as_post_check(client, s
     answer = refused["structuredContent"]
     assert answer["decision"] == "deny" and answer["error"]["code"] == "RATE_LIMITED"
     assert answer["reasons"][-1]["retry_after_s"] >= 1
+
+
+def test_a_client_that_accepts_no_json_gets_406_in_the_one_error_shape(client, shop, agent_token):
+    response = rpc(client, agent_token, "tools/list", headers={"HTTP_ACCEPT": "text/html"})
+
+    assert response.status_code == 406
+    assert response.json()["error"]["code"] == "MALFORMED_REQUEST"
+
+
+def test_a_notification_is_acknowledged_with_202(client, shop, agent_token):
+    body = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+
+    response = rpc(client, agent_token, "notifications/initialized", body=body)
+
+    assert response.status_code == 202
