@@ -28,6 +28,7 @@ from policies.checks.pipeline import subject_of
 from policies.selectors import own_capabilities, own_sdl
 
 logger = logging.getLogger("gqlgov.mcp")
+_CONFIRMING_AUTH = AgentAuth()
 
 # Bounds on what one call may ask for (the check's own input is bounded by CheckIn and the check).
 MAX_OPERATIONS = 100
@@ -231,7 +232,7 @@ def call(request: HttpRequest, name: str, arguments: dict[str, Any]) -> dict[str
         if name != "check_graphql" and request.identity.unconfirmed_generation is not None:
             # Authenticated as for a check (its limiter confirms a cached identity); the others
             # confirm it first, as AgentAuth does on their REST twins.
-            AgentAuth()(request)
+            _CONFIRMING_AUTH(request)
         return TOOLS_BY_NAME[name].run(request, arguments)
     except ApiError as error:
         raise ToolError(error.code, error.message, error.details) from error

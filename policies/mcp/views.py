@@ -20,6 +20,10 @@ from gqlgov.errors import ApiError, error_body
 from policies.mcp.server import DJANGO_REQUEST_KEY, Exchange, runner_of_this_thread
 
 METADATA_PATH = "/.well-known/oauth-protected-resource"
+# As POST /check authenticates (a cached identity is confirmed by the check's limiter round trip;
+# the other tools confirm it themselves, tools.call). One instance: ninja builds its OpenAPI
+# description in every constructor.
+_AUTH = CheckAuth()
 
 
 def resource_url() -> str:
@@ -56,7 +60,7 @@ def mcp_endpoint(request: HttpRequest) -> HttpResponse:
         # The spec's defence against DNS rebinding: a browser page elsewhere may not drive it.
         return _error(403, "PERMISSION_DENIED", "Requests from this Origin are not accepted.")
     try:
-        identity = CheckAuth()(request)
+        identity = _AUTH(request)
     except ApiError as error:
         return _refusal(error)
     if identity is None:
