@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint install install-test system-packages clean lock audit bench verifier-zip
+.PHONY: run test lint install install-test static system-packages clean lock audit bench verifier-zip
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,13 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[demo,test]'
 	touch $@
 
-install: $(VENV)/.installed-demo
-install-test: $(VENV)/.installed-test
+install: $(VENV)/.installed-demo static
+install-test: $(VENV)/.installed-test static
+
+# The console's browser code (GraphQL editor, ...) from the npm registry: static-vendor.json lists it,
+# package-lock.json pins it; built into gqlgov/console/static/gqlgov/vendor/ (not committed).
+static:
+	$(PYTHON) tools/vendor_static.py
 
 run: install
 	DEBUG=true $(BIN)/python manage.py rundemo --addr $(HOST):$(PORT)
@@ -50,7 +55,7 @@ bench: install-test
 	$(BIN)/python manage.py bench --json -o var/bench.json
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache node_modules gqlgov/console/static/gqlgov/vendor
 
 # The gqlgov-verify Lambda zip that authorizer-mode exports deploy (GQLGOV_AUTHORIZER_ZIP, default var/).
 verifier-zip: install

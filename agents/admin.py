@@ -1,21 +1,18 @@
 """Admin for identities, tokens and the audit trail. Every write goes through agents.services.
 
-Principals are listed and edited here; their page with tokens, recent decisions and callable
-operations is gqlgov/console/agents.py (admin:gqlgov_agent).
+Principals are added and edited here; their list, their page (tokens, recent decisions,
+callable operations), the token list and the audit trail are console pages (gqlgov/console).
 """
 
 from django import forms
 from django.contrib import admin, messages
-from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.shortcuts import redirect
 
 from agents import services
-from agents.audit import actor_for_user, verify_chain
+from agents.audit import actor_for_user
 from agents.models import ApiToken, AuditEvent, Principal
-from agents.tokens import without_token_prefixes
 from gqlgov import roles
-from gqlgov.display import pretty
-from gqlgov.errors import ApiError
+from gqlgov.admin_redirects import ConsolePagesMixin
 
 
 def _split_groups(text: str) -> list[str]:
@@ -53,6 +50,7 @@ class PrincipalForm(forms.ModelForm):
     class Meta:
         model = Principal
         fields = ("name", "kind", "owner", "iam_role_arn", "oidc_subject")
+        labels = {"iam_role_arn": "IAM role ARN", "oidc_subject": "OIDC subject"}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -78,13 +76,13 @@ class PrincipalForm(forms.ModelForm):
 
 
 @admin.register(Principal)
-class PrincipalAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
+class PrincipalAdmin(ConsolePagesMixin, roles.RoleAdminMixin, admin.ModelAdmin):
+    """The add and edit forms; the list is the console's (admin:gqlgov_agents), and so is each
+    agent's page (admin:gqlgov_agent), where it is suspended, resumed and given tokens."""
+
     change_capability = roles.MANAGE_AGENTS
+    console_list = "admin:gqlgov_agents"
     form = PrincipalForm
-    list_display = ("name_link", "kind", "status_badge", "owner", "group_list", "created_at")
-    list_filter = ("kind", "status")
-    search_fields = ("name", "oidc_subject")
-    actions = ("suspend_selected", "resume_selected")
     fieldsets = (
         (None, {"fields": ("name", "kind", "owner")}),
         ("Matching", {"fields": ("groups_text", "attributes_text")}),
@@ -101,17 +99,13 @@ class PrincipalAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
             return ("name", "kind")
         return ("name", "kind", "oidc_subject")
 
-    @admin.display(description="Name", ordering="name")
-    def name_link(self, obj: Principal):
-        return format_html('<a href="{}">{}</a>', reverse("admin:gqlgov_agent", args=[obj.name]), obj.name)
+    def add_view(self, request, form_url="", extra_context=None):
+        return super().add_view(request, form_url, {"title": "Add agent", **(extra_context or {})})
 
-    @admin.display(description="Status", ordering="status")
-    def status_badge(self, obj: Principal):
-        return format_html('<span class="gg-badge gg-{}">{}</span>', obj.status, obj.get_status_display())
-
-    @admin.display(description="Groups")
-    def group_list(self, obj: Principal):
-        return format_html_join(" ", '<span class="gg-chip">{}</span>', ((g,) for g in obj.groups)) or "—"
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        principal = self.get_object(request, object_id)
+        title = f"Edit agent {principal.name}" if principal else "Edit agent"
+        return super().change_view(request, object_id, form_url, {"title": title, **(extra_context or {})})
 
     def save_model(self, request, obj, form, change):
         """Creates or updates through the services, so the audit event is written with the change."""
@@ -142,102 +136,30 @@ class PrincipalAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
     def response_add(self, request, obj, post_url_continue=None):
         if "_continue" not in request.POST and "_addanother" not in request.POST:
             self.message_user(request, f"{obj.name} was created. Issue it a token below.", messages.SUCCESS)
-            from django.shortcuts import redirect
-
             return redirect("admin:gqlgov_agent", obj.name)
         return super().response_add(request, obj, post_url_continue)
 
-    def _set_status(self, request, queryset, service, verb: str) -> None:
-        roles.require(request.user, roles.MANAGE_AGENTS)
-        actor = actor_for_user(request.user)
-        changed = 0
-        for principal in queryset:
-            try:
-                service(actor=actor, principal=principal)
-                changed += 1
-            except ApiError as exc:
-                self.message_user(request, f"{principal.name}: {exc.message}", messages.ERROR)
-        self.message_user(request, f"{changed} principal(s) {verb}.", messages.SUCCESS)
-
-    @admin.action(description="Suspend selected principals", permissions=["change"])
-    def suspend_selected(self, request, queryset):
-        self._set_status(request, queryset, services.principal_suspend, "suspended")
-
-    @admin.action(description="Resume selected principals", permissions=["change"])
-    def resume_selected(self, request, queryset):
-        self._set_status(request, queryset, services.principal_resume, "resumed")
-
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
-    """Read-only; tokens are issued, rotated and revoked on the agent's page."""
+class ApiTokenAdmin(ConsolePagesMixin, roles.RoleAdminMixin, admin.ModelAdmin):
+    """Read-only: the list is the console's (admin:gqlgov_tokens); tokens are issued, rotated and
+    revoked on the agent's page."""
 
     view_capability = roles.VIEW_SECRETS
-    list_display = ("prefix", "principal", "label", "created_at", "expires_at", "revoked_at", "last_used_at")
-    list_filter = ("revoked_at",)
-    search_fields = ("lookup_id", "principal__name", "label")
+    console_list = "admin:gqlgov_tokens"
     exclude = ("secret_hash",)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """A token is shown on its agent's page (with revoke and rotate)."""
+        token = self.get_object(request, object_id) if self.has_view_permission(request) else None
+        if token is None:
+            return super().change_view(request, object_id, form_url, extra_context)  # 403 or 404 as Django answers
+        return redirect("admin:gqlgov_agent", token.principal.name)
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(roles.RoleAdminMixin, admin.ModelAdmin):
-    """The trail, read-only, with the chain's verification status above the list."""
+class AuditEventAdmin(ConsolePagesMixin, roles.RoleAdminMixin, admin.ModelAdmin):
+    """The trail is the console's (admin:gqlgov_audit, newest first, with the chain's status)."""
 
-    list_display = ("id", "created_at", "actor", "action", "target", "summary")
-    list_filter = ("action", "target_type")
-    search_fields = ("actor", "action", "target_id")
-    date_hierarchy = "created_at"
-    readonly_fields = (
-        "created_at",
-        "actor",
-        "action",
-        "target_type",
-        "target_id",
-        "details_pretty",
-        "prev_hash",
-        "hash",
-    )
-    exclude = ("details",)
-
-    @admin.display(description="Target")
-    def target(self, obj: AuditEvent) -> str:
-        return f"{obj.target_type}:{obj.target_id}"
-
-    # Token prefixes are token details, which viewers do not see: those without VIEW_SECRETS get the
-    # *_without_prefixes twins of the two details columns (list_display callables get no request).
-    _REDACTED_COLUMNS = {"summary": "summary_without_prefixes", "details_pretty": "details_without_prefixes"}
-
-    def _columns_for(self, request, names):
-        if roles.can(request.user, roles.VIEW_SECRETS):
-            return names
-        return tuple(self._REDACTED_COLUMNS.get(name, name) for name in names)
-
-    def get_list_display(self, request):
-        return self._columns_for(request, super().get_list_display(request))
-
-    def get_readonly_fields(self, request, obj=None):
-        return self._columns_for(request, super().get_readonly_fields(request, obj))
-
-    @staticmethod
-    def _summary(details: dict) -> str:
-        text = ", ".join(f"{key}={value}" for key, value in details.items() if key not in ("before", "after"))
-        return text if len(text) <= 120 else text[:117] + "…"
-
-    @admin.display(description="Details")
-    def summary(self, obj: AuditEvent) -> str:
-        return self._summary(obj.details)
-
-    @admin.display(description="Details")
-    def summary_without_prefixes(self, obj: AuditEvent) -> str:
-        return self._summary(without_token_prefixes(obj.details))
-
-    @admin.display(description="Details")
-    def details_pretty(self, obj: AuditEvent):
-        return format_html('<pre class="gg-pre">{}</pre>', pretty(obj.details))
-
-    @admin.display(description="Details")
-    def details_without_prefixes(self, obj: AuditEvent):
-        return format_html('<pre class="gg-pre">{}</pre>', pretty(without_token_prefixes(obj.details)))
-
-    def changelist_view(self, request, extra_context=None):
-        return super().changelist_view(request, {**(extra_context or {}), "chain": verify_chain()})
+    console_list = "admin:gqlgov_audit"
+    console_detail = "admin:gqlgov_audit_event"

@@ -11,6 +11,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -167,17 +168,21 @@ def decode_verified(
     return claims
 
 
-def authenticate_jwt(raw: str) -> Identity:
-    """The principal an IdP-issued JWT names, or AuthError (INVALID_TOKEN, TOKEN_EXPIRED, UNKNOWN_AGENT)."""
+def verified_idp_claims(raw: str, *, refuse: Callable[[str, str], Exception], token_name: str,
+                        not_configured: str) -> dict[str, Any]:
+    """The claims of a JWT from the configured IdP for this API: signature (JWKS), issuer,
+    audience and expiry checked. Every IdP token gqlgov accepts (an agent's bearer token, a
+    person's `on_behalf_of`) goes through here.
+
+    A token that does not verify raises `refuse(kind, message)`, kind "invalid" or "expired", the
+    message naming why (`token_name` "has expired", "was refused: ..."; `not_configured` when no
+    IdP is configured); SigningKeysUnavailable when the IdP's keys cannot be fetched.
+    """
     issuer = settings.AGENT_JWT_ISSUER
     if not (issuer and settings.AGENT_JWT_AUDIENCE and settings.AGENT_JWT_JWKS_URL):
-        raise AuthError(
-            "INVALID_TOKEN",
-            "JWT authentication is not configured on this server "
-            "(AGENT_JWT_ISSUER, AGENT_JWT_AUDIENCE, AGENT_JWT_JWKS_URL); use an API token.",
-        )
+        raise refuse("invalid", not_configured)
     try:
-        claims = decode_verified(
+        return decode_verified(
             raw,
             jwks_url=settings.AGENT_JWT_JWKS_URL,
             audience=settings.AGENT_JWT_AUDIENCE,
@@ -186,9 +191,28 @@ def authenticate_jwt(raw: str) -> Identity:
             leeway=settings.AGENT_JWT_LEEWAY_S,
         )
     except jwt.ExpiredSignatureError as exc:
-        raise AuthError("TOKEN_EXPIRED", "The JWT has expired.") from exc
+        raise refuse("expired", f"{token_name} has expired.") from exc
     except jwt.InvalidTokenError as exc:
-        raise AuthError("INVALID_TOKEN", f"The JWT was refused: {exc}.") from exc
+        raise refuse("invalid", f"{token_name} was refused: {exc}.") from exc
+
+
+def reported_claims(claims: dict[str, Any]) -> dict[str, Any]:
+    """The claims worth showing back (never the raw token)."""
+    return {name: claims[name] for name in _REPORTED_CLAIMS if name in claims}
+
+
+_AUTH_CODES = {"invalid": "INVALID_TOKEN", "expired": "TOKEN_EXPIRED"}
+
+
+def authenticate_jwt(raw: str) -> Identity:
+    """The principal an IdP-issued JWT names, or AuthError (INVALID_TOKEN, TOKEN_EXPIRED, UNKNOWN_AGENT)."""
+    claims = verified_idp_claims(
+        raw,
+        refuse=lambda kind, message: AuthError(_AUTH_CODES[kind], message),
+        token_name="The JWT",
+        not_configured="JWT authentication is not configured on this server "
+        "(AGENT_JWT_ISSUER, AGENT_JWT_AUDIENCE, AGENT_JWT_JWKS_URL); use an API token.",
+    )
     subject = claims.get("sub") or claims.get("client_id") or claims.get("azp")
     if not isinstance(subject, str) or not subject:
         raise AuthError("INVALID_TOKEN", "The JWT names no subject (sub, client_id or azp).")
@@ -196,9 +220,8 @@ def authenticate_jwt(raw: str) -> Identity:
     if principal is None:
         if not settings.AGENT_JWT_AUTO_PROVISION:
             raise AuthError("UNKNOWN_AGENT", f"No agent is registered for OIDC subject {subject!r}.")
-        principal = _provision_agent(subject, issuer)
-    reported = {name: claims[name] for name in _REPORTED_CLAIMS if name in claims}
-    return Identity(principal=principal, method="jwt", claims=reported)
+        principal = _provision_agent(subject, settings.AGENT_JWT_ISSUER)
+    return Identity(principal=principal, method="jwt", claims=reported_claims(claims))
 
 
 def _provision_agent(subject: str, issuer: str) -> Principal:

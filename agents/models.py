@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils import timezone
 
 IAM_ROLE_ARN_VALIDATOR = RegexValidator(
     regex=r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$",
@@ -89,6 +90,15 @@ class ApiToken(models.Model):
         from agents.tokens import TOKEN_PREFIX
 
         return f"{TOKEN_PREFIX}{self.lookup_id}"
+
+    @property
+    def state(self) -> str:
+        """revoked, expired, rotated (still valid for its grace period) or active (selectors.TOKEN_STATES)."""
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at and self.expires_at <= timezone.now():
+            return "expired"
+        return "rotated" if self.rotated_to_id else "active"
 
 
 class AuditEvent(models.Model):

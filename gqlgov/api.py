@@ -10,6 +10,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
+from gqlgov.api_docs import LocalSwagger
 from gqlgov.errors import ApiError, error_body, first_line
 from gqlgov.request_body import json_object
 
@@ -29,6 +30,7 @@ api = NinjaAPI(
     description="GraphQL governance for AI agents: identities, schema registry, pre-check decisions.",
     urls_namespace="api",
     parser=StrictJSONParser(),
+    docs=LocalSwagger(),
 )
 
 

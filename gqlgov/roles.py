@@ -36,6 +36,29 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     ADMIN: frozenset({VIEW, VIEW_SECRETS, MANAGE_AGENTS, EDIT_POLICY, APPROVE, OPERATE_EXPORTS, RELINK_IDENTITIES}),
 }
 
+# What each capability lets a person do, in words (the demo prints them per role).
+CAPABILITY_LABELS: dict[str, str] = {
+    VIEW: "read every page",
+    VIEW_SECRETS: "see token prefixes",
+    MANAGE_AGENTS: "manage agents and their tokens",
+    EDIT_POLICY: "edit and submit policy drafts, register schemas",
+    APPROVE: "approve or reject others' policy versions",
+    OPERATE_EXPORTS: "sync and roll back gateway exports",
+    RELINK_IDENTITIES: "relink OIDC identities",
+}
+
+
+def role_summary(role: str) -> str:
+    """What `role` may do, in words: reading for everyone, then what it adds (an admin: what no
+    other role adds, after "everything the others may")."""
+    capabilities = CAPABILITIES[role]
+    others = frozenset().union(*(CAPABILITIES[other] for other in ROLES if other != role))
+    if capabilities > others:
+        extra = [CAPABILITY_LABELS[c] for c in CAPABILITY_LABELS if c in capabilities - others]
+        return "everything the others may, and " + ", ".join(extra)
+    return ", ".join(CAPABILITY_LABELS[c] for c in CAPABILITY_LABELS if c in capabilities)
+
+
 # Django permissions each capability stands for (for RoleBackend and the ModelAdmins).
 _PERMISSIONS: dict[str, tuple[str, ...]] = {
     APPROVE: ("policies.approve_policyversion",),

@@ -88,6 +88,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "gqlgov.context_processors.login_options",
             ],
+            # The console's value filters ({% load gqlgov_values %}: yaml, json, graphql).
+            "libraries": {"gqlgov_values": "gqlgov.console.templatetags.gqlgov_values"},
         },
     },
 ]

@@ -7,6 +7,7 @@ from ninja import Field, Router, Schema, Status
 from agents.audit import actor_for_principal
 from agents.auth import AgentAuth, StaffAuth
 from gqlgov.errors import NotFound
+from policies import lockstep
 from policies.checks.pipeline import subject_of
 from policies.selectors import (
     own_capabilities,
@@ -35,10 +36,16 @@ class SchemaVersionOut(Schema):
     diff: dict[str, Any]
     ungoverned: list[str]
     stale: list[dict[str, Any]]
+    enforced_version: int | None = Field(
+        description="The schema version checks are decided against (the active policy's)."
+    )
+    awaiting_review: bool = Field(description="Registered after the enforced version: decides no check until a policy"
+                                  " version approved for it is active.")
 
 
 def _version_out(version, created: bool) -> dict[str, Any]:
     coverage = policy_coverage(version.schema.active_policy, version)
+    enforced = lockstep.enforced_schema_version(version.schema)
     return {
         "schema": version.schema.name,
         "version": version.number,
@@ -50,6 +57,8 @@ def _version_out(version, created: bool) -> dict[str, Any]:
         "diff": version.diff,
         "ungoverned": coverage.ungoverned,
         "stale": coverage.stale,
+        "enforced_version": enforced.number if enforced else None,
+        "awaiting_review": enforced is not None and version.number > enforced.number,
     }
 
 

@@ -27,6 +27,18 @@ class Schema(models.Model):
         max_length=500, blank=True, help_text="Announce this schema's approval requests here (else the deployment's)."
     )
 
+    class SchemaChanges(models.TextChoices):
+        REVIEW = "review", "Every new version waits for a reviewed policy version"
+        AUTO_ADDITIVE = "auto_additive", "Purely additive versions take effect without review"
+
+    schema_changes = models.CharField(
+        max_length=16, choices=SchemaChanges.choices, default=SchemaChanges.REVIEW,
+        help_text="What a newly registered schema version does to enforcement (see README: lockstep).",
+    )
+    require_replay = models.BooleanField(
+        default=False, help_text="A policy version is approved only after a replay of recorded checks against it.",
+    )
+
     class Meta:
         ordering = ["name"]
 
@@ -68,6 +80,11 @@ class PolicyVersion(models.Model):
 
     schema = models.ForeignKey(Schema, on_delete=models.CASCADE, related_name="policy_versions")
     number = models.PositiveIntegerField()
+    # The schema version this policy is written, reviewed and approved against: checks under it are
+    # decided against this schema version, whatever was registered since (README: lockstep).
+    schema_version = models.ForeignKey(
+        SchemaVersion, null=True, on_delete=models.PROTECT, related_name="policy_versions"
+    )
     document = models.JSONField(help_text="The policy in the policy-file format (see README).")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
     author = models.ForeignKey(
@@ -108,12 +125,46 @@ class Decision(CheckedOperation):
     document_redacted = models.TextField(blank=True)
     document_hash = models.CharField(max_length=64, blank=True)
     undeclared_variables = models.PositiveIntegerField(default=0)
+    # The check's `context`, values under secret-looking keys redacted: what a replay needs.
+    context_redacted = models.JSONField(default=dict)
+    # The person the agent acted for (`on_behalf_of`); the name stays when the principal is deleted.
+    delegator = models.ForeignKey("agents.Principal", null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="delegated_decisions")
+    delegator_name = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.agent_name} {self.operation_name or '-'}: {self.decision}"
+
+
+class PolicyReplay(models.Model):
+    """Recorded checks re-evaluated against a policy version (policies/checks/replay.py): how many
+    would flip, by rule and by agent. `document_sha256` ties it to the text it replayed."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    policy_version = models.ForeignKey(PolicyVersion, on_delete=models.CASCADE, related_name="replays")
+    document_sha256 = models.CharField(max_length=64)
+    schema_version = models.PositiveIntegerField(null=True)
+    since = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    total = models.PositiveIntegerField(default=0, help_text="Recorded checks to replay (progress: done / total).")
+    done = models.PositiveIntegerField(default=0)
+    summary = models.JSONField(default=dict, blank=True)
+    requested_by = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"replay of {self.policy_version} ({self.status})"
 
 
 class DecisionSigningKey(models.Model):

@@ -2,13 +2,19 @@
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from django.db.models import QuerySet, TextField
+from django.db.models.functions import Cast
+
 from gqlgov.errors import ApiError, NotFound
+from gqlgov.querysets import created_between, distinct_values, narrowed
 from policies import engine
 from policies.checks.caches import ActivePolicy, active_policy, compiled_policy, own_schema_cache, schema_bundle
+from policies.engine import reasons as reason_codes
 from policies.engine.own_schema import OwnSchema, introspection_of, own_schema
-from policies.models import PolicyVersion, Schema, SchemaVersion
+from policies.models import Decision, PolicyVersion, Schema, SchemaVersion
 
 
 def schema_by_name(name: str) -> Schema:
@@ -31,6 +37,24 @@ def policy_version(schema_name: str, number: int | None = None) -> PolicyVersion
     return version
 
 
+def version_compared_with(version: PolicyVersion) -> tuple[PolicyVersion | None, str]:
+    """What a version's review diff compares it with, and why: an open (draft, in review) version
+    against the active one; a decided one against the approved version before it (what it
+    replaced, or would have). (None, reason) for the first version."""
+    schema = version.schema
+    if version.status in (PolicyVersion.Status.DRAFT, PolicyVersion.Status.IN_REVIEW):
+        active = schema.active_policy
+        if active is not None and active.pk != version.pk:
+            return active, "active"
+        return None, "no active version"
+    before = (
+        schema.policy_versions.filter(status=PolicyVersion.Status.APPROVED, number__lt=version.number)
+        .order_by("-number")
+        .first()
+    )
+    return (before, "predecessor") if before else (None, "first version")
+
+
 @dataclass(frozen=True)
 class Coverage:
     """Operations no rule governs, and rule references the schema no longer has."""
@@ -40,8 +64,9 @@ class Coverage:
 
 
 def policy_coverage(version: PolicyVersion | None, schema_version: SchemaVersion | None = None) -> Coverage:
-    """Coverage of a policy version against the schema's latest version (or the one given)."""
-    schema_version = schema_version or (version.schema.latest_version if version else None)
+    """Coverage of a policy version against the schema version it is pinned to (or the one given)."""
+    if schema_version is None and version is not None:
+        schema_version = version.schema_version or version.schema.latest_version
     if schema_version is None:
         return Coverage()
     if version is None:
@@ -52,6 +77,26 @@ def policy_coverage(version: PolicyVersion | None, schema_version: SchemaVersion
         ungoverned=list(engine.ungoverned_operations(compiled, bundle)),
         stale=[_as_dict(item) for item in engine.stale_references(compiled, bundle)],
     )
+
+
+def policy_warnings(schema: Schema, document: dict[str, Any], rule_id: str | None = None) -> list[str]:
+    """What is odd but allowed in a policy document (of `rule_id` only, when given): operation
+    globs and denied fields that match nothing in the schema's latest version. Warnings, not
+    errors: a rule may be written before the schema gains its operation. Compiled uncached (drafts
+    change); empty when the document does not compile or the schema has no version."""
+    if schema.latest_version is None:
+        return []
+    bundle = schema_bundle(schema.latest_version)
+    try:
+        compiled = engine.compile_policy(document, schema=bundle)
+    except engine.PolicyValidationError:
+        return []
+    return [
+        f"Rule {stale.rule}: {stale.kind} {stale.reference!r} ({stale.field}) matches nothing in schema"
+        f" {schema.name} v{schema.latest_version.number}; the rule does nothing there until it does."
+        for stale in engine.stale_references(compiled, bundle)
+        if rule_id is None or stale.rule == rule_id
+    ]
 
 
 def _as_dict(item: Any) -> dict[str, Any]:
@@ -150,3 +195,47 @@ def own_capabilities(subject: engine.Subject) -> list[dict[str, Any]]:
             ],
         })
     return found
+
+
+# --- The decision log, as the console filters it -------------------------------------------
+
+REASON_CODES = sorted(
+    value for name, value in vars(reason_codes).items() if name.isupper() and isinstance(value, str) and value == name
+)
+
+
+@dataclass(frozen=True)
+class DecisionFilter:
+    """What the decision log is narrowed to; empty fields do not narrow it."""
+
+    agent: str = ""
+    schema: str = ""
+    decision: str = ""
+    reason: str = ""  # one of REASON_CODES
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+def decisions(where: DecisionFilter) -> QuerySet[Decision]:
+    """Decisions matching `where`, newest first."""
+    queryset = narrowed(
+        Decision.objects.order_by("-created_at"),
+        agent_name=where.agent,
+        schema_name=where.schema,
+        decision=where.decision,
+        **created_between(where.start, where.end),
+    )
+    if where.reason in REASON_CODES:
+        # Reasons are a JSON list of objects; the quoted code is found in its text on every backend.
+        queryset = queryset.annotate(reasons_text=Cast("reasons", TextField())).filter(
+            reasons_text__contains=f'"{where.reason}"'
+        )
+    return queryset
+
+
+def decision_choices() -> dict[str, list[str]]:
+    """The agent and schema names the log holds, for the filters' pickers (bounded)."""
+    return {
+        "agents": distinct_values(Decision.objects, "agent_name", 500),
+        "schemas": distinct_values(Decision.objects, "schema_name", 200),
+    }

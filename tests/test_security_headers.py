@@ -59,7 +59,7 @@ def test_x_forwarded_proto_is_believed_only_from_a_trusted_proxy(client, setting
 
 def test_admin_pages_carry_the_content_security_policy(settings):
     viewer = signed_in(make_user("vera", "viewer"))
-    for path in ("/admin/", "/admin/login/", "/admin/agents/auditevent/"):
+    for path in ("/admin/", "/admin/login/", "/admin/audit/"):
         response = viewer.get(path, follow=True)
         assert response["Content-Security-Policy"] == settings.GQLGOV_CSP
     assert "script-src 'self';" in settings.GQLGOV_CSP and "unsafe-inline" not in settings.GQLGOV_CSP.split(";")[1]

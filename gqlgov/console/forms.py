@@ -9,13 +9,26 @@ from zoneinfo import available_timezones
 from django import forms
 
 from agents.models import Principal
+from policies.engine.compiler import MAX_DESCRIPTION_CHARS
 from policies.engine.limits import DIMENSIONS, LIMIT_LABELS
 from policies.engine.policy import DAYS, EFFECTS, PERIOD_SECONDS
 
 RATE_LIMIT_ROWS = 3
 _CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 _RULE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}")
-TIMEZONES = sorted(available_timezones())
+# The IANA areas of canonical "Area/City" zone names; the rest of the database is legacy aliases
+# (US/Eastern, Etc/GMT+5) and build artefacts (Factory, localtime, posixrules).
+_TZ_AREAS = frozenset(
+    {"Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific"}
+)
+
+
+def area_city_timezones() -> list[str]:
+    """UTC first, then every Area/City zone name of the system's tz database, sorted."""
+    return ["UTC", *sorted(tz for tz in available_timezones() if tz.split("/", 1)[0] in _TZ_AREAS and "/" in tz)]
+
+
+TIMEZONES = area_city_timezones()
 _EFFECT_LABELS = {"allow": "Allow", "deny": "Deny", "require_approval": "Require approval"}
 
 
@@ -28,6 +41,28 @@ def _with_current(choices: list[str], current: list[str]) -> list[tuple[str, str
     return [(value, value) for value in sorted({*choices, *current})]
 
 
+class CoordinatesField(forms.Field):
+    """A list of `Type.field` coordinates, each one of `allowed`. Checked against a set: a GitHub-sized
+    schema offers ~20,000, which as Django choices would be normalised and scanned on every request."""
+
+    widget = forms.MultipleHiddenInput
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.allowed: frozenset[str] = frozenset()
+
+    def to_python(self, value: Any) -> list[str]:
+        return [str(item) for item in value] if value else []
+
+    def validate(self, value: list[str]) -> None:
+        super().validate(value)
+        unknown = [item for item in value if item not in self.allowed]
+        if unknown:
+            raise forms.ValidationError(
+                "Not a field the rule's operations reach: %(fields)s.", params={"fields": ", ".join(unknown[:5])}
+            )
+
+
 class RuleForm(forms.Form):
     """One rule; subjects and field denies are chosen from lists (agents, groups, reachable fields)."""
 
@@ -36,35 +71,39 @@ class RuleForm(forms.Form):
         max_length=100,
         help_text="Stable; shown in reasons and the audit trail. Letters, digits, _ - . :",
     )
-    description = forms.CharField(required=False, max_length=500, widget=forms.TextInput(attrs={"size": 80}))
+    description = forms.CharField(
+        required=False, max_length=MAX_DESCRIPTION_CHARS, widget=forms.TextInput(attrs={"size": 80})
+    )
     effect = forms.ChoiceField(choices=[(e, _EFFECT_LABELS[e]) for e in EFFECTS], widget=forms.RadioSelect)
     agents = forms.MultipleChoiceField(
         required=False,
-        widget=forms.SelectMultiple(attrs={"size": 8}),
-        help_text="Ctrl/Cmd-click to choose several.",
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "gg-pick"}),
+        help_text="Tick every agent the rule is for.",
     )
     kinds = forms.MultipleChoiceField(
         required=False, choices=Principal.Kind.choices, widget=forms.CheckboxSelectMultiple
     )
-    groups = forms.MultipleChoiceField(required=False, widget=forms.SelectMultiple(attrs={"size": 8}))
+    groups = forms.MultipleChoiceField(
+        required=False, widget=forms.CheckboxSelectMultiple(attrs={"class": "gg-pick"}), help_text="Groups agents have."
+    )
     extra_groups = forms.CharField(
         required=False, label="Other groups", help_text="Comma-separated groups no agent has yet."
     )
     operations = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}),
+        widget=forms.Textarea(attrs={"rows": 3, "data-autogrow": "true", "spellcheck": "false"}),
         help_text="One operation or glob per line, e.g. mutation.refundOrder or query.orders*.",
     )
     hours_from = forms.CharField(
         required=False,
         label="From",
         max_length=5,
-        widget=forms.TextInput(attrs={"placeholder": "08:00", "size": 6}),
+        widget=forms.TextInput(attrs={"placeholder": "HH:MM", "size": 6, "inputmode": "numeric"}),
     )
     hours_to = forms.CharField(
         required=False,
         label="To",
         max_length=5,
-        widget=forms.TextInput(attrs={"placeholder": "18:00", "size": 6}),
+        widget=forms.TextInput(attrs={"placeholder": "HH:MM", "size": 6, "inputmode": "numeric"}),
     )
     days = forms.MultipleChoiceField(
         required=False,
@@ -85,11 +124,12 @@ class RuleForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Over agent, claims, request, args, context; e.g. args.amount <= 100.",
     )
-    field_denies = forms.MultipleChoiceField(
+    # The picker (static/gqlgov/field-picker.js) edits these hidden inputs; a GitHub-sized schema
+    # reaches tens of thousands of fields, so only the chosen ones are in the page's markup.
+    field_denies = CoordinatesField(
         required=False,
         label="Denied fields",
-        widget=forms.SelectMultiple(attrs={"size": 12}),
-        help_text="Fields of the types this operation reaches.",
+        help_text="Fields of the types the rule's operations reach; a call selecting one is denied.",
     )
 
     def __init__(
@@ -107,7 +147,12 @@ class RuleForm(forms.Form):
         self.fields["agents"].choices = _with_current(agent_names, list(subjects.get("agents") or []))
         self.fields["groups"].choices = _with_current(group_names, list(subjects.get("groups") or []))
         denied = list((current.get("fields") or {}).get("deny") or [])
-        self.fields["field_denies"].choices = _with_current(coordinates, denied)
+        self.fields["field_denies"].allowed = frozenset({*coordinates, *denied})
+        current_tz = str(((current.get("when") or {}).get("hours") or {}).get("tz") or "UTC")
+        if current_tz not in TIMEZONES:  # a legacy name already in the rule stays choosable
+            self.fields["tz"].choices = [(current_tz, current_tz), *self.fields["tz"].choices]
+        operations = self.data.get("operations") if self.is_bound else "\n".join(current.get("operations") or [])
+        self.fields["operations"].widget.attrs["rows"] = max(3, len(str(operations or "").splitlines()) + 1)
         for dimension in DIMENSIONS:
             self.fields[dimension] = forms.IntegerField(
                 required=False, min_value=1, label=LIMIT_LABELS.get(dimension, dimension)
@@ -303,9 +348,9 @@ class RuleForm(forms.Form):
         match = re.match(r"limits\.(\w+)", where)
         if match and match[1] in self.fields:
             return match[1]
-        match = re.match(r"rate_limits\[(\d+)\]", where)
+        match = re.match(r"rate_limits\[(\d+)\](\.burst)?", where)
         if match and int(match[1]) < RATE_LIMIT_ROWS:
-            return f"rl{match[1]}_amount"
+            return f"rl{match[1]}_{'burst' if match[2] else 'amount'}"
         return None
 
 

@@ -6,12 +6,14 @@ from typing import Any
 
 from django.db.models import Count
 from django.db.models.functions import TruncHour
+from django.urls import reverse
 from django.utils import timezone
 
 from gqlgov import roles
 from gqlgov.console.common import render_page
 from policies.approvals import selectors as approval_selectors
-from policies.gateway.models import DriftReport, ExportRun, GatewayTarget
+from policies.gateway import selectors as gateway_selectors
+from policies.gateway.models import ExportRun, GatewayTarget
 from policies.models import Decision, PolicyVersion, Schema
 from policies.selectors import policy_coverage
 from policies.services import drafts
@@ -79,12 +81,38 @@ def decision_chart(since, now) -> dict[str, Any]:
     }
 
 
-def top_deny_reasons(since, limit: int = 6) -> list[tuple[str, int]]:
+def top_deny_reasons(since) -> list[tuple[str, int]]:
+    """Every reason code of recent denies with its count, most frequent first. All of them: the
+    engine's reason codes are a short fixed list, and a cut list hid the rarer ones."""
     counter: Counter = Counter()
     denies = Decision.objects.filter(created_at__gte=since, decision="deny").values_list("reasons", flat=True)
     for reasons in denies[:MAX_DENIES_SCANNED]:
         counter.update({r.get("code") for r in reasons or [] if isinstance(r, dict) and r.get("code")})
-    return counter.most_common(limit)
+    return counter.most_common()
+
+
+def first_rule_guide(schemas: list[Schema]) -> list[dict[str, Any]] | None:
+    """The steps to a first active rule, each with whether it is done and where to do it, while no
+    schema has an active policy (an empty installation); None once one has."""
+    if any(schema.active_policy_id for schema in schemas):
+        return None
+    schema = next((schema for schema in schemas if schema.latest_version_id), None)
+    draft = drafts.open_version(schema) if schema else None
+    rules = (draft.document.get("rules") or []) if draft else []
+    operations = list(schema.latest_version.operations) if schema else []
+    steps = [
+        ("Register a schema", "Paste its SDL (or run manage.py register_schema NAME FILE.graphql).",
+         schema is not None, reverse("admin:gqlgov_schema_register")),
+        ("Add a first rule", "Open an operation and say which agents may call it, and under what limits.",
+         bool(rules),
+         reverse("admin:gqlgov_rule_add", args=[schema.name, operations[0]]) if operations and schema else None),
+        ("Try it in the simulator", "See the decision an agent would get for a query, with the draft.",
+         False, reverse("admin:gqlgov_simulator") + (f"?schema={schema.name}&version=draft" if schema else "")),
+        ("Submit it for review", "Another person with the approver role approves it; it is then active.",
+         bool(draft and draft.status == PolicyVersion.Status.IN_REVIEW),
+         reverse("admin:gqlgov_policy", args=[schema.name, draft.number]) if draft and schema else None),
+    ]
+    return [{"title": title, "how": how, "done": done, "url": url} for title, how, done, url in steps]
 
 
 def top_agents(since, limit: int = 6) -> list[dict[str, Any]]:
@@ -126,13 +154,7 @@ def _targets(schema: Schema) -> list[dict[str, Any]]:
     result = []
     for target in GatewayTarget.objects.filter(schema=schema):
         last = ExportRun.objects.filter(target=target).select_related("policy_version").first()
-        drift = DriftReport.objects.filter(target=target).first()
-        drift_open = bool(
-            drift
-            and drift.differences
-            and (drift.heal_run_id is None or not last or last.created_at < drift.detected_at)
-        )
-        result.append({"target": target, "last": last, "drift": drift if drift_open else None})
+        result.append({"target": target, "last": last, "sync": gateway_selectors.sync_status(target, last)})
     return result
 
 
@@ -140,7 +162,7 @@ def _targets(schema: Schema) -> list[dict[str, Any]]:
 def overview(request):
     now = timezone.now()
     since = now - timedelta(hours=CHART_HOURS)
-    schemas = Schema.objects.select_related("latest_version", "active_policy").all()
+    schemas = list(Schema.objects.select_related("latest_version", "active_policy").order_by("name"))
     deny_reasons = top_deny_reasons(since)
     agents = top_agents(since)
     return render_page(
@@ -149,6 +171,7 @@ def overview(request):
         "Overview",
         {
             "health": [_schema_health(schema) for schema in schemas],
+            "guide": first_rule_guide(schemas),
             "chart": decision_chart(since, now),
             "deny_reasons": deny_reasons,
             "deny_peak": max((n for _, n in deny_reasons), default=1),

@@ -13,6 +13,7 @@ from gqlgov.console.forms import ReviewForm
 from gqlgov.errors import ApiError
 from policies import engine
 from policies.models import PolicyVersion
+from policies.selectors import policy_warnings, version_compared_with
 from policies.services import contributors, drafts, policy_rollback
 
 
@@ -50,7 +51,7 @@ def policy_detail(request, name: str, number: int):
     schema = schema_or_404(name)
     version = _version(schema, number)
     active = schema.active_policy
-    compare_to = active if active and active.pk != version.pk else None
+    compare_to, compared_as = version_compared_with(version)
     is_contributor = actor_for_user(request.user) in contributors(version)
     return render_page(
         request,
@@ -61,8 +62,10 @@ def policy_detail(request, name: str, number: int):
             "version": version,
             "active": active,
             "compare_to": compare_to,
+            "compared_as": compared_as,
             "diff": drafts.rule_diff(compare_to.document if compare_to else None, version.document),
             "yaml": engine.dump_policy_yaml(version.document),
+            "warnings": policy_warnings(schema, version.document),
             "form": ReviewForm(),
             "is_contributor": is_contributor,
             "may_review": roles.can(request.user, roles.APPROVE) and not is_contributor,

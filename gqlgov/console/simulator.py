@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone
 
 from agents.models import Principal
@@ -24,10 +25,10 @@ from policies.services import drafts
 
 class SimulatorForm(forms.Form):
     schema = forms.ChoiceField()
-    version = forms.CharField(
+    version = forms.ChoiceField(
+        label="Policy version",
         initial="active",
-        help_text='"active", "draft" or a version number.',
-        widget=forms.TextInput(attrs={"size": 8, "list": "version-options"}),
+        help_text="The active version, the open draft or any earlier version.",
     )
     agent = forms.ChoiceField(required=False, help_text="A registered agent, or leave empty and type a subject.")
     subject = json_object_field(
@@ -35,7 +36,19 @@ class SimulatorForm(forms.Form):
         'Instead of an agent: {"name": "x", "kind": "ai", "groups": ["support"], '
         '"attributes": {"team": "support"}, "claims": {"sub": "..."}}',
     )
-    query = forms.CharField(widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}))
+    query = forms.CharField(
+        label="GraphQL document",
+        widget=forms.Textarea(
+            attrs={
+                "rows": 8,
+                "spellcheck": "false",
+                "data-graphql-editor": "true",
+                "data-schema-source": "#id_schema",
+                "data-schema-explorer": "#schema-explorer",
+            }
+        ),
+        help_text="Ctrl+Space completes fields and arguments from the schema.",
+    )
     operation_name = forms.CharField(required=False, label="Operation name")
     variables = json_object_field("Variables", "A JSON object.")
     context = json_object_field("Context", "What the agent would send as context (untrusted).")
@@ -51,7 +64,22 @@ class SimulatorForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["schema"].choices = [(s, s) for s in Schema.objects.values_list("name", flat=True)]
+        schemas = list(Schema.objects.select_related("active_policy").order_by("name"))
+        self.fields["schema"].choices = [(s.name, s.name) for s in schemas]
+        self.version_choices = {s.name: version_choices(s) for s in schemas}
+        chosen = (self.data.get("schema") if self.is_bound else self.initial.get("schema")) or ""
+        if chosen not in self.version_choices and schemas:
+            chosen = schemas[0].name
+        self.fields["version"].choices = self.version_choices.get(chosen, [("active", "active")])
+        # console-widgets.js swaps the options when another schema is picked.
+        self.fields["version"].widget.attrs.update(
+            {"data-options": "#simulator-versions", "data-options-by": "#id_schema"}
+        )
+        self.fields["query"].widget.attrs["data-schema-url-template"] = reverse(
+            "admin:gqlgov_schema_sdl", args=["__schema__"]
+        )
+        subject = self.fields["subject"].widget.attrs
+        subject.update({"data-subject-json": "true", "data-subject-kinds": ",".join(Principal.Kind.values)})
         self.fields["agent"].choices = [("", "— typed subject —")] + [
             (p.name, f"{p.name} ({p.kind}{', suspended' if not p.is_active else ''})")
             for p in Principal.objects.order_by("name")
@@ -64,16 +92,58 @@ class SimulatorForm(forms.Form):
         return parse_json_object(self, "context")
 
     def clean_subject(self) -> dict[str, Any]:
-        return parse_json_object(self, "subject")
+        subject = parse_json_object(self, "subject")
+        problems = typed_subject_problems(subject) if subject else []
+        if problems:
+            raise forms.ValidationError(problems)
+        return subject
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if not data.get("agent") and not data.get("subject") and "subject" not in self.errors:
             self.add_error("agent", "Choose an agent or type a subject.")
-        subject = data.get("subject") or {}
-        if subject and not data.get("agent") and not str(subject.get("name") or "").strip():
-            self.add_error("subject", 'The typed subject needs at least a "name".')
         return data
+
+
+def version_choices(schema: Schema) -> list[tuple[str, str]]:
+    """The versions the simulator offers for a schema: the active one, the open draft, then each by number."""
+    active = schema.active_policy
+    choices = [("active", f"active (v{active.number})" if active else "active (none yet)")]
+    draft = drafts.open_version(schema)
+    if draft is not None:
+        choices.append(("draft", f"open draft (v{draft.number}, {draft.get_status_display().lower()})"))
+    for number, status in schema.policy_versions.order_by("-number").values_list("number", "status"):
+        choices.append((str(number), f"v{number} ({PolicyVersion.Status(status).label.lower()})"))
+    return choices
+_SUBJECT_KEYS = ("name", "kind", "groups", "attributes", "claims")
+
+
+def _json_kind(value: Any) -> str:
+    """How JSON names the type of `value`, for messages: 5 is "a number", [] "a list"."""
+    for kind, name in ((bool, "true/false"), (int | float, "a number"), (str, "a string"), (list, "a list"),
+                       (dict, "an object")):
+        if isinstance(value, kind):
+            return name
+    return "null"
+
+
+def typed_subject_problems(subject: dict[str, Any]) -> list[str]:
+    """Why a typed subject is not one the check could see (the same shape as a registered agent),
+    one message per key at fault; empty when it is fine."""
+    problems = [f"Unknown key {key!r}: use {', '.join(_SUBJECT_KEYS)}." for key in subject if key not in _SUBJECT_KEYS]
+    name = subject.get("name")
+    if not isinstance(name, str) or not name.strip():
+        problems.append(f'"name" must be a non-empty string, not {_json_kind(name)}.')
+    kinds = [kind.value for kind in Principal.Kind]
+    if "kind" in subject and subject["kind"] not in kinds:
+        problems.append(f'"kind" must be one of {", ".join(kinds)}.')
+    groups = subject.get("groups", [])
+    if not isinstance(groups, list) or not all(isinstance(group, str) and group for group in groups):
+        problems.append('"groups" must be a list of non-empty strings, e.g. ["support"].')
+    for key in ("attributes", "claims"):
+        if not isinstance(subject.get(key, {}), dict):
+            problems.append(f'"{key}" must be an object, not {_json_kind(subject[key])}.')
+    return problems
 
 
 def _subject(data: dict[str, Any]) -> Any:
@@ -86,14 +156,13 @@ def _subject(data: dict[str, Any]) -> Any:
             attributes=dict(principal.attributes),
             claims={},
         )
-    typed = data["subject"]
-    groups = typed.get("groups") or []
+    typed = data["subject"]  # checked by typed_subject_problems
     return engine.Subject(
-        name=str(typed.get("name")),
-        kind=str(typed.get("kind") or "ai"),
-        groups=tuple(str(g) for g in (groups if isinstance(groups, list) else [groups])),
-        attributes=dict(typed.get("attributes") or {}),
-        claims=dict(typed.get("claims") or {}),
+        name=typed["name"],
+        kind=typed.get("kind", "ai"),
+        groups=tuple(typed.get("groups", [])),
+        attributes=dict(typed.get("attributes", {})),
+        claims=dict(typed.get("claims", {})),
     )
 
 
@@ -176,6 +245,7 @@ def simulator(request):
             "result": result,
             "error": error,
             "version": version,
+            "version_choices": form.version_choices,
             "crumbs": [("Simulator", None)],
         },
     )

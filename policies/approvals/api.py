@@ -37,6 +37,7 @@ def detail(approval: ApprovalRequest, *, staff: bool) -> dict[str, Any]:
         **gate.summary(approval),
         "created_at": approval.created_at.isoformat(),
         "agent": approval.agent_name,
+        "on_behalf_of": approval.delegator_name or None,
         "schema": approval.schema_name,
         "policy_version": approval.policy_version,
         "operation": {"name": approval.operation_name or None, "type": approval.operation_type or None,

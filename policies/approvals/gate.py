@@ -36,8 +36,11 @@ class Gate:
 
 
 def gate(*, check: Any, identity: Identity, decision: engine.Decision, active: Any,
-         now: datetime) -> tuple[engine.Decision, Gate]:
-    """The decision as the approval step makes it: only a pending_approval is touched."""
+         now: datetime, delegator: Identity | None = None) -> tuple[engine.Decision, Gate]:
+    """The decision as the approval step makes it: only a pending_approval is touched.
+
+    On behalf of a person (`delegator`) the approval is bound to both: it serves neither the agent
+    alone nor the agent acting for someone else."""
     if decision.decision != engine.PENDING_APPROVAL or active is None:
         return decision, Gate()
     try:
@@ -45,7 +48,8 @@ def gate(*, check: Any, identity: Identity, decision: engine.Decision, active: A
     except signer.VariablesNotBindable as error:
         return _deny(decision, reasons.variables_not_bindable(str(error))), Gate()
     binding = services.Binding(identity.principal, active.schema_name, active.policy_version,
-                               (decision.operation or {}).get("name") or "", check.document_sha256, variables)
+                               (decision.operation or {}).get("name") or "", check.document_sha256, variables,
+                               delegator.principal if delegator is not None else None)
     if check.approval_id is None:
         return decision, Gate(binding)
     wanted = services.as_uuid(check.approval_id)

@@ -26,6 +26,10 @@ class ApprovalRequest(CheckedOperation):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     principal = models.ForeignKey("agents.Principal", on_delete=models.CASCADE, related_name="approval_requests")
     agent_name = models.CharField(max_length=100)
+    # The person the agent acted for: an approval for acting on their behalf is for that alone.
+    delegator = models.ForeignKey("agents.Principal", null=True, blank=True, on_delete=models.CASCADE,
+                                  related_name="delegated_approval_requests")
+    delegator_name = models.CharField(max_length=100, blank=True, default="")
     document_sha256 = models.CharField(max_length=64)
     variables_sha256 = models.CharField(max_length=64)
     document_redacted = models.TextField(blank=True)
@@ -48,8 +52,8 @@ class ApprovalRequest(CheckedOperation):
         constraints = [
             # Two identical checks at once ask for one request, not two.
             models.UniqueConstraint(
-                fields=["principal", "schema_name", "policy_version", "operation_name", "document_sha256",
-                        "variables_sha256"],
+                fields=["principal", "delegator_name", "schema_name", "policy_version", "operation_name",
+                        "document_sha256", "variables_sha256"],
                 condition=models.Q(status="pending"), name="one_pending_approval_per_check",
             ),
         ]

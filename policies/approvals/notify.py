@@ -41,12 +41,14 @@ def message(approval: ApprovalRequest, event: str) -> dict[str, Any]:
     operation = approval.operation_name or ", ".join(approval.root_fields) or "an operation"
     link = f"<{review_url(approval)}|review it>"
     if event == "requested":
-        text = (f"{approval.agent_name} asks to run {approval.operation_type} {operation} on {approval.schema_name}"
+        acting = approval.agent_name + (f" (for {approval.delegator_name})" if approval.delegator_name else "")
+        text = (f"{acting} asks to run {approval.operation_type} {operation} on {approval.schema_name}"
                 f" (rule {approval.rule}, {approval.required_approvals} approval(s) needed): {link}")
     else:
         text = f"Approval request for {approval.agent_name}'s {operation} on {approval.schema_name} was {event}: {link}"
     return {"text": text, "event": f"approval.{event}", "approval": {
         "id": str(approval.pk), "status": approval.status, "agent": approval.agent_name,
+        "on_behalf_of": approval.delegator_name or None,
         "schema": approval.schema_name, "operation": approval.operation_name or None, "rule": approval.rule,
         "expires_at": approval.expires_at.isoformat(), "review_url": review_url(approval)}}
 

@@ -33,7 +33,8 @@ _ACTIVE = (Status.PENDING, Status.APPROVED)
 
 @dataclass(frozen=True)
 class Binding:
-    """What an approval is for: the agent, where, and the exact document and variables."""
+    """What an approval is for: the agent (and the person it acts for), where, and the exact
+    document and variables."""
 
     principal: Principal
     schema_name: str
@@ -41,11 +42,12 @@ class Binding:
     operation_name: str
     document_sha256: str
     variables_sha256: str
+    delegator: Principal | None = None
 
     def filter(self) -> dict[str, Any]:
-        return {"principal": self.principal, "schema_name": self.schema_name, "policy_version": self.policy_version,
-                "operation_name": self.operation_name, "document_sha256": self.document_sha256,
-                "variables_sha256": self.variables_sha256}
+        return {"principal": self.principal, "delegator": self.delegator, "schema_name": self.schema_name,
+                "policy_version": self.policy_version, "operation_name": self.operation_name,
+                "document_sha256": self.document_sha256, "variables_sha256": self.variables_sha256}
 
 
 def request_approval(*, binding: Binding, record: Any, rule: engine.Rule | None, reason: Any,
@@ -70,7 +72,8 @@ def _create(binding: Binding, record: Any, rule: engine.Rule | None, reason: Any
     operation = record.operation or {}
     with transaction.atomic():
         approval = ApprovalRequest.objects.create(
-            **binding.filter(), created_at=now, expires_at=now + timedelta(seconds=ttl), agent_name=record.agent_name,
+            **binding.filter(), delegator_name=binding.delegator.name if binding.delegator else "",
+            created_at=now, expires_at=now + timedelta(seconds=ttl), agent_name=record.agent_name,
             schema_version=record.schema_version, operation_type=operation.get("type") or "",
             root_fields=list(operation.get("root_fields") or []), document_redacted=record.document_redacted,
             variables_redacted=record.variables_redacted, metrics=record.metrics, rule=rule.id if rule else "",
@@ -80,7 +83,8 @@ def _create(binding: Binding, record: Any, rule: engine.Rule | None, reason: Any
         record_event(actor=actor_for_principal(binding.principal), action="approval.requested", target=approval,
                      details={"schema": approval.schema_name, "operation": approval.operation_name,
                               "rule": approval.rule, "required_approvals": approval.required_approvals,
-                              "expires_at": approval.expires_at.isoformat(), "decision_id": str(record.id)})
+                              "expires_at": approval.expires_at.isoformat(), "decision_id": str(record.id),
+                              **({"on_behalf_of": approval.delegator_name} if approval.delegator_name else {})})
         _announce_on_commit(approval, "requested")
     return approval
 
@@ -103,6 +107,8 @@ def decide_problem(user: Any, approval: ApprovalRequest) -> str | None:
         return "Only a signed-in person may decide approval requests."
     if approval.principal.owner_id == user.pk:
         return "The agent's owner may not decide its approval requests."
+    if approval.delegator is not None and approval.delegator.user_id == user.pk:
+        return "The person the agent acts for may not decide this approval request."
     if approval.approver_groups:
         if not set(approval.approver_groups) & _groups_of(user):
             return f"Rule {approval.rule!r} asks for approvers from {', '.join(approval.approver_groups)}."

@@ -23,6 +23,7 @@ from policies.checks.caches import ActivePolicy, limit_specs_cache
 from policies.checks.limiter import get_limiter
 from policies.checks.records import DecisionRecord, appended_to_stream, record_decision, stream_key_for_append
 from policies.engine import reasons
+from policies.engine.delegation import AGENT_SIDE, DELEGATOR_SIDE
 
 
 @dataclass(frozen=True)
@@ -40,14 +41,17 @@ class Admission:
 
 
 def admit_and_record(identity: Identity, decision: engine.Decision, active: ActivePolicy | None,
-                     record: DecisionRecord) -> tuple[Admission, DecisionRecord]:
+                     record: DecisionRecord, delegator: Identity | None = None) -> tuple[Admission, DecisionRecord]:
     """The limiter's answer for `decision`, and the record as stored (for the final decision).
+
+    In a check on behalf of a person (`delegator`), the person is charged too, in the same atomic
+    step: their rules' limits (`decision.delegator_rules`) and the defaults, under their own name.
 
     Raises RATE_LIMITER_UNAVAILABLE (503) when Redis is down and the limiter fails closed, and
     ratelimit.GuardFailed, having charged and recorded nothing, when the identity came from the
     cache unconfirmed and is stale.
     """
-    admission = _throttle(identity, decision, active, record)
+    admission = _throttle(identity, decision, active, record, delegator)
     if not admission.recorded:
         if admission.decision is not admission.admitted:
             record = record.with_decision(admission.decision)
@@ -59,23 +63,43 @@ def _policy_entries(rate_limits: tuple[engine.RateLimit, ...]) -> list[dict[str,
     return [{limit.kind: limit.limit, "per": limit.per, "burst": limit.burst} for limit in rate_limits]
 
 
-def _limit_specs(active: ActivePolicy, decision: engine.Decision, agent: str) -> list[ratelimit.LimitSpec]:
-    cost = int((decision.metrics or {}).get("cost") or 0)
-    key = (active.policy_version_id, tuple(decision.admitting_rules), agent, cost)
-    specs = limit_specs_cache().get_or_create(key, lambda: tuple(_build_limit_specs(active, decision, agent, cost)))
+def _limit_specs(active: ActivePolicy, rule_ids: list[str], agent: str, cost: int,
+                 name_prefix: str = "") -> list[ratelimit.LimitSpec]:
+    key = (active.policy_version_id, tuple(rule_ids), agent, cost, name_prefix)
+    specs = limit_specs_cache().get_or_create(
+        key, lambda: tuple(_build_limit_specs(active, rule_ids, agent, cost, name_prefix)))
     return list(specs)
 
 
 def _build_limit_specs(
-    active: ActivePolicy, decision: engine.Decision, agent: str, cost: int
+    active: ActivePolicy, rule_ids: list[str], agent: str, cost: int, name_prefix: str
 ) -> list[ratelimit.LimitSpec]:
     specs = ratelimit.specs_from_policy(
-        _policy_entries(active.policy.default_rate_limits), agent=agent, scope="default", cost=cost
+        _policy_entries(active.policy.default_rate_limits), agent=agent, scope="default", cost=cost,
+        name_prefix=name_prefix,
     )
-    for rule_id in decision.admitting_rules:
+    for rule_id in rule_ids:
         specs.extend(ratelimit.specs_from_policy(
-            _policy_entries(active.policy.rate_limits_of(rule_id)), agent=agent, scope=f"rule:{rule_id}", cost=cost
+            _policy_entries(active.policy.rate_limits_of(rule_id)), agent=agent, scope=f"rule:{rule_id}", cost=cost,
+            name_prefix=name_prefix,
         ))
+    return specs
+
+
+def _charged_specs(decision: engine.Decision, active: ActivePolicy | None, agent: str,
+                   person: str | None) -> list[ratelimit.LimitSpec]:
+    """What this check is charged against: an allow its rules' limits and the defaults, anything
+    else the denied-checks ceiling; for the agent and, when it acts for one, the person."""
+    if decision.decision == engine.ALLOW and active is not None:
+        cost = int((decision.metrics or {}).get("cost") or 0)
+        specs = _limit_specs(active, decision.admitting_rules, agent, cost)
+        if person is not None:
+            specs += _limit_specs(active, decision.delegator_rules, person, cost, ratelimit.DELEGATOR_PREFIX)
+        return specs
+    per_minute = settings.GQLGOV_DENIED_CHECKS_PER_MINUTE
+    specs = [ratelimit.denied_checks_spec(agent, per_minute)]
+    if person is not None:
+        specs.append(ratelimit.denied_checks_spec(person, per_minute, ratelimit.DELEGATOR_PREFIX))
     return specs
 
 
@@ -101,10 +125,10 @@ def _piggyback(identity: Identity, record: DecisionRecord) -> ratelimit.Piggybac
     )
 
 
-def _acquire(identity: Identity, specs: list[ratelimit.LimitSpec],
-             piggyback: ratelimit.Piggyback | None) -> ratelimit.LimitOutcome:
+def _acquire(identity: Identity, specs: list[ratelimit.LimitSpec], piggyback: ratelimit.Piggyback | None,
+             person: str | None) -> ratelimit.LimitOutcome:
     try:
-        outcome = get_limiter().acquire(identity.principal.name, specs, piggyback=piggyback)
+        outcome = get_limiter().acquire(identity.principal.name, specs, piggyback=piggyback, delegator=person)
     except ratelimit.LimiterUnavailable as exc:
         metrics.observe_limiter(None)
         raise ApiError(
@@ -130,24 +154,28 @@ def _confirm_generation(generation: str) -> None:
 
 
 def _throttle(identity: Identity, decision: engine.Decision, active: ActivePolicy | None,
-              record: DecisionRecord) -> Admission:
+              record: DecisionRecord, delegator: Identity | None) -> Admission:
     """Charges an allow against its limits; a denial only against the denied-checks ceiling."""
     agent = identity.principal.name
+    person = delegator.principal.name if delegator is not None else None
+    if person == agent:  # a person checking for themselves: charged once
+        person = None
+    delegated = delegator is not None
     piggyback = _piggyback(identity, record)
-    if decision.decision == engine.ALLOW and active is not None:
-        outcome = _acquire(identity, _limit_specs(active, decision, agent), piggyback)
-    else:
-        spec = ratelimit.denied_checks_spec(agent, settings.GQLGOV_DENIED_CHECKS_PER_MINUTE)
-        outcome = _acquire(identity, [spec], piggyback)
-        if outcome.allowed:
-            return Admission(decision, decision, recorded=outcome.appended)
+    outcome = _acquire(identity, _charged_specs(decision, active, agent, person), piggyback, person)
+    if outcome.allowed and decision.decision != engine.ALLOW:
+        return Admission(decision, decision, recorded=outcome.appended)
     headers = ratelimit.ratelimit_headers(outcome)
     if outcome.never_admissible and outcome.refused is not None:
-        return Admission(decision, _denied(decision, _budget_capacity_reason(outcome.refused)), headers=headers)
+        reason = _on_side(_budget_capacity_reason(outcome.refused), outcome.refused.policy_name, delegated)
+        return Admission(decision, _denied(decision, reason), headers=headers)
     if not outcome.allowed and outcome.refused is not None:
         reason, retry = _refusal(outcome, outcome.refused, record.created_at)
+        reason = _on_side(reason, outcome.refused.policy_name, delegated)
         headers["Retry-After"] = ratelimit.retry_after_value(outcome.retry_after_s)
         details = {"policy": reason.rule, "limit": reason.limit, "retry_after_s": retry["retry_after_s"]}
+        if reason.side is not None:
+            details["side"] = reason.side
         refusal = {
             "code": reason.code,
             "message": reason.message,
@@ -164,7 +192,18 @@ def _throttle(identity: Identity, decision: engine.Decision, active: ActivePolic
             # `remaining` counts what the burst leaves (it refills at `limit` per period).
             "burst": outcome.tightest.burst,
         }
+        if delegated:
+            rate_limit["side"] = _side_of(outcome.tightest.policy_name)
     return Admission(decision, decision, headers=headers, rate_limit=rate_limit, recorded=outcome.appended)
+
+
+def _side_of(policy_name: str) -> str:
+    """Whose limit a limit name is, in a check on behalf of a person."""
+    return DELEGATOR_SIDE if policy_name.startswith(ratelimit.DELEGATOR_PREFIX) else AGENT_SIDE
+
+
+def _on_side(reason: engine.Reason, policy_name: str, delegated: bool) -> engine.Reason:
+    return reasons.on_side(reason, _side_of(policy_name)) if delegated else reason
 
 
 def _denied(decision: engine.Decision, reason: engine.Reason, hint: dict[str, Any] | None = None) -> engine.Decision:

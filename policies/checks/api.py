@@ -7,12 +7,14 @@ from typing import Any
 
 import pydantic
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema
 from ninja.errors import ValidationError
 from pydantic import BaseModel
 
 from agents.auth import AgentAuth, CheckAuth
+from agents.delegation import MAX_TOKEN_CHARS
 from agents.models import Principal
 from gqlgov import jsonfast, metrics
 from gqlgov.errors import ApiError, NotFound
@@ -29,7 +31,8 @@ class CheckIn(BaseModel):
     """A GraphQL request to pre-check, as a GraphQL client would send it, plus the schema it is for.
 
     Any other key is refused (422 naming it): a client must learn when a field it relies on does
-    nothing. `on_behalf_of` is among them until delegation is built."""
+    nothing. `on_behalf_of` is the IdP access token of a person the agent acts for (the header
+    X-On-Behalf-Of says the same); `check_request()` makes the pipeline's CheckRequest of it."""
 
     model_config = pydantic.ConfigDict(extra="forbid")
 
@@ -42,40 +45,55 @@ class CheckIn(BaseModel):
     approval_id: str | None = Field(None, max_length=64)
     # GraphQL-over-HTTP's own field; accepted so standard clients work (nothing reads it yet).
     extensions: dict[str, Any] | None = None
+    on_behalf_of: str | None = Field(
+        None, min_length=1, max_length=MAX_TOKEN_CHARS,
+        description="The IdP access token of the person the agent acts for (or the X-On-Behalf-Of header):"
+        " the check is then allowed only if the agent's and the person's rules both allow it.",
+    )
+
+    def check_request(self, *, on_behalf_of_header: str | None = None) -> CheckRequest:
+        """The check this payload asks for (POST /check and the MCP tool build it here). The person's
+        token comes from the body or the X-On-Behalf-Of header; both, differing, is a 400
+        ON_BEHALF_OF_CONFLICT (neither token is quoted)."""
+        on_behalf_of = self.on_behalf_of
+        if on_behalf_of_header is not None:
+            header = on_behalf_of_header.strip()
+            if on_behalf_of is not None and on_behalf_of != header:
+                raise ApiError("ON_BEHALF_OF_CONFLICT", "The body's on_behalf_of and the X-On-Behalf-Of header name"
+                               " different tokens; send the person's token once.", status=400)
+            on_behalf_of = header or on_behalf_of
+        return CheckRequest(
+            query=self.query,
+            schema=self.schema_name,
+            variables=self.variables,
+            operation_name=self.operation_name,
+            context=self.context,
+            approval_id=self.approval_id,
+            on_behalf_of=on_behalf_of,
+        )
 
 
 # The check reads its body itself rather than through a ninja body parameter: ninja's generic
 # parameter resolution (and a ninja Schema's validation through a DjangoGetter, made for ORM
 # objects) cost this hot path several times the parsing itself.
-def _check_payload(request: HttpRequest) -> CheckRequest:
-    """The body as a CheckRequest: MALFORMED_REQUEST (400) as for every JSON body, VALIDATION_ERROR
-    (422) with the locations ninja gives a body parameter."""
+def _check_payload(request: HttpRequest) -> CheckIn:
+    """The body as CheckIn: MALFORMED_REQUEST (400) as for every JSON body, VALIDATION_ERROR (422)
+    with the locations ninja gives a body parameter."""
     data = json_object(request)
     try:
-        return check_request_from(data)
+        return CheckIn.model_validate(data)
     except pydantic.ValidationError as error:
         raise ValidationError([{**detail, "loc": ("body", "payload", *detail["loc"])}
                                for detail in error.errors(include_url=False)]) from error
 
 
-def check_request_from(data: dict[str, Any]) -> CheckRequest:
-    """The check a body asks for (POST /check's, or MCP's `check_graphql` arguments), validated by
-    CheckIn; raises pydantic.ValidationError."""
-    payload = CheckIn.model_validate(data)
-    return CheckRequest(
-        query=payload.query,
-        schema=payload.schema_name,
-        variables=payload.variables,
-        operation_name=payload.operation_name,
-        context=payload.context,
-        approval_id=payload.approval_id,
-    )
-
-
-def observed_check(request: HttpRequest, check: CheckRequest) -> CheckResult:
-    """The check decided, recorded and rate-limited for the request's caller, with its metrics."""
+def observed_check(request: HttpRequest, payload: CheckIn) -> CheckResult:
+    """The check `payload` asks for (POST /check's body, or MCP's `check_graphql` arguments), decided,
+    recorded and rate-limited for the request's caller, with its metrics; the person's token comes
+    from the payload or the request's X-On-Behalf-Of header."""
     started = time.perf_counter()
     try:
+        check = payload.check_request(on_behalf_of_header=request.headers.get("X-On-Behalf-Of"))
         result = run_check(identity=request.identity, request=check, client_ip=client_ip(request),
                            reauthenticate=lambda: AgentAuth()(request))
     except ApiError as error:
@@ -108,6 +126,7 @@ class DecisionOut(Schema):
     decision_id: str
     created_at: str
     agent: str
+    on_behalf_of: str | None  # the person the agent acted for
     schema_name: str = Field(alias="schema")
     schema_version: int | None
     policy_version: int | None
@@ -120,13 +139,15 @@ class DecisionOut(Schema):
 
 @router.get("/decisions/{decision_id}", auth=AgentAuth(), response=DecisionOut, operation_id="get_decision")
 def get_decision(request: HttpRequest, decision_id: str):
-    """One of the caller's own decisions (others' are 404), with variables redacted."""
+    """One of the caller's own decisions, or one an agent made on the caller's behalf (others' are
+    404), with variables redacted."""
     return own_decision(request.identity.principal, decision_id)
 
 
 def own_decision(principal: Principal, decision_id: str) -> dict[str, Any]:
-    """One of `principal`'s decisions as GET /decisions/{id} shows it; NotFound for anyone else's."""
-    found = Decision.objects.filter(pk=_uuid_or_none(decision_id), principal=principal)
+    """A decision as GET /decisions/{id} shows it: `principal`'s own or one made on its behalf;
+    NotFound for anyone else's."""
+    found = Decision.objects.filter(Q(principal=principal) | Q(delegator=principal), pk=_uuid_or_none(decision_id))
     record = found.first()
     if record is None and drainer.drain_for_read():  # the record may still be on the decision stream
         record = found.first()
@@ -136,6 +157,7 @@ def own_decision(principal: Principal, decision_id: str) -> dict[str, Any]:
         "decision_id": str(record.pk),
         "created_at": record.created_at.isoformat(),
         "agent": record.agent_name,
+        "on_behalf_of": record.delegator_name or None,
         "schema": record.schema_name,
         "schema_version": record.schema_version,
         "policy_version": record.policy_version,

@@ -9,12 +9,13 @@ import gc
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models.functions import Coalesce
 
 from policies import engine
 from policies.engine.analysis import approx_json_bytes
@@ -84,6 +85,16 @@ class ActivePolicy:
     policy_version: int
     bundle: Any
     policy: Any
+    # The newest registered schema version when it is newer than the pinned one: it awaits review
+    # and decides nothing, but tells a refused document that uses it why (SCHEMA_VERSION_PENDING).
+    pending: "PendingSchemaVersion | None" = None
+
+
+@dataclass(frozen=True)
+class PendingSchemaVersion:
+    schema_version_id: int
+    schema_version: int
+    bundle: Any
 
 
 @dataclass(frozen=True)
@@ -113,7 +124,8 @@ _bundles = _registered(
     cache=BoundedCache(capacity=16),
 )
 _policies = _registered(
-    "policies", key="(policy version id, bundle) or ('active', schema version id, policy version id)",
+    "policies", key="(policy version id, updated_at, bundle) or ('active', pinned schema version id,"
+    " policy version id, latest schema version id)",
     value="the compiled policy, or the ActivePolicy of a schema",
     why="compiling indexes every rule; versions are immutable",
     cache=BoundedCache(capacity=64),
@@ -127,14 +139,15 @@ _analyses = _registered(
     ),
 )
 _limit_specs = _registered(
-    "limit_specs", key="(policy version id, admitting rules, agent, cost)",
+    "limit_specs", key="(policy version id, admitting rules, agent or person, cost, name prefix)",
     value="the check's rate-limit specs (policies/checks/admission.py)",
     why="parsing a policy's limits again on every check cost ~35 µs, a tenth of a warm check",
     cache=BoundedCache(capacity=10_000),
 )
 _decisions = _registered(
-    "decisions", key="(policy version id, analysis key, agent name, kind, groups)",
-    value="an unconditional engine.Decision (Decision.conditional is False)",
+    "decisions", key="(policy version id, analysis key, agent name, kind, groups, the person acted for:"
+    " name, kind, groups, status, or None)",
+    value="an unconditional engine.Decision (Decision.conditional is False); on behalf of a person, the intersection",
     why="a warm check of the same document by the same kind of agent skips the rules;"
     " sized like the analyses it derives from (~1 KB plus a denial's hints)",
     cache=BoundedCache(
@@ -158,7 +171,7 @@ _own_schemas = _registered(
     " it changes only with the policy version and the agent's name, kind and groups. Sized in bytes.",
     cache=BoundedCache(capacity=64 * 1024 * 1024, size_of=lambda value: 1024 + len(getattr(value, "sdl", value) or "")),
 )
-_pointers: dict[str, tuple[float, tuple[int, int, int | None] | None]] = {}
+_pointers: dict[str, tuple[float, tuple[int, int, int | None, int | None] | None]] = {}
 _build_lock = threading.Lock()
 
 
@@ -186,17 +199,27 @@ def remember_schema_bundle(version: SchemaVersion, bundle: Any) -> None:
 
 
 def compiled_policy(version: PolicyVersion, bundle: Any) -> Any:
+    # Keyed by updated_at too: a draft's document changes under the same id (approved ones never do).
     return _policies.get_or_create(
-        (version.pk, id(bundle)), lambda: engine.compile_policy(version.document, schema=bundle)
+        (version.pk, version.updated_at, id(bundle)), lambda: engine.compile_policy(version.document, schema=bundle)
     )
 
 
-def _pointer(schema_name: str) -> tuple[int, int, int | None] | None:
+def _pointer(schema_name: str) -> tuple[int, int, int | None, int | None] | None:
     now = time.monotonic()
     cached = _pointers.get(schema_name)
     if cached is not None and cached[0] > now:
         return cached[1]
-    row = Schema.objects.filter(name=schema_name).values_list("pk", "latest_version_id", "active_policy_id").first()
+    # The schema version a check is decided against is the active policy's pin, not the latest
+    # registered one: a new schema version waits for a policy version approved against it.
+    # (A version with no pin, which only rows written outside the services have, is decided
+    # against the latest, as lockstep.pinned_schema_version says.)
+    row = (
+        Schema.objects.filter(name=schema_name)
+        .annotate(decided_against=Coalesce("active_policy__schema_version_id", "latest_version_id"))
+        .values_list("pk", "decided_against", "active_policy_id", "latest_version_id")
+        .first()
+    )
     _pointers[schema_name] = (now + settings.GQLGOV_POLICY_REFRESH_S, row)
     return row
 
@@ -206,15 +229,34 @@ def only_schema_name() -> str | None:
     return names[0] if len(names) == 1 else None
 
 
+# An UNKNOWN_SCHEMA answer names the schemas the caller may check; at most this many are read.
+MAX_SCHEMAS_NAMED = 50
+
+
+def checkable_schema_names(name: str, kind: str, groups: Sequence[str]) -> list[str]:
+    """The schemas (by name, at most MAX_SCHEMAS_NAMED) whose active policy has an allow or
+    require_approval rule for this agent: those it may see, named when it asks for another."""
+    names = []
+    schemas = Schema.objects.filter(active_policy__isnull=False).order_by("name").values_list("name", flat=True)
+    for schema_name in schemas[:MAX_SCHEMAS_NAMED]:
+        active = active_policy(schema_name)
+        if isinstance(active, ActivePolicy) and any(
+            rule.effect != "deny" for rule in active.policy.candidate_rules(name, kind, groups)
+        ):
+            names.append(schema_name)
+    return names
+
+
 def active_policy(schema_name: str) -> ActivePolicy | bool | None:
-    """The active policy of a schema; None for an unknown schema, False when it has no active policy."""
+    """The active policy of a schema, with the schema version it is pinned to; None for an unknown
+    schema, False when it has no active policy."""
     pointer = _pointer(schema_name)
     if pointer is None:
         return None
-    schema_id, schema_version_id, policy_version_id = pointer
+    schema_id, schema_version_id, policy_version_id, latest_version_id = pointer
     if policy_version_id is None or schema_version_id is None:
         return False
-    key = ("active", schema_version_id, policy_version_id)
+    key = ("active", schema_version_id, policy_version_id, latest_version_id)
     cached = _policies.get(key)
     if cached is not None:
         return cached
@@ -230,9 +272,19 @@ def active_policy(schema_name: str) -> ActivePolicy | bool | None:
         policy_version=policy_version.number,
         bundle=bundle,
         policy=compiled_policy(policy_version, bundle),
+        pending=_pending(schema_version, latest_version_id),
     )
     _policies.put(key, active)
     return active
+
+
+def _pending(pinned: SchemaVersion, latest_version_id: int | None) -> PendingSchemaVersion | None:
+    if latest_version_id is None or latest_version_id == pinned.pk:
+        return None
+    latest = SchemaVersion.objects.get(pk=latest_version_id)
+    if latest.number <= pinned.number:  # a rollback to an older pin leaves no newer version pending
+        return None
+    return PendingSchemaVersion(latest.pk, latest.number, schema_bundle(latest))
 
 
 def warm_active_policies(after_each: Callable[[], object] | None = None) -> int:

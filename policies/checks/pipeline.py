@@ -1,6 +1,8 @@
-"""The pre-check pipeline, as named steps: resolve the policy -> analyse (cached) -> decide (cached
-while no rule condition takes part) -> bind (an allow: its digests and signing key) -> admit and
-record (admission.py) -> sign (an admitted allow: its decision token) -> respond.
+"""The pre-check pipeline, as named steps: resolve the delegator (a person the agent acts for, by
+their IdP token) -> resolve the policy -> analyse (cached) -> decide (for the agent, and for the
+person when there is one: the intersection of both; cached while no rule condition takes part) ->
+bind (an allow: its digests and signing key) -> admit and record (admission.py) -> sign (an
+admitted allow: its decision token) -> respond.
 
 The decision itself is the pure engine's; this module only orchestrates I/O around it.
 """
@@ -17,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from agents.delegation import Delegator, delegator_from_token
 from agents.identity import Identity
 from gqlgov import metrics
 from gqlgov_verify.binding import document_sha256
@@ -27,6 +30,7 @@ from policies.checks.caches import (
     ActivePolicy,
     active_policy,
     analysis_cache,
+    checkable_schema_names,
     decision_cache,
     only_schema_name,
 )
@@ -45,6 +49,7 @@ class CheckRequest:
     operation_name: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
     approval_id: str | None = None  # a re-check of an approval request (policies/approvals)
+    on_behalf_of: str | None = None  # the IdP access token of the person the agent acts for
 
     @cached_property
     def document_sha256(self) -> str:
@@ -64,18 +69,24 @@ def _hard_caps() -> engine.Limits:
 
 
 def _analyse(active: ActivePolicy, request: CheckRequest) -> tuple[engine.Analysis, tuple[Any, ...]]:
-    """The (cached) analysis and its cache key."""
+    """The (cached) analysis against the pinned schema version, and its cache key."""
+    return analyse_against(active.bundle, active.schema_version_id, request)
+
+
+def analyse_against(bundle: Any, schema_version_id: int,
+                     request: CheckRequest) -> tuple[engine.Analysis, tuple[Any, ...]]:
+    """The (cached) analysis of the request against one schema version, and its cache key."""
     # The digest of the raw document is derived from unredacted values: it keys this process's
     # cache and goes back, in an allow's token, to the agent that sent the document; it is never
     # stored or logged (records carry the redacted document's).
     variables_key = json.dumps(request.variables or {}, sort_keys=True, separators=(",", ":"), default=str)
-    key = (active.schema_version_id, request.document_sha256, request.operation_name, variables_key)
+    key = (schema_version_id, request.document_sha256, request.operation_name, variables_key)
     cache = analysis_cache()
     misses = cache.misses
     analysis = cache.get_or_create(
         key,
         lambda: engine.analyze(
-            active.bundle,
+            bundle,
             request.query,
             operation_name=request.operation_name,
             variables=request.variables,
@@ -89,23 +100,71 @@ def _analyse(active: ActivePolicy, request: CheckRequest) -> tuple[engine.Analys
 
 
 def _decide(active: ActivePolicy, analysis: engine.Analysis, analysis_key: tuple[Any, ...], identity: Identity,
-            request: CheckRequest, client_ip: str, now: datetime) -> engine.Decision:
-    """The engine's decision; an unconditional one is reused for the same document, policy version and agent."""
-    principal = identity.principal
-    key = (active.policy_version_id, analysis_key, principal.name, principal.kind, tuple(principal.groups))
+            delegator: Delegator | None, request: CheckRequest, client_ip: str, now: datetime) -> engine.Decision:
+    """The engine's decision for the agent, intersected with the person's when it acts for one; an
+    unconditional one is reused for the same document, policy version, agent and person."""
+    key = (active.policy_version_id, analysis_key, _subject_key(identity),
+           _delegator_key(delegator) if delegator is not None else None)
     cache = decision_cache() if settings.GQLGOV_DECISION_CACHE else None
     decision = cache.get(key) if cache is not None else None
     if decision is None:
-        decision = engine.decide(
-            active.policy,
-            analysis,
-            subject=subject_of(identity),
-            request=engine.RequestContext(ip=client_ip, now=now, context=request.context),
-            caps=_hard_caps(),
-        )
+        context = engine.RequestContext(ip=client_ip, now=now, context=request.context)
+        decision = _engine_decision(active, analysis, identity, context)
+        if delegator is not None:
+            decision = engine.intersect(decision, _delegator_decision(active, analysis, delegator, context))
         if cache is not None and not decision.conditional:
             cache.put(key, decision)
     return decision
+
+
+def _pending_schema_version(active: ActivePolicy, analysis: engine.Analysis, request: CheckRequest,
+                            decision: engine.Decision) -> engine.Decision:
+    """A document the pinned schema version refuses as invalid but the version awaiting review
+    accepts is refused with SCHEMA_VERSION_PENDING: it uses what that version adds, which no
+    reviewed policy governs yet. Costs a second analysis only for such invalid documents."""
+    pending = active.pending
+    if pending is None or not analysis.failure or analysis.failure[0].code != reasons.GRAPHQL_VALIDATION_FAILED:
+        return decision
+    newer, _key = analyse_against(pending.bundle, pending.schema_version_id, request)
+    if newer.failure:
+        return decision
+    return engine.deny_pending_schema(active.schema_name, active.schema_version, pending.schema_version)
+
+
+def _engine_decision(active: ActivePolicy, analysis: engine.Analysis, identity: Identity,
+                     context: engine.RequestContext) -> engine.Decision:
+    return engine.decide(active.policy, analysis, subject=subject_of(identity), request=context, caps=_hard_caps())
+
+
+def _delegator_decision(active: ActivePolicy, analysis: engine.Analysis, delegator: Delegator,
+                        context: engine.RequestContext) -> engine.Decision:
+    """The person's side: their own rules decide, as if they checked the document themselves."""
+    if delegator.identity is None:
+        message = f"No person is registered for OIDC subject {delegator.subject!r}."
+        return engine.delegator_refused(reasons.unknown_principal(message))
+    if not delegator.identity.principal.is_active:
+        return engine.delegator_refused(reasons.delegator_suspended(delegator.identity.principal.name))
+    return _engine_decision(active, analysis, delegator.identity, context)
+
+
+def _subject_key(identity: Identity) -> tuple[Any, ...]:
+    """What an unconditional decision depends on of who is asking."""
+    principal = identity.principal
+    return principal.name, principal.kind, tuple(principal.groups)
+
+
+def _delegator_key(delegator: Delegator) -> tuple[Any, ...]:
+    if delegator.identity is None:
+        return ("unknown", delegator.subject)
+    return (*_subject_key(delegator.identity), delegator.identity.principal.status)
+
+
+def _resolve_delegator(request: CheckRequest) -> Delegator | None:
+    """The person the agent acts for, from their IdP token; raises DelegationRefused (403) when the
+    token does not verify. None for a check of the agent's own."""
+    if request.on_behalf_of is None:
+        return None
+    return delegator_from_token(request.on_behalf_of)
 
 
 def subject_of(identity: Identity) -> engine.Subject:
@@ -119,13 +178,18 @@ def subject_of(identity: Identity) -> engine.Subject:
     )
 
 
-def _no_policy_decision(request: CheckRequest, schema_name: str | None, active: bool | None) -> engine.Decision:
+def _no_policy_decision(
+    request: CheckRequest, schema_name: str | None, active: bool | None, identity: Identity
+) -> engine.Decision:
     if active is False:
         message = f"Schema '{schema_name}' has no approved policy yet."
         return engine.deny_without_policy(reasons.NO_ACTIVE_POLICY, message)
-    if request.schema:
-        return engine.deny_without_policy(reasons.UNKNOWN_SCHEMA, f"No schema named '{request.schema}' is registered.")
-    return engine.deny_without_policy(reasons.UNKNOWN_SCHEMA, "Name a registered schema in 'schema'.")
+    principal = identity.principal
+    visible = checkable_schema_names(principal.name, principal.kind, tuple(principal.groups))
+    missing = f"No schema named '{request.schema}' is registered." if request.schema else (
+        "Name a registered schema in 'schema'."
+    )
+    return engine.deny_without_policy(reasons.UNKNOWN_SCHEMA, missing, schemas=visible)
 
 
 def run_check(*, identity: Identity, request: CheckRequest, client_ip: str,
@@ -145,23 +209,27 @@ def run_check(*, identity: Identity, request: CheckRequest, client_ip: str,
 
 def _check(identity: Identity, request: CheckRequest, client_ip: str) -> CheckResult:
     now = timezone.now()
+    delegator = _resolve_delegator(request)
+    person = delegator.identity if delegator is not None else None  # a known person, active or not
     active, found, schema_name = _resolve_policy(request)
     if active is not None:
         analysis, analysis_key = _analyse(active, request)
-        decision = _decide(active, analysis, analysis_key, identity, request, client_ip, now)
+        decision = _decide(active, analysis, analysis_key, identity, delegator, request, client_ip, now)
+        decision = _pending_schema_version(active, analysis, request, decision)
     else:
         analysis = None
-        decision = _no_policy_decision(request, schema_name, found)
-    decision, approval = approvals.gate(check=request, identity=identity, decision=decision, active=active, now=now)
+        decision = _no_policy_decision(request, schema_name, found, identity)
+    decision, approval = approvals.gate(check=request, identity=identity, decision=decision, active=active, now=now,
+                                        delegator=person)
     decision, binding = _bind(request, decision)
     # The record as it stands if the limiter admits: then the limiter's round trip appends it.
     record = DecisionRecord.build(
         identity=identity, request=request, client_ip=client_ip, now=now, decision=decision,
-        active=active, analysis=analysis,
+        active=active, analysis=analysis, delegator=person,
     )
     decision, record = approvals.consume(approval, decision, record, identity, now)
     try:
-        admission, record = admit_and_record(identity, decision, active, record)
+        admission, record = admit_and_record(identity, decision, active, record, person)
     except Exception:
         # Nothing was admitted (a stale identity is re-checked by run_check, Redis may be down):
         # the approval this check used is not spent.
@@ -194,6 +262,7 @@ def _sign(admission: Admission, binding: signer.Binding | None, identity: Identi
         binding, subject=principal.name, iam_role_arn=principal.iam_role_arn, decision_id=str(record.id),
         schema=record.schema_name, policy_version=record.policy_version,
         operation=admission.decision.operation or {}, issued_at=now,
+        on_behalf_of=record.delegator_name or None,
     )
 
 
@@ -214,6 +283,7 @@ def _respond(admission: Admission, record: DecisionRecord, token: str | None,
         "decision": decision.decision,
         "decision_id": str(record.id),
         "policy_version": record.policy_version,
+        **({"on_behalf_of": record.delegator_name} if record.delegator_name else {}),
         "operation": decision.operation,
         "reasons": [reason.as_dict() for reason in decision.reasons],
         "metrics": decision.metrics,

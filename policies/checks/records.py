@@ -69,9 +69,14 @@ class DecisionRecord:
     document_redacted: str
     document_hash: str
     undeclared_variables: int = 0  # sent but not declared by the operation: counted, never stored
+    # The person the agent acted for (`on_behalf_of`); None and "" for a check of the agent's own.
+    delegator_id: int | None = None
+    delegator_name: str = ""
+    context_redacted: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def build(cls, *, identity, request, client_ip, now, decision, active, analysis) -> DecisionRecord:
+    def build(cls, *, identity, request, client_ip, now, decision, active, analysis,
+              delegator=None) -> DecisionRecord:
         sent = request.variables if isinstance(request.variables, dict) else {}
         declared = analysis.declared_variables if analysis is not None else frozenset()
         # Only the variables the operation declares are kept; the rest are counted.
@@ -98,6 +103,9 @@ class DecisionRecord:
             document_redacted=document,
             document_hash=redacted_document_hash(document),
             undeclared_variables=len(sent) - len(kept),
+            delegator_id=delegator.principal.pk if delegator is not None else None,
+            delegator_name=delegator.principal.name if delegator is not None else "",
+            context_redacted=engine.redact_context(request.context) if request.context else {},
         )
 
     def with_decision(self, decision: engine.Decision) -> DecisionRecord:
@@ -204,8 +212,8 @@ def store_records(records: Sequence[DecisionRecord], *, idempotent: bool = True)
         # `rows` now holds exactly the records inserted (a batch may name one record twice).
         inserted = [record for record in records if rows.pop(record.id, None) is not None]
         for record in inserted:
-            if (record.operation or {}).get("type") == "mutation":
-                _audit_mutation_check(record)
+            if (record.operation or {}).get("type") == "mutation" or record.delegator_name:
+                _audit_check(record)
     return [record.id for record in inserted]
 
 
@@ -241,18 +249,27 @@ def _column_values(record: DecisionRecord) -> dict[str, Any]:
         "document_redacted": record.document_redacted,
         "document_hash": record.document_hash,
         "undeclared_variables": record.undeclared_variables,
+        "delegator_id": record.delegator_id,
+        "delegator_name": record.delegator_name,
+        "context_redacted": record.context_redacted,
     }
 
 
-def _audit_mutation_check(record: DecisionRecord) -> None:
+def _audit_check(record: DecisionRecord) -> None:
+    """Audits a mutation check (`agent.mutation_checked`) and any check on behalf of a person
+    (`agent.checked_on_behalf`, a mutation's too): a person's token was used, so the trail says
+    who acted (the actor) and for whom (`on_behalf_of`)."""
     operation = record.operation or {}
+    details = {"schema": record.schema_name, "root_fields": operation.get("root_fields"),
+               "decision": record.decision, "reasons": [r["code"] for r in record.reasons],
+               "checked_at": record.created_at.isoformat()}
+    if record.delegator_name:
+        details.update(on_behalf_of=record.delegator_name, operation_type=operation.get("type"))
     record_event(
         actor=f"agent:{record.agent_name}",
-        action="agent.mutation_checked",
+        action="agent.mutation_checked" if operation.get("type") == "mutation" else "agent.checked_on_behalf",
         target=("policies.decision", str(record.id)),
-        details={"schema": record.schema_name, "root_fields": operation.get("root_fields"),
-                 "decision": record.decision, "reasons": [r["code"] for r in record.reasons],
-                 "checked_at": record.created_at.isoformat()},
+        details=details,
     )
 
 

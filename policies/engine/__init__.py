@@ -4,7 +4,7 @@ No Django, no I/O, no clock: everything a decision depends on is passed in.
 """
 
 from .analysis import Analysis, AnalysisLimits, Metrics, analyze
-from .compiler import compile_policy
+from .compiler import compile_policy, hard_cap_setting
 from .decide import (
     ALLOW,
     DENY,
@@ -13,8 +13,10 @@ from .decide import (
     RequestContext,
     Subject,
     decide,
+    deny_pending_schema,
     deny_without_policy,
 )
+from .delegation import delegator_refused, intersect
 from .limits import DEFAULT_CAPS, DIMENSIONS, Limits
 from .matching import covers_operation, covers_subject, rule_matches
 from .measure import RootField
@@ -30,7 +32,7 @@ from .policy import (
 from .policy_yaml import dump_policy_yaml, parse_policy_yaml
 from .ratelimits import MAX_UNITS_PER_SECOND, RateLimit, RateLimitProblem, parse_rate_limits
 from .reasons import Reason
-from .redaction import REDACTED, redact
+from .redaction import REDACTED, redact, redact_context
 from .schema import (
     SchemaBuildError,
     SchemaBundle,
@@ -80,12 +82,17 @@ __all__ = [
     "covers_operation",
     "covers_subject",
     "decide",
+    "delegator_refused",
+    "deny_pending_schema",
     "deny_without_policy",
     "diff_schemas",
     "dump_policy_yaml",
+    "hard_cap_setting",
+    "intersect",
     "parse_policy_yaml",
     "parse_rate_limits",
     "redact",
+    "redact_context",
     "rule_matches",
     "stale_references",
     "ungoverned_operations",

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import cel
 
-from . import cel_bounds
+from . import cel_bounds, cel_types
 from .limits import DIMENSIONS, Limits
 from .matching import SUBJECT_KEYS
 from .policy import (
@@ -34,6 +34,8 @@ from .schema import SchemaBundle
 _TOP_KEYS = frozenset({"schema", "description", "contact", "defaults", "sensitive_arguments", "rules"})
 # `contact` is quoted in the hints of every NO_MATCHING_RULE denial (and stored with them).
 MAX_CONTACT_CHARS = 200
+# The policy's and each rule's `description`: shown in the console's lists and reviews.
+MAX_DESCRIPTION_CHARS = 2_000
 _DEFAULTS_KEYS = frozenset({"limits", "introspection", "rate_limits"})
 _RULE_KEYS = frozenset(
     {"id", "description", "effect", "subjects", "operations", "when", "limits", "fields", "rate_limits", "approval"}
@@ -70,9 +72,10 @@ def _shortened(message: str, limit: int = 300) -> str:
 class _Compiler:
     """Checks a policy document, collecting every problem, and builds its compiled form."""
 
-    def __init__(self) -> None:
+    def __init__(self, caps: Limits | None = None) -> None:
         self.errors: list[dict[str, str | None]] = []
         self.rule_id: str | None = None
+        self.caps = caps
 
     def fail(self, where: str, message: str) -> None:
         self.errors.append(_error(self.rule_id, where, message))
@@ -103,11 +106,28 @@ class _Compiler:
     def limits(self, value: Any, where: str) -> Limits:
         values = self.mapping(value, where, frozenset(DIMENSIONS))
         checked = {
-            key: self.integer(item, f"{where}.{key}", minimum=0)
+            key: self.capped(self.integer(item, f"{where}.{key}", minimum=0), key, f"{where}.{key}")
             for key, item in values.items()
             if key in DIMENSIONS
         }
         return Limits.from_mapping({key: item for key, item in checked.items() if item is not None})
+
+    def capped(self, value: int | None, dimension: str, where: str) -> int | None:
+        """`value`, or None with an error naming the server's hard cap on `dimension` when over it."""
+        cap = self.caps.get(dimension) if self.caps is not None else None
+        if value is not None and cap is not None and value > cap:
+            self.fail(where, f"must be at most {cap:,}: the server's hard cap on {dimension}"
+                             f" ({hard_cap_setting(dimension)})")
+            return None
+        return value
+
+    def description(self, value: Any, where: str) -> None:
+        if value is None:
+            return
+        if not isinstance(value, str):
+            self.fail(where, "must be a string")
+        elif len(value) > MAX_DESCRIPTION_CHARS:
+            self.fail(where, f"must be at most {MAX_DESCRIPTION_CHARS:,} characters (it has {len(value):,})")
 
     def rate_limits(self, value: Any, where: str) -> tuple[RateLimit, ...]:
         if value is None:
@@ -249,6 +269,13 @@ class _Compiler:
                 f"unknown variable(s) {', '.join(unknown)}; use {', '.join(sorted(CEL_VARIABLES))}",
             )
             return None
+        kind = cel_types.expression_type(value)
+        if kind not in (cel_types.BOOL, cel_types.DYN):
+            # A condition that is not a boolean never holds: its rule would silently never match.
+            article = "an" if kind[0] in "aeiou" else "a"
+            self.fail(where, f"must be a boolean condition, but it gives {article} {kind}; compare it,"
+                             " e.g. 'args.amount <= 100' or 'size(claims.groups) > 0'")
+            return None
         return program
 
     def rule_identity(self, rule_id: Any, where: str, seen: set[str]) -> None:
@@ -278,6 +305,7 @@ class _Compiler:
             return None
         self.rule_identity(value.get("id"), where, seen)
         entry = self.mapping(value, where, _RULE_KEYS)
+        self.description(entry.get("description"), f"{where}.description")
         effect = entry.get("effect")
         if effect not in EFFECTS:
             self.fail(f"{where}.effect", f"must be one of {', '.join(EFFECTS)}")
@@ -328,14 +356,24 @@ def _balanced_brackets(glob: str) -> bool:
     return depth == 0
 
 
-def compile_policy(document: Mapping[str, Any], *, schema: SchemaBundle | None = None) -> CompiledPolicy:
+def hard_cap_setting(dimension: str) -> str:
+    """The setting that holds the server's hard cap on a limit dimension (GQLGOV_CAP_MAX_DEPTH)."""
+    return f"GQLGOV_CAP_{dimension.upper()}"
+
+
+def compile_policy(
+    document: Mapping[str, Any], *, schema: SchemaBundle | None = None, caps: Limits | None = None
+) -> CompiledPolicy:
     """The compiled policy; raises PolicyValidationError listing every problem found.
 
     References to operations or fields the schema lacks are not errors: see stale_references.
-    With a schema, the operation index memoises that schema's operations only.
+    With a schema, the operation index memoises that schema's operations only. With `caps` (the
+    server's hard caps), a limit above its cap is an error naming it; a stored version compiled
+    for a check is given none, so lowering a cap never breaks the active policy (checks clamp).
     """
-    compiler = _Compiler()
+    compiler = _Compiler(caps)
     top = compiler.mapping(document, "", _TOP_KEYS)
+    compiler.description(top.get("description"), "description")
     name = top.get("schema")
     if not isinstance(name, str) or not name:
         compiler.fail("schema", "must name the schema this policy governs")

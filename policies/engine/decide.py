@@ -64,6 +64,9 @@ class Decision:
     # claims. Otherwise the decision follows from the policy, the analysis and the subject's name,
     # kind and groups alone, and the caller may reuse it for them.
     conditional: bool = False
+    # In a check on behalf of a person (delegation.py): the rules that admitted the person, whose
+    # rate limits charge the person as `admitting_rules`' charge the agent.
+    delegator_rules: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -77,9 +80,15 @@ class Decision:
         }
 
 
-def deny_without_policy(code: str, message: str) -> Decision:
-    """A deny for a check that found no schema (UNKNOWN_SCHEMA) or no policy (NO_ACTIVE_POLICY)."""
-    return Decision(DENY, [reasons.without_policy(code, message)], {}, None)
+def deny_without_policy(code: str, message: str, schemas: Sequence[str] | None = None) -> Decision:
+    """A deny for a check that found no schema (UNKNOWN_SCHEMA, naming `schemas`, those the caller
+    may check) or no policy (NO_ACTIVE_POLICY)."""
+    return Decision(DENY, [reasons.without_policy(code, message, schemas)], {}, None)
+
+
+def deny_pending_schema(schema: str, enforced: int, pending: int) -> Decision:
+    """A deny for a document that only a schema version awaiting review accepts (SCHEMA_VERSION_PENDING)."""
+    return Decision(DENY, [reasons.schema_version_pending(schema, enforced, pending)], {}, None)
 
 
 def decide(

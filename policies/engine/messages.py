@@ -352,9 +352,29 @@ def expression_input_hint(limit: int, what: str) -> str:
 
 
 UNKNOWN_SCHEMA_HINT = "Set 'schema' to the name of a registered schema."
+
+
+def unknown_schema_message(message: str, schemas: Sequence[str]) -> str:
+    """An UNKNOWN_SCHEMA message followed by the schemas the caller may check."""
+    if not schemas:
+        return f"{message} No registered schema has a policy that lets you call anything yet."
+    return f"{message} Registered schemas you may check: {', '.join(schemas)}."
+
+
+def unknown_schema_hint(schemas: Sequence[str]) -> str:
+    if not schemas:
+        return "Ask the policy's owner for a rule that names you; until then every check is denied."
+    if len(schemas) == 1:
+        return f"Set 'schema' to '{schemas[0]}'."
+    return f"Set 'schema' to one of: {', '.join(repr(name) for name in schemas)}."
 NO_ACTIVE_POLICY_HINT = (
     "Check again once a person has approved a policy for this schema; until then every check of it is denied."
 )
+UNKNOWN_PRINCIPAL_HINT = (
+    "Send the access token of a person registered in gqlgov (one who has signed in once), or check without"
+    " 'on_behalf_of'."
+)
+DELEGATOR_SUSPENDED_HINT = "Ask an administrator to resume this person, or check without 'on_behalf_of'."
 
 
 def used_up_hint(cost: bool, retry_after_s: float, retry_at: str | None, remaining: int | None,

@@ -254,9 +254,9 @@ class GlobSet:
 
     @classmethod
     def of(cls, globs: Sequence[str]) -> GlobSet:
-        wildcards = [glob for glob in globs if _is_glob(glob)]
+        wildcards = [glob for glob in globs if is_glob(glob)]
         return cls(
-            frozenset(glob for glob in globs if not _is_glob(glob)),
+            frozenset(glob for glob in globs if not is_glob(glob)),
             glob_pattern(wildcards) if wildcards else None,
         )
 
@@ -268,7 +268,7 @@ class GlobSet:
         return self.pattern is not None or not self.exact.isdisjoint(names)
 
 
-def _is_glob(text: str) -> bool:
+def is_glob(text: str) -> bool:
     return any(char in text for char in "*?[")
 
 
@@ -303,13 +303,15 @@ def stale_references(policy: CompiledPolicy, schema: SchemaBundle) -> list[Stale
 
 
 def _matches_any(glob: str, names: Collection[str]) -> bool:
-    if not _is_glob(glob):
+    if not is_glob(glob):
         return glob in names
     pattern = glob_pattern([glob])
     return any(pattern.fullmatch(name) for name in names)
 
 
 def ungoverned_operations(policy: CompiledPolicy, schema: SchemaBundle) -> list[str]:
-    """Operations of `schema` that no allow or require_approval rule covers (so always denied)."""
-    admitting = {rule.index for rule in policy.rules if rule.effect != "deny"}
-    return [op for op in schema.operations if not (policy.rules_for_operation(op) & admitting)]
+    """Operations of `schema` that no rule of any effect names: nobody decided anything about them.
+
+    An operation only a deny rule names is governed (someone chose to refuse it); an ungoverned one
+    is denied too, but by default, which is what a reviewer must be shown."""
+    return [op for op in schema.operations if not policy.rules_for_operation(op)]

@@ -96,6 +96,12 @@ def _entry_problems(entry: Any) -> list[tuple[str | None, str]]:
             problems.append(
                 (kinds[0], f"must be at most {ceiling:,} per {per} (1,000,000 units per second at most)")
             )
+        burst = entry.get("burst")
+        if _positive_integer(burst) and burst > entry[kinds[0]]:
+            # The bucket holds one period's quota at most: a larger burst is no longer the rate.
+            problems.append(
+                ("burst", f"must be at most {entry[kinds[0]]:,}, the {kinds[0]} per {per} it belongs to")
+            )
     return problems
 
 

@@ -34,6 +34,7 @@ DIRECTIVE_LIMIT = LIMIT_CODES["max_directives"]
 COST_LIMIT = LIMIT_CODES["max_cost"]
 DOCUMENT_TOO_LARGE = "DOCUMENT_TOO_LARGE"
 APPROVAL_REQUIRED = "APPROVAL_REQUIRED"
+SCHEMA_VERSION_PENDING = "SCHEMA_VERSION_PENDING"
 EXPRESSION_INPUT_TOO_LARGE = "EXPRESSION_INPUT_TOO_LARGE"
 # Emitted by the rate limiter (outside the engine); defined here so every code has one home.
 RATE_LIMITED = "RATE_LIMITED"
@@ -46,6 +47,10 @@ APPROVAL_MISMATCH = "APPROVAL_MISMATCH"
 APPROVAL_USED = "APPROVAL_USED"
 APPROVAL_EXPIRED = "APPROVAL_EXPIRED"
 APPROVAL_DENIED = "APPROVAL_DENIED"
+# Emitted for a check on behalf of a person (delegation.py): the person's token names nobody
+# gqlgov knows as a person, or a suspended one.
+UNKNOWN_PRINCIPAL = "UNKNOWN_PRINCIPAL"
+DELEGATOR_SUSPENDED = "DELEGATOR_SUSPENDED"
 
 
 Path = tuple[str, ...]
@@ -62,9 +67,11 @@ class Reason:
     limit: int | float | None = None
     actual: int | float | None = None
     hint: str = field(kw_only=True)
+    # "agent" or "delegator" in a check on behalf of a person; None (and left out) otherwise.
+    side: str | None = field(default=None, kw_only=True)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "code": self.code,
             "message": self.message,
             "rule": self.rule,
@@ -73,6 +80,14 @@ class Reason:
             "actual": self.actual,
             "hint": self.hint,
         }
+        if self.side is not None:
+            data["side"] = self.side
+        return data
+
+
+def on_side(reason: Reason, side: str) -> Reason:
+    """`reason` marked as the agent's or the delegator's (delegation.AGENT_SIDE, DELEGATOR_SIDE)."""
+    return dataclasses.replace(reason, side=side)
 
 
 def with_hint(reason: Reason, hint: str) -> Reason:
@@ -256,9 +271,35 @@ def approval_refused(code: str, approval_id: str, *, rule: str | None = None, co
     return Reason(code, message.format(id=approval_id), rule=rule, hint=hint)
 
 
-def without_policy(code: str, message: str) -> Reason:
-    """UNKNOWN_SCHEMA and NO_ACTIVE_POLICY: the caller found nothing to decide with."""
+def schema_version_pending(schema: str, enforced: int, pending: int) -> Reason:
+    """A document only a schema version awaiting review accepts: nothing it adds is callable yet."""
+    return Reason(
+        SCHEMA_VERSION_PENDING,
+        f"This document uses what schema '{schema}' v{pending} adds; v{pending} awaits review, and checks are"
+        f" decided against v{enforced} until a policy version approved for v{pending} is active.",
+        hint=f"Use only what v{enforced} has (GET /api/v1/schemas/{schema}/sdl shows what you may call), or"
+        f" ask the policy's owners to review schema v{pending}.",
+    )
+
+
+def without_policy(code: str, message: str, schemas: Sequence[str] | None = None) -> Reason:
+    """UNKNOWN_SCHEMA and NO_ACTIVE_POLICY: the caller found nothing to decide with. `schemas`, for
+    UNKNOWN_SCHEMA, are those the caller may check: named in the message and the hint."""
     if code not in (UNKNOWN_SCHEMA, NO_ACTIVE_POLICY):
         raise ValueError(f"{code} is not a reason for deciding without a policy")
-    hint = messages.UNKNOWN_SCHEMA_HINT if code == UNKNOWN_SCHEMA else messages.NO_ACTIVE_POLICY_HINT
-    return Reason(code, message, hint=hint)
+    if code == NO_ACTIVE_POLICY:
+        return Reason(code, message, hint=messages.NO_ACTIVE_POLICY_HINT)
+    if schemas is None:
+        return Reason(code, message, hint=messages.UNKNOWN_SCHEMA_HINT)
+    return Reason(code, messages.unknown_schema_message(message, schemas), hint=messages.unknown_schema_hint(schemas))
+
+
+def unknown_principal(message: str) -> Reason:
+    """UNKNOWN_PRINCIPAL: the person's token (`on_behalf_of`) is valid but names no known person."""
+    return Reason(UNKNOWN_PRINCIPAL, message, hint=messages.UNKNOWN_PRINCIPAL_HINT)
+
+
+def delegator_suspended(name: str) -> Reason:
+    """DELEGATOR_SUSPENDED: the person the agent acts for is suspended."""
+    return Reason(DELEGATOR_SUSPENDED, f"{name}, on whose behalf the check is made, is suspended.",
+                  hint=messages.DELEGATOR_SUSPENDED_HINT)

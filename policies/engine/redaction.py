@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -280,3 +281,25 @@ def _redact_all_literals(text: str) -> str:
     except GraphQLError:
         pass
     return _replace_spans(text[: lexer.token.end], spans) + f" {REDACTED}"
+
+
+# Context is free-form (what the agent chose to send for `request.context` in conditions), so no
+# schema says which values are secret: values under keys that name a secret are redacted.
+_SECRET_KEY = re.compile(r"pass|secret|token|auth|cookie|credential|api[_-]?key|private|ssn|card|session", re.I)
+_MAX_CONTEXT_DEPTH = 32
+
+
+def redact_context(context: Mapping[str, Any], _depth: int = 0) -> dict[str, Any]:
+    """`context` with the value of every key that names a secret (password, token, api_key, ...)
+    replaced by "[REDACTED]", at any depth; structures nested deeper than 32 are redacted whole."""
+    redacted: dict[str, Any] = {}
+    for key, value in context.items():
+        if _SECRET_KEY.search(str(key)) or _depth >= _MAX_CONTEXT_DEPTH:
+            redacted[key] = REDACTED
+        elif isinstance(value, Mapping):
+            redacted[key] = redact_context(value, _depth + 1)
+        elif isinstance(value, list):
+            redacted[key] = [redact_context(item, _depth + 1) if isinstance(item, Mapping) else item for item in value]
+        else:
+            redacted[key] = value
+    return redacted

@@ -151,7 +151,14 @@ class CallRecorder:
 
     def attach(self, client: Any) -> Any:
         events = client.meta.events
-        events.register("before-parameter-build", self._name_resource)
+        region = client.meta.region_name or ""
+
+        def name_resource(params, context, **kwargs) -> None:
+            # The call's own parameters (by "before-call" they are serialised into a request); a
+            # listing names none, so it is named by what it lists: the account in the region.
+            context["gqlgov_resource"] = _resource_of(params) or f"account-wide in {region}"
+
+        events.register("before-parameter-build", name_resource)
         events.register("before-call", self._before)
         events.register("after-call", self._after)
         events.register("after-call-error", self._after_error)
@@ -160,10 +167,6 @@ class CallRecorder:
     @property
     def mutating(self) -> list[RecordedCall]:
         return [call for call in self.calls if call.mutating]
-
-    def _name_resource(self, params, context, **kwargs) -> None:
-        # The call's own parameters: by "before-call" they are serialised into a request.
-        context["gqlgov_resource"] = _resource_of(params)
 
     def _before(self, model, params, context, **kwargs) -> None:
         context["gqlgov_started"] = time.monotonic()
@@ -215,6 +218,7 @@ def _resource_of(params: dict[str, Any]) -> str:
         "pathPart",
         "KeyId",
         "logGroupName",
+        "logGroupNamePrefix",
         "responseType",
     )
     return " ".join(f"{key}={params[key]}" for key in keys if params.get(key))[:500]

@@ -23,7 +23,7 @@ from gqlgov.errors import ApiError, error_body, first_line
 from gqlgov.request_body import MAX_NESTING, nested_deeper_than
 from policies.approvals import services as approvals
 from policies.approvals.api import detail as approval_detail
-from policies.checks.api import CheckIn, DecisionOut, check_request_from, observed_check, own_decision
+from policies.checks.api import CheckIn, DecisionOut, observed_check, own_decision
 from policies.checks.pipeline import subject_of
 from policies.selectors import own_capabilities, own_sdl
 
@@ -73,7 +73,7 @@ def _check_graphql(request: HttpRequest, arguments: dict[str, Any]) -> dict[str,
     # The same body as POST /check's (CheckIn), the same pipeline, records and rate limits.
     if nested_deeper_than(arguments, MAX_NESTING):
         raise ToolError("MALFORMED_REQUEST", f"The arguments are nested deeper than {MAX_NESTING} levels.")
-    body: dict[str, Any] = observed_check(request, _validated(check_request_from, arguments)).body
+    body: dict[str, Any] = observed_check(request, _validated(CheckIn.model_validate, arguments)).body
     request.gqlgov_outcome = body.get("decision")  # type: ignore[attr-defined]  # for the request's log line
     return body
 
@@ -156,7 +156,9 @@ TOOLS: tuple[ToolSpec, ...] = (
             "`hint`s, or `suggested_query`, say what would be allowed; fix the document and check again, do not "
             "retry it unchanged) or `pending_approval` (a person must approve it: poll get_approval with "
             "`approval.id`, and once approved check again with `approval_id` set). A rate-limit refusal carries "
-            "`retry_after_s`. Every answer is recorded; explain_decision shows one again."
+            "`retry_after_s`. Every answer is recorded; explain_decision shows one again.\n"
+            "Acting for a person? Pass their identity provider access token in `on_behalf_of`: the document is "
+            "then allowed only if both your rules and theirs allow it, and each reason's `side` says who refused."
         ),
         input_schema=CheckIn.model_json_schema(by_alias=True),
         output_schema=_object({

@@ -1,6 +1,7 @@
 """Rate limits and cost budgets for agents (issue 4).
 
-The Django layer calls `Limiter.acquire(agent, specs)` once per otherwise-allowed check with the
+The Django layer calls `Limiter.acquire(agent, specs)` once per otherwise-allowed check (with
+`delegator=` and the person's specs too, on behalf of a person) with the
 specs of `defaults.rate_limits` (scope "default") and of each admitting rule (scope "rule:<id>"),
 built by `specs_from_policy`; denied checks go through `denied_checks_spec`. `RedisLimiter` is
 shared by all processes; `LocalLimiter` is the single-process embedded default.
@@ -17,9 +18,10 @@ from policies.ratelimit.outcome import (
     Piggyback,
 )
 from policies.ratelimit.redis_limiter import RedisLimiter, limiter_client_options, redis_client_for_limiter
-from policies.ratelimit.specs import PERIODS, LimitSpec, denied_checks_spec, specs_from_policy
+from policies.ratelimit.specs import DELEGATOR_PREFIX, PERIODS, LimitSpec, denied_checks_spec, specs_from_policy
 
 __all__ = [
+    "DELEGATOR_PREFIX",
     "PERIODS",
     "GuardFailed",
     "LimitOutcome",

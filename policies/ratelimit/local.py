@@ -25,12 +25,14 @@ class LocalLimiter:
         self._tats_us: dict[str, int] = {}
         self._sweep_at = _MIN_SWEEP_SIZE
 
-    def acquire(self, agent: str, specs: Sequence[LimitSpec], *, piggyback: Piggyback | None = None) -> LimitOutcome:
-        """Charge every spec if all admit the request, or none; say which refused and when to retry.
+    def acquire(self, agent: str, specs: Sequence[LimitSpec], *, piggyback: Piggyback | None = None,
+                delegator: str | None = None) -> LimitOutcome:
+        """Charge every spec (the agent's, and the delegator's when given) if all admit the
+        request, or none; say which refused and when to retry.
 
         A piggyback is ignored (there is no Redis): the outcome's `appended` stays False.
         """
-        decided = outcome_without_state(agent, specs)
+        decided = outcome_without_state(agent, specs, delegator)
         if decided is not None:
             return decided
         with self._lock:

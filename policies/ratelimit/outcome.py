@@ -74,8 +74,11 @@ class GuardFailed(Exception):
 
 
 class Limiter(Protocol):
-    def acquire(self, agent: str, specs: Sequence[LimitSpec], *, piggyback: Piggyback | None = None) -> LimitOutcome:
-        """Charge every spec if all admit the request, or none; say which refused and when to retry."""
+    def acquire(self, agent: str, specs: Sequence[LimitSpec], *, piggyback: Piggyback | None = None,
+                delegator: str | None = None) -> LimitOutcome:
+        """Charge every spec if all admit the request, or none; say which refused and when to retry.
+
+        The specs are `agent`'s, and in a check on behalf of a person also `delegator`'s."""
         ...
 
 
@@ -87,13 +90,13 @@ class LimiterUnavailable(Exception):
         self.retry_after_s = retry_after_s
 
 
-def outcome_without_state(agent: str, specs: Sequence[LimitSpec]) -> LimitOutcome | None:
+def outcome_without_state(agent: str, specs: Sequence[LimitSpec], delegator: str | None = None) -> LimitOutcome | None:
     """The outcome needing no limiter state (no limits, or a never-admissible weight), else None."""
-    prefix = agent_key_prefix(agent)
-    foreign = [spec.key for spec in specs if not spec.key.startswith(prefix)]
+    prefixes = tuple(agent_key_prefix(owner) for owner in (agent, delegator) if owner is not None)
+    foreign = [spec.key for spec in specs if not spec.key.startswith(prefixes)]
     if foreign:
-        # One atomic script may only touch keys of one Cluster slot, i.e. of one agent.
-        raise ValueError(f"keys {foreign} do not belong to agent {agent!r}")
+        # Keys are named by whose limits they hold (one Cluster slot per principal): nobody else's.
+        raise ValueError(f"keys {foreign} do not belong to agent {agent!r} or delegator {delegator!r}")
     if not specs:
         return LimitOutcome(allowed=True)
     for spec in specs:

@@ -43,7 +43,7 @@ from policies.ratelimit.outcome import (
     outcome_from_state,
     outcome_without_state,
 )
-from policies.ratelimit.specs import LimitSpec
+from policies.ratelimit.specs import LimitSpec, agent_key_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -231,18 +231,23 @@ class RedisLimiter:
         self._last_outage_log = -math.inf
         self._unlogged_failures = 0
 
-    def acquire(self, agent: str, specs: Sequence[LimitSpec], *, piggyback: Piggyback | None = None) -> LimitOutcome:
+    def acquire(self, agent: str, specs: Sequence[LimitSpec], *, piggyback: Piggyback | None = None,
+                delegator: str | None = None) -> LimitOutcome:
         """Charge every spec if all admit the request, or none; say which refused and when to retry.
 
-        With a piggyback, its guard is checked first (GuardFailed: nothing charged) and its record
-        appended on admission, all in the same single round trip; `appended` says whether it was.
-        On a cluster a piggyback is refused (ValueError): its keys live in other slots.
+        The specs are `agent`'s and, in a check on behalf of a person, `delegator`'s too: both are
+        charged in the one script. With a piggyback, its guard is checked first (GuardFailed:
+        nothing charged) and its record appended on admission, all in the same single round trip;
+        `appended` says whether it was. On a cluster a piggyback is refused (ValueError): its keys
+        live in other slots.
         """
         if self._cluster and piggyback is not None:
             raise ValueError("a piggyback's keys are not the agent's: on Redis Cluster pass none")
-        decided = outcome_without_state(agent, specs)
+        decided = outcome_without_state(agent, specs, delegator)
         if decided is not None and (piggyback is None or not decided.allowed):
             return decided
+        if self._cluster and delegator is not None and delegator != agent:
+            return self._acquire_in_two_slots(agent, delegator, specs)
         if time.monotonic() < self._next_probe:
             return self._unavailable(None)
         keys = [self._key_prefix + spec.key for spec in specs]
@@ -268,6 +273,27 @@ class RedisLimiter:
             return LimitOutcome(allowed=True, appended=bool(appended))
         outcome = outcome_from_state(specs, refused - 1 if refused else None, retry_us, backlogs_us)
         return dataclasses.replace(outcome, appended=True) if appended else outcome
+
+    def _acquire_in_two_slots(self, agent: str, delegator: str, specs: Sequence[LimitSpec]) -> LimitOutcome:
+        """On a cluster the agent's and the person's keys live in two slots, which no one script
+        reaches: the person's limits are charged first, then (if they admit) the agent's. A refusal
+        by the agent's limits then leaves the person's charge in place (at most one unit too many)."""
+        prefix = agent_key_prefix(delegator)
+        theirs = [spec.key.startswith(prefix) for spec in specs]
+        first = self.acquire(delegator, [spec for spec, person in zip(specs, theirs, strict=True) if person])
+        if not first.allowed:
+            return first
+        second = self.acquire(agent, [spec for spec, person in zip(specs, theirs, strict=True) if not person])
+        # Back in the specs' order, as one script would have answered.
+        persons, agents = iter(first.statuses), iter(second.statuses)
+        statuses = first.statuses + second.statuses
+        if len(statuses) == len(specs):
+            statuses = tuple(next(persons if person else agents) for person in theirs)
+        if not second.allowed or first.tightest is None:
+            return dataclasses.replace(second, statuses=statuses)
+        tightest = min(statuses, key=lambda status: status.remaining / status.burst)
+        return dataclasses.replace(second, statuses=statuses, tightest=tightest,
+                                   degraded=first.degraded or second.degraded)
 
     def _unavailable(self, error: Exception | None) -> LimitOutcome:
         with self._lock:

@@ -16,6 +16,9 @@ Kind = Literal["requests", "cost"]
 PERIODS: dict[str, int] = PERIOD_SECONDS
 
 MICROSECONDS = 1_000_000
+# Before the names of a person's limits in a check on behalf of them: the answer, its headers and
+# a refusal then tell them from the agent's limits of the same rules.
+DELEGATOR_PREFIX = "delegator:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +94,13 @@ def _scope_label(scope: str) -> str:
 
 
 def specs_from_policy(
-    rate_limits: Sequence[Mapping[str, Any]], *, agent: str, scope: str, cost: int
+    rate_limits: Sequence[Mapping[str, Any]], *, agent: str, scope: str, cost: int, name_prefix: str = ""
 ) -> list[LimitSpec]:
     """Specs for the policy entries `{requests|cost: N, per: PERIOD, burst: B}` of one scope.
 
     Request limits weigh 1, cost budgets weigh `cost`. Names are `<rule id or "defaults">/<kind>`,
-    with `/<period>` appended when the scope has several limits of one kind. Raises ValueError
+    with `/<period>` appended when the scope has several limits of one kind, after `name_prefix`
+    (DELEGATOR_PREFIX for the person a check is made for). Raises ValueError
     naming the offending entry.
     """
     limits, problems = parse_rate_limits(rate_limits)
@@ -116,14 +120,17 @@ def specs_from_policy(
             burst=limit.burst,
             scope=scope,
             weight=cost if limit.kind == "cost" else 1,
-            policy_name=f"{label}/{limit.kind}/{limit.per}" if kinds[limit.kind] > 1 else f"{label}/{limit.kind}",
+            policy_name=name_prefix + (
+                f"{label}/{limit.kind}/{limit.per}" if kinds[limit.kind] > 1 else f"{label}/{limit.kind}"
+            ),
         )
         for limit in limits
     ]
 
 
-def denied_checks_spec(agent: str, per_minute: int = 300) -> LimitSpec:
+def denied_checks_spec(agent: str, per_minute: int = 300, name_prefix: str = "") -> LimitSpec:
     """The separate per-agent ceiling on denied checks, so a misbehaving agent cannot flood us."""
     return LimitSpec.for_agent(
-        agent, kind="requests", limit=per_minute, period_s=60, scope="denied", policy_name="denied-checks"
+        agent, kind="requests", limit=per_minute, period_s=60, scope="denied",
+        policy_name=f"{name_prefix}denied-checks",
     )

@@ -2,7 +2,9 @@
 event in the same transaction as its change. Callers import from here."""
 
 from policies.services.common import Conflict, PolicyInvalid, _next_number, validate_document
-from policies.services.registry import schema_register
+from policies.services.drafts import draft_for_schema_version, draft_submit, policy_review_approve, rule_upsert
+from policies.services.registry import schema_register, schema_settings_update
+from policies.services.replays import policy_replay
 from policies.services.review import contributors, policy_approve, refuse_self_approval
 from policies.services.versions import create_draft, policy_load, policy_rollback, user_by_username
 
@@ -12,11 +14,17 @@ __all__ = [
     "_next_number",
     "contributors",
     "create_draft",
+    "draft_for_schema_version",
+    "draft_submit",
     "policy_approve",
     "policy_load",
+    "policy_replay",
+    "policy_review_approve",
     "policy_rollback",
     "refuse_self_approval",
+    "rule_upsert",
     "schema_register",
+    "schema_settings_update",
     "user_by_username",
     "validate_document",
 ]

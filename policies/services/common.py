@@ -2,12 +2,13 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Max
 
 from gqlgov.errors import ApiError
 from policies import engine
 from policies.checks.caches import schema_bundle
-from policies.models import Schema
+from policies.models import Schema, SchemaVersion
 
 
 class PolicyInvalid(ApiError):
@@ -31,10 +32,13 @@ def _next_number(queryset) -> int:
     return (queryset.aggregate(top=Max("number"))["top"] or 0) + 1
 
 
-def validate_document(schema: Schema, document: dict[str, Any]) -> None:
-    """Compiles the document against the schema's latest version; PolicyInvalid lists every error."""
-    bundle = schema_bundle(schema.latest_version) if schema.latest_version_id else None
+def validate_document(schema: Schema, document: dict[str, Any], schema_version: SchemaVersion | None = None) -> None:
+    """Compiles the document against `schema_version` (a draft's pin; else the schema's latest
+    version) and the server's hard caps; PolicyInvalid lists every error. Every write of a policy
+    (file, API, console) comes here."""
+    schema_version = schema_version or schema.latest_version
+    bundle = schema_bundle(schema_version) if schema_version is not None else None
     try:
-        engine.compile_policy(document, schema=bundle)
+        engine.compile_policy(document, schema=bundle, caps=engine.Limits(**settings.GQLGOV_HARD_CAPS))
     except engine.PolicyValidationError as exc:
         raise PolicyInvalid(list(exc.errors)) from exc

@@ -15,6 +15,8 @@ from django.utils import timezone
 
 from agents.audit import actor_for_user, record_event
 from gqlgov.errors import ApiError, NotFound
+from policies import lockstep
+from policies.engine.policy_diff import rule_diff as rule_diff  # re-exported: the console's review pages
 from policies.models import PolicyVersion, Schema
 from policies.services.common import Conflict, PolicyInvalid, validate_document
 from policies.services.review import policy_approve, refuse_self_approval
@@ -55,8 +57,62 @@ def draft_for_edit(*, schema: Schema, user) -> PolicyVersion:
         active = schema.active_policy
         document = copy.deepcopy(active.document) if active else empty_document(schema)
         draft = create_draft(schema=schema, document=document, author=user,
-                             details={"based_on": active.number if active else None, "via": "admin"})
+                             details={"based_on": active.number if active else None, "via": "admin"},
+                             schema_version=lockstep.default_pin(schema))
     return draft
+
+
+def draft_for_schema_version(*, schema: Schema, number: int, user) -> tuple[PolicyVersion, list[Any]]:
+    """The schema's open draft moved onto schema version `number` (or a new draft, copied from the
+    active version, pinned there), audited, with the stale references it must fix first."""
+    target = schema.versions.filter(number=number).first()
+    if target is None:
+        raise NotFound(f"version {number} of schema '{schema.name}'")
+    with transaction.atomic():
+        draft = draft_for_edit(schema=schema, user=user)
+        draft = PolicyVersion.objects.select_for_update().get(pk=draft.pk)
+        if draft.status != PolicyVersion.Status.DRAFT:
+            raise Conflict("IN_REVIEW", f"Version {draft.number} is in review; withdraw it first.")
+        before = draft.schema_version.number if draft.schema_version_id else None
+        draft.schema_version = target
+        draft.document = copy.deepcopy(draft.document)
+        draft.save(update_fields=["schema_version", "document", "updated_at"])
+        fixes = lockstep.fixes_for(draft)
+        record_event(
+            actor=actor_for_user(user),
+            action="policy.draft_repinned",
+            target=draft,
+            details={"schema": schema.name, "version": draft.number, "schema_version_before": before,
+                     "schema_version": number, "stale": [fix.as_dict() for fix in fixes]},
+        )
+    return draft, fixes
+
+
+def stale_fix_apply(*, schema: Schema, user, rule_id: str, reference: str, replacement: str | None) -> PolicyVersion:
+    """Fixes one stale reference in the schema's draft: every entry `reference` of rule `rule_id`'s
+    operations and fields.deny is replaced by `replacement`, or dropped when it is None (audited)."""
+
+    def fix(rules: list[Any], draft: PolicyVersion) -> dict[str, Any]:
+        index = _index_of(rules, rule_id)
+        if index is None:
+            raise NotFound(f"rule '{rule_id}' in {schema.name} policy v{draft.number}")
+        rule = rules[index]
+        fields = rule.get("fields")
+        lists = [rule.get("operations"), fields.get("deny") if isinstance(fields, dict) else None]
+        found = False
+        for entries in lists:
+            if isinstance(entries, list) and reference in entries:
+                found = True
+                position = entries.index(reference)
+                if replacement is None:
+                    entries.pop(position)
+                else:
+                    entries[position] = replacement
+        if not found:
+            raise NotFound(f"'{reference}' in rule '{rule_id}'")
+        return {"rule": rule_id, "reference": reference, "replacement": replacement}
+
+    return _edit_rules(schema=schema, user=user, action="policy.stale_reference_fixed", edit=fix)
 
 
 def _rules(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -85,7 +141,7 @@ def _edit_rules(
         draft = PolicyVersion.objects.select_for_update().get(pk=draft.pk)
         document = copy.deepcopy(draft.document)
         details = edit(_rules(document), draft)
-        validate_document(schema, document)
+        validate_document(schema, document, lockstep.pinned_schema_version(draft))
         draft.document = document
         draft.save(update_fields=["document", "updated_at"])
         record_event(
@@ -172,8 +228,10 @@ def _transition(
 
 
 def draft_submit(*, version: PolicyVersion, user) -> PolicyVersion:
-    """Sends a draft for review; it must compile. Approvers then see it in Reviews."""
-    validate_document(version.schema, version.document)
+    """Sends a draft for review; it must compile against its schema version and name nothing that
+    version lacks (POLICY_STALE). Approvers then see it in Reviews."""
+    validate_document(version.schema, version.document, lockstep.pinned_schema_version(version))
+    lockstep.refuse_stale(version)
     return _transition(
         version,
         user=user,
@@ -250,41 +308,3 @@ def policy_reject(*, version: PolicyVersion, user, comment: str) -> PolicyVersio
         what="rejected",
         details={"comment": comment.strip()},
     )
-
-
-# --- Reads -----------------------------------------------------------------------------
-
-
-def rule_diff(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
-    """Rule-by-rule differences between two policy documents (by rule id), plus other top-level keys."""
-    old = old or {}
-    old_rules = {str(r.get("id")): r for r in old.get("rules") or [] if isinstance(r, dict)}
-    new_rules = {str(r.get("id")): r for r in new.get("rules") or [] if isinstance(r, dict)}
-    rules = []
-    for rule_id in [*new_rules, *[r for r in old_rules if r not in new_rules]]:
-        before, after = old_rules.get(rule_id), new_rules.get(rule_id)
-        if before == after:
-            status = "unchanged"
-        elif before is None:
-            status = "added"
-        elif after is None:
-            status = "removed"
-        else:
-            status = "changed"
-        keys = sorted({*(before or {}), *(after or {})} - {"id"})
-        changes = [
-            {"key": key, "before": (before or {}).get(key), "after": (after or {}).get(key)}
-            for key in keys
-            if (before or {}).get(key) != (after or {}).get(key)
-        ]
-        rules.append({"id": rule_id, "status": status, "before": before, "after": after, "changes": changes})
-    other = [
-        {"key": key, "before": old.get(key), "after": new.get(key)}
-        for key in sorted({*old, *new} - {"rules"})
-        if old.get(key) != new.get(key)
-    ]
-    counts = {
-        status: sum(1 for r in rules if r["status"] == status)
-        for status in ("added", "changed", "removed", "unchanged")
-    }
-    return {"rules": rules, "other": other, "counts": counts}

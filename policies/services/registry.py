@@ -7,10 +7,12 @@ from django.db import transaction
 
 from agents.audit import record_event
 from gqlgov.errors import ApiError
-from policies import engine
-from policies.checks.caches import forget_active_versions, remember_schema_bundle, schema_bundle
+from policies import engine, lockstep
+from policies.checks.caches import compiled_policy, forget_active_versions, remember_schema_bundle, schema_bundle
+from policies.engine.lockstep import not_additive
 from policies.models import Schema, SchemaVersion
 from policies.services.common import _next_number
+from policies.services.versions import policy_carry_to_schema_version
 
 
 def schema_register(*, actor: str, name: str, sdl: str) -> tuple[SchemaVersion, bool]:
@@ -44,6 +46,7 @@ def schema_register(*, actor: str, name: str, sdl: str) -> tuple[SchemaVersion, 
         schema.latest_version = version
         schema.save(update_fields=["latest_version"])
         remember_schema_bundle(version, bundle)
+        _take_effect_if_additive(actor, schema, version, bundle)
         record_event(
             actor=actor,
             action="schema.registered",
@@ -58,6 +61,42 @@ def schema_register(*, actor: str, name: str, sdl: str) -> tuple[SchemaVersion, 
         )
     forget_active_versions()
     return version, True
+
+
+def _take_effect_if_additive(actor: str, schema: Schema, version: SchemaVersion, bundle: engine.SchemaBundle) -> None:
+    """With `schema_changes: auto_additive`, a purely additive version takes effect at once (its
+    active policy carried over, audited); otherwise, or when it is not additive (audited with the
+    reasons), it awaits review like any version."""
+    enforced = lockstep.enforced_schema_version(schema)
+    if schema.schema_changes != Schema.SchemaChanges.AUTO_ADDITIVE or enforced is None:
+        return
+    active = schema.active_policy
+    problems = not_additive(schema_bundle(enforced), bundle, compiled_policy(active, bundle))
+    if problems:
+        record_event(actor=actor, action="schema.review_required", target=version,
+                     details={"schema": schema.name, "version": version.number, "not_additive": problems[:50]})
+        return
+    policy_carry_to_schema_version(actor=actor, schema=schema, schema_version=version,
+                                   details={"previous_schema_version": enforced.number})
+
+
+def schema_settings_update(*, actor: str, schema: Schema, schema_changes: str | None = None,
+                           require_replay: bool | None = None) -> Schema:
+    """Sets what a newly registered version does (`schema_changes`: review | auto_additive) and
+    whether approval needs a replay first (`require_replay`); audited with before and after."""
+    if schema_changes is not None and schema_changes not in Schema.SchemaChanges.values:
+        raise ApiError("VALIDATION_ERROR", f"schema_changes must be one of {', '.join(Schema.SchemaChanges.values)}.",
+                       status=422)
+    changes = {name: value for name, value in (("schema_changes", schema_changes), ("require_replay", require_replay))
+               if value is not None}
+    with transaction.atomic():
+        locked = Schema.objects.select_for_update().get(pk=schema.pk)
+        before = {name: getattr(locked, name) for name in changes}
+        Schema.objects.filter(pk=schema.pk).update(**changes)
+        record_event(actor=actor, action="schema.settings_changed", target=schema,
+                     details={"schema": schema.name, "before": before, "after": changes})
+    schema.refresh_from_db()
+    return schema
 
 
 def _built(sdl: str) -> engine.SchemaBundle:

@@ -1,13 +1,17 @@
 """Separation of duties and approval: who contributed to a version, and who may approve it."""
 
+from typing import Any
+
 from django.db import transaction
 from django.utils import timezone
 
 from agents.audit import actor_for_user
 from agents.models import AuditEvent
 from gqlgov.errors import ApiError
-from policies.models import PolicyVersion
+from policies import lockstep
+from policies.models import PolicyReplay, PolicyVersion
 from policies.services.common import Conflict, validate_document
+from policies.services.replays import required_replay
 from policies.services.versions import _activate
 
 # Audit actions that make someone a contributor of a version.
@@ -47,14 +51,25 @@ def policy_approve(*, approver, version: PolicyVersion) -> PolicyVersion:
     if not approver.has_perm("policies.approve_policyversion"):
         raise ApiError("PERMISSION_DENIED", f"{approver.get_username()} may not approve policies.", status=403)
     refuse_self_approval(version, approver)
-    validate_document(version.schema, version.document)
+    validate_document(version.schema, version.document, lockstep.pinned_schema_version(version))
+    lockstep.refuse_stale(version)
+    replay = required_replay(version)
     with transaction.atomic():
         claimed = PolicyVersion.objects.filter(
             pk=version.pk, status__in=[PolicyVersion.Status.DRAFT, PolicyVersion.Status.IN_REVIEW]
-        ).update(status=PolicyVersion.Status.APPROVED, approver=approver, decided_at=timezone.now())
+        ).update(status=PolicyVersion.Status.APPROVED, approver=approver, decided_at=timezone.now(),
+                 schema_version=lockstep.pinned_schema_version(version))
         if not claimed:
             raise Conflict("NOT_APPROVABLE", f"Version {version.number} is {version.status}, not a draft.")
         version.refresh_from_db()  # the exporter checks the (now approved) status
-        _activate(version, actor=actor_for_user(approver), action="policy.approved")
+        _activate(version, actor=actor_for_user(approver), action="policy.approved",
+                  details={"replay": _replay_details(replay)} if replay is not None else None)
     version.refresh_from_db()
     return version
+
+
+def _replay_details(replay: PolicyReplay) -> dict[str, Any]:
+    """The replay summary kept with the approval (its audit event): what the approver saw."""
+    summary = replay.summary
+    return {"id": replay.pk, "since": summary.get("since"), "replayed": summary.get("replayed"),
+            "undetermined": summary.get("undetermined"), "flips": summary.get("flips")}

@@ -1,35 +1,42 @@
 """Policy versions: drafts from policy files, activation (approval, rollback) and its exports."""
 
+import copy
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from agents.audit import actor_for_user, record_event
 from gqlgov.errors import ApiError
 from policies.checks.caches import forget_active_versions
 from policies.gateway.services import enqueue_exports_for_policy
-from policies.models import PolicyVersion, Schema
+from policies.models import PolicyVersion, Schema, SchemaVersion
 from policies.services.common import Conflict, PolicyInvalid, _next_number, validate_document
 
 
-def create_draft(*, schema: Schema, document: dict[str, Any], author, details: dict[str, Any]) -> PolicyVersion:
-    """A new draft version numbered after the schema's last, with its `policy.draft_created` event
-    (`details` added to the schema and version); the caller holds the transaction."""
+def create_draft(*, schema: Schema, document: dict[str, Any], author, details: dict[str, Any],
+                 schema_version: SchemaVersion | None) -> PolicyVersion:
+    """A new draft version numbered after the schema's last, pinned to `schema_version`, with its
+    `policy.draft_created` event (`details` added to the schema and version); the caller holds the
+    transaction."""
     draft = PolicyVersion.objects.create(
-        schema=schema, number=_next_number(schema.policy_versions), document=document, author=author
+        schema=schema, number=_next_number(schema.policy_versions), document=document, author=author,
+        schema_version=schema_version,
     )
     record_event(
         actor=actor_for_user(author),
         action="policy.draft_created",
         target=draft,
-        details={"schema": schema.name, "version": draft.number, **details},
+        details={"schema": schema.name, "version": draft.number,
+                 "schema_version": schema_version.number if schema_version else None, **details},
     )
     return draft
 
 
 def policy_load(*, author, document: dict[str, Any]) -> PolicyVersion:
-    """A new draft version from a policy document; invalid documents save nothing (POLICY_INVALID)."""
+    """A new draft version from a policy document, pinned to the schema's latest version (a file is
+    written against the schema its author sees); invalid documents save nothing (POLICY_INVALID)."""
     name = document.get("schema") if isinstance(document, dict) else None
     if not isinstance(name, str) or not name:
         raise PolicyInvalid([{"rule": None, "field": "schema", "message": "the policy must name its schema"}])
@@ -41,7 +48,7 @@ def policy_load(*, author, document: dict[str, Any]) -> PolicyVersion:
         try:
             with transaction.atomic():
                 version = create_draft(schema=schema, document=document, author=author,
-                                       details={"rules": _rule_ids(document)})
+                                       details={"rules": _rule_ids(document)}, schema_version=schema.latest_version)
             return version
         except IntegrityError:
             continue  # a concurrent load took the number; take the next one
@@ -62,7 +69,25 @@ def policy_rollback(*, actor: str, schema: Schema, number: int) -> PolicyVersion
     return version
 
 
-def _activate(version: PolicyVersion, *, actor: str, action: str) -> None:
+def policy_carry_to_schema_version(*, actor: str, schema: Schema, schema_version: SchemaVersion,
+                                   details: dict[str, Any]) -> PolicyVersion:
+    """The active policy's rules, unchanged, approved for `schema_version` and activated (audited
+    `policy.auto_additive`): what `schema_changes: auto_additive` does for a purely additive version.
+    The caller holds the transaction and has established that the version is additive."""
+    active = schema.active_policy
+    assert active is not None
+    version = PolicyVersion.objects.create(
+        schema=schema, number=_next_number(schema.policy_versions), document=copy.deepcopy(active.document),
+        status=PolicyVersion.Status.APPROVED, schema_version=schema_version, decided_at=timezone.now(),
+        review_comment=f"Carried from v{active.number} to schema v{schema_version.number}: an additive change"
+        " (schema_changes: auto_additive).",
+    )
+    _activate(version, actor=actor, action="policy.auto_additive",
+              details={"from_version": active.number, "schema_version": schema_version.number, **details})
+    return version
+
+
+def _activate(version: PolicyVersion, *, actor: str, action: str, details: dict[str, Any] | None = None) -> None:
     schema = Schema.objects.select_for_update().get(pk=version.schema_id)
     previous = schema.active_policy.number if schema.active_policy_id else None
     schema.active_policy = version
@@ -71,7 +96,7 @@ def _activate(version: PolicyVersion, *, actor: str, action: str) -> None:
         actor=actor,
         action=action,
         target=version,
-        details={"schema": schema.name, "version": version.number, "previous_active": previous},
+        details={"schema": schema.name, "version": version.number, "previous_active": previous, **(details or {})},
     )
     transaction.on_commit(forget_active_versions)
     enqueue_exports_for_policy(version, actor=actor)

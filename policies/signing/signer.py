@@ -77,12 +77,18 @@ def variables_digest(variables: dict[str, Any] | None) -> str:
 
 
 def mint(binding: Binding, *, subject: str, iam_role_arn: str, decision_id: str, schema: str,
-         policy_version: int | None, operation: dict[str, Any], issued_at: datetime) -> str:
-    """The decision token (compact JWS, ES256) of an admitted allow."""
+         policy_version: int | None, operation: dict[str, Any], issued_at: datetime,
+         on_behalf_of: str | None = None) -> str:
+    """The decision token (compact JWS, ES256) of an admitted allow.
+
+    On behalf of a person, as RFC 8693 (section 4.1) has it for delegation: `sub` is the person
+    (`on_behalf_of`) and `act` the agent acting for them, `{"sub": subject}`; `iam_role_arn` stays
+    the agent's, which makes the call.
+    """
     iat = int(issued_at.timestamp())
     claims: dict[str, Any] = {
         "iss": settings.GQLGOV_PUBLIC_URL,
-        "sub": subject,
+        "sub": on_behalf_of if on_behalf_of is not None else subject,
         "iat": iat,
         "exp": iat + settings.GQLGOV_DECISION_TOKEN_TTL_S,
         "jti": secrets.token_urlsafe(16),
@@ -94,6 +100,8 @@ def mint(binding: Binding, *, subject: str, iam_role_arn: str, decision_id: str,
         "document_sha256": binding.document_sha256,
         "variables_sha256": binding.variables_sha256,
     }
+    if on_behalf_of is not None:
+        claims["act"] = {"sub": subject}
     if iam_role_arn:
         claims["iam_role_arn"] = iam_role_arn
     return jws.compact(binding.key.header, claims, binding.key.sign)

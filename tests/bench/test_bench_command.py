@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ENGINE_KEYS = {"engine.cold_ratio", "engine.warm_us", "engine.warm_vs_cold", "scale.rules_ratio",
                "scale.agents_ratio", "schema.build_s", "hostile.engine_max_ms", "hostile.cel_max_ms",
                "hints.reasons_with_hint_share", "hints.suggested_query_pass_share",
-               "sign.decision_token_us", "own_schema.build_ms", "own_schema.introspection_ms"}
+               "sign.decision_token_us", "own_schema.build_ms", "own_schema.introspection_ms",
+               "replay.checks_per_s", "replay.records"}
 HTTP_KEYS = {"http.bare_rps", "http.check_warm_rps", "http.ratio_warm", "http.bare_p50_ms", "http.bare_p99_ms",
              "http.check_warm_p50_ms", "http.check_warm_p99_ms", "memory.rss_mb", "hostile.max_ms",
              "hostile.errors_5xx", "limiter.check_rps_on", "limiter.check_rps_off", "records.lost",
@@ -51,6 +52,7 @@ def test_in_process_numbers_and_cost_conformance(tmp_path):
     assert json.loads((tmp_path / "out.json").read_text()) == report
     assert report["hostile.engine_exceptions"] == []
     assert (report["hints.misses"], report["hints.failing_suggestions"]) == ([], [])
+    assert report["replay.records"] == 10_000 and report["replay.unchanged_share"] == 1.0
 
 
 def test_the_bench_measures_the_server_docker_compose_runs():

@@ -53,6 +53,13 @@ def test_a_request_page_shows_the_redacted_request_and_lets_an_approver_decide(c
     assert ask(client, bot_token, "7", approval_id=approval_id)["decision"] == "allow"
 
 
+def test_a_request_page_prints_its_document_as_graphql_and_its_variables_as_yaml(client, bot_token, viewer):
+    approval_id = ask(client, bot_token, "7")["approval"]["id"]
+    seen = signed_in(viewer).get(f"/admin/approvals/{approval_id}/").content.decode()
+    assert "mutation Refund($id: ID!) {\n  refundOrder(id: $id) {\n    id\n  }\n}" in seen
+    assert "{&#x27;" not in seen  # the variables are YAML, not a Python dict
+
+
 def test_the_agents_owner_sees_no_decision_controls(client, bot_token):
     from django.contrib.auth import get_user_model
 

@@ -8,7 +8,7 @@ from tests.console.conftest import signed_in
 
 pytestmark = pytest.mark.django_db
 
-TRAIL = "/admin/agents/auditevent/"
+TRAIL = "/admin/audit/"
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def token_events(support_bot):
 def test_a_viewer_sees_no_token_prefix_in_the_trail_or_an_event(token_events, viewer):
     client = signed_in(viewer)
     pages = [client.get(TRAIL)] + [
-        client.get(f"{TRAIL}{event.pk}/change/") for event in AuditEvent.objects.filter(action__startswith="token.")
+        client.get(f"{TRAIL}{event.pk}/") for event in AuditEvent.objects.filter(action__startswith="token.")
     ]
     assert [page.status_code for page in pages] == [200] * 4
     for page in pages:

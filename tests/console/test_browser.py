@@ -62,15 +62,18 @@ def test_editor_adds_a_rule_checks_it_in_the_simulator_and_an_approver_activates
     page.click("#add-rule")
     page.fill("#id_id", "billing-refunds")
     page.check("input[name=effect][value=allow]")
-    page.select_option("#id_agents", ["refund-bot"])
+    page.check("input[name=agents][value=refund-bot]")
     page.fill("#id_expression", "args.id ==")
     page.fill("#id_max_depth", "3")
-    page.select_option("#id_field_denies", ["Customer.ssn"])
+    page.fill("#field-picker-search", "Customer.ssn")
+    page.click('#field-picker-tree [data-coordinate="Customer.ssn"]')
     page.click("#save-rule")
 
     assert "CEL syntax error" in page.locator("#field-expression .errorlist").inner_text()
     assert page.input_value("#id_id") == "billing-refunds"  # what was typed survives the failed save
-    assert page.locator("#id_agents").evaluate("s => [...s.selectedOptions].map(o => o.value)") == ["refund-bot"]
+    assert page.is_checked("input[name=agents][value=refund-bot]")
+    chosen = page.locator("[data-picker-chosen] [data-coordinate]")
+    assert chosen.evaluate_all("chips => chips.map(c => c.dataset.coordinate)") == ["Customer.ssn"]
     editor.shot("03-rule-form-error")
     assert not PolicyVersion.objects.filter(status="draft").exists()  # an invalid rule saves nothing
 
@@ -186,18 +189,18 @@ def test_a_token_is_shown_once_and_a_suspended_agent_is_refused_at_its_next_chec
     assert refused.json()["error"]["code"] == "AGENT_SUSPENDED"
     editor.shot("13-agent-suspended")
 
-    decisions = editor.go("/admin/policies/decision/?agent_name=demo-agent")
-    assert decisions.locator("#result_list tbody tr").count() == 1
+    decisions = editor.go("/admin/decisions/?agent_name=demo-agent")
+    assert decisions.locator("#decision-list tbody tr[data-decision]").count() == 1
     editor.shot("14-decisions")
-    decisions.locator("#result_list tbody tr a").first.click()
+    decisions.locator("#decision-list tbody tr a").first.click()
     # Retried until the detail page has rendered it: a locator read at once may meet a half-parsed page.
-    expect(decisions.locator(".field-document_pretty")).to_contain_text("orders")
+    expect(decisions.locator("#decision-document")).to_contain_text("orders")
     editor.shot("15-decision-detail")
-    audit = editor.go("/admin/agents/auditevent/")
+    audit = editor.go("/admin/audit/")
     assert "Chain verified" in audit.inner_text("#chain-status")
     assert audit.get_by_text("principal.suspended").count() >= 1
     editor.shot("16-audit-trail")
-    editor.go("/admin/agents/principal/")
+    editor.go("/admin/agents/")
     editor.shot("17-agents")
 
 

@@ -225,12 +225,16 @@ def make_schema(name: str = "shop", sdl: str = SHOP_SDL, operations: list[str] |
     return schema
 
 
-def make_policy(schema, document: dict[str, Any] | None = None, *, status: str = "approved", activate: bool = True):
+def make_policy(schema, document: dict[str, Any] | None = None, *, status: str = "approved", activate: bool = True,
+                pinned: bool = True):
+    """A policy version pinned to the schema's latest version (`pinned=False`: no pin, as a version
+    approved before pinning existed would be)."""
     from policies.models import PolicyVersion
 
     number = schema.policy_versions.count() + 1
     version = PolicyVersion.objects.create(
-        schema=schema, number=number, document=document or policy_document(), status=status
+        schema=schema, number=number, document=document or policy_document(), status=status,
+        schema_version=schema.latest_version if pinned else None,
     )
     if activate and status == "approved":
         schema.active_policy = version

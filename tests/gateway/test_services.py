@@ -8,6 +8,7 @@ from gqlgov.errors import ApiError
 from policies.gateway import services
 from policies.gateway.aws import aws_client
 from policies.gateway.models import DriftReport, ExportCall, ExportRun, GatewayTarget, TargetSecret
+from policies.gateway.selectors import sync_status
 from tests.gateway.factories import (
     make_agents,
     make_kms_keys,
@@ -44,6 +45,8 @@ def test_an_export_records_its_run_every_call_and_the_audit_trail(shop):
     # The one expected miss: the backend function has no resource policy before its permission.
     assert [(c.action, c.outcome) for c in calls if c.outcome != "ok"] == [("GetPolicy", "error")]
     assert {c.action for c in calls} >= {"AddPermission"}
+    assert all(c.resource for c in calls)  # a listing is named by what it lists
+    assert next(c for c in calls if c.action == "GetUsagePlans").resource == "account-wide in us-east-1"
     assert run.mutating_calls == sum(c.mutating for c in calls)
     actions = list(
         AuditEvent.objects.filter(target_type="policies.exportrun", target_id=str(run.pk)).values_list(
@@ -143,11 +146,7 @@ def test_an_over_limit_plan_fails_the_run_before_any_aws_call(moto_url):
     assert ExportCall.objects.filter(run=run).count() == 0
 
 
-def test_stale_references_refuse_the_export_and_list_them(shop, moto_url):
-    schema, _, target = shop
-    document = policy_document()
-    document["rules"][0]["fields"] = {"deny": ["Customer.ssn"]}
-    version = make_policy(schema, document)
+def _register_shop_without_ssn() -> None:
     make_schema(
         sdl="type Query { order(id: ID!): Order orders(first: Int): [Order] customer(id: ID!): Customer }\n"
         "type Mutation { refundOrder(id: ID!): Order deleteOrder(id: ID!): Boolean }\n"
@@ -160,6 +159,28 @@ def test_stale_references_refuse_the_export_and_list_them(shop, moto_url):
             "mutation.deleteOrder",
         ],
     )
+
+
+def test_an_export_follows_the_schema_version_its_policy_is_pinned_to_not_a_newer_one(shop):
+    schema, _, target = shop
+    document = policy_document()
+    document["rules"][0]["fields"] = {"deny": ["Customer.ssn"]}
+    version = make_policy(schema, document)
+    pinned = version.schema_version
+    _register_shop_without_ssn()
+
+    run, outcome = run_export(version, target)
+
+    assert outcome.status == "succeeded"
+    assert run.schema_version == pinned and schema.versions.count() == 2
+
+
+def test_stale_references_of_an_unpinned_version_refuse_the_export_and_list_them(shop, moto_url):
+    schema, _, target = shop
+    document = policy_document()
+    document["rules"][0]["fields"] = {"deny": ["Customer.ssn"]}
+    version = make_policy(schema, document, pinned=False)
+    _register_shop_without_ssn()
     run, _outcome = run_export(version, target)
     assert run.status == ExportRun.Status.REFUSED
     assert "Schema lockstep" in run.error and "Customer.ssn" in run.error
@@ -194,6 +215,30 @@ def test_drift_is_recorded_and_auto_heal_requests_an_export(shop):
     services.export_run_execute(version_id=version.pk, target_id=target.pk)
     assert services.drift_check(target=target) is None
     assert DriftReport.objects.count() == 2
+
+
+def test_in_sync_is_said_only_after_a_drift_check_compared_a_successful_export(shop, moto_url):
+    schema, version, target = shop
+    assert sync_status(target, None).state == "never_exported"
+
+    run, _ = run_export(version, target)
+    target.refresh_from_db()
+    assert sync_status(target, run).label == "exported, never checked for drift"
+
+    assert services.drift_check(target=target) is None
+    target.refresh_from_db()
+    assert sync_status(target, run).state == "in_sync"
+
+    client = aws_client("apigateway", region="us-east-1", endpoint_url=target.endpoint_url)
+    resources = {r["path"]: r for r in client.get_resources(restApiId=run.rest_api_id)["items"]}
+    client.delete_resource(restApiId=run.rest_api_id, resourceId=resources["/graphql/query.customer"]["id"])
+    services.drift_check(target=target)
+    target.refresh_from_db()
+    assert sync_status(target, run).state == "drift"
+
+    strict = make_target(schema, moto_url, name="shop-strict", require_full_coverage=True)
+    refused, _ = run_export(version, strict)
+    assert sync_status(strict, refused).label == "refused: schema lockstep"
 
 
 def test_api_key_values_are_envelope_encrypted_rotated_after_deployment_and_the_plan_is_signed(shop, moto_url):

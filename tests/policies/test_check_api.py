@@ -230,7 +230,7 @@ def test_a_repeated_check_is_decided_afresh_where_a_rule_condition_applies(clien
     assert [decision_from(address) for address in ("10.1.2.3", "192.0.2.1", "10.1.2.3")] == ["allow", "deny", "allow"]
 
 
-@pytest.mark.parametrize("key", ["on_behalf_of", "operation_name", "Variables"])
+@pytest.mark.parametrize("key", ["onBehalfOf", "operation_name", "Variables"])
 def test_a_key_the_check_does_not_read_is_refused_naming_it(client, shop, agent_token, key):
     response = check(client, agent_token, query=ORDERS, **{key: "x"})
 

@@ -161,7 +161,8 @@ def _unfixable(case: Any, schema: str, query: str, metrics: Any, roots: Sequence
 
 
 def limiter_reasons() -> list[Reason]:
-    """The reasons decided outside `decide` (the limiter, the check without a policy, the signer, approvals)."""
+    """The reasons decided outside `decide` (the limiter, the check without a policy or against a schema
+    version awaiting review, the signer, approvals)."""
     return [
         reasons.limit_used_up(False, "reads/requests", 60, 60, 2.5, burst=10, remaining=0, weight=1,
                               retry_at="2026-12-04T10:00:03+00:00"),
@@ -171,10 +172,13 @@ def limiter_reasons() -> list[Reason]:
         reasons.without_policy(reasons.UNKNOWN_SCHEMA, "No schema named 'nope' is registered."),
         reasons.without_policy(reasons.NO_ACTIVE_POLICY, "Schema 'shop' has no approved policy yet."),
         reasons.variables_not_bindable("an integer beyond 2**53"),
+        reasons.schema_version_pending("shop", 1, 2),
         *(reasons.approval_refused(code, "6f1c7f36-0000-4000-8000-000000000001", rule="refunds-need-a-human",
                                    comment="Refunded already.")
           for code in (reasons.APPROVAL_NOT_FOUND, reasons.APPROVAL_MISMATCH, reasons.APPROVAL_USED,
                        reasons.APPROVAL_EXPIRED, reasons.APPROVAL_DENIED)),
+        reasons.unknown_principal("No person is registered for OIDC subject 'person-9'."),
+        reasons.delegator_suspended("alice"),
     ]
 
 

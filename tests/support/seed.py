@@ -22,7 +22,7 @@ BENCH_GROUP = "bench"
 def bench_policy_document(schema_name: str, *, rate_limits: bool, extra_rules: list[dict[str, Any]] = ()) -> dict:
     """The policy the benchmark decides with: one rule admits every query for the bench group."""
     defaults: dict[str, Any] = {
-        "limits": {"max_depth": 12, "max_aliases": 100, "max_root_fields": 100, "max_tokens": 20000,
+        "limits": {"max_depth": 12, "max_aliases": 100, "max_root_fields": 100, "max_tokens": 8000,
                    "max_directives": 100, "max_cost": 1_000_000},
         "introspection": "deny",
     }

@@ -155,3 +155,13 @@ def test_the_lambda_handler_is_configured_by_the_environment(key, monkeypatch):
     assert effect(answer) == "Allow"
     assert answer["policyDocument"]["Statement"][0]["Resource"].startswith(f"arn:aws:execute-api:us-east-1:{ACCOUNT}:")
     assert effect(foreign) == "Deny" and foreign["context"]["code"] == "ISSUER_MISMATCH"
+
+
+def test_a_delegated_decision_names_the_acting_agent_as_principal_and_the_person_in_the_context(key, verifier):
+    token = make_token(key, agent="alice", act={"sub": "support-bot"}, decision_id="d-43")
+
+    answer = authorize(authorizer_event(token, resource="/graphql/query.orders"), verifier)
+
+    assert effect(answer) == "Allow"
+    assert answer["principalId"] == "support-bot"
+    assert answer["context"] == {"decision_id": "d-43", "agent": "support-bot", "on_behalf_of": "alice"}

@@ -291,3 +291,21 @@ def test_the_rejection_carries_its_code_and_a_message(key):
     assert raised.value.code == DOCUMENT_MISMATCH
     assert raised.value.message == "the document is not the one gqlgov decided on"
     assert str(raised.value) == f"{DOCUMENT_MISMATCH}: {raised.value.message}"
+
+
+# --- on behalf of a person (RFC 8693 delegation: `sub` the person, `act.sub` the agent) ---
+
+
+def test_a_delegated_decision_is_for_its_acting_agent_not_for_the_person(key):
+    token = make_token(key, agent="alice", act={"sub": "support-bot"})
+
+    claims = verify_decision(token, query=ORDERS_QUERY, variables=ORDERS_VARIABLES, jwks=jwks(key),
+                             agent="support-bot")
+
+    assert (claims["sub"], claims["act"]) == ("alice", {"sub": "support-bot"})
+    assert rejection(token, jwks(key), agent="alice") == AGENT_MISMATCH
+
+
+@pytest.mark.parametrize("act", ["support-bot", {"name": "support-bot"}, {"sub": 7}], ids=["string", "no-sub", "int"])
+def test_an_act_claim_not_naming_an_agent_is_malformed(key, act):
+    assert rejection(make_token(key, act=act), jwks(key)) == TOKEN_MALFORMED

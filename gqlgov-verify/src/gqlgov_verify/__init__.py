@@ -7,6 +7,7 @@ authorizer) apply it to requests. The package imports neither Django nor gqlgov.
 
 from gqlgov_verify.aws_lambda import lambda_guard
 from gqlgov_verify.binding import document_sha256, variables_sha256
+from gqlgov_verify.caller import acting_agent, on_behalf_of
 from gqlgov_verify.config import ConfigurationError, Verifier
 from gqlgov_verify.errors import (
     AGENT_MISMATCH,
@@ -53,8 +54,10 @@ __all__ = [
     "RequestRefused",
     "StaticKeys",
     "Verifier",
+    "acting_agent",
     "document_sha256",
     "lambda_guard",
+    "on_behalf_of",
     "variables_sha256",
     "verify_decision",
     "verify_token",

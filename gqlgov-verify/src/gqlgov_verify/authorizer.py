@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gqlgov_verify.caller import acting_agent, on_behalf_of
 from gqlgov_verify.config import Verifier
 from gqlgov_verify.errors import OPERATION_MISMATCH, TOKEN_MALFORMED, DecisionRejected
 from gqlgov_verify.request import event_tokens
@@ -54,12 +55,16 @@ def authorize(event: Mapping[str, Any], verifier: Verifier) -> dict[str, Any]:
         if rejection.code == TOKEN_MALFORMED:
             raise Unauthorized("Unauthorized") from None
         return _deny(ANONYMOUS, event, rejection)
+    agent = acting_agent(claims) or ANONYMOUS
     try:
         _admit_route(event, claims["operation"])
     except DecisionRejected as rejection:
-        return _deny(claims["sub"], event, rejection)
-    context = {"decision_id": claims["decision_id"], "agent": claims["sub"]}
-    return policy(claims["sub"], "Allow", event["methodArn"], context)
+        return _deny(agent, event, rejection)
+    context = {"decision_id": claims["decision_id"], "agent": agent}
+    person = on_behalf_of(claims)
+    if person is not None:
+        context["on_behalf_of"] = person
+    return policy(agent, "Allow", event["methodArn"], context)
 
 
 def policy(principal_id: str, effect: str, method_arn: str, context: Mapping[str, str]) -> dict[str, Any]:

@@ -1,8 +1,10 @@
 """Is the caller the agent a decision was made for?
 
-A caller is named either by the agent's name (compared with `sub`) or by an AWS principal ARN
-(compared with `iam_role_arn`). API Gateway reports an IAM caller that assumed a role as its STS
-session, `arn:aws:sts::123456789012:assumed-role/ROLE/SESSION`, while gqlgov knows the role,
+The agent is `sub`, or in a decision made on behalf of a person (RFC 8693 delegation: `sub` is
+the person) the actor, `act.sub`. A caller is named either by the agent's name (compared with
+that) or by an AWS principal ARN (compared with `iam_role_arn`). API Gateway reports an IAM
+caller that assumed a role as its STS session, `arn:aws:sts::123456789012:assumed-role/ROLE/SESSION`,
+while gqlgov knows the role,
 `arn:aws:iam::123456789012:role/PATH/ROLE`: the session ARN drops the role's path, and a role's
 name is unique in its account whatever its path, so partition, account and name decide.
 """
@@ -14,13 +16,26 @@ from collections.abc import Mapping
 from typing import Any
 
 
+def acting_agent(claims: Mapping[str, Any]) -> str | None:
+    """The agent the decision was made for: `act.sub` when it acted for a person, else `sub`."""
+    act = claims.get("act")
+    subject = act.get("sub") if isinstance(act, Mapping) else claims.get("sub")
+    return subject if isinstance(subject, str) else None
+
+
+def on_behalf_of(claims: Mapping[str, Any]) -> str | None:
+    """The person the agent acted for (the token's `sub` when it has an `act` claim), else None."""
+    subject = claims.get("sub")
+    return subject if isinstance(claims.get("act"), Mapping) and isinstance(subject, str) else None
+
+
 def caller_matches(claims: Mapping[str, Any], caller: str) -> bool:
     """True when `caller` (an agent name or an IAM/STS ARN) is the token's agent."""
     if caller.startswith("arn:"):
         role_arn = claims.get("iam_role_arn")
         return isinstance(role_arn, str) and arn_is_role(caller, role_arn)
-    subject = claims.get("sub")
-    return isinstance(subject, str) and hmac.compare_digest(subject.encode(), caller.encode())
+    agent = acting_agent(claims)
+    return agent is not None and hmac.compare_digest(agent.encode(), caller.encode())
 
 
 def arn_is_role(caller_arn: str, role_arn: str) -> bool:

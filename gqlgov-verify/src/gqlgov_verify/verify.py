@@ -181,7 +181,13 @@ def _well_formed(claims: Any) -> bool:
         and all(isinstance(field, str) for field in operation["root_fields"])
         and isinstance(operation.get("name"), str | None)
         and isinstance(claims.get("iam_role_arn"), str | None)
+        and _act_well_formed(claims.get("act"))
     )
+
+
+def _act_well_formed(act: Any) -> bool:
+    """No `act` (the agent's own decision), or RFC 8693's actor naming the agent: `{"sub": name}`."""
+    return act is None or (isinstance(act, dict) and isinstance(act.get("sub"), str))
 
 
 def _is_number(value: Any) -> bool:

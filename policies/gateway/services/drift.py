@@ -24,12 +24,13 @@ def drift_check(*, target: GatewayTarget) -> DriftReport | None:
     """Compares the target's live gateway with its active version's plan; records a report when
     they differ and, with auto-heal on, requests an export of the active version."""
     version = Schema.objects.get(pk=target.schema_id).active_policy
-    GatewayTarget.objects.filter(pk=target.pk).update(last_drift_check_at=timezone.now())
     if version is None or target.active_run_id is not None:
         return None
     plan = plan_for(target, version)
     apigateway, _ = clients_for(target)
     differences = Applier(apigateway, plan, dry_run=True, lambda_client=lambda_client_for(target)).run().changes
+    # Stamped only once the gateway was really compared: the overview says "in sync" on this basis.
+    GatewayTarget.objects.filter(pk=target.pk).update(last_drift_check_at=timezone.now())
     if not differences:
         return None
     with transaction.atomic():

@@ -22,6 +22,7 @@ from django.utils import timezone
 from agents.audit import record_event
 from gqlgov import metrics
 from gqlgov.errors import ApiError
+from policies import lockstep
 from policies.gateway import kms as kms_ops
 from policies.gateway.applier import Applier
 from policies.gateway.aws import CallRecorder, RecordedCall, aws_message, is_transient
@@ -76,7 +77,7 @@ def export_request(
             policy_version=version,
             trigger=trigger,
             requested_by=actor,
-            schema_version=version.schema.latest_version,
+            schema_version=lockstep.pinned_schema_version(version),
         )
         superseded = list(
             ExportRun.objects.filter(target=target, status=Status.QUEUED, pk__lt=run.pk).values_list("pk", flat=True)
@@ -208,7 +209,7 @@ class _CallLog:
 
 def _current_run(target_id: int, version_id: int) -> ExportRun | None:
     return (
-        ExportRun.objects.select_related("target", "policy_version__schema__latest_version")
+        ExportRun.objects.select_related("target", "policy_version__schema_version")
         .filter(target_id=target_id, policy_version_id=version_id, status__in=[Status.QUEUED, Status.RUNNING])
         .order_by("-pk")
         .first()

@@ -15,6 +15,7 @@ from django.db import transaction
 from agents.audit import record_event
 from agents.models import Principal
 from gqlgov.errors import ApiError
+from policies import lockstep
 from policies.gateway.aws import aws_client
 from policies.gateway.models import GatewayTarget
 from policies.gateway.plan import build_plan
@@ -159,9 +160,9 @@ def lambda_client_for(target: GatewayTarget) -> Any:
 
 
 def plan_for(target: GatewayTarget, version: PolicyVersion) -> dict[str, Any]:
-    """The desired gateway state of `version` on `target`, against the schema's latest version.
-    A target deploying its authorizer needs the verifier package (VERIFIER_PACKAGE_MISSING)."""
-    schema_version = version.schema.latest_version
+    """The desired gateway state of `version` on `target`, against the schema version it is pinned
+    to. A target deploying its authorizer needs the verifier package (VERIFIER_PACKAGE_MISSING)."""
+    schema_version = lockstep.pinned_schema_version(version)
     deploys_authorizer = target.enforcement == GatewayTarget.Enforcement.AUTHORIZER and not target.authorizer_arn
     return build_plan(
         document=version.document,
@@ -178,12 +179,14 @@ def plan_for(target: GatewayTarget, version: PolicyVersion) -> dict[str, Any]:
 
 
 def lockstep_problems(target: GatewayTarget, version: PolicyVersion) -> dict[str, Any]:
-    """Why the version may not be exported now (empty: it may): stale references to the current
-    schema, and ungoverned operations when the target requires full coverage."""
-    coverage = policy_coverage(version, version.schema.latest_version)
+    """Why the version may not be exported now (empty: it may): references naming exactly what its
+    schema version lacks (which approval also refuses: a version approved before pinning may have
+    them), and ungoverned operations when the target requires full coverage."""
+    coverage = policy_coverage(version)
     problems: dict[str, Any] = {}
-    if coverage.stale:
-        problems["stale"] = coverage.stale
+    stale = [fix.as_dict() for fix in lockstep.fixes_for(version) if fix.blocking]
+    if stale:
+        problems["stale"] = stale
     if target.require_full_coverage and coverage.ungoverned:
         problems["ungoverned"] = coverage.ungoverned
     return problems

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from gqlgov.cli import run_service
 from policies import engine
+from policies.selectors import policy_warnings
 from policies.services import policy_load, user_by_username
 
 
@@ -26,6 +27,8 @@ class Command(BaseCommand):
         author = run_service(lambda: user_by_username(opts["author"]))
         version = run_service(lambda: policy_load(author=author, document=document))
         self.stdout.write(f"Loaded {version.schema.name} policy version {version.number} as a draft.")
+        for warning in policy_warnings(version.schema, version.document):
+            self.stdout.write(f"warning: {warning}")
 
 
 def _errors_text(errors) -> str:

@@ -205,7 +205,7 @@ def test_source_ips_must_fall_in_a_listed_network(ip: str, allowed: bool) -> Non
         ('request.ip == "10.1.2.3"', True),
         ("request.time.getHours() == 9", True),
         ("args.missing > 1", False),  # an evaluation error means the condition is not met
-        ("1", False),  # not a boolean
+        ("args.first", False),  # a number only at the check (a constant one is refused at load): not met
     ],
 )
 def test_cel_conditions_see_args_agent_claims_request_and_context(expression: str, allowed: bool) -> None:

@@ -290,18 +290,25 @@ def test_stale_references_name_missing_operations_and_fields_without_failing_the
     ]
 
 
-def test_ungoverned_operations_are_those_no_allow_or_approval_rule_covers() -> None:
+def test_ungoverned_operations_are_those_no_rule_of_any_effect_names() -> None:
     policy = compile_policy(policy_document(), schema=shop())
 
     assert ungoverned_operations(policy, shop()) == [
         "query.salesReport",
         "query.exchangeRate",
         "query.customersByIds",
-        "mutation.deleteOrder",
         "mutation.updatePayment",
         "mutation.login",
         "mutation.verifyIdentity",
     ]
+
+
+def test_an_operation_only_a_deny_rule_names_is_governed() -> None:
+    policy = compile_policy(policy_document(), schema=shop())
+
+    assert [rule.effect for rule in policy.rules if rule.index in policy.rules_for_operation("mutation.deleteOrder")] \
+        == ["deny"]
+    assert "mutation.deleteOrder" not in ungoverned_operations(policy, shop())
 
 
 def test_a_new_schema_version_turns_rules_stale_and_operations_ungoverned() -> None:

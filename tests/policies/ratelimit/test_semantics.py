@@ -158,3 +158,37 @@ def test_fifty_threads_admit_at_most_the_burst_plus_the_refill(under_test: Limit
 
     assert attempts[0] > admitted[0], "the limit was never reached: no contention measured"
     assert spec.burst <= admitted[0] <= spec.burst + elapsed_us // spec.interval_us
+
+
+# --- a check on behalf of a person: the agent's and the person's limits in one acquire ---
+
+PERSON = "alice"
+
+
+def _person_spec(limit: int) -> LimitSpec:
+    return LimitSpec.for_agent(PERSON, kind="requests", limit=limit, period_s=60, policy_name="delegator:p/requests")
+
+
+def test_the_agents_and_the_persons_limits_are_charged_together(under_test: LimiterUnderTest) -> None:
+    limiter, agent_spec, person_spec = under_test.limiter, requests_spec(5, 60), _person_spec(3)
+
+    outcome = limiter.acquire(AGENT, [agent_spec, person_spec], delegator=PERSON)
+
+    assert outcome.allowed
+    assert [status.remaining for status in outcome.statuses] == [4, 2]
+    assert outcome.tightest is not None and outcome.tightest.policy_name == "delegator:p/requests"
+
+
+def test_a_refusal_by_the_persons_limit_charges_the_agent_nothing(under_test: LimiterUnderTest) -> None:
+    limiter, agent_spec, person_spec = under_test.limiter, requests_spec(5, 60), _person_spec(1)
+    assert limiter.acquire(AGENT, [agent_spec, person_spec], delegator=PERSON).allowed
+
+    refused = limiter.acquire(AGENT, [agent_spec, person_spec], delegator=PERSON)
+
+    assert not refused.allowed and refused.refused == person_spec
+    assert [status.remaining for status in peek(limiter, agent_spec)] == [4]
+
+
+def test_keys_of_a_principal_named_neither_agent_nor_delegator_are_refused(under_test: LimiterUnderTest) -> None:
+    with pytest.raises(ValueError, match="do not belong"):
+        under_test.limiter.acquire(AGENT, [requests_spec(5, 60), _person_spec(3)])

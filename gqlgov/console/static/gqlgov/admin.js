@@ -39,3 +39,25 @@ document.addEventListener("DOMContentLoaded", () => {
   const marker = document.querySelector("[data-replace-url]");
   if (marker && window.history.replaceState) window.history.replaceState(null, "", marker.dataset.replaceUrl);
 });
+
+// Long work shows its progress: an element with data-poll="<JSON status URL>" fetches it every
+// 1.5 s, writes each answer field into its [data-field] children, and reloads the page once the
+// work has finished (so the full result renders). A failed fetch is retried at the next tick.
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-poll]").forEach((box) => {
+    const tick = () => {
+      fetch(box.dataset.poll, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then((response) => (response.ok ? response.json() : null))
+        .then((status) => {
+          if (!status) return setTimeout(tick, 1500);
+          box.querySelectorAll("[data-field]").forEach((node) => {
+            if (node.dataset.field in status) node.textContent = status[node.dataset.field];
+          });
+          if (status.finished) window.location.reload();
+          else setTimeout(tick, 1500);
+        })
+        .catch(() => setTimeout(tick, 1500));
+    };
+    setTimeout(tick, 1500);
+  });
+});

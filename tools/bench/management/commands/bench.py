@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tools.bench.documents import documents_for, generated_sdl
 from tools.bench.engine_bench import EngineBench, cost_conformance, schema_build_s
 from tools.bench.hints_bench import hint_numbers
+from tools.bench.replay_bench import replay_numbers
 from tools.bench.sign_bench import check_overhead_ratio, sign_numbers
 
 TARGETS = {
@@ -21,6 +22,8 @@ TARGETS = {
     "hints.reasons_with_hint_share": (">=", 1.0),
     "hints.suggested_query_pass_share": (">=", 1.0),
     "sign.check_overhead_ratio": ("<=", 1.10),
+    # 100,000 recorded checks replayed in under a minute.
+    "replay.checks_per_s": (">=", 100_000 / 60),
     "mcp.check_overhead_ratio": ("<=", 1.15),
 }
 
@@ -106,6 +109,7 @@ fewer repetitions, no candidate server); its ratios are noisier. While tuning th
             timed("hostile_in_process", bench.hostile_in_process)
             timed("hostile_cel", bench.hostile_cel_in_process)
             timed("hints", lambda: hint_numbers(bundle, documents, quick=quick))
+            timed("replay", lambda: replay_numbers(sdl, documents["medium"].query, quick=quick))
         timed("sign", lambda: sign_numbers(documents["medium"].query, quick=quick))  # with --only http too
         if opts["cost_conformance"] and opts["only"] is None:
             timed("cost", lambda: cost_conformance(Path(opts["cost_conformance"])))
