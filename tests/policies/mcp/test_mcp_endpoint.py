@@ -325,3 +325,23 @@ def test_a_notification_is_acknowledged_with_202(client, shop, agent_token):
     response = rpc(client, agent_token, "notifications/initialized", body=body)
 
     assert response.status_code == 202
+
+
+@pytest.mark.usefixtures("oidc_settings")
+def test_check_graphql_on_behalf_of_a_person_decides_the_intersection_like_post_check(
+        client, shop_schema, agent_token, oidc_provider):
+    from tests.policies.delegation import AGENT_ONLY, BOTH_ALLOW, PERSON_SUB, delegation_policy, make_person
+
+    delegation_policy()
+    make_person()
+    person_token = oidc_provider.issue_token(sub=PERSON_SUB, extra_claims={"groups": ["finance"]})
+
+    allowed = call_tool(client, agent_token, "check_graphql",
+                        {"schema": "shop", "query": BOTH_ALLOW, "on_behalf_of": person_token})["structuredContent"]
+    refused = call_tool(client, agent_token, "check_graphql",
+                        {"schema": "shop", "query": AGENT_ONLY, "on_behalf_of": person_token})["structuredContent"]
+
+    assert allowed["decision"] == "allow" and allowed["on_behalf_of"] == "alice"
+    assert refused["decision"] == "deny"
+    assert [(reason["code"], reason.get("side")) for reason in refused["reasons"]] == [("NO_MATCHING_RULE", "delegator")]
+    assert person_token not in json.dumps([allowed, refused])
