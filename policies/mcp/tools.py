@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import pydantic
 from django.db import InterfaceError, OperationalError
@@ -47,7 +47,7 @@ class GetSchemaIn(BaseModel):
 
     schema_name: str = Field(alias="schema", max_length=100, pattern=r"^[-a-zA-Z0-9_]+$",
                              description="The schema's name, as list_operations names it.")
-    operations: list[str] | None = Field(
+    operations: list[Annotated[str, Field(max_length=200)]] | None = Field(
         None, max_length=MAX_OPERATIONS,
         description='Only the part of the schema reachable from these operations, named as list_operations '
                     'names them ("query.orders"). Leave out for the whole schema you may ask.')
