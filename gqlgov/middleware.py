@@ -55,7 +55,8 @@ class RequestContextMiddleware:
         request_token = request_id_var.set(request_id)
         agent_token = agent_var.set("")
         try:
-            is_api = request.path.startswith("/api/")
+            # /mcp is an API too: the same body cap, and HTTP-level errors in the same shape.
+            is_api = request.path.startswith(("/api/", "/mcp"))
             response = self._refused_early(request) if is_api else None
             if response is None:
                 response = self.get_response(request)

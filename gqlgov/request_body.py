@@ -21,7 +21,7 @@ _DECODER = json.JSONDecoder(parse_constant=_refuse_non_standard_number)
 MAX_NESTING = 128
 
 
-def _nested_deeper_than(value: dict | list, limit: int) -> bool:
+def nested_deeper_than(value: dict | list, limit: int) -> bool:
     pending = [(value, 1)]
     while pending:
         container, depth = pending.pop()
@@ -47,6 +47,6 @@ def json_object(request: HttpRequest) -> dict:
     if not isinstance(data, dict):
         raise ApiError("MALFORMED_REQUEST", "Request body must be a JSON object (batched arrays are not accepted).")
     # Fewer brackets than the limit cannot nest deeper than it: most bodies skip the walk.
-    if text.count("{") + text.count("[") > MAX_NESTING and _nested_deeper_than(data, MAX_NESTING):
+    if text.count("{") + text.count("[") > MAX_NESTING and nested_deeper_than(data, MAX_NESTING):
         raise ApiError("MALFORMED_REQUEST", f"Request body is nested deeper than {MAX_NESTING} levels.")
     return data

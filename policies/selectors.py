@@ -140,22 +140,26 @@ def own_schema_key(active: ActivePolicy, subject: engine.Subject) -> tuple[Any, 
             tuple(sorted(set(subject.groups))))
 
 
-def own_schema_of(active: ActivePolicy, subject: engine.Subject) -> OwnSchema:
-    """The subject's own schema under the active policy, built once per policy version and agent
-    name, kind and groups."""
+def own_schema_of(active: ActivePolicy, subject: engine.Subject, only: frozenset[str] | None = None) -> OwnSchema:
+    """The subject's own schema under the active policy (with `only`, the part reachable from those
+    operations), built once per policy version and agent name, kind and groups."""
     def build() -> OwnSchema:
         title = (f"The schema '{active.schema_name}' (version {active.schema_version}) as {subject.kind}"
                  f" '{subject.name}' may ask it under policy version {active.policy_version}")
-        return own_schema(active.bundle, active.policy, subject, title=title)
+        if only is not None:
+            title += f", the part reachable from {', '.join(sorted(only))}"
+        return own_schema(active.bundle, active.policy, subject, title=title, only=only)
 
-    built: OwnSchema = own_schema_cache().get_or_create(("sdl", *own_schema_key(active, subject)), build)
+    key = ("sdl", *own_schema_key(active, subject), *((tuple(sorted(only)),) if only is not None else ()))
+    built: OwnSchema = own_schema_cache().get_or_create(key, build)
     return built
 
 
-def own_sdl(schema_name: str, subject: engine.Subject) -> str:
-    """The subject's own SDL of a schema. An agent that may call no query of it has none: 404 as
-    for an unknown schema, so it learns nothing of a schema it may not use."""
-    own = own_schema_of(_active_or_error(schema_name), subject)
+def own_sdl(schema_name: str, subject: engine.Subject, only: frozenset[str] | None = None) -> str:
+    """The subject's own SDL of a schema (with `only`, the part reachable from those operations).
+    An agent that may call no query of it has none: 404 as for an unknown schema, so it learns
+    nothing of a schema it may not use."""
+    own = own_schema_of(_active_or_error(schema_name), subject, only)
     if own.sdl is None:
         raise NotFound(f"schema '{schema_name}'")
     return own.sdl

@@ -16,13 +16,14 @@ from pydantic import BaseModel
 
 from agents.auth import AgentAuth, CheckAuth
 from agents.delegation import MAX_TOKEN_CHARS
+from agents.models import Principal
 from gqlgov import jsonfast, metrics
 from gqlgov.errors import ApiError, NotFound
 from gqlgov.middleware import client_ip
 from gqlgov.request_body import json_object
 from gqlgov_verify.binding import document_sha256
 from policies.checks import drainer, records
-from policies.checks.pipeline import CheckRequest, run_check
+from policies.checks.pipeline import CheckRequest, CheckResult, run_check
 from policies.models import Decision
 
 router = Router(tags=["policies"])
@@ -111,15 +112,13 @@ def _check_payload(request: HttpRequest) -> CheckIn:
                                for detail in error.errors(include_url=False)]) from error
 
 
-_CHECK_BODY = {"required": True, "content": {"application/json": {"schema": CheckIn.model_json_schema()}}}
-
-
-@router.post("/check", auth=CheckAuth(), operation_id="check_query", openapi_extra={"requestBody": _CHECK_BODY})
-def check_query(request: HttpRequest):
-    """May the calling agent run this GraphQL document? Answers allow, deny or pending_approval with reasons."""
+def observed_check(request: HttpRequest, payload: CheckIn) -> CheckResult:
+    """The check `payload` asks for (POST /check's body, or MCP's `check_graphql` arguments), decided,
+    recorded and rate-limited for the request's caller, with its metrics; the person's token comes
+    from the payload or the request's X-On-Behalf-Of header."""
     started = time.perf_counter()
     try:
-        check = _check_payload(request).check_request(on_behalf_of_header=request.headers.get("X-On-Behalf-Of"))
+        check = payload.check_request(on_behalf_of_header=request.headers.get("X-On-Behalf-Of"))
         result = run_check(identity=request.identity, request=check, client_ip=client_ip(request),
                            reauthenticate=lambda: AgentAuth()(request))
     except ApiError as error:
@@ -128,6 +127,16 @@ def check_query(request: HttpRequest):
     # Counted by their true cause: operators read the metrics, the agent the body.
     metrics.observe_check(result.status, {**result.body, "reasons": result.recorded_reasons},
                           time.perf_counter() - started)
+    return result
+
+
+_CHECK_BODY = {"required": True, "content": {"application/json": {"schema": CheckIn.model_json_schema()}}}
+
+
+@router.post("/check", auth=CheckAuth(), operation_id="check_query", openapi_extra={"requestBody": _CHECK_BODY})
+def check_query(request: HttpRequest):
+    """May the calling agent run this GraphQL document? Answers allow, deny or pending_approval with reasons."""
+    result = observed_check(request, _check_payload(request))
     # What JsonResponse would send, encoded by orjson (the body is plain JSON data).
     response = HttpResponse(
         jsonfast.dumps(result.body, default=DjangoJSONEncoder().default),
@@ -159,8 +168,13 @@ class DecisionOut(Schema):
 def get_decision(request: HttpRequest, decision_id: str):
     """One of the caller's own decisions, or one an agent made on the caller's behalf (others' are
     404), with variables redacted."""
-    caller = request.identity.principal
-    found = Decision.objects.filter(Q(principal=caller) | Q(delegator=caller), pk=_uuid_or_none(decision_id))
+    return own_decision(request.identity.principal, decision_id)
+
+
+def own_decision(principal: Principal, decision_id: str) -> dict[str, Any]:
+    """A decision as GET /decisions/{id} shows it: `principal`'s own or one made on its behalf;
+    NotFound for anyone else's."""
+    found = Decision.objects.filter(Q(principal=principal) | Q(delegator=principal), pk=_uuid_or_none(decision_id))
     record = found.first()
     if record is None and drainer.drain_for_read():  # the record may still be on the decision stream
         record = found.first()

@@ -137,9 +137,12 @@ def _strictest(defaults: Limits, limits: Iterable[Limits]) -> Limits:
     return Limits.from_mapping({**values, **chosen})
 
 
-def own_schema(bundle: SchemaBundle, policy: CompiledPolicy, subject: Agent, *, title: str = "") -> OwnSchema:
-    """The subject's own schema of `bundle` under `policy`; `title` opens the leading comment."""
-    candidates, found, restriction = _restricted(bundle, policy, subject)
+def own_schema(bundle: SchemaBundle, policy: CompiledPolicy, subject: Agent, *, title: str = "",
+               only: frozenset[str] | None = None) -> OwnSchema:
+    """The subject's own schema of `bundle` under `policy`; `title` opens the leading comment.
+    With `only` (operations such as "query.orders"), just the part reachable from those of them
+    the subject may call."""
+    candidates, found, restriction = _restricted(bundle, policy, subject, only)
     admitting = {rule_id for capability in found for rule_id in capability.rules}
     rate_limits = (
         *((None, limit) for limit in policy.default_rate_limits),
@@ -160,11 +163,14 @@ def _printed(definitions: Sequence[DefinitionNode]) -> str:
 
 
 def _restricted(
-    bundle: SchemaBundle, policy: CompiledPolicy, subject: Agent
+    bundle: SchemaBundle, policy: CompiledPolicy, subject: Agent, only: frozenset[str] | None = None
 ) -> tuple[list[Rule], tuple[Capability, ...], _Restriction]:
-    """The subject's candidate rules, its capabilities and the restriction of the schema to them."""
+    """The subject's candidate rules, its capabilities (those in `only`, when given) and the
+    restriction of the schema to them."""
     candidates = policy.candidate_rules(subject.name, subject.kind, tuple(subject.groups))
     admitted = _admitted(policy, candidates, bundle.operations)
+    if only is not None:
+        admitted = [capability for capability in admitted if capability.operation in only]
     callable_ops = {capability.operation for capability in admitted}
     denying = [
         rule for rule in candidates

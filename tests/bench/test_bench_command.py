@@ -21,7 +21,8 @@ ENGINE_KEYS = {"engine.cold_ratio", "engine.warm_us", "engine.warm_vs_cold", "sc
 HTTP_KEYS = {"http.bare_rps", "http.check_warm_rps", "http.ratio_warm", "http.bare_p50_ms", "http.bare_p99_ms",
              "http.check_warm_p50_ms", "http.check_warm_p99_ms", "memory.rss_mb", "hostile.max_ms",
              "hostile.errors_5xx", "limiter.check_rps_on", "limiter.check_rps_off", "records.lost",
-             "sign.check_us", "sign.check_overhead_ratio"}
+             "sign.check_us", "sign.check_overhead_ratio", "mcp.in_process_us", "mcp.cpu_us", "mcp.rps",
+             "mcp.check_overhead_ratio"}
 
 
 def run_bench(*args: str) -> dict:
@@ -78,6 +79,8 @@ def test_http_numbers_from_the_production_server(db):
     assert report["records.lost"] == 0
     assert report["http.bare_rps"] > 0 and report["http.check_warm_rps"] > 0
     assert report["sign.check_overhead_ratio"] > 1  # the bench's check is an allow: it is signed
+    assert report["mcp.errors"] == 0  # every MCP check_graphql answered an allow, as POST /check did
+    assert set(report["mcp.cpu_us"]["mcp"]) == {"server", "load_generator", "redis", "drainer"}
 
 
 @pytest.mark.slow

@@ -299,6 +299,12 @@ def run_http(*, sdl: str, query: str, workers: int, concurrency: int, duration_s
         (workdir / "query.graphql").write_text(query)
         signing = json.loads(environment.module("tools.bench.sign_bench", token, "bench",
                                                 str(workdir / "query.graphql"), "300" if duration_s < 5 else "1500"))
+        acknowledged = signing["sign.check_us"]["checks"]  # their records are drained with the rest
+        # What the MCP server adds to a check, in one process likewise (tools/bench/mcp_bench.py).
+        repeat = "300" if duration_s < 5 else "1500"
+        mcp_in_process = json.loads(environment.module("tools.bench.mcp_bench", token, "bench",
+                                                       str(workdir / "query.graphql"), repeat))
+        acknowledged += mcp_in_process["mcp.in_process_us"]["checks"]
         load_open = check_load(token, "bench_open", query)
         kinds = [PRODUCTION_SERVER]
         if candidates:
@@ -306,7 +312,7 @@ def run_http(*, sdl: str, query: str, workers: int, concurrency: int, duration_s
                       and (kind != "granian" or servers.granian_available())]
         results: dict[str, Any] = {}
         hostile: dict[str, Any] = {}
-        acknowledged = signing["sign.check_us"]["checks"]  # their records are drained with the rest
+        mcp: dict[str, Any] = {}
         with servers.drainer(environment) as drainer:
             redis_pid = servers.redis_pid(redis)
             side_pids = {"drainer": [drainer.pid], **({"redis": [redis_pid]} if redis_pid else {})}
@@ -318,6 +324,9 @@ def run_http(*, sdl: str, query: str, workers: int, concurrency: int, duration_s
                     if kind == PRODUCTION_SERVER:
                         hostile = run_hostile(base, token, "shop")
                         acknowledged += sum(1 for status in hostile["hostile.statuses"].values() if status == 200)
+                        mcp = _mcp_numbers(base, process, side_pids, token, query, concurrency=concurrency,
+                                           duration_s=duration_s, workdir=workdir)
+                        acknowledged += mcp.pop("mcp.answered_checks")
                         # The hot-path changes switched off one at a time, against this server.
                         for name, overrides in (VARIANTS.items() if compare_variants else ()):
                             with servers.web_server(environment, PRODUCTION_SERVER, workers,
@@ -349,8 +358,19 @@ def run_http(*, sdl: str, query: str, workers: int, concurrency: int, duration_s
             "records.lost": max(0, acknowledged - stored),
             **signing,
             **hostile,
+            **mcp_in_process,
+            **mcp,
         })
         return report
+
+
+def _mcp_numbers(base: str, process, side_pids: dict[str, list[int]], token: str, query: str,
+                 **load: Any) -> dict[str, Any]:
+    """MCP's check_graphql against POST /check on the production server (tools/bench/mcp_bench.py)."""
+    from tools.bench.mcp_bench import measure_http
+
+    roles = {"server": sorted({process.pid, *(servers.children(process.pid) or [])}), **side_pids}
+    return measure_http(base, roles, token, "bench", query, **load)
 
 
 def _wait_for_drain(environment: servers.BenchEnvironment, at_least: int, timeout_s: float = 60.0) -> int:

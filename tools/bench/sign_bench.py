@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -92,13 +93,15 @@ def check_overhead_ratio(report: dict[str, Any]) -> float | None:
     return round(check_us / (check_us - max(0.0, added_us)), 3)
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str], numbers: Callable[[str, str, str, int], dict[str, Any]] | None = None) -> None:
+    """`TOKEN SCHEMA QUERY_FILE [REPEAT]`: prints `numbers(...)` (check_numbers unless another
+    in-process measurement, as tools/bench/mcp_bench.py's, is given) as JSON."""
     import django
 
     django.setup()
     token, schema, query_file = argv[:3]
     repeat = int(argv[3]) if len(argv) > 3 else 1500
-    print(json.dumps(check_numbers(token, schema, Path(query_file).read_text(), repeat)))
+    print(json.dumps((numbers or check_numbers)(token, schema, Path(query_file).read_text(), repeat)))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ TARGETS = {
     "sign.check_overhead_ratio": ("<=", 1.10),
     # 100,000 recorded checks replayed in under a minute.
     "replay.checks_per_s": (">=", 100_000 / 60),
+    "mcp.check_overhead_ratio": ("<=", 1.15),
 }
 
 
@@ -45,6 +46,9 @@ Redis and drainer when local, load generator); http.cpu_ratio_warm is the ratio 
 http.variants has the check with one hot-path optimisation switched off (no_auth_cache,
 no_decision_cache, sync_decision_insert), each loaded in rounds alternating with the production
 server: vs_production is its throughput over the production server's in those rounds.
+mcp.* compares MCP's check_graphql (POST /mcp) with POST /api/v1/check, same document and token:
+in one process (mcp.in_process_us) and over HTTP in alternating rounds (mcp.cpu_us, mcp.rps);
+mcp.check_overhead_ratio is the MCP check's CPU over the REST check's (target < 1.15).
 
 Reproduce the README figures (2-core machine, wrk and redis-server installed):
 
