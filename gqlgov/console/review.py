@@ -28,8 +28,8 @@ def _version(schema, number: int) -> PolicyVersion:
 
 @roles.requires(roles.VIEW)
 def review_list(request):
-    waiting = PolicyVersion.objects.filter(status=PolicyVersion.Status.IN_REVIEW).select_related("schema", "author")
-    open_drafts = PolicyVersion.objects.filter(status=PolicyVersion.Status.DRAFT).select_related("schema", "author")
+    waiting = PolicyVersion.objects.filter(status=PolicyVersion.Status.IN_REVIEW).select_related("schema", "author", "schema_version")
+    open_drafts = PolicyVersion.objects.filter(status=PolicyVersion.Status.DRAFT).select_related("schema", "author", "schema_version")
     decided = (
         PolicyVersion.objects.filter(status__in=[PolicyVersion.Status.APPROVED, PolicyVersion.Status.REJECTED])
         .select_related("schema", "author", "approver")

@@ -210,7 +210,7 @@ def schema_detail(request, name: str):
             "truncated": len(operations) > MAX_OPERATION_ROWS,
             "q": query,
             "versions": versions,
-            "policies": schema.policy_versions.select_related("author", "approver")[:20],
+            "policies": schema.policy_versions.select_related("author", "approver", "schema_version")[:20],
             "crumbs": [("Schemas", reverse("admin:gqlgov_schemas")), (schema.name, None)],
         },
     )
