@@ -248,6 +248,8 @@ def armor_numbers(installed: Path, *, sdl: str, documents: dict[str, str], ours_
         ours.append(ours_cold())
     armor_cold = {name: statistics.median(run[name] for run in theirs) for name in documents}
     ours_median = {name: statistics.median(run[name] for run in ours) for name in documents}
+    # Per round, both sides measured minutes apart at most: the ratio is read from the rounds.
+    ratios = {name: [o[name] / t[name] for o, t in zip(ours, theirs, strict=True)] for name in documents}
     hostile_answer = armor_run(installed, {**payload, "sdl": hostile_sdl, "documents": {},
                                            "hostile": dict(hostile), "runs": 3})
     armor_hostile: dict[str, float] = hostile_answer["hostile_ms"]
@@ -258,9 +260,8 @@ def armor_numbers(installed: Path, *, sdl: str, documents: dict[str, str], ours_
         "peers.armor.cold_us": {name: round(value, 1) for name, value in armor_cold.items()},
         "peers.armor.allowed": allowed,
         "peers.armor.gqlgov_cold_us": {name: round(value, 1) for name, value in ours_median.items()},
-        "peers.cold_vs_armor": {name: round(ours_median[name] / armor_cold[name], 3) for name in documents},
-        "peers.cold_vs_armor_spread": {
-            name: _spread([o[name] / t[name] for o, t in zip(ours, theirs, strict=True)], 3) for name in documents},
+        "peers.cold_vs_armor": {name: round(statistics.median(ratios[name]), 3) for name in documents},
+        "peers.cold_vs_armor_spread": {name: _spread(ratios[name], 3) for name in documents},
         "peers.armor.rounds": rounds,
         "peers.armor.hostile_max_ms": round(armor_hostile[armor_worst], 2),
         "peers.armor.hostile_slowest": armor_worst,

@@ -44,9 +44,16 @@ http.variants has the check with one hot-path optimisation switched off (no_auth
 no_decision_cache, sync_decision_insert), each loaded in rounds alternating with the production
 server: vs_production is its throughput over the production server's in those rounds.
 
+With --peers, the systems a user would deploy instead, in the same run (tools/bench/peers_bench.py,
+installed from the npm registry into var/peers/ with npm ci; when that fails, peers.unavailable
+says why and the rest runs): Cerbos over HTTP in rounds alternating with the check
+(peers.cerbos.*, peers.check_cpu_vs_cerbos: gqlgov's CPU per allowed check over Cerbos's, all
+processes), and GraphQL Armor on graphql-js against our cold analysis and on the hostile corpus
+(peers.armor.*, peers.cold_vs_armor.*, peers.hostile_vs_armor). `--only http` leaves Armor out.
+
 Reproduce the README figures (2-core machine, wrk and redis-server installed):
 
-    python manage.py bench --json -o bench.json \\
+    python manage.py bench --json -o bench.json --peers \\
         --schema /path/to/github.graphql --cost-conformance /path/to/conformance/apollo-cost
 
 (the defaults: --duration 10 --concurrency 8). `--quick` is the smoke-test variant (2 s loads,
