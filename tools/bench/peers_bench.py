@@ -268,6 +268,7 @@ def armor_numbers(installed: Path, *, sdl: str, documents: dict[str, str], ours_
         "peers.armor.hostile_ms": {name: round(value, 2) for name, value in armor_hostile.items()},
         "peers.gqlgov.hostile_max_ms": round(ours_hostile_ms[ours_worst], 2),
         "peers.gqlgov.hostile_slowest": ours_worst,
+        "peers.gqlgov.hostile_ms": {name: round(value, 2) for name, value in ours_hostile_ms.items()},
         "peers.hostile_vs_armor": round(ours_hostile_ms[ours_worst] / armor_hostile[armor_worst], 3),
         "peers.armor.versions": {"node": hostile_answer["node"], "graphql": hostile_answer["graphql"]},
     }
