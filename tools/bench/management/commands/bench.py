@@ -122,6 +122,8 @@ fewer repetitions, no candidate server); its ratios are noisier. While tuning th
             from tools.bench.peers_bench import armor_section
 
             timed("peers_armor", lambda: armor_section(peers, bench, sdl=sdl, quick=quick))
+        if peers is not None and opts["skip_http"]:
+            report["peers.cerbos.skipped"] = "--skip-http: Cerbos is measured beside the HTTP check"
         if not opts["skip_http"]:
             from tools.bench.http_bench import run_http
             from tools.bench.peers_bench import cerbos_peer
