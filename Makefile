@@ -52,7 +52,7 @@ audit: install-test
 # All performance figures in one run (tools/bench, docs/benchmarks.md); see `python manage.py bench --help`.
 bench: install-test
 	mkdir -p var
-	$(BIN)/python manage.py bench --json -o var/bench.json
+	$(BIN)/python manage.py bench --json --peers -o var/bench.json
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache node_modules gqlgov/console/static/gqlgov/vendor

@@ -406,7 +406,7 @@ LOGGING = {
     "filters": {"request_context": {"()": "gqlgov.middleware.RequestContextFilter"}},
     "formatters": {
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "gqlgov.middleware.json_formatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         }

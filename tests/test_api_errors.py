@@ -1,5 +1,11 @@
 """Every non-2xx answer on /api/ has one JSON error shape, never an HTML page or a traceback."""
 
+import copy
+import io
+import json
+import logging
+import logging.config
+
 import pytest
 
 from tests.conftest import bearer
@@ -74,3 +80,22 @@ def test_openapi_schema_is_served(client):
     schema = client.get("/api/v1/openapi.json").json()
     assert "/api/v1/agents/me" in schema["paths"]
     assert client.get("/api/v1/docs").status_code == 200
+
+
+def test_each_request_logs_one_json_line_with_its_request_id(client, settings):
+    # The configured formatter (settings.LOGGING) on a stream of the test's own.
+    config = copy.deepcopy(settings.LOGGING)
+    stream = io.StringIO()
+    config["handlers"]["console"] = {**config["handlers"]["console"], "stream": stream}
+    logging.config.dictConfig(config)
+    try:
+        client.get("/api/v1/health", HTTP_X_REQUEST_ID="trace-456")
+    finally:
+        logging.config.dictConfig(settings.LOGGING)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    request_line = next(line for line in lines if line["logger"] == "gqlgov.request")
+    assert request_line["message"] == "request"
+    assert request_line["level"] == "INFO"
+    assert request_line["time"]
+    assert request_line["request_id"] == "trace-456"
+    assert (request_line["method"], request_line["path"], request_line["status"]) == ("GET", "/api/v1/health", 200)

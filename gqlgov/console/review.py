@@ -28,8 +28,9 @@ def _version(schema, number: int) -> PolicyVersion:
 
 @roles.requires(roles.VIEW)
 def review_list(request):
-    waiting = PolicyVersion.objects.filter(status=PolicyVersion.Status.IN_REVIEW).select_related("schema", "author", "schema_version")
-    open_drafts = PolicyVersion.objects.filter(status=PolicyVersion.Status.DRAFT).select_related("schema", "author", "schema_version")
+    related = ("schema", "author", "schema_version")
+    waiting = PolicyVersion.objects.filter(status=PolicyVersion.Status.IN_REVIEW).select_related(*related)
+    open_drafts = PolicyVersion.objects.filter(status=PolicyVersion.Status.DRAFT).select_related(*related)
     decided = (
         PolicyVersion.objects.filter(status__in=[PolicyVersion.Status.APPROVED, PolicyVersion.Status.REJECTED])
         .select_related("schema", "author", "approver")

@@ -93,3 +93,32 @@ def test_http_cpu_per_request_by_process_shows_where_a_check_costs_more_than_the
     assert all(value > 0 for value in [*bare.values(), *check.values()])
     assert check["server"] > bare["server"]
     assert report["http.cpu_ratio_warm"] == round(sum(bare.values()) / sum(check.values()), 3)
+
+
+@pytest.mark.slow
+def test_without_npm_the_peers_section_says_why_and_the_rest_of_the_bench_runs(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")  # neither node nor npm can be found
+    report = run_bench("--skip-http", "--peers")
+    assert "node and npm" in report["peers.unavailable"]
+    assert ENGINE_KEYS <= set(report)
+    assert not any(key.startswith("peers.") and key != "peers.unavailable" for key in report)
+
+
+@pytest.mark.slow
+def test_peers_are_measured_beside_gqlgov_in_alternating_rounds(db):
+    # 300 types: on the 80-type schema the generated large document has a fragment cycle (for every validator).
+    report = run_bench("--peers", "--no-candidates", "--types", "300")
+    if "peers.unavailable" in report and "npm ci failed" in report["peers.unavailable"]:
+        pytest.skip(f"the npm registry is not reachable: {report['peers.unavailable']}")
+    assert "peers.unavailable" not in report
+    # Cerbos allowed the bench agent's check (the bench refuses to measure it otherwise), over >= 5 rounds.
+    assert report["peers.cerbos.rounds"] >= 5 and report["peers.cerbos.errors"] == 0
+    assert report["peers.cerbos.rps"] > 0 and report["peers.cerbos.cpu_us"] > 0
+    spread = report["peers.cerbos.spread"]["check_cpu_vs_cerbos"]
+    assert spread["min"] <= report["peers.check_cpu_vs_cerbos"] <= spread["max"]
+    assert "peers.check_cpu_vs_cerbos" in report["targets_met"]
+    # Armor admitted the three bench documents, so its whole validation ran on each of them.
+    assert report["peers.armor.allowed"] == {"small": True, "medium": True, "large": True}
+    assert set(report["peers.cold_vs_armor"]) == {"small", "medium", "large"}
+    assert report["peers.hostile_vs_armor"] > 0
+    assert report["records.lost"] == 0

@@ -125,10 +125,8 @@ class EngineBench:
     def _request(self) -> Any:
         return engine.RequestContext(ip="127.0.0.1", now=self.now)
 
-    def cold_and_baseline_us(self, document: BenchDocument) -> tuple[float, float]:
-        """Our full cold check (parse, validate, measure, rules) and graphql-core's parse+validate
-        alone, on the same document, measured side by side (see paired_median_us)."""
-        schema = self.bundle.schema
+    def cold_check(self, document: BenchDocument) -> Callable[[], None]:
+        """Our full cold check of `document` (parse, validate, measure, rules), as one call."""
         limits = analysis_limits()
 
         def cold() -> None:
@@ -139,11 +137,24 @@ class EngineBench:
             )
             engine.decide(self.policy, analysis, subject=self._subject(), request=self._request(), caps=self.caps)
 
+        return cold
+
+    def cold_and_baseline_us(self, document: BenchDocument) -> tuple[float, float]:
+        """Our full cold check and graphql-core's parse+validate alone, on the same document,
+        measured side by side (see paired_median_us)."""
+        schema = self.bundle.schema
+
         def baseline() -> None:
             validate(schema, parse(document.query))
 
-        return paired_median_us(cold, baseline, repeat=self._repeat(document),
+        return paired_median_us(self.cold_check(document), baseline, repeat=self._repeat(document),
                                 min_time_s=0.4 if self.quick else 2.0)
+
+    def cold_us(self) -> dict[str, float]:
+        """Per document size, the median µs of our full cold check (no graphql-core baseline beside it)."""
+        return {size: median_us(self.cold_check(document), repeat=self._repeat(document),
+                                min_time_s=0.2 if self.quick else 1.0)
+                for size, document in self.documents.items()}
 
     def warm_decision(self, document: BenchDocument, active: ActivePolicy | None = None,
                       subjects: list[Any] | None = None) -> Callable[[], None]:

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,10 @@ def check_load(token: str, schema: str, query: str) -> Load:
                 body)
 
 
+# Loads a peer beside the production server's check: (its base URL, the check's load, the processes
+# a check keeps busy, the work directory) -> (report keys, checks answered).
+PeerRounds = Callable[[str, Load, dict[str, list[int]], Path], tuple[dict[str, Any], int]]
+
 HEALTH = Load("GET", "/api/v1/health", {})
 
 
@@ -167,7 +172,7 @@ def run_hostile(base: str, token: str, schema: str) -> dict[str, Any]:
     }
 
 
-def _merged(results: list[LoadResult]) -> LoadResult:
+def merged(results: list[LoadResult]) -> LoadResult:
     """Rounds of one load as one result: total answers over total time; median p50, worst p99."""
     seconds = sum(result.requests / result.rps for result in results if result.rps)
     requests = sum(result.requests for result in results)
@@ -177,14 +182,21 @@ def _merged(results: list[LoadResult]) -> LoadResult:
                       errors=sum(result.errors for result in results))
 
 
-def _cpu_used(roles: dict[str, list[int]]) -> Counter[str]:
+def cpu_used(roles: dict[str, list[int]], *, load_generator: bool = True) -> Counter[str]:
     """CPU seconds used so far by the processes a load keeps busy, by role (the web server's master
-    and workers, the drainer and Redis when on this machine), plus the load generator: this
-    process's finished children (wrk runs, and exits, once per load)."""
+    and workers, the drainer and Redis when on this machine), plus (unless `load_generator` is
+    false) the load generator: this process's finished children (wrk runs, and exits, once per load)."""
     used = Counter({role: sum(servers.cpu_s(pid) for pid in pids) for role, pids in roles.items()})
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    used["load_generator"] = children.ru_utime + children.ru_stime
+    if load_generator:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        used["load_generator"] = children.ru_utime + children.ru_stime
     return used
+
+
+def server_roles(process, side_pids: dict[str, list[int]]) -> dict[str, list[int]]:
+    """The processes a check keeps busy, by role: the web server's master and workers, then `side_pids`."""
+    workers = servers.children(process.pid) or [process.pid]
+    return {"server": sorted({process.pid, *workers}), **side_pids}
 
 
 def _per_request_us(spent: Counter[str], requests: int) -> dict[str, float]:
@@ -205,8 +217,8 @@ def _server_numbers(base: str, process, load_check: Load, load_open: Load, *, co
         if warm[-1].ok and warm[-2].ok:
             break
     load(HEALTH, 1.0)
-    workers = servers.children(process.pid) or [process.pid]
-    roles = {"server": sorted({process.pid, *workers}), **side_pids}
+    roles = server_roles(process, side_pids)
+    workers = [pid for pid in roles["server"] if pid != process.pid] or [process.pid]
     # Bare and check alternate in rounds of ~2 s: on a shared machine the background load drifts,
     # and the ratio must compare the two endpoints under the same conditions.
     rounds = max(1, round(duration_s / 2))
@@ -215,10 +227,10 @@ def _server_numbers(base: str, process, load_check: Load, load_open: Load, *, co
     spent: dict[str, Counter[str]] = {name: Counter() for name in shapes}
     for _round in range(rounds):
         for name, shape in shapes.items():
-            before = _cpu_used(roles)
+            before = cpu_used(roles)
             results[name].append(load(shape, duration_s / rounds))
-            spent[name].update(_cpu_used(roles) - before)
-    bare, check = _merged(results["bare"]), _merged(results["check"])
+            spent[name].update(cpu_used(roles) - before)
+    bare, check = merged(results["bare"]), merged(results["check"])
     # The health check touches neither Redis nor the drainer: what they do during its rounds is
     # the drainer storing the records of the check round before, so it is the check's.
     for role in side_pids:
@@ -250,7 +262,7 @@ def _variant_numbers(production: str, variant: str, load_check: Load, *, concurr
     for index in range(rounds):
         for base in (production, variant) if index % 2 == 0 else (variant, production):
             results[base].append(load(base, duration_s / rounds))
-    ours, theirs = _merged(results[variant]), _merged(results[production])
+    ours, theirs = merged(results[variant]), merged(results[production])
     answered = sum(result.ok for result in [*warm, *results[production], *results[variant]])
     return {
         "check_warm_rps": ours.rps, "check_warm_p50_ms": ours.p50_ms, "check_warm_p99_ms": ours.p99_ms,
@@ -277,8 +289,10 @@ def _summary(numbers: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_http(*, sdl: str, query: str, workers: int, concurrency: int, duration_s: float, candidates: bool,
-             compare_variants: bool, database_url: str | None, redis_url: str | None) -> dict[str, Any]:
-    """All HTTP numbers of one run; the top-level `http.*` keys are the production server's."""
+             compare_variants: bool, database_url: str | None, redis_url: str | None,
+             peers: PeerRounds | None = None) -> dict[str, Any]:
+    """All HTTP numbers of one run; the top-level `http.*` keys are the production server's.
+    `peers` (tools/bench/peers_bench.py) loads a peer in rounds alternating with the production server's check."""
     with contextlib.ExitStack() as stack:
         # GQLGOV_BENCH_KEEP=1 keeps the work directory (server, drainer and Redis logs) for a post-mortem.
         workdir = Path(tempfile.mkdtemp(prefix="gqlgov-bench-") if os.environ.get("GQLGOV_BENCH_KEEP")
@@ -313,6 +327,7 @@ def run_http(*, sdl: str, query: str, workers: int, concurrency: int, duration_s
         results: dict[str, Any] = {}
         hostile: dict[str, Any] = {}
         mcp: dict[str, Any] = {}
+        peer_report: dict[str, Any] = {}
         with servers.drainer(environment) as drainer:
             redis_pid = servers.redis_pid(redis)
             side_pids = {"drainer": [drainer.pid], **({"redis": [redis_pid]} if redis_pid else {})}
@@ -327,6 +342,9 @@ def run_http(*, sdl: str, query: str, workers: int, concurrency: int, duration_s
                         mcp = _mcp_numbers(base, process, side_pids, token, query, concurrency=concurrency,
                                            duration_s=duration_s, workdir=workdir)
                         acknowledged += mcp.pop("mcp.answered_checks")
+                        if peers is not None:
+                            peer_report, answered = peers(base, load_check, server_roles(process, side_pids), workdir)
+                            acknowledged += answered
                         # The hot-path changes switched off one at a time, against this server.
                         for name, overrides in (VARIANTS.items() if compare_variants else ()):
                             with servers.web_server(environment, PRODUCTION_SERVER, workers,
@@ -360,6 +378,7 @@ def run_http(*, sdl: str, query: str, workers: int, concurrency: int, duration_s
             **hostile,
             **mcp_in_process,
             **mcp,
+            **peer_report,
         })
         return report
 
