@@ -40,6 +40,10 @@ class SchemaVersionOut(Schema):
     enforced_version: int | None = Field(
         description="The schema version checks are decided against (the active policy's)."
     )
+    added: list[dict[str, Any]] = Field(
+        default_factory=list, description="For a version awaiting review: each operation and field it adds, with the"
+        " active rules that would reach it (`reached_by`)."
+    )
     persisted_operations_broken: list[str] = Field(
         default_factory=list, description="SHA-256 of each persisted operation that does not validate against it."
     )
@@ -50,6 +54,7 @@ class SchemaVersionOut(Schema):
 def _version_out(version, created: bool) -> dict[str, Any]:
     coverage = policy_coverage(version.schema.active_policy, version)
     enforced = lockstep.enforced_schema_version(version.schema)
+    review = lockstep.version_review(version.schema, version)
     return {
         "schema": version.schema.name,
         "version": version.number,
@@ -63,8 +68,9 @@ def _version_out(version, created: bool) -> dict[str, Any]:
         "stale": coverage.stale,
         "enforced_version": enforced.number if enforced else None,
         "awaiting_review": enforced is not None and version.number > enforced.number,
-        "persisted_operations_broken": [operation.sha256 for operation in lockstep.persisted_broken_by(
-            version.schema, version)] if enforced is not None and version.number > enforced.number else [],
+        "added": [{"operation": op, "reached_by": rules} for op, rules in review["added_operations"]]
+        + [{"field": coordinate, "reached_by": rules} for coordinate, rules in review["added_fields"]],
+        "persisted_operations_broken": [operation.sha256 for operation in review["persisted_broken"]],
     }
 
 

@@ -75,6 +75,8 @@ def test_the_schema_api_shows_the_new_version_awaiting_review(client, renamed, s
     assert body["version"] == 2
     assert body["enforced_version"] == 1
     assert body["awaiting_review"] is True
+    added = {entry["field"]: entry["reached_by"] for entry in body["added"] if "field" in entry}
+    assert "support-reads-orders" in added["Customer.socialSecurityNumber"]
 
 
 def test_a_draft_for_the_new_schema_version_lists_each_stale_reference_with_its_rename(renamed):

@@ -61,3 +61,15 @@ document.addEventListener("DOMContentLoaded", () => {
     setTimeout(tick, 1500);
   });
 });
+
+// Long requests say so while they run: a form with data-progress="<id>" reveals that element and
+// disables its submit buttons once submitted (schema registration builds large SDL for seconds).
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("form[data-progress]").forEach((form) => {
+    form.addEventListener("submit", () => {
+      const indicator = document.getElementById(form.dataset.progress);
+      if (indicator) indicator.hidden = false;
+      form.querySelectorAll("button[type=submit]").forEach((button) => { button.disabled = true; });
+    });
+  });
+});

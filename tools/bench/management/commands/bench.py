@@ -151,6 +151,7 @@ fewer repetitions, no candidate server); its ratios are noisier. While tuning th
                                                              concurrency=opts["concurrency"], duration_s=duration),
             ))
         report["sign.check_overhead_ratio"] = check_overhead_ratio(report)
+        report.update(_shape_vs_armor(report))
         report["bench.section_s"] = sections
         report["targets_met"] = _targets(report)
         report["bench.seconds"] = round(time.perf_counter() - started, 1)
@@ -171,6 +172,15 @@ fewer repetitions, no candidate server); its ratios are noisier. While tuning th
             return None
 
 
+def _shape_vs_armor(report: dict) -> dict:
+    """`peers.shape_vs_armor.{size}`: a shape hit (engine.shape_hit_us) over GraphQL Armor's cold
+    parse + validate + limits (peers.armor.cold_us), same documents and schema, same run: what an
+    agent's document with fresh literals costs against the peer (issue 27: <= 1.0 for medium)."""
+    hits, armor = report.get("engine.shape_hit_us") or {}, report.get("peers.armor.cold_us") or {}
+    ratios = {size: round(hits[size] / armor[size], 3) for size in hits if armor.get(size)}
+    return {"peers.shape_vs_armor": ratios} if ratios else {}
+
+
 def _targets(report: dict) -> dict:
     met = {}
     for key, (op, bound) in TARGETS.items():
@@ -184,4 +194,7 @@ def _targets(report: dict) -> dict:
     for size in ("medium", "large"):
         if size in shape:
             met[f"engine.shape_vs_cold.{size}"] = shape[size] <= 0.1
+    versus_armor = report.get("peers.shape_vs_armor") or {}
+    if "medium" in versus_armor:
+        met["peers.shape_vs_armor.medium"] = versus_armor["medium"] <= 1.0
     return met
