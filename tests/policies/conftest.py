@@ -1,5 +1,6 @@
 """Factories for a registered `shop` schema with an approved policy."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,13 @@ rules:
   - {id: no-ai-deletes, effect: deny, subjects: {kinds: [ai]}, operations: ["mutation.delete*"]}
   - {id: refunds-need-a-human, effect: require_approval, subjects: {kinds: [ai]}, operations: ["mutation.refundOrder"]}
 """
+
+
+def check_shop(client, token, query: str) -> dict:
+    """POST /api/v1/check of `query` on the shop schema with `token`: the answer's body."""
+    response = client.post("/api/v1/check", data=json.dumps({"schema": "shop", "query": query}),
+                           content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}")
+    return response.json()
 
 
 def users():

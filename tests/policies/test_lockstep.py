@@ -2,7 +2,6 @@
 against it; a newly registered schema version changes nothing enforced until a reviewed policy
 version approved for it is active."""
 
-import json
 
 import pytest
 
@@ -18,18 +17,13 @@ from policies.services import (
 )
 from tests.conftest import bearer, issue_token_for, make_principal
 from tests.policies.conftest import SHOP_SDL, users
+from tests.policies.conftest import check_shop as check
 
 pytestmark = pytest.mark.django_db
 
 RENAMED_SDL = SHOP_SDL.replace("  ssn: String", "  socialSecurityNumber: String")
 NEW_NAME = '{ customer(id: "1") { name socialSecurityNumber } }'
 OLD_NAME = '{ customer(id: "1") { name ssn } }'
-
-
-def check(client, token, query: str) -> dict:
-    response = client.post("/api/v1/check", data=json.dumps({"schema": "shop", "query": query}),
-                           content_type="application/json", **bearer(token))
-    return response.json()
 
 
 def codes(body: dict) -> list[str]:

@@ -14,7 +14,7 @@ from gqlgov.errors import ApiError
 from policies.models import Decision, PolicyReplay
 from policies.services import create_draft, draft_submit, policy_review_approve, schema_settings_update
 from policies.services.replays import policy_replay
-from tests.conftest import bearer
+from tests.policies.conftest import check_shop as check
 from tests.policies.conftest import users
 
 pytestmark = pytest.mark.django_db
@@ -22,12 +22,6 @@ pytestmark = pytest.mark.django_db
 ORDERS = "{ orders(first: 5) { edges { node { id } } } }"
 CUSTOMER = '{ customer(id: "1") { name } }'
 LOGIN = 'mutation { login(username: "ann", password: "hunter2") }'
-
-
-def check(client, token, query: str) -> dict:
-    response = client.post("/api/v1/check", data=json.dumps({"schema": "shop", "query": query}),
-                           content_type="application/json", **bearer(token))
-    return response.json()
 
 
 @pytest.fixture
