@@ -1,8 +1,11 @@
 """The pre-check pipeline, as named steps: resolve the delegator (a person the agent acts for, by
-their IdP token) -> resolve the policy -> analyse (cached) -> decide (for the agent, and for the
-person when there is one: the intersection of both; cached while no rule condition takes part) ->
-bind (an allow: its digests and signing key) -> admit and record (admission.py) -> sign (an
-admitted allow: its decision token) -> respond.
+their IdP token) -> resolve the policy (and the schema version it is pinned to) -> resolve a
+persisted document sent by hash -> analyse (cached, by document and by shape) -> decide (for the
+agent, and for the person when there is one: the intersection of both; cached while no rule
+condition takes part) -> a document only a schema version awaiting review accepts -> what the agent
+is shown (its own schema's view of a denial) -> approvals -> bind (an allow: its digests and
+signing key) -> admit and record (admission.py) -> sign (an admitted allow: its decision token) ->
+respond.
 
 The decision itself is the pure engine's; this module only orchestrates I/O around it.
 """
