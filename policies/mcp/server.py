@@ -60,7 +60,7 @@ async def _list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
     return _TOOL_LIST
 
 
-async def _call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+async def _call_tool(ctx: Any, params: types.CallToolRequestParams) -> dict[str, Any]:
     if params.name not in tools.TOOLS_BY_NAME:
         # An unknown tool is the protocol's error (INVALID_PARAMS), not a tool's result.
         raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name[:100]}")
@@ -73,16 +73,29 @@ async def _call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.Cal
     return _result(data, is_error=False)
 
 
-def _result(data: dict[str, Any], *, is_error: bool) -> types.CallToolResult:
+def _result(data: dict[str, Any], *, is_error: bool) -> dict[str, Any]:
+    """The CallToolResult in its wire form. The SDK validates every spec result against the
+    protocol revision's model before it sends it (ServerRunner._serialize), so building the
+    pydantic model here too only validated and dumped the same data once more (measured:
+    docs/performance-log.md)."""
     # The same JSON as text, for clients that read no structured content (the spec's advice).
     text = jsonfast.dumps(data, default=DjangoJSONEncoder().default).decode()
-    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], structured_content=data,
-                                is_error=is_error)
+    # resultType: required from revision 2026-07-28 on; the SDK drops it for older revisions.
+    return {"content": [{"type": "text", "text": text}], "structuredContent": data, "isError": is_error,
+            "resultType": "complete"}
 
 
 def build_server() -> Server[Any]:
-    return Server(SERVER_NAME, version="1", instructions=INSTRUCTIONS, on_list_tools=_list_tools,
-                  on_call_tool=_call_tool, get_tool_input_schema=_HEADER_ANNOTATED_SCHEMAS.get)
+    server = Server(SERVER_NAME, version="1", instructions=INSTRUCTIONS, on_list_tools=_list_tools,
+                    get_tool_input_schema=_HEADER_ANNOTATED_SCHEMAS.get)
+    # Registered as a plain request handler, which may answer the wire dict (`on_call_tool` is
+    # typed to answer the model).
+    server.add_request_handler("tools/call", types.CallToolRequestParams, _call_tool)
+    # The SDK's default middleware opens an OpenTelemetry span per message: a no-op tracer's
+    # work while no OpenTelemetry SDK is installed, and gqlgov installs none (7-14 µs a request;
+    # the SDK documents dropping it as the opt-out). A deployment that adds one puts it back here.
+    server.middleware = []
+    return server
 
 
 @dataclass
