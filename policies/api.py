@@ -117,7 +117,8 @@ def get_own_schema_sdl(request: HttpRequest, name: str, format: Literal["sdl", "
 class CapabilitiesOut(Schema):
     agent: dict[str, Any]
     schemas: list[dict[str, Any]]
-    rate_limit_state: str
+    rate_limit_state: str = Field(description="Where the current state is: per schema, `rate_limit_state` lists each"
+                                  " limit and budget with what remains (read, never charged).")
 
 
 # Mounted here rather than with GET /agents/me (agents/api.py): the agents app imports nothing from
@@ -132,8 +133,7 @@ def get_agent_capabilities(request: HttpRequest):
     return {
         "agent": {"name": subject.name, "kind": subject.kind, "groups": list(subject.groups)},
         "schemas": own_capabilities(subject),
-        # The limiter only acquires (policies/ratelimit): reading its state would charge it.
-        "rate_limit_state": "not reported: the configured rate limits are listed per schema",
+        "rate_limit_state": "per schema: rate_limit_state lists each limit's remaining units and reset_after_s",
     }
 
 

@@ -11,6 +11,7 @@ from django.db.models.functions import Cast
 from gqlgov.errors import ApiError, NotFound
 from gqlgov.querysets import created_between, distinct_values, narrowed
 from policies import engine
+from policies.checks.admission import limit_states
 from policies.checks.caches import ActivePolicy, active_policy, compiled_policy, own_schema_cache, schema_bundle
 from policies.engine import reasons as reason_codes
 from policies.engine.own_schema import OwnSchema, introspection_of, own_schema
@@ -186,6 +187,7 @@ def own_capabilities(subject: engine.Subject) -> list[dict[str, Any]]:
         own = own_schema_of(active, subject)
         if not own.capabilities:
             continue
+        rules = sorted({rule_id for rule_id, _limit in own.rate_limits if rule_id is not None})
         found.append({
             "schema": name,
             "schema_version": active.schema_version,
@@ -196,6 +198,9 @@ def own_capabilities(subject: engine.Subject) -> list[dict[str, Any]]:
                 {"rule": rule_id, "kind": limit.kind, "limit": limit.limit, "per": limit.per, "burst": limit.burst}
                 for rule_id, limit in own.rate_limits
             ],
+            # Read, never charged: what is left of each limit and budget right now (None: the
+            # limiter cannot be read at the moment).
+            "rate_limit_state": limit_states(active, rules, subject.name),
         })
     return found
 

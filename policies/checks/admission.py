@@ -86,6 +86,24 @@ def _build_limit_specs(
     return specs
 
 
+def limit_states(active: ActivePolicy, rule_ids: list[str], agent: str) -> list[dict[str, Any]] | None:
+    """The agent's current state of the defaults' and these rules' rate limits and cost budgets
+    (remaining units, seconds until one more), read through the limiter without charging anything
+    (every spec at weight 0); None when the limiter cannot be read right now."""
+    specs = [dataclasses.replace(spec, weight=0) for spec in _build_limit_specs(active, rule_ids, agent, 0, "")]
+    if not specs:
+        return []
+    try:
+        outcome = get_limiter().acquire(agent, specs)
+    except ratelimit.LimiterUnavailable:
+        return None
+    if outcome.degraded:
+        return None
+    return [{"policy": status.policy_name, "kind": status.kind, "limit": status.limit, "per_s": status.period_s,
+             "burst": status.burst, "remaining": status.remaining, "reset_after_s": round(status.reset_after_s, 3)}
+            for status in outcome.statuses]
+
+
 def _charged_specs(decision: engine.Decision, active: ActivePolicy | None, agent: str,
                    person: str | None) -> list[ratelimit.LimitSpec]:
     """What this check is charged against: an allow its rules' limits and the defaults, anything

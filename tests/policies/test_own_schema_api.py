@@ -129,3 +129,22 @@ def test_capabilities_of_an_outsider_list_no_schema(client, shop, outsider_token
 def test_the_full_schema_stays_staff_only(client, shop, agent_token):
     assert "ssn" in SHOP_SDL
     assert client.get("/api/v1/schemas/shop", **bearer(agent_token)).status_code == 403
+
+
+def test_capabilities_report_what_is_left_of_each_limit_without_charging_it(client, shop_schema, agent_token):
+    from tests.policies.conftest import SHOP_POLICY, activate_policy, check_shop
+
+    activate_policy(SHOP_POLICY.replace(
+        "  introspection: deny\n", "  introspection: deny\n  rate_limits: [{requests: 50, per: minute}]\n"))
+    check_shop(client, agent_token, "{ orders(first: 2) { totalCount } }")
+
+    def remaining() -> int:
+        (schema,) = client.get(CAPABILITIES, **bearer(agent_token)).json()["schemas"]
+        (state,) = [limit for limit in schema["rate_limit_state"] if limit["policy"] == "defaults/requests"]
+        assert state["limit"] == 50 and state["per_s"] == 60
+        return state["remaining"]
+
+    assert remaining() == 49
+    assert remaining() == 49  # reading it charges nothing
+    check_shop(client, agent_token, "{ orders(first: 2) { totalCount } }")
+    assert remaining() == 48
