@@ -113,9 +113,14 @@ class RestRoutes:
     """The routes of one OpenAPI document; `match` finds the one a request names."""
 
     def __init__(self, items: Sequence[_PathItem]) -> None:
-        self._by_length: dict[int, list[_PathItem]] = {}
+        # Keyed by (segment count, first segment if literal else None): a request looks at the
+        # templates whose first segment is its own, then at those starting with a parameter; each
+        # list is in precedence order, and every literal-first template precedes every other.
+        self._candidates: dict[tuple[int, str | None], list[_PathItem]] = {}
         for item in sorted(items, key=lambda item: item.specificity):
-            self._by_length.setdefault(len(item.segments), []).append(item)
+            first = item.segments[0] if item.segments else None
+            literal = first.text if first is not None and first.kind == _LITERAL else None
+            self._candidates.setdefault((len(item.segments), literal), []).append(item)
         self.routes: tuple[Route, ...] = tuple(route for item in items for route in item.routes.values())
 
     @property
@@ -129,7 +134,8 @@ class RestRoutes:
         segments = _decoded_segments(path)
         if isinstance(segments, Reason):
             return RouteMiss(segments)
-        for item in self._by_length.get(len(segments), ()):
+        literal_first = self._candidates.get((len(segments), segments[0]), []) if segments else []
+        for item in [*literal_first, *self._candidates.get((len(segments), None), ())]:
             values = _bind(item.segments, segments)
             if values is None:
                 continue

@@ -219,3 +219,11 @@ def test_a_remote_reference_is_refused() -> None:
 ])
 def test_operation_globs_match_rest_operation_names(globs: list[str], operation: str, expected: bool) -> None:
     assert covers_operation(globs, operation) is expected
+
+
+def test_precedence_is_decided_segment_by_segment_from_the_left() -> None:
+    routes = routes_from_openapi({"paths": {"/{tenant}/orders": {"get": {}}, "/acme/{x}": {"get": {}},
+                                            "/{a}/{b}": {"get": {}}}})
+    found = [routes.match("GET", path) for path in ("/acme/orders", "/other/orders", "/other/x")]
+    assert [getattr(result, "operation", None) for result in found] == [
+        "rest.GET./acme/{x}", "rest.GET./{tenant}/orders", "rest.GET./{a}/{b}"]
