@@ -351,6 +351,6 @@ def request_invalid(message: str, location: str, parameter: str | None = None) -
     where = (location,) if parameter is None else (location, parameter)
     hint = (f"Send the {location} parameter {parameter!r} as the API's OpenAPI document describes it."
             if parameter is not None else
-            "Send the path percent-encoded once, without ., .. or encoded / segments, control characters or a"
-            " fragment.")
+            "Send the path percent-encoded once, with no dot segments, encoded slashes or backslashes, control"
+            " characters or fragment.")
     return Reason(REQUEST_INVALID, message, path=where, hint=hint)
