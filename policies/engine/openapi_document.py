@@ -60,9 +60,9 @@ class _OpenApiLoader(_PolicyLoader):
         return super().compose_node(parent, index)
 
 
-def build_rest_api(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH) -> RestApi:
-    """The OpenAPI document in `text` (JSON or YAML), validated, with its routes; raises
-    OpenApiDocumentError saying why it is refused."""
+def build_rest_api(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH, validate: bool = True) -> RestApi:
+    """The OpenAPI document in `text` (JSON or YAML), validated (unless `validate` is False: a
+    document validated before), with its routes; raises OpenApiDocumentError saying why it is refused."""
     document = _parsed(text)
     if not isinstance(document, dict):
         raise OpenApiDocumentError("OPENAPI_INVALID", "An OpenAPI document must be a mapping (a JSON object).")
@@ -73,7 +73,7 @@ def build_rest_api(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH) -> RestApi:
     if validator is None:
         raise OpenApiDocumentError("OPENAPI_INVALID", f"Only OpenAPI 3.0 and 3.1 documents are accepted (openapi:"
                                    f" {version[:20] or 'missing'}).", {"path": "openapi"})
-    error = _first_error(validator, document)
+    error = _first_error(validator, document) if validate else None
     if isinstance(error, OpenAPIValidationError):
         parts = [str(part) for part in error.absolute_path]
         summary = next(iter(error.message.splitlines()), "")[:500]

@@ -126,8 +126,8 @@ def test_bad_documents_are_refused_with_a_code_and_nothing_is_stored(text, code)
     assert (error.code, error.status) == (code, 422)
 
 
-def test_a_document_over_the_schema_byte_limit_is_413(settings):
-    settings.GQLGOV_MAX_SCHEMA_BYTES = 1_000
+def test_a_document_over_the_openapi_byte_limit_is_413(settings):
+    settings.GQLGOV_MAX_OPENAPI_BYTES = 1_000
     error = refusal(SHOP_REST_YAML + "#" * 1_000)
     assert (error.code, error.status) == ("OPENAPI_TOO_LARGE", 413)
 
@@ -232,3 +232,12 @@ def test_an_unknown_api_or_a_graphql_schema_is_404_on_the_api_read(client, staff
 def test_a_bad_api_name_is_422(client, staff_token):
     response = post(client, bearer(staff_token), name="bad%20name")
     assert response.status_code == 422
+
+
+def test_the_api_route_refuses_a_document_over_the_openapi_limit_with_413(client, staff_token, settings):
+    settings.GQLGOV_MAX_OPENAPI_BYTES = 1_000
+    response = post(client, bearer(staff_token), SHOP_REST_YAML + "#" * 1_000)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "OPENAPI_TOO_LARGE"
+    assert response.json()["error"]["details"]["limit"] == 1_000
+    assert not Schema.registry.exists()
