@@ -20,8 +20,9 @@ request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id
 agent_var: contextvars.ContextVar[str] = contextvars.ContextVar("agent", default="")
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-# The one route whose bodies may exceed GQLGOV_MAX_BODY_BYTES (policies/api.py: register_schema_version).
-_SCHEMA_UPLOAD = re.compile(r"^/api/v1/schemas/[^/]+/versions/?$")
+# The routes whose bodies may exceed GQLGOV_MAX_BODY_BYTES (policies/api.py: register_schema_version,
+# register_api_version).
+_SCHEMA_UPLOAD = re.compile(r"^/api/v1/(?:schemas|apis)/[^/]+/versions/?$")
 _CODES_BY_STATUS = {
     400: "MALFORMED_REQUEST",
     401: "AUTHENTICATION_REQUIRED",

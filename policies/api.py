@@ -10,13 +10,14 @@ from gqlgov.errors import NotFound
 from policies import lockstep
 from policies.checks.pipeline import subject_of
 from policies.selectors import (
+    api_by_name,
     own_capabilities,
     own_introspection_json,
     own_sdl,
     policy_coverage,
     schema_by_name,
 )
-from policies.services import schema_register
+from policies.services import api_register, schema_register
 from policies.services.persisted import persisted_operation_create
 
 router = Router(tags=["policies"])
@@ -112,6 +113,43 @@ def get_own_schema_sdl(request: HttpRequest, name: str, format: Literal["sdl", "
     if format == "introspection":
         return HttpResponse(own_introspection_json(name, subject), content_type="application/json")
     return HttpResponse(own_sdl(name, subject), content_type="text/plain; charset=utf-8")
+
+
+class ApiVersionIn(Schema):
+    document: str = Field(max_length=settings.GQLGOV_MAX_SCHEMA_BYTES,
+                          description="The OpenAPI 3.0/3.1 document as text, JSON or YAML (hashed as sent).")
+
+
+class ApiVersionOut(Schema):
+    api: str
+    version: int
+    created: bool
+    content_hash: str = Field(description="SHA-256 of the document's text: an identical text is the same version.")
+    operations: list[str] = Field(description="One per route: rest.<METHOD>.<path template>.")
+    diff: dict[str, Any] = Field(description="Against the previous version: routes_added, routes_removed,"
+                                 " parameters_changed ({operation, added, removed, changed}).")
+
+
+def _api_version_out(version, created: bool) -> dict[str, Any]:
+    return {"api": version.schema.name, "version": version.number, "created": created,
+            "content_hash": version.content_hash, "operations": version.operations, "diff": version.diff}
+
+
+@router.post("/apis/{name}/versions", auth=StaffAuth(), response={200: ApiVersionOut, 201: ApiVersionOut},
+             operation_id="register_api_version")
+def register_api_version(request: HttpRequest, name: str, payload: ApiVersionIn):
+    """Registers an OpenAPI document as a new version of a REST API (201), or returns the identical
+    existing one (200)."""
+    version, created = api_register(
+        actor=actor_for_principal(request.identity.principal), name=name, text=payload.document
+    )
+    return Status(201 if created else 200, _api_version_out(version, created))
+
+
+@router.get("/apis/{name}", auth=StaffAuth(), response=ApiVersionOut, operation_id="get_api")
+def get_api(request: HttpRequest, name: str):
+    """The latest version of a REST API: its routes and its diff against the version before."""
+    return _api_version_out(api_by_name(name), False)
 
 
 class CapabilitiesOut(Schema):

@@ -12,10 +12,31 @@ from django.db import models
 from policies.operations import CheckedOperation
 
 
+class GraphQLSchemas(models.Manager):
+    """`Schema.objects`: the GraphQL schemas. Every reader written before REST APIs were registered
+    (checks, caches, console, export) reads GraphQL SDL, so the default manager keeps them to it."""
+
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().filter(kind=Schema.Kind.GRAPHQL)
+
+
+class EveryKind(models.Manager):
+    """`Schema.registry`: GraphQL schemas and REST APIs alike (the registration services, related lookups)."""
+
+
 class Schema(models.Model):
-    """A named GraphQL API; its versions are immutable, its active policy decides checks."""
+    """A named API, GraphQL (SDL) or REST (an OpenAPI document): one registry, one name space, so
+    that policy versions, approvals and exports pin REST APIs as they pin GraphQL schemas. Its
+    versions are immutable, its active policy decides checks. `Schema.objects` holds the GraphQL
+    schemas; `Schema.registry` every kind."""
+
+    class Kind(models.TextChoices):
+        GRAPHQL = "graphql", "GraphQL (SDL)"
+        OPENAPI = "openapi", "REST (OpenAPI 3.0/3.1)"
 
     name = models.SlugField(max_length=100, unique=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.GRAPHQL,
+                            help_text="What the versions' text is: GraphQL SDL or an OpenAPI document.")
     created_at = models.DateTimeField(auto_now_add=True)
     latest_version = models.ForeignKey(
         "SchemaVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -39,8 +60,13 @@ class Schema(models.Model):
         default=False, help_text="A policy version is approved only after a replay of recorded checks against it.",
     )
 
+    objects = GraphQLSchemas()
+    registry = EveryKind()
+
     class Meta:
         ordering = ["name"]
+        # Related lookups (version.schema, policy.schema) see every kind.
+        base_manager_name = "registry"
 
     def __str__(self) -> str:
         return self.name
@@ -49,7 +75,7 @@ class Schema(models.Model):
 class SchemaVersion(models.Model):
     schema = models.ForeignKey(Schema, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
-    sdl = models.TextField()
+    sdl = models.TextField(help_text="The SDL, or for an OpenAPI API the document as registered (JSON or YAML).")
     content_hash = models.CharField(max_length=64)
     lenient = models.BooleanField(default=False, help_text="Built with assume_valid after strict validation failed.")
     diagnostics = models.JSONField(default=list, blank=True)

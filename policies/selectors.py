@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.db import models
 from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 
@@ -23,6 +24,16 @@ def schema_by_name(name: str) -> Schema:
     if schema is None:
         raise NotFound(f"schema '{name}'")
     return schema
+
+
+def api_by_name(name: str) -> SchemaVersion:
+    """The latest version of the REST API `name` (a Schema of kind openapi); NotFound otherwise."""
+    version = SchemaVersion.objects.select_related("schema").filter(
+        schema__name=name, schema__kind=Schema.Kind.OPENAPI, schema__latest_version__pk=models.F("pk")
+    ).first()
+    if version is None:
+        raise NotFound(f"API '{name}'")
+    return version
 
 
 def policy_version(schema_name: str, number: int | None = None) -> PolicyVersion:

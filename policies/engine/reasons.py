@@ -52,6 +52,10 @@ APPROVAL_DENIED = "APPROVAL_DENIED"
 # gqlgov knows as a person, or a suspended one.
 UNKNOWN_PRINCIPAL = "UNKNOWN_PRINCIPAL"
 DELEGATOR_SUSPENDED = "DELEGATOR_SUSPENDED"
+# Emitted when a REST request is matched against an API's OpenAPI routes (rest_routes.py).
+UNKNOWN_ROUTE = "UNKNOWN_ROUTE"
+METHOD_NOT_ALLOWED_BY_API = "METHOD_NOT_ALLOWED_BY_API"
+REQUEST_INVALID = "REQUEST_INVALID"
 
 
 Path = tuple[str, ...]
@@ -325,3 +329,28 @@ def delegator_suspended(name: str) -> Reason:
     """DELEGATOR_SUSPENDED: the person the agent acts for is suspended."""
     return Reason(DELEGATOR_SUSPENDED, f"{name}, on whose behalf the check is made, is suspended.",
                   hint=messages.DELEGATOR_SUSPENDED_HINT)
+
+
+def unknown_route(method: str, path: str) -> Reason:
+    """UNKNOWN_ROUTE: no path template of the API's OpenAPI document matches the path."""
+    return Reason(UNKNOWN_ROUTE, f"No route of this API matches {method} {path}.",
+                  hint="Call a path the API's OpenAPI document declares (GET /api/v1/apis/{name} lists its routes).")
+
+
+def method_not_allowed_by_api(method: str, template: str, allowed: Sequence[str]) -> Reason:
+    """METHOD_NOT_ALLOWED_BY_API: the path matches `template`, which declares other methods (`allowed`)."""
+    return Reason(METHOD_NOT_ALLOWED_BY_API,
+                  f"The route {template} does not accept {method}; it accepts {', '.join(allowed) or 'nothing'}.",
+                  hint=f"Use one of {', '.join(allowed)} on {template}." if allowed
+                  else f"The API's document declares no method on {template}.")
+
+
+def request_invalid(message: str, location: str, parameter: str | None = None) -> Reason:
+    """REQUEST_INVALID: the path, the query string or one parameter (`location` "path" | "query",
+    `parameter` its name, also in `path`) does not fit the API's OpenAPI document."""
+    where = (location,) if parameter is None else (location, parameter)
+    hint = (f"Send the {location} parameter {parameter!r} as the API's OpenAPI document describes it."
+            if parameter is not None else
+            "Send the path percent-encoded once, with no dot segments, encoded slashes or backslashes, control"
+            " characters or fragment.")
+    return Reason(REQUEST_INVALID, message, path=where, hint=hint)

@@ -1,6 +1,7 @@
 """Every write to the schema registry and policy versions, by concern; each writes its audit
 event in the same transaction as its change. Callers import from here."""
 
+from policies.services.apis import api_register
 from policies.services.common import Conflict, PolicyInvalid, _next_number, validate_document
 from policies.services.drafts import draft_for_schema_version, draft_submit, policy_review_approve, rule_upsert
 from policies.services.registry import schema_register, schema_settings_update
@@ -12,6 +13,7 @@ __all__ = [
     "Conflict",
     "PolicyInvalid",
     "_next_number",
+    "api_register",
     "contributors",
     "create_draft",
     "draft_for_schema_version",

@@ -11,7 +11,7 @@ from policies import engine, lockstep
 from policies.checks.caches import compiled_policy, forget_active_versions, remember_schema_bundle, schema_bundle
 from policies.engine.lockstep import not_additive
 from policies.models import Schema, SchemaVersion
-from policies.services.common import _next_number
+from policies.services.common import Conflict, _next_number
 from policies.services.versions import policy_carry_to_schema_version
 
 
@@ -20,9 +20,13 @@ def schema_register(*, actor: str, name: str, sdl: str) -> tuple[SchemaVersion, 
 
     Raises SCHEMA_SYNTAX_ERROR (422) with the parser's message and line for unparseable SDL,
     SCHEMA_TOO_LARGE (413) for SDL over GQLGOV_MAX_SCHEMA_TOKENS and SCHEMA_TOO_COMPLEX (422) for
-    SDL whose interface implementations would take too long to validate; nothing is stored then.
+    SDL whose interface implementations would take too long to validate, and NAME_TAKEN (409) when
+    a REST API has the name; nothing is stored then.
     """
     bundle = _built(sdl)
+    if Schema.registry.filter(name=name).exclude(kind=Schema.Kind.GRAPHQL).exists():
+        raise Conflict("NAME_TAKEN", f"{name!r} is a REST API (OpenAPI); register the SDL under another name.",
+                       {"kind": Schema.Kind.OPENAPI})
     content_hash = hashlib.sha256(sdl.encode("utf-8")).hexdigest()
     with transaction.atomic():
         schema, _ = Schema.objects.get_or_create(name=name)

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 PUBLIC = {("GET", "/api/v1/health"), ("GET", "/api/v1/ready"), ("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/docs"),
           ("GET", "/api/v1/.well-known/jwks.json")}
-STAFF_ONLY = {"register_schema_version", "get_schema", "get_metrics"}
+STAFF_ONLY = {"register_schema_version", "get_schema", "get_metrics", "register_api_version", "get_api"}
 
 
 def operations():

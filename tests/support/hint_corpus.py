@@ -181,6 +181,11 @@ def limiter_reasons() -> list[Reason]:
                        reasons.APPROVAL_EXPIRED, reasons.APPROVAL_DENIED)),
         reasons.unknown_principal("No person is registered for OIDC subject 'person-9'."),
         reasons.delegator_suspended("alice"),
+        # Decided when a REST request is matched against the API's routes (rest_routes.py).
+        reasons.unknown_route("GET", "/customers"),
+        reasons.method_not_allowed_by_api("PATCH", "/orders/{id}", ("DELETE", "GET")),
+        reasons.request_invalid("The query parameter 'limit' must be an integer.", "query", "limit"),
+        reasons.request_invalid("The path has an empty segment (//).", "path"),
     ]
 
 
