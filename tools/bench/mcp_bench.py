@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tools.bench.http_bench import Load, LoadResult, _cpu_used, _merged, _per_request_us, check_load, run_load
+from tools.bench.http_bench import Load, LoadResult, _per_request_us, check_load, cpu_used, merged, run_load
 
 # The revision the official SDK speaks (mcp_types.LATEST_PROTOCOL_VERSION), read lazily: this
 # module is imported by the bench command before Django is set up, and mcp is a product dependency.
@@ -96,15 +96,15 @@ def measure_http(base: str, roles: dict[str, list[int]], token: str, schema: str
     spent: dict[str, Counter[str]] = {name: Counter() for name in shapes}
     for index in range(rounds):
         for name in (("check", "mcp") if index % 2 == 0 else ("mcp", "check")):
-            before = _cpu_used(roles)
+            before = cpu_used(roles)
             results[name].append(run_load(base, shapes[name], concurrency=concurrency,
                                           duration_s=duration_s / rounds, workdir=workdir))
-            spent[name].update(_cpu_used(roles) - before)
-    merged = {name: _merged(found) for name, found in results.items()}
-    cpu_us = {name: _per_request_us(spent[name], merged[name].requests) for name in shapes}
+            spent[name].update(cpu_used(roles) - before)
+    totals = {name: merged(found) for name, found in results.items()}
+    cpu_us = {name: _per_request_us(spent[name], totals[name].requests) for name in shapes}
     service = {name: sum(us for role, us in cpu_us[name].items() if role != "load_generator") for name in shapes}
     server = {name: cpu_us[name].get("server", 0.0) for name in shapes}
-    check, mcp = merged["check"], merged["mcp"]
+    check, mcp = totals["check"], totals["mcp"]
     return {
         "mcp.check_overhead_ratio": round(service["mcp"] / service["check"], 3) if service["check"] else None,
         "mcp.server_cpu_ratio": round(server["mcp"] / server["check"], 3) if server["check"] else None,
